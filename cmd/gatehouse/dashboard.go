@@ -1,0 +1,6 @@
+package main
+
+import "gatehouse/internal/app"
+
+// dashboardFactory builds the admin dashboard served at /admin/.
+var dashboardFactory app.DashboardFactory

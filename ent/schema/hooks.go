@@ -1,0 +1,81 @@
+package schema
+
+import (
+	"context"
+	"time"
+
+	"entgo.io/ent"
+
+	"gatehouse/internal/apperr"
+)
+
+// checkPeriod refuses a row whose end time is not after its start time.
+func checkPeriod(startField, endField string) ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if !m.Op().Is(ent.OpCreate | ent.OpUpdate | ent.OpUpdateOne) {
+				return next.Mutate(ctx, m)
+			}
+			start, startSet := timeField(m, startField)
+			end, endSet := timeField(m, endField)
+			if !startSet && !endSet {
+				return next.Mutate(ctx, m)
+			}
+			if !startSet || !endSet {
+				if !m.Op().Is(ent.OpUpdateOne) {
+					if m.Op().Is(ent.OpUpdate) {
+						return nil, apperr.Invalid(camel(endField), "%s and %s must be changed one record at a time", startField, endField)
+					}
+					return next.Mutate(ctx, m)
+				}
+				name := startField
+				if startSet {
+					name = endField
+				}
+				old, err := m.OldField(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				t, _ := old.(time.Time)
+				if startSet {
+					end = t
+				} else {
+					start = t
+				}
+			}
+			if !end.After(start) {
+				return nil, apperr.Invalid(camel(endField), "must be after %s", camel(startField))
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+}
+
+func timeField(m ent.Mutation, name string) (time.Time, bool) {
+	v, ok := m.Field(name)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, ok := v.(time.Time)
+	return t, ok
+}
+
+// camel spells a column name as the API does: expires_at → expiresAt.
+func camel(s string) string {
+	out := make([]byte, 0, len(s))
+	up := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_':
+			up = true
+		case up && c >= 'a' && c <= 'z':
+			out = append(out, c-'a'+'A')
+			up = false
+		default:
+			out = append(out, c)
+			up = false
+		}
+	}
+	return string(out)
+}

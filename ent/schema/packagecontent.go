@@ -1,0 +1,62 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// PackageContentNameMaxLen is the longest content name accepted.
+const PackageContentNameMaxLen = 100
+
+// PackageContent is one feature a package grants.
+type PackageContent struct{ ent.Schema }
+
+// Mixin of the PackageContent.
+func (PackageContent) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the PackageContent.
+func (PackageContent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").
+			NotEmpty().
+			MaxLen(PackageContentNameMaxLen).
+			Annotations(entgql.OrderField("NAME")),
+		field.Enum("value").
+			Values(ContentValues...).
+			Annotations(entgql.Type("ContentValue"), entgql.OrderField("VALUE")),
+		field.Int("package_id"),
+	}
+}
+
+// Edges of the PackageContent.
+func (PackageContent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("package", Pkg.Type).
+			Ref("contents").
+			Field("package_id").
+			Unique().
+			Required(),
+	}
+}
+
+// Indexes of the PackageContent: a package grants a feature once.
+func (PackageContent) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("package_id", "value").Unique(),
+	}
+}
+
+// Policy of the PackageContent: users read the contents of packages they hold.
+func (PackageContent) Policy() ent.Policy { return ownerPolicy(heldPackage("package_id")) }
+
+// Annotations of the PackageContent.
+func (PackageContent) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField("packageContents").Directives(adminOnly()),
+	}
+}

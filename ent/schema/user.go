@@ -1,0 +1,106 @@
+package schema
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// UsernameMaxLen is the longest username accepted.
+const UsernameMaxLen = 64
+
+// User holds the schema definition for the User entity.
+type User struct{ ent.Schema }
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("username").
+			NotEmpty().
+			MaxLen(UsernameMaxLen).
+			Match(usernamePattern).
+			Annotations(entgql.OrderField("USERNAME")),
+		// username_fold is the lower-cased username; its unique index makes
+		// usernames unique case-insensitively on every database.
+		field.String("username_fold").
+			Unique().
+			NotEmpty().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("password_hash").
+			Sensitive().
+			NotEmpty().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("role").
+			Values("ADMIN", "USER").
+			Default("USER").
+			Annotations(entgql.Type("Role"), entgql.OrderField("ROLE")),
+		field.Bool("disabled").
+			Default(false).
+			Annotations(entgql.OrderField("DISABLED")),
+		field.Time("last_login_at").
+			Optional().
+			Nillable().
+			Annotations(entgql.OrderField("LAST_LOGIN_AT")),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("packages", UserPackage.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("sessions", UserSession.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("role"),
+	}
+}
+
+// Hooks of the User.
+func (User) Hooks() []ent.Hook {
+	return []ent.Hook{foldUsername}
+}
+
+// Policy of the User: users read themselves only.
+func (User) Policy() ent.Policy { return ownerPolicy(columnIs("id")) }
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField("users").Directives(adminOnly()),
+	}
+}
+
+// foldUsername keeps username_fold in step with username.
+func foldUsername(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if v, ok := m.Field("username"); ok {
+			if s, ok := v.(string); ok {
+				if err := m.SetField("username_fold", strings.ToLower(s)); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// usernamePattern: letters, digits and . _ @ - , starting with a letter or digit.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)

@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/service"
+)
+
+// errorPresenter gives every error an extensions.code and keeps database,
+// driver and internal text away from clients: unknown errors are logged
+// (with the request id) and answered generically.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
+			// Parse and validation failures keep gqlgen's codes.
+			return gqlErr
+		}
+		cause := err
+		var wrapped *gqlerror.Error
+		if errors.As(err, &wrapped) && wrapped.Err != nil {
+			cause = wrapped.Err
+		}
+		var numErr *strconv.NumError
+		if errors.As(cause, &numErr) {
+			return withCode(gqlErr, &apperr.Error{Code: apperr.BadUserInput, Message: "malformed id"})
+		}
+		if e := service.Classify(ctx, cause); e != nil {
+			return withCode(gqlErr, e)
+		}
+		if gqlErr.Err == nil && wrapped != nil && wrapped.Err == nil {
+			// An error gqlgen made itself (e.g. a bad argument value):
+			// its message is about the request, not the server.
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+			return gqlErr
+		}
+		log.ErrorContext(ctx, "graphql resolver failed", "path", gqlErr.Path.String(), "err", cause)
+		return withCode(gqlErr, apperr.New(apperr.Internal, "internal server error"))
+	}
+}
+
+func withCode(g *gqlerror.Error, e *apperr.Error) *gqlerror.Error {
+	g.Message = e.Message
+	if e.Field != "" {
+		g.Message = e.Field + ": " + e.Message
+	}
+	g.Extensions = map[string]any{"code": string(e.Code)}
+	if e.Field != "" {
+		g.Extensions["field"] = e.Field
+	}
+	return g
+}
+
+// recoverFunc turns a panic in a resolver into an internal error, logged
+// with its value and the request id.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql resolver panicked", "panic", p)
+		return apperr.New(apperr.Internal, "internal server error")
+	}
+}

@@ -1,0 +1,135 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"gatehouse/ent"
+	"gatehouse/graph/generated"
+	"gatehouse/internal/apperr"
+)
+
+// Limits on what one request may ask for.
+const (
+	// MaxPage is the largest first/last of a connection; a connection
+	// asked for without either returns DefaultPage items.
+	MaxPage     = 100
+	DefaultPage = 100
+	// MaxNodes is the most ids one nodes(ids:) may name.
+	MaxNodes = 100
+	// edgeCost multiplies the cost of an edge list, which has no page size.
+	edgeCost = 10
+)
+
+// pageArgs checks first/last and applies the default page size.
+func pageArgs(first, last *int) (*int, *int, error) {
+	for name, v := range map[string]*int{"first": first, "last": last} {
+		if v != nil && (*v < 0 || *v > MaxPage) {
+			return nil, nil, apperr.Invalid(name, "must be between 0 and %d", MaxPage)
+		}
+	}
+	if first == nil && last == nil {
+		n := DefaultPage
+		first = &n
+	}
+	return first, last, nil
+}
+
+// pageCost is what a connection of first/last items costs.
+func pageCost(child int, first, last *int) int {
+	n := DefaultPage
+	switch {
+	case first != nil:
+		n = *first
+	case last != nil:
+		n = *last
+	}
+	if n < 1 {
+		n = 1
+	}
+	return 1 + child*n
+}
+
+func listCost(child int) int { return 1 + child*edgeCost }
+
+// complexity costs list fields by their size, for the complexity limit.
+func complexity() generated.ComplexityRoot {
+	var c generated.ComplexityRoot
+	c.Query.Users = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.Packages = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.PackageOrder, _ *ent.PackageWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.PackageContents = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.PackageContentOrder, _ *ent.PackageContentWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.UserPackages = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserPackageOrder, _ *ent.UserPackageWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.UserSessions = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserSessionOrder, _ *ent.UserSessionWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.Nodes = func(child int, ids []int) int { return 1 + child*max(len(ids), 1) }
+	c.User.Packages = listCost
+	c.User.Sessions = listCost
+	c.Package.Contents = listCost
+	c.Package.UserPackages = listCost
+	return c
+}
+
+// depthLimit refuses operations nested deeper than max.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation is nested %d levels deep, more than the limit of %d", depth, d.max),
+			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+		}
+	}
+	return nil
+}
+
+// selectionDepth is the deepest field nesting in set; fragments count as
+// their fields (seen guards against fragment cycles).
+func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
+	deepest := depth
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				d = depth + 1
+			} else {
+				d = selectionDepth(s.SelectionSet, depth+1, seen)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, depth, seen)
+		case *ast.FragmentSpread:
+			if s.Definition == nil || seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			d = selectionDepth(s.Definition.SelectionSet, depth, seen)
+			delete(seen, s.Name)
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

@@ -1,0 +1,18 @@
+// Package graph is Gatehouse's GraphQL API: the hand-written schema beside
+// the generated ent.graphql, thin resolvers over internal/auth and
+// internal/service, the @auth/@hasRole directives, the error presenter and
+// the handler with its limits.
+package graph
+
+import (
+	"gatehouse/ent"
+	"gatehouse/internal/auth"
+	"gatehouse/internal/service"
+)
+
+// Resolver is the root resolver: what every resolver may call.
+type Resolver struct {
+	Client  *ent.Client
+	Auth    *auth.Service
+	Service *service.Service
+}

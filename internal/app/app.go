@@ -1,0 +1,108 @@
+// Package app assembles Gatehouse from a configuration: the database, the
+// sign-in and domain services, and the HTTP handler. The binary and the
+// tests build the server the same way through it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"gatehouse/internal/auth"
+	"gatehouse/internal/config"
+	"gatehouse/internal/db"
+	"gatehouse/internal/server"
+	"gatehouse/internal/service"
+)
+
+// App is an assembled Gatehouse.
+type App struct {
+	Config  config.Config
+	DB      *db.DB
+	Auth    *auth.Service
+	Service *service.Service
+	Logger  *slog.Logger
+	Handler http.Handler
+}
+
+// DashboardFactory builds the /admin/ handler; nil serves no dashboard.
+type DashboardFactory func(a *App) (http.Handler, error)
+
+// Options adjust assembly.
+type Options struct {
+	// Migrate the schema before serving (config's auto_migrate for serve).
+	Migrate   bool
+	Dashboard DashboardFactory
+}
+
+// AuthConfig turns the configuration into the sign-in service's settings.
+func AuthConfig(cfg config.Config, driver string) auth.Config {
+	return auth.Config{
+		BcryptCost:      cfg.Auth.BcryptCost,
+		IdleTimeout:     cfg.Auth.SessionIdleTimeout.Duration,
+		AbsoluteTimeout: cfg.Auth.SessionAbsoluteTimeout.Duration,
+		TouchInterval:   cfg.Auth.SessionTouchInterval.Duration,
+		Throttle: auth.ThrottleConfig{
+			MaxFailures: cfg.Throttle.MaxFailures,
+			Window:      cfg.Throttle.Window.Duration,
+			Lockout:     cfg.Throttle.Lockout.Duration,
+			Step:        auth.DefaultThrottleConfig().Step,
+			LockRows:    driver == db.Postgres,
+		},
+	}
+}
+
+// OpenDB opens the configured database.
+func OpenDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	return db.Open(ctx, db.Options{
+		Driver:       cfg.Database.Driver,
+		DSN:          cfg.Database.DSN,
+		MaxOpenConns: cfg.Database.MaxOpenConns,
+		BusyTimeout:  cfg.Database.BusyTimeout.Duration,
+	})
+}
+
+// New opens the database and assembles Gatehouse over it.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+	d, err := OpenDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a, err := Assemble(ctx, cfg, d, log, o)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Assemble builds Gatehouse over an open database.
+func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger, o Options) (*App, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Migrate {
+		if err := d.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	as, err := auth.New(d.Ent, AuthConfig(cfg, d.Driver))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	a := &App{Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log}
+	var dash http.Handler
+	if o.Dashboard != nil {
+		if dash, err = o.Dashboard(a); err != nil {
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+	}
+	a.Handler = server.Handler(server.Deps{
+		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
+	})
+	return a, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }

@@ -1,0 +1,418 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse/ent"
+	"gatehouse/ent/user"
+	"gatehouse/ent/usersession"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/viewer"
+)
+
+// Config tunes passwords, sessions and throttling.
+type Config struct {
+	BcryptCost int
+	// IdleTimeout: a session expires this long after it was last used.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout caps a session's life however much it is used.
+	AbsoluteTimeout time.Duration
+	// TouchInterval: a session's last-seen time is written at most this often.
+	TouchInterval time.Duration
+	Throttle      ThrottleConfig
+}
+
+// DefaultConfig is the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		BcryptCost:      12,
+		IdleTimeout:     24 * time.Hour,
+		AbsoluteTimeout: 30 * 24 * time.Hour,
+		TouchInterval:   time.Minute,
+		Throttle:        DefaultThrottleConfig(),
+	}
+}
+
+// Service signs users in and checks their tokens.
+type Service struct {
+	client    *ent.Client
+	cfg       Config
+	now       func() time.Time
+	dummyHash string
+	throttle  *Throttle
+}
+
+// New returns a Service over client.
+func New(client *ent.Client, cfg Config) (*Service, error) {
+	if cfg.BcryptCost < MinBcryptCost {
+		return nil, fmt.Errorf("bcrypt cost %d is below the minimum %d", cfg.BcryptCost, MinBcryptCost)
+	}
+	if cfg.IdleTimeout <= 0 || cfg.AbsoluteTimeout < cfg.IdleTimeout {
+		return nil, errors.New("session timeouts: idle must be positive and at most the absolute timeout")
+	}
+	pw, err := RandomPassword(24)
+	if err != nil {
+		return nil, err
+	}
+	// Unknown usernames are compared against this hash, so they take as
+	// long as wrong passwords.
+	dummy, err := HashPassword("password", pw, cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{client: client, cfg: cfg, now: func() time.Time { return time.Now().UTC() }, dummyHash: dummy}
+	s.throttle = newThrottle(client, cfg.Throttle, func() time.Time { return s.now() })
+	return s, nil
+}
+
+// SetClock replaces the clock (for tests of expiry).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Hash hashes a new password with the configured cost.
+func (s *Service) Hash(field, pw string) (string, error) {
+	return HashPassword(field, pw, s.cfg.BcryptCost)
+}
+
+// ClientInfo is what a request tells about its client.
+type ClientInfo struct {
+	IP        string
+	UserAgent string
+}
+
+// Payload is a new session with its token, shown once.
+type Payload struct {
+	Token     string
+	ExpiresAt time.Time
+	Session   *ent.UserSession
+	User      *ent.User
+}
+
+var errBadCredentials = apperr.New(apperr.Unauthenticated, "invalid username or password")
+
+// ErrInvalidToken is the one answer to a token that does not work, whatever
+// the reason (unknown, expired, revoked, disabled user).
+var ErrInvalidToken = apperr.New(apperr.Unauthenticated, "invalid or expired session token")
+
+// Login checks a username and password and opens a session.
+func (s *Service) Login(ctx context.Context, username, password string, ci ClientInfo) (*Payload, error) {
+	// Signing in happens before there is a viewer.
+	sys := viewer.System(ctx)
+	fold := strings.ToLower(strings.TrimSpace(username))
+	keys := []string{"user:" + truncate(fold, 100)}
+	if ci.IP != "" {
+		keys = append(keys, "ip:"+ci.IP)
+	}
+	if wait, err := s.throttle.Check(sys, keys...); err != nil {
+		return nil, err
+	} else if wait > 0 {
+		return nil, rateLimited(wait)
+	}
+	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	ok := false
+	if u == nil {
+		passwordMatches(s.dummyHash, password)
+	} else {
+		ok = passwordMatches(u.PasswordHash, password) && !u.Disabled
+	}
+	if !ok {
+		failures, err := s.throttle.Fail(sys, keys...)
+		if err != nil {
+			return nil, err
+		}
+		s.throttle.slow(ctx, failures)
+		return nil, errBadCredentials
+	}
+	if err := s.throttle.Reset(sys, keys[0]); err != nil {
+		return nil, err
+	}
+	if _, err := s.client.User.UpdateOne(u).SetLastLoginAt(s.now()).Save(sys); err != nil {
+		return nil, err
+	}
+	return s.open(sys, u, ci)
+}
+
+// IssueSession opens a session for a user without their password, as an
+// admin does for a headless client. expiresAt, when set, must be in the
+// future and is capped at the absolute timeout.
+func (s *Service) IssueSession(ctx context.Context, userID int, expiresAt *time.Time, label string, ci ClientInfo) (*Payload, error) {
+	// The admin viewer may read the user; privacy refuses anyone else.
+	u, err := s.client.User.Get(ctx, userID)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, apperr.NotFoundf("user not found")
+		}
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, apperr.Invalid("userID", "user is disabled")
+	}
+	if label != "" {
+		ci.UserAgent = label
+	}
+	p, err := s.openUntil(ctx, u, ci, expiresAt)
+	return p, err
+}
+
+func (s *Service) open(ctx context.Context, u *ent.User, ci ClientInfo) (*Payload, error) {
+	return s.openUntil(ctx, u, ci, nil)
+}
+
+func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, until *time.Time) (*Payload, error) {
+	now := s.now()
+	maxExp := now.Add(s.cfg.AbsoluteTimeout)
+	exp := minTime(now.Add(s.cfg.IdleTimeout), maxExp)
+	if until != nil {
+		if !until.After(now) {
+			return nil, apperr.Invalid("expiresAt", "must be in the future")
+		}
+		if until.After(maxExp) {
+			return nil, apperr.Invalid("expiresAt", "must be within %s from now", s.cfg.AbsoluteTimeout)
+		}
+		exp = until.UTC()
+		maxExp = exp
+	}
+	token, hash, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.client.UserSession.Create().
+		SetUserID(u.ID).
+		SetTokenHash(hash).
+		SetCreatedAt(now).
+		SetLastSeenAt(now).
+		SetExpiresAt(exp).
+		SetMaxExpiresAt(maxExp).
+		SetIP(truncate(ci.IP, 64)).
+		SetUserAgent(truncate(ci.UserAgent, 512)).
+		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Payload{Token: token, ExpiresAt: exp, Session: sess, User: u}, nil
+}
+
+// Authenticate turns a bearer token into a viewer, sliding the session's
+// expiry forward (written at most once per TouchInterval).
+func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
+	if !wellFormed(token) {
+		return nil, ErrInvalidToken
+	}
+	// Checking a token happens before there is a viewer.
+	sys := viewer.System(ctx)
+	sess, err := s.client.UserSession.Query().
+		Where(usersession.TokenHash(HashToken(token))).
+		WithUser().
+		Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, ErrInvalidToken
+		}
+		return nil, err
+	}
+	now := s.now()
+	if !SessionActive(sess, now) || sess.Edges.User == nil || sess.Edges.User.Disabled {
+		return nil, ErrInvalidToken
+	}
+	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
+		if err := s.client.UserSession.UpdateOneID(sess.ID).
+			SetLastSeenAt(now).
+			SetExpiresAt(s.slide(sess, now)).
+			Exec(sys); err != nil {
+			return nil, err
+		}
+	}
+	u := sess.Edges.User
+	return &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}, nil
+}
+
+// slide is the new expiry of a session used at now.
+func (s *Service) slide(sess *ent.UserSession, now time.Time) time.Time {
+	exp := minTime(now.Add(s.cfg.IdleTimeout), sess.MaxExpiresAt)
+	if exp.Before(sess.ExpiresAt) {
+		// An admin may have set a later expiry (still within the cap).
+		return sess.ExpiresAt
+	}
+	return exp
+}
+
+// SessionActive reports whether a session works at now.
+func SessionActive(sess *ent.UserSession, now time.Time) bool {
+	return sess.RevokedAt == nil && now.Before(sess.ExpiresAt) && now.Before(sess.MaxExpiresAt)
+}
+
+// Refresh extends the viewer's current session.
+func (s *Service) Refresh(ctx context.Context) (*ent.UserSession, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.SessionID == 0 {
+		return nil, apperr.New(apperr.Unauthenticated, "no API session to refresh")
+	}
+	// A user may extend their own session (the viewer's rights are read-only).
+	sys := viewer.System(ctx)
+	sess, err := s.client.UserSession.Get(sys, v.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	return s.client.UserSession.UpdateOne(sess).
+		SetLastSeenAt(now).
+		SetExpiresAt(minTime(now.Add(s.cfg.IdleTimeout), sess.MaxExpiresAt)).
+		Save(sys)
+}
+
+// Logout revokes the viewer's current session.
+func (s *Service) Logout(ctx context.Context) error {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.SessionID == 0 {
+		return apperr.New(apperr.Unauthenticated, "no API session to end")
+	}
+	// A user may revoke their own session.
+	_, err := s.client.UserSession.Update().
+		Where(usersession.ID(v.SessionID), usersession.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).
+		Save(viewer.System(ctx))
+	return err
+}
+
+// LogoutEverywhere revokes all of the viewer's active sessions.
+func (s *Service) LogoutEverywhere(ctx context.Context) (int, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return 0, apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	// A user may revoke their own sessions.
+	return RevokeUserSessions(viewer.System(ctx), s.client, v.UserID, 0, s.now())
+}
+
+// RevokeSession revokes one session: a user their own, an admin anyone's.
+func (s *Service) RevokeSession(ctx context.Context, id int) (*ent.UserSession, error) {
+	// Reading with the viewer's rights finds only sessions they may see.
+	sess, err := s.client.UserSession.Get(ctx, id)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, apperr.NotFoundf("session not found")
+		}
+		return nil, err
+	}
+	if sess.RevokedAt != nil {
+		return sess, nil
+	}
+	// The viewer may see it, so they may revoke it.
+	return s.client.UserSession.UpdateOne(sess).SetRevokedAt(s.now()).Save(viewer.System(ctx))
+}
+
+// ChangePassword changes the viewer's password after checking the current
+// one, and revokes their other sessions.
+func (s *Service) ChangePassword(ctx context.Context, current, next string) error {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	hash, err := s.Hash("newPassword", next)
+	if err != nil {
+		return err
+	}
+	// A user may change their own password, and nothing else of theirs.
+	sys := viewer.System(ctx)
+	u, err := s.client.User.Get(sys, v.UserID)
+	if err != nil {
+		return err
+	}
+	if !passwordMatches(u.PasswordHash, current) {
+		return apperr.Invalid("currentPassword", "is not your current password")
+	}
+	return WithTx(sys, s.client, func(tx *ent.Tx) error {
+		if err := tx.User.UpdateOneID(u.ID).SetPasswordHash(hash).Exec(sys); err != nil {
+			return err
+		}
+		_, err := RevokeUserSessions(sys, tx.Client(), u.ID, v.SessionID, s.now())
+		return err
+	})
+}
+
+// RevokeUserSessions revokes a user's active sessions except keep (0: all)
+// and returns how many it revoked.
+func RevokeUserSessions(ctx context.Context, c *ent.Client, userID, keep int, now time.Time) (int, error) {
+	q := c.UserSession.Update().Where(
+		usersession.UserID(userID),
+		usersession.RevokedAtIsNil(),
+		usersession.ExpiresAtGT(now),
+	)
+	if keep != 0 {
+		q = q.Where(usersession.IDNEQ(keep))
+	}
+	return q.SetRevokedAt(now).Save(ctx)
+}
+
+// WithTx runs fn in a transaction, committing when it returns nil.
+func WithTx(ctx context.Context, c *ent.Client, fn func(tx *ent.Tx) error) error {
+	tx, err := c.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+func rateLimited(wait time.Duration) error {
+	mins := int(wait.Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		return apperr.New(apperr.RateLimited, "too many failed sign-ins; try again in less than a minute")
+	}
+	return apperr.New(apperr.RateLimited, "too many failed sign-ins; try again in %d minutes", mins)
+}
+
+// LoginInput is a username and password.
+type LoginInput struct {
+	Username string
+	Password string
+}
+
+type clientInfoKey struct{}
+
+// WithClientInfo returns ctx carrying what the request told about its client.
+func WithClientInfo(ctx context.Context, ci ClientInfo) context.Context {
+	return context.WithValue(ctx, clientInfoKey{}, ci)
+}
+
+// ClientInfoFrom returns the client info in ctx.
+func ClientInfoFrom(ctx context.Context) ClientInfo {
+	ci, _ := ctx.Value(clientInfoKey{}).(ClientInfo)
+	return ci
+}

@@ -1,0 +1,350 @@
+// Package config defines Gatehouse's configuration: the built-in defaults,
+// the strict TOML config file, GATEHOUSE_* environment overrides, validation
+// and printing with secrets masked.
+//
+// Precedence, lowest first: built-in defaults, the config file, environment
+// variables, then command-line flags (applied by the caller after Load, which
+// must call Validate again afterwards).
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the complete Gatehouse configuration. Each field's toml tag is
+// also the basis of its environment variable: GATEHOUSE_<SECTION>_<KEY>.
+type Config struct {
+	Server    Server    `toml:"server"`
+	Database  Database  `toml:"database"`
+	Auth      Auth      `toml:"auth"`
+	Throttle  Throttle  `toml:"throttle"`
+	GraphQL   GraphQL   `toml:"graphql"`
+	Dashboard Dashboard `toml:"dashboard"`
+	Log       Log       `toml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Listen            string   `toml:"listen"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	ShutdownGrace     Duration `toml:"shutdown_grace"`
+	MaxBodyBytes      int64    `toml:"max_body_bytes"`
+	// TrustedProxies lists CIDRs or single IPs whose X-Forwarded-For
+	// header is believed. Empty: the TCP peer address is the client.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Database selects and tunes the database.
+type Database struct {
+	Driver string `toml:"driver"` // DriverSQLite or DriverPostgres
+	// DSN is a SQLite path ("data/gatehouse.db", "file:...") or a
+	// PostgreSQL URL / key=value string. It may hold a password: print it
+	// only through Config.Redacted or Config.Print.
+	DSN          string   `toml:"dsn"`
+	MaxOpenConns int      `toml:"max_open_conns"`
+	BusyTimeout  Duration `toml:"busy_timeout"` // SQLite only
+	AutoMigrate  bool     `toml:"auto_migrate"`
+}
+
+// Auth configures password hashing and API sessions.
+type Auth struct {
+	BcryptCost             int      `toml:"bcrypt_cost"`
+	SessionIdleTimeout     Duration `toml:"session_idle_timeout"`
+	SessionAbsoluteTimeout Duration `toml:"session_absolute_timeout"`
+	// SessionTouchInterval is the minimum time between two writes of a
+	// session's last-seen time.
+	SessionTouchInterval Duration `toml:"session_touch_interval"`
+}
+
+// Throttle limits failed logins: after MaxFailures failures for one
+// username or one client address within Window, further attempts are
+// refused with RATE_LIMITED for Lockout.
+type Throttle struct {
+	MaxFailures int      `toml:"max_failures"`
+	Window      Duration `toml:"window"`
+	Lockout     Duration `toml:"lockout"`
+}
+
+// GraphQL configures the GraphQL endpoint.
+type GraphQL struct {
+	Introspection bool `toml:"introspection"`
+	Playground    bool `toml:"playground"`
+	MaxComplexity int  `toml:"max_complexity"`
+	MaxDepth      int  `toml:"max_depth"`
+}
+
+// Dashboard configures the admin dashboard's cookie sessions.
+type Dashboard struct {
+	// CookieSecure marks the site as served over HTTPS: the session
+	// cookie gets the Secure attribute and the __Host- prefix.
+	CookieSecure           bool     `toml:"cookie_secure"`
+	SessionIdleTimeout     Duration `toml:"session_idle_timeout"`
+	SessionAbsoluteTimeout Duration `toml:"session_absolute_timeout"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn or error
+	Format string `toml:"format"` // text or json
+}
+
+// Database drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Limits enforced by Validate.
+const (
+	MinMaxBodyBytes = 1 << 10 // 1 KiB
+	MaxMaxBodyBytes = 64 << 20
+	MinBcryptCost   = 10
+	MaxBcryptCost   = 16
+)
+
+// Default returns the built-in configuration used for every key that
+// neither the config file nor the environment sets.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:            "127.0.0.1:8080",
+			ReadHeaderTimeout: Duration{5 * time.Second},
+			ReadTimeout:       Duration{30 * time.Second},
+			WriteTimeout:      Duration{30 * time.Second},
+			IdleTimeout:       Duration{120 * time.Second},
+			ShutdownGrace:     Duration{20 * time.Second},
+			MaxBodyBytes:      1 << 20,
+			TrustedProxies:    []string{},
+		},
+		Database: Database{
+			Driver:       DriverSQLite,
+			DSN:          "data/gatehouse.db",
+			MaxOpenConns: 10,
+			BusyTimeout:  Duration{5 * time.Second},
+			AutoMigrate:  true,
+		},
+		Auth: Auth{
+			BcryptCost:             12,
+			SessionIdleTimeout:     Duration{24 * time.Hour},
+			SessionAbsoluteTimeout: Duration{30 * 24 * time.Hour},
+			SessionTouchInterval:   Duration{time.Minute},
+		},
+		Throttle: Throttle{
+			MaxFailures: 5,
+			Window:      Duration{15 * time.Minute},
+			Lockout:     Duration{15 * time.Minute},
+		},
+		GraphQL: GraphQL{
+			Introspection: true,
+			Playground:    true,
+			MaxComplexity: 2000,
+			MaxDepth:      12,
+		},
+		Dashboard: Dashboard{
+			CookieSecure:           false,
+			SessionIdleTimeout:     Duration{2 * time.Hour},
+			SessionAbsoluteTimeout: Duration{12 * time.Hour},
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Infer derives Driver from DSN when the driver was not chosen on purpose:
+// an empty Driver becomes "postgres" for a postgres:// or postgresql:// DSN
+// and "sqlite" otherwise, and a "sqlite" Driver (the default) becomes
+// "postgres" for such a URL. Load calls it unless the file or environment
+// set database.driver; callers call it after replacing DSN (a --db flag)
+// and before applying an explicit driver flag, if they have one.
+func (d *Database) Infer() {
+	switch {
+	case IsPostgresURL(d.DSN) && (d.Driver == "" || d.Driver == DriverSQLite):
+		d.Driver = DriverPostgres
+	case d.Driver == "":
+		d.Driver = DriverSQLite
+	}
+}
+
+// IsPostgresURL reports whether dsn starts with postgres:// or
+// postgresql:// (case-insensitively).
+func IsPostgresURL(dsn string) bool {
+	s := strings.ToLower(strings.TrimSpace(dsn))
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// TrustedPrefixes returns TrustedProxies parsed, single addresses as /32
+// or /128 prefixes. Entries that do not parse (Validate rejects them) are
+// skipped.
+func (s Server) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(s.TrustedProxies))
+	for _, p := range s.TrustedProxies {
+		if pfx, err := parseProxy(p); err == nil {
+			out = append(out, pfx)
+		}
+	}
+	return out
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// FieldError reports an invalid value for one key.
+type FieldError struct {
+	Key    string // "section.key", e.g. "auth.bcrypt_cost"
+	Msg    string // what is wrong with the value
+	Source string // where the value came from ("GATEHOUSE_AUTH_BCRYPT_COST", a file path); "" if unknown
+}
+
+func (e *FieldError) Error() string {
+	switch {
+	case strings.HasPrefix(e.Source, envPrefix):
+		return fmt.Sprintf("%s: %s (set by environment variable %s)", e.Key, e.Msg, e.Source)
+	case e.Source != "":
+		return fmt.Sprintf("%s: %s (set in %s)", e.Key, e.Msg, e.Source)
+	}
+	return e.Key + ": " + e.Msg
+}
+
+// Validate checks every value and reports all problems at once, each as a
+// *FieldError naming its key (the result can be unwrapped with
+// errors.As).
+func (c Config) Validate() error {
+	return joinFieldErrors(c.problems())
+}
+
+func (c Config) problems() []*FieldError {
+	var errs []*FieldError
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	positive := func(key string, d Duration) {
+		if d.Duration <= 0 {
+			bad(key, "must be a positive duration, got %s", d)
+		}
+	}
+
+	s := c.Server
+	if err := validateListen(s.Listen); err != nil {
+		bad("server.listen", "%v", err)
+	}
+	positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	positive("server.read_timeout", s.ReadTimeout)
+	positive("server.write_timeout", s.WriteTimeout)
+	positive("server.idle_timeout", s.IdleTimeout)
+	positive("server.shutdown_grace", s.ShutdownGrace)
+	if s.MaxBodyBytes < MinMaxBodyBytes || s.MaxBodyBytes > MaxMaxBodyBytes {
+		bad("server.max_body_bytes", "must be between %d (1 KiB) and %d (64 MiB), got %d",
+			MinMaxBodyBytes, MaxMaxBodyBytes, s.MaxBodyBytes)
+	}
+	for _, p := range s.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			bad("server.trusted_proxies", "%v", err)
+		}
+	}
+
+	d := c.Database
+	switch d.Driver {
+	case DriverSQLite:
+		if IsPostgresURL(d.DSN) {
+			bad("database.driver", `is "sqlite" but database.dsn is a PostgreSQL URL`)
+		}
+	case DriverPostgres:
+	default:
+		bad("database.driver", `must be "sqlite" or "postgres", got %q`, d.Driver)
+	}
+	if strings.TrimSpace(d.DSN) == "" {
+		bad("database.dsn", "must not be empty")
+	}
+	if d.MaxOpenConns < 1 {
+		bad("database.max_open_conns", "must be at least 1, got %d", d.MaxOpenConns)
+	}
+	if d.BusyTimeout.Duration < 0 {
+		bad("database.busy_timeout", "must not be negative, got %s", d.BusyTimeout)
+	}
+
+	a := c.Auth
+	if a.BcryptCost < MinBcryptCost || a.BcryptCost > MaxBcryptCost {
+		bad("auth.bcrypt_cost", "must be between %d and %d, got %d", MinBcryptCost, MaxBcryptCost, a.BcryptCost)
+	}
+	positive("auth.session_idle_timeout", a.SessionIdleTimeout)
+	positive("auth.session_absolute_timeout", a.SessionAbsoluteTimeout)
+	if a.SessionAbsoluteTimeout.Duration < a.SessionIdleTimeout.Duration {
+		bad("auth.session_absolute_timeout", "must not be shorter than auth.session_idle_timeout (%s), got %s",
+			a.SessionIdleTimeout, a.SessionAbsoluteTimeout)
+	}
+	positive("auth.session_touch_interval", a.SessionTouchInterval)
+	if a.SessionTouchInterval.Duration >= a.SessionIdleTimeout.Duration && a.SessionIdleTimeout.Duration > 0 {
+		bad("auth.session_touch_interval", "must be shorter than auth.session_idle_timeout (%s), got %s",
+			a.SessionIdleTimeout, a.SessionTouchInterval)
+	}
+
+	t := c.Throttle
+	if t.MaxFailures < 1 {
+		bad("throttle.max_failures", "must be at least 1, got %d", t.MaxFailures)
+	}
+	positive("throttle.window", t.Window)
+	positive("throttle.lockout", t.Lockout)
+
+	g := c.GraphQL
+	if g.MaxComplexity < 1 {
+		bad("graphql.max_complexity", "must be at least 1, got %d", g.MaxComplexity)
+	}
+	if g.MaxDepth < 1 {
+		bad("graphql.max_depth", "must be at least 1, got %d", g.MaxDepth)
+	}
+
+	db := c.Dashboard
+	positive("dashboard.session_idle_timeout", db.SessionIdleTimeout)
+	positive("dashboard.session_absolute_timeout", db.SessionAbsoluteTimeout)
+	if db.SessionAbsoluteTimeout.Duration < db.SessionIdleTimeout.Duration {
+		bad("dashboard.session_absolute_timeout", "must not be shorter than dashboard.session_idle_timeout (%s), got %s",
+			db.SessionIdleTimeout, db.SessionAbsoluteTimeout)
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", `must be "debug", "info", "warn" or "error", got %q`, c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", `must be "text" or "json", got %q`, c.Log.Format)
+	}
+	return errs
+}
+
+func validateListen(addr string) error {
+	if addr == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (%v)", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port %q", addr, port)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// migrationLockKey is the PostgreSQL advisory lock that serialises
+// migrations of replicas starting at once.
+const migrationLockKey = 7_146_201_583
+
+// Migrate brings the schema up to date: ent's tables and the dashboard's
+// session table. On PostgreSQL it holds an advisory lock meanwhile, so
+// replicas starting together migrate one after the other.
+func (d *DB) Migrate(ctx context.Context) error {
+	if d.Driver == Postgres {
+		conn, err := d.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+			return fmt.Errorf("migrate: take lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck
+	}
+	if err := d.Ent.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	for _, stmt := range sessionTableDDL(d.Driver) {
+		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate dashboard sessions: %w", err)
+		}
+	}
+	return nil
+}
+
+// sessionTableDDL is the table the dashboard's scs session store expects.
+func sessionTableDDL(driver string) []string {
+	if driver == Postgres {
+		return []string{
+			`CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)`,
+			`CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)`,
+		}
+	}
+	return []string{
+		`CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)`,
+	}
+}
+
+// CheckSchema reports an error unless the schema is current, for a server
+// told not to migrate: it must not serve an old schema.
+func (d *DB) CheckSchema(ctx context.Context) error {
+	var buf strings.Builder
+	if err := d.Ent.Schema.WriteTo(ctx, &buf); err != nil {
+		return fmt.Errorf("inspect schema: %w", err)
+	}
+	pending := strings.TrimSpace(buf.String())
+	// WriteTo prints the statements a migration would run, between a
+	// BEGIN and a COMMIT when there are any.
+	if strings.Contains(pending, "CREATE ") || strings.Contains(pending, "ALTER ") {
+		return errors.New("the database schema is not current: run `gatehouse migrate` first")
+	}
+	return nil
+}

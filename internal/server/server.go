@@ -1,0 +1,132 @@
+// Package server wires Gatehouse's HTTP face: routes, middleware, the
+// http.Server with its timeouts, and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"gatehouse/graph"
+	"gatehouse/internal/auth"
+	"gatehouse/internal/config"
+	"gatehouse/internal/db"
+	"gatehouse/internal/service"
+)
+
+// Deps are what the HTTP face serves.
+type Deps struct {
+	Config  config.Config
+	DB      *db.DB
+	Auth    *auth.Service
+	Service *service.Service
+	Logger  *slog.Logger
+	// Dashboard serves /admin/ (nil: no dashboard).
+	Dashboard http.Handler
+}
+
+// Handler returns the whole HTTP handler.
+func Handler(d Deps) http.Handler {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg := d.Config
+	trusted := cfg.Server.TrustedPrefixes()
+	mux := http.NewServeMux()
+
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service}, graph.Options{
+		Introspection: cfg.GraphQL.Introspection,
+		MaxComplexity: cfg.GraphQL.MaxComplexity,
+		MaxDepth:      cfg.GraphQL.MaxDepth,
+		Logger:        log,
+	})
+	mux.Handle("POST /graphql", bearer(d.Auth, log, api))
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSONError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", "send GraphQL requests as POST with a JSON body")
+	})
+	if cfg.GraphQL.Playground {
+		pg := graph.PlaygroundHandler("/graphql")
+		mux.Handle("GET /playground", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The playground is a page of script and styles from a CDN.
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "+
+				"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "+
+				"font-src https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+			pg.ServeHTTP(w, r)
+		}))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.DB.Ping(ctx); err != nil {
+			log.WarnContext(r.Context(), "readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if d.Dashboard != nil {
+		mux.Handle("/admin/", d.Dashboard)
+		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = fmt.Fprint(w, "Gatehouse\n\nPOST /graphql   the GraphQL API\nGET  /playground  explore it\nGET  /admin/      the admin dashboard\n")
+	})
+
+	var h http.Handler = mux
+	h = limitBody(cfg.Server.MaxBodyBytes, h)
+	h = withClientInfo(trusted, h)
+	h = securityHeaders(h)
+	h = recoverPanics(log, h)
+	h = requestLog(log, h)
+	return h
+}
+
+// HTTPServer returns an http.Server with the configured timeouts.
+func HTTPServer(cfg config.Server, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout.Duration,
+		ReadTimeout:       cfg.ReadTimeout.Duration,
+		WriteTimeout:      cfg.WriteTimeout.Duration,
+		IdleTimeout:       cfg.IdleTimeout.Duration,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx is done, then stops accepting and lets
+// in-flight requests finish within grace.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

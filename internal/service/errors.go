@@ -1,0 +1,111 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"entgo.io/ent/privacy"
+
+	"gatehouse/ent"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/viewer"
+)
+
+// Classify turns any error from ent or this package into an *apperr.Error
+// that is safe to show, or returns nil for an internal error (which the
+// caller logs and answers generically). It is the one place that reads
+// database errors, for the API and the dashboard alike.
+func Classify(ctx context.Context, err error) *apperr.Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := apperr.As(err); ok {
+		return e
+	}
+	var ve *ent.ValidationError
+	if errors.As(err, &ve) {
+		return apperr.Invalid(apiField(ve.Name), "%s", validationMessage(ve))
+	}
+	if ent.IsNotFound(err) {
+		return apperr.NotFoundf("not found")
+	}
+	if ent.IsConstraintError(err) {
+		return constraint(err)
+	}
+	if errors.Is(err, privacy.Deny) {
+		if viewer.FromContext(ctx) == nil {
+			return apperr.New(apperr.Unauthenticated, "sign in first")
+		}
+		return apperr.New(apperr.Forbidden, "not allowed")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return nil
+}
+
+// constraint names the field behind a unique or foreign-key violation. The
+// database's text is read here and never shown.
+func constraint(err error) *apperr.Error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "username_fold"):
+		return apperr.Conflicting("username", "is already taken")
+	case strings.Contains(msg, "packages.name") || strings.Contains(msg, "packages_name_key"):
+		return apperr.Conflicting("name", "a package with this name already exists")
+	case strings.Contains(msg, "package_contents.package_id, package_contents.value") ||
+		strings.Contains(msg, "packagecontent_package_id_value"):
+		return apperr.Conflicting("value", "the package already has a content with this value")
+	case strings.Contains(strings.ToLower(msg), "foreign key"):
+		return apperr.New(apperr.Conflict, "the record is still referenced by other records")
+	}
+	return apperr.New(apperr.Conflict, "conflicts with an existing record")
+}
+
+// apiField spells an ent field name as the API does.
+func apiField(name string) string {
+	switch name {
+	case "user_id":
+		return "userID"
+	case "package_id":
+		return "packageID"
+	}
+	out := make([]byte, 0, len(name))
+	up := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			up = true
+		case up && 'a' <= c && c <= 'z':
+			out = append(out, c-'a'+'A')
+			up = false
+		default:
+			out = append(out, c)
+			up = false
+		}
+	}
+	return string(out)
+}
+
+func validationMessage(ve *ent.ValidationError) string {
+	inner := errors.Unwrap(ve)
+	if inner == nil {
+		return "is invalid"
+	}
+	m := inner.Error()
+	switch {
+	case strings.Contains(m, "greater than the required length"):
+		return "is too long"
+	case strings.Contains(m, "missing") || strings.Contains(m, "empty"):
+		return "must not be empty"
+	case strings.Contains(m, "out of range"):
+		return "is out of range"
+	case strings.Contains(m, "invalid enum"):
+		return "is not an allowed value"
+	case strings.Contains(m, "does not match"):
+		return "has characters that are not allowed"
+	}
+	return "is invalid"
+}

@@ -1,0 +1,183 @@
+package service
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"gatehouse/ent"
+	"gatehouse/ent/schema"
+	"gatehouse/ent/user"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/auth"
+)
+
+// CreateUserInput creates a user.
+type CreateUserInput struct {
+	Username string
+	Password string
+	Role     *user.Role
+	Disabled *bool
+}
+
+// UpdateUserInput changes a user; nil fields stay as they are.
+type UpdateUserInput struct {
+	Username *string
+	Password *string
+	Role     *user.Role
+	Disabled *bool
+}
+
+// UsernameMinLen is the shortest username accepted.
+const UsernameMinLen = 3
+
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+
+// CheckUsername trims and checks a username.
+func CheckUsername(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case len(name) < UsernameMinLen:
+		return "", apperr.Invalid("username", "must be at least %d characters", UsernameMinLen)
+	case len(name) > schema.UsernameMaxLen:
+		return "", apperr.Invalid("username", "must be at most %d characters", schema.UsernameMaxLen)
+	case !usernameRE.MatchString(name):
+		return "", apperr.Invalid("username", "may hold only letters, digits and . _ @ - and must start with a letter or digit")
+	}
+	return name, nil
+}
+
+func checkRole(r *user.Role) error {
+	if r != nil {
+		if err := user.RoleValidator(*r); err != nil {
+			return apperr.Invalid("role", "must be ADMIN or USER")
+		}
+	}
+	return nil
+}
+
+// CreateUser creates a user, hashing the password.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
+	name, err := CheckUsername(in.Username)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRole(in.Role); err != nil {
+		return nil, err
+	}
+	hash, err := s.auth.Hash("password", in.Password)
+	if err != nil {
+		return nil, err
+	}
+	var u *ent.User
+	err = s.tx(ctx, func(tx *ent.Tx) error {
+		c := tx.User.Create().SetUsername(name).SetPasswordHash(hash).SetNillableDisabled(in.Disabled)
+		if in.Role != nil {
+			c.SetRole(*in.Role)
+		}
+		u, err = c.Save(ctx)
+		return err
+	})
+	return unwrap(u, err)
+}
+
+// UpdateUser changes a user. A new password or disabling the user revokes
+// their sessions. The last enabled admin cannot be demoted or disabled.
+func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*ent.User, error) {
+	var (
+		name string
+		hash string
+		err  error
+	)
+	if in.Username != nil {
+		if name, err = CheckUsername(*in.Username); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkRole(in.Role); err != nil {
+		return nil, err
+	}
+	if in.Password != nil {
+		if hash, err = s.auth.Hash("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	var u *ent.User
+	err = s.tx(ctx, func(tx *ent.Tx) error {
+		old, err := tx.User.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "user", "id")
+		}
+		losesAdmin := old.Role == user.RoleADMIN && !old.Disabled &&
+			((in.Role != nil && *in.Role != user.RoleADMIN) || (in.Disabled != nil && *in.Disabled))
+		if losesAdmin {
+			if err := keepOneAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		up := tx.User.UpdateOne(old).SetNillableRole(in.Role).SetNillableDisabled(in.Disabled)
+		if in.Username != nil {
+			up.SetUsername(name)
+		}
+		if hash != "" {
+			up.SetPasswordHash(hash)
+		}
+		if u, err = up.Save(ctx); err != nil {
+			return err
+		}
+		if hash != "" || (in.Disabled != nil && *in.Disabled && !old.Disabled) {
+			_, err = auth.RevokeUserSessions(ctx, tx.Client(), id, 0, s.now())
+		}
+		return err
+	})
+	return unwrap(u, err)
+}
+
+// keepOneAdmin refuses to remove the last enabled admin other than id.
+func keepOneAdmin(ctx context.Context, tx *ent.Tx, id int) error {
+	n, err := tx.User.Query().Where(user.RoleEQ(user.RoleADMIN), user.Disabled(false), user.IDNEQ(id)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.New(apperr.Conflict, "this is the last enabled admin; make another admin first")
+	}
+	return nil
+}
+
+// DeleteUser deletes a user with their assignments and sessions.
+func (s *Service) DeleteUser(ctx context.Context, id int) (int, error) {
+	err := s.tx(ctx, func(tx *ent.Tx) error {
+		old, err := tx.User.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "user", "id")
+		}
+		if old.Role == user.RoleADMIN && !old.Disabled {
+			if err := keepOneAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return tx.User.DeleteOne(old).Exec(ctx)
+	})
+	return id, err
+}
+
+// FindUser looks a user up by id or by username (exactly one given).
+func (s *Service) FindUser(ctx context.Context, id *int, username *string) (*ent.User, error) {
+	var (
+		u   *ent.User
+		err error
+	)
+	switch {
+	case (id == nil) == (username == nil):
+		return nil, apperr.Invalid("id", "give exactly one of id and username")
+	case id != nil:
+		u, err = s.client.User.Get(ctx, *id)
+	default:
+		u, err = s.client.User.Query().Where(user.UsernameFold(strings.ToLower(strings.TrimSpace(*username)))).Only(ctx)
+	}
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return unwrap(u, err)
+}

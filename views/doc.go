@@ -1,0 +1,2 @@
+// Package views holds the templ components of the admin dashboard.
+package views
