@@ -51,7 +51,7 @@ func (PackageContent) Indexes() []ent.Index {
 }
 
 // Policy of the PackageContent: users read the contents of packages they hold.
-func (PackageContent) Policy() ent.Policy { return ownerPolicy(heldPackage("package_id")) }
+func (PackageContent) Policy() ent.Policy { return ownerPolicy(contentOfHeldPackage) }
 
 // Annotations of the PackageContent.
 func (PackageContent) Annotations() []schema.Annotation {

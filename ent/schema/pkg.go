@@ -55,7 +55,7 @@ func (Pkg) Edges() []ent.Edge {
 }
 
 // Policy of the Pkg: users read the packages they hold.
-func (Pkg) Policy() ent.Policy { return ownerPolicy(heldPackage("id")) }
+func (Pkg) Policy() ent.Policy { return ownerPolicy(heldPackage) }
 
 // Annotations of the Pkg.
 func (Pkg) Annotations() []schema.Annotation {

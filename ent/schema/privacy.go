@@ -4,9 +4,10 @@ import (
 	"context"
 
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/entql"
 	"entgo.io/ent/privacy"
 
+	genprivacy "gatehouse/ent/privacy"
 	"gatehouse/internal/viewer"
 )
 
@@ -33,30 +34,28 @@ func allowAdmin() privacy.QueryMutationRule {
 	})
 }
 
-// ownRows lets a signed-in user read only the rows that where(userID) keeps.
-type ownRows func(userID int) func(*sql.Selector)
+// ownRows lets a signed-in user read only the rows that keep(userID) keeps.
+type ownRows func(userID int) entql.P
 
-// EvalQuery narrows the query to the viewer's rows.
-func (f ownRows) EvalQuery(ctx context.Context, q ent.Query) error {
+// EvalQuery narrows the query to the viewer's rows, in SQL.
+func (keep ownRows) EvalQuery(ctx context.Context, q ent.Query) error {
 	v := viewer.FromContext(ctx)
 	if v == nil {
 		return privacy.Denyf("no viewer")
 	}
-	wq, ok := q.(interface{ WhereP(...func(*sql.Selector)) })
-	if !ok {
-		return privacy.Denyf("query %T cannot be filtered", q)
-	}
-	wq.WhereP(f(v.UserID))
-	return privacy.Allow
+	return genprivacy.FilterFunc(func(_ context.Context, f genprivacy.Filter) error {
+		f.Where(keep(v.UserID))
+		return privacy.Allow
+	}).EvalQuery(ctx, q)
 }
 
 // ownerPolicy is the policy of an entity whose rows users may read when
-// where(userID) keeps them; only admins mutate.
-func ownerPolicy(where ownRows) ent.Policy {
+// keep(userID) keeps them; only admins mutate.
+func ownerPolicy(keep ownRows) ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			allowAdmin(),
-			where,
+			keep,
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -68,24 +67,16 @@ func ownerPolicy(where ownRows) ent.Policy {
 
 // columnIs keeps rows whose column equals the viewer's id.
 func columnIs(column string) ownRows {
-	return func(userID int) func(*sql.Selector) {
-		return func(s *sql.Selector) {
-			s.Where(sql.EQ(s.C(column), userID))
-		}
-	}
+	return func(userID int) entql.P { return entql.FieldEQ(column, userID) }
 }
 
-// heldPackage keeps rows whose column names a package the viewer holds (an
-// assignment exists, active or not).
-func heldPackage(column string) ownRows {
-	return func(userID int) func(*sql.Selector) {
-		return func(s *sql.Selector) {
-			t := sql.Table("user_packages")
-			held := sql.Dialect(s.Dialect()).
-				Select(t.C("package_id")).
-				From(t).
-				Where(sql.EQ(t.C("user_id"), userID))
-			s.Where(sql.In(s.C(column), held))
-		}
-	}
+// heldPackage keeps packages the viewer holds (an assignment exists,
+// active or not).
+func heldPackage(userID int) entql.P {
+	return entql.HasEdgeWith("user_packages", entql.FieldEQ("user_id", userID))
+}
+
+// contentOfHeldPackage keeps the contents of packages the viewer holds.
+func contentOfHeldPackage(userID int) entql.P {
+	return entql.HasEdgeWith("package", heldPackage(userID))
 }

@@ -100,8 +100,25 @@ var errBadCredentials = apperr.New(apperr.Unauthenticated, "invalid username or 
 // the reason (unknown, expired, revoked, disabled user).
 var ErrInvalidToken = apperr.New(apperr.Unauthenticated, "invalid or expired session token")
 
-// Login checks a username and password and opens a session.
+// Login checks a username and password and opens an API session.
 func (s *Service) Login(ctx context.Context, username, password string, ci ClientInfo) (*Payload, error) {
+	u, err := s.CheckCredentials(ctx, username, password, ci)
+	if err != nil {
+		return nil, err
+	}
+	// Opening the session of a user who just proved who they are.
+	sys := viewer.System(ctx)
+	if _, err := s.client.User.UpdateOne(u).SetLastLoginAt(s.now()).Save(sys); err != nil {
+		return nil, err
+	}
+	return s.open(sys, u, ci)
+}
+
+// CheckCredentials checks a username and password, throttled per username
+// and per client address, and returns the user. Unknown usernames, wrong
+// passwords and disabled users get the same error in about the same time.
+// The API's login and the dashboard's sign-in both go through it.
+func (s *Service) CheckCredentials(ctx context.Context, username, password string, ci ClientInfo) (*ent.User, error) {
 	// Signing in happens before there is a viewer.
 	sys := viewer.System(ctx)
 	fold := strings.ToLower(strings.TrimSpace(username))
@@ -135,10 +152,7 @@ func (s *Service) Login(ctx context.Context, username, password string, ci Clien
 	if err := s.throttle.Reset(sys, keys[0]); err != nil {
 		return nil, err
 	}
-	if _, err := s.client.User.UpdateOne(u).SetLastLoginAt(s.now()).Save(sys); err != nil {
-		return nil, err
-	}
-	return s.open(sys, u, ci)
+	return u, nil
 }
 
 // IssueSession opens a session for a user without their password, as an
