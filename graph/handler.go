@@ -14,7 +14,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"gatehouse/graph/generated"
+	"gatehouse/internal/auth"
 	"gatehouse/internal/logging"
+	"gatehouse/internal/viewer"
 )
 
 // Options configure the GraphQL handler.
@@ -60,6 +62,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		logging.Info(ctx).SetOperation(name)
 		return next(ctx)
 	})
+	srv.AroundFields(readAnswerAsSignedIn)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 	return srv
@@ -68,4 +71,16 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 // PlaygroundHandler serves the GraphQL playground pointed at endpoint.
 func PlaygroundHandler(endpoint string) http.Handler {
 	return playground.Handler("Gatehouse", endpoint)
+}
+
+// readAnswerAsSignedIn resolves the fields under a login's answer as the
+// user who just signed in, so that one request signs in and reads
+// everything about them (their packages, contents and sessions).
+func readAnswerAsSignedIn(ctx context.Context, next graphql.Resolver) (any, error) {
+	for fc := graphql.GetFieldContext(ctx).Parent; fc != nil; fc = fc.Parent {
+		if p, ok := fc.Result.(*auth.Payload); ok && p.SignedIn != nil {
+			return next(viewer.NewContext(ctx, p.SignedIn))
+		}
+	}
+	return next(ctx)
 }

@@ -22,8 +22,6 @@ const (
 	DefaultPage = 100
 	// MaxNodes is the most ids one nodes(ids:) may name.
 	MaxNodes = 100
-	// edgeCost multiplies the cost of an edge list, which has no page size.
-	edgeCost = 10
 )
 
 // pageArgs checks first/last and applies the default page size.
@@ -55,7 +53,10 @@ func pageCost(child int, first, last *int) int {
 	return 1 + child*n
 }
 
-func listCost(child int) int { return 1 + child*edgeCost }
+// listCost is what an edge list costs. Edge lists are loaded for a whole
+// page at once (no query per parent) and hold a user's few records, so
+// they cost what one object does; the page size above them multiplies it.
+func listCost(child int) int { return 1 + child }
 
 // complexity costs list fields by their size, for the complexity limit.
 func complexity() generated.ComplexityRoot {

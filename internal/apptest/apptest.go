@@ -57,6 +57,11 @@ func Start(t testing.TB, adjust func(*config.Config), o app.Options) *Server {
 	}
 	ts := httptest.NewServer(a.Handler)
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
 	return &Server{t: t, URL: ts.URL, App: a, Logs: logs}
 }
 

@@ -92,6 +92,9 @@ type Payload struct {
 	ExpiresAt time.Time
 	Session   *ent.UserSession
 	User      *ent.User
+	// SignedIn is the viewer of a session opened by signing in: the rest
+	// of the answer to a login is read as that user.
+	SignedIn *viewer.Viewer
 }
 
 var errBadCredentials = apperr.New(apperr.Unauthenticated, "invalid username or password")
@@ -111,7 +114,12 @@ func (s *Service) Login(ctx context.Context, username, password string, ci Clien
 	if _, err := s.client.User.UpdateOne(u).SetLastLoginAt(s.now()).Save(sys); err != nil {
 		return nil, err
 	}
-	return s.open(sys, u, ci)
+	p, err := s.open(sys, u, ci)
+	if err != nil {
+		return nil, err
+	}
+	p.SignedIn = &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: p.Session.ID}
+	return p, nil
 }
 
 // CheckCredentials checks a username and password, throttled per username

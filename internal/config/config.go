@@ -145,7 +145,7 @@ func Default() Config {
 		GraphQL: GraphQL{
 			Introspection: true,
 			Playground:    true,
-			MaxComplexity: 2000,
+			MaxComplexity: 5000,
 			MaxDepth:      12,
 		},
 		Dashboard: Dashboard{
@@ -213,11 +213,13 @@ func parseProxy(s string) (netip.Prefix, error) {
 type FieldError struct {
 	Key    string // "section.key", e.g. "auth.bcrypt_cost"
 	Msg    string // what is wrong with the value
-	Source string // where the value came from ("GATEHOUSE_AUTH_BCRYPT_COST", a file path); "" if unknown
+	Source string // where the value came from ("GATEHOUSE_AUTH_BCRYPT_COST", a file path, a flag such as "--listen"); "" if unknown
 }
 
 func (e *FieldError) Error() string {
 	switch {
+	case strings.HasPrefix(e.Source, "-"):
+		return fmt.Sprintf("%s: %s (set by flag %s)", e.Key, e.Msg, e.Source)
 	case strings.HasPrefix(e.Source, envPrefix):
 		return fmt.Sprintf("%s: %s (set by environment variable %s)", e.Key, e.Msg, e.Source)
 	case e.Source != "":
@@ -231,6 +233,19 @@ func (e *FieldError) Error() string {
 // errors.As).
 func (c Config) Validate() error {
 	return joinFieldErrors(c.problems())
+}
+
+// ValidateFlags is Validate for a configuration that command-line flags
+// changed after Load: flags maps each key a flag set ("server.listen") to
+// the flag ("--listen"), and a problem with that key says the flag set it.
+func (c Config) ValidateFlags(flags map[string]string) error {
+	probs := c.problems()
+	for _, p := range probs {
+		if f, ok := flags[p.Key]; ok {
+			p.Source = f
+		}
+	}
+	return joinFieldErrors(probs)
 }
 
 func (c Config) problems() []*FieldError {

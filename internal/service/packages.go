@@ -227,7 +227,7 @@ func (s *Service) FindPackage(ctx context.Context, id *int, name *string) (*ent.
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
-	return unwrap(p, err)
+	return p, err
 }
 
 // CreatePackageContent adds a content to a package.

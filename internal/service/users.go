@@ -179,5 +179,5 @@ func (s *Service) FindUser(ctx context.Context, id *int, username *string) (*ent
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
-	return unwrap(u, err)
+	return u, err
 }
