@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"gatehouse/internal/apperr"
@@ -19,6 +20,15 @@ import (
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if isVariableValueError(gqlErr) {
+			// A variable that is not of its type (an unknown enum value,
+			// a string for an Int) is bad input, not a bad query.
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+			if name, ok := gqlErr.Path[len(gqlErr.Path)-1].(ast.PathName); ok {
+				gqlErr.Extensions["field"] = string(name)
+			}
+			return gqlErr
+		}
 		if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
 			// Parse and validation failures keep gqlgen's codes.
 			return gqlErr
@@ -44,6 +54,16 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		log.ErrorContext(ctx, "graphql resolver failed", "path", gqlErr.Path.String(), "err", cause)
 		return withCode(gqlErr, apperr.New(apperr.Internal, "internal server error"))
 	}
+}
+
+// isVariableValueError reports a validation error about a variable's value
+// (its path starts with "variable").
+func isVariableValueError(e *gqlerror.Error) bool {
+	if len(e.Path) < 2 || e.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+		return false
+	}
+	first, ok := e.Path[0].(ast.PathName)
+	return ok && first == "variable"
 }
 
 func withCode(g *gqlerror.Error, e *apperr.Error) *gqlerror.Error {

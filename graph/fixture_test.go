@@ -1,0 +1,111 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/user"
+	"gatehouse/internal/app"
+	"gatehouse/internal/apptest"
+	"gatehouse/internal/config"
+	"gatehouse/internal/service"
+	"gatehouse/internal/viewer"
+)
+
+// world is a server with a few users, packages and sessions.
+type world struct {
+	*apptest.Server
+	t            *testing.T
+	admin, alice *ent.User
+	bob          *ent.User
+	pro, basic   *ent.Pkg // alice holds pro, bob holds basic
+	aliceUP      *ent.UserPackage
+	bobUP        *ent.UserPackage
+}
+
+const (
+	adminPW = "admin-password"
+	alicePW = "alice-password"
+	bobPW   = "bob-password"
+)
+
+func sys() context.Context { return viewer.System(context.Background()) }
+
+func newWorld(t *testing.T, adjust func(*config.Config)) *world {
+	t.Helper()
+	s := apptest.Start(t, adjust, app.Options{})
+	w := &world{Server: s, t: t}
+	w.admin = s.CreateUser("root", adminPW, user.RoleADMIN)
+	w.alice = s.CreateUser("alice", alicePW, user.RoleUSER)
+	w.bob = s.CreateUser("bob", bobPW, user.RoleUSER)
+	svc := s.App.Service
+	var err error
+	w.pro, err = svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Pro", Days: 30, Contents: []*service.PackageContentInput{
+		{Name: "Gatherer", Value: packagecontent.ValueMOE_GATHERER},
+		{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.basic, err = svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Basic", Days: 7, Contents: []*service.PackageContentInput{
+		{Name: "Auto", Value: packagecontent.ValueAUTO_GATHER},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.aliceUP, err = svc.AssignPackage(sys(), service.AssignPackageInput{UserID: w.alice.ID, PackageID: w.pro.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if w.bobUP, err = svc.AssignPackage(sys(), service.AssignPackageInput{UserID: w.bob.ID, PackageID: w.basic.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func id(n int) string { return strconv.Itoa(n) }
+
+// tokenFor signs in as username and returns the token.
+func (w *world) tokenFor(username, pw string) string { return w.Login(username, pw) }
+
+// sessionID returns the id of the session behind a token.
+func (w *world) sessionID(token string) int {
+	v, err := w.App.Auth.Authenticate(context.Background(), token)
+	if err != nil {
+		w.t.Fatalf("token does not work: %v", err)
+	}
+	return v.SessionID
+}
+
+// mustData fails unless r has no errors.
+func mustData(t *testing.T, r *apptest.Response) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+}
+
+// wantCode fails unless r's first error has code.
+func wantCode(t *testing.T, r *apptest.Response, code string) {
+	t.Helper()
+	if r.Code() != code {
+		t.Fatalf("want %s, got errors %+v data %s", code, r.Errors, r.Data)
+	}
+}
+
+// field returns the first error's extensions.field.
+func field(r *apptest.Response) string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	f, _ := r.Errors[0].Extensions["field"].(string)
+	return f
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+var _ = fmt.Sprint
