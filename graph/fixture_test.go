@@ -12,6 +12,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
+	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
@@ -109,3 +110,5 @@ func field(r *apptest.Response) string {
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 var _ = fmt.Sprint
+
+func authClient() auth.ClientInfo { return auth.ClientInfo{IP: "192.0.2.10", UserAgent: "test"} }

@@ -9,8 +9,14 @@ import (
 	"entgo.io/ent/schema/mixin"
 )
 
-// now is the clock every default uses; times are stored in UTC.
-func now() time.Time { return time.Now().UTC() }
+// Timestamp is t as the database keeps it: UTC, to the microsecond (the
+// finest PostgreSQL stores), so a time reads back equal to what was written.
+func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Now is the current time as a Timestamp: the clock every default uses.
+func Now() time.Time { return Timestamp(time.Now()) }
+
+func now() time.Time { return Now() }
 
 // TimeMixin adds created/updated times to a schema.
 type TimeMixin struct{ mixin.Schema }

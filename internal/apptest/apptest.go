@@ -18,6 +18,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
 	"gatehouse/internal/config"
+	"gatehouse/internal/db"
 	"gatehouse/internal/service"
 	"gatehouse/internal/testdb"
 	"gatehouse/internal/viewer"
@@ -43,11 +44,16 @@ func Config() config.Config {
 // Start starts a server; adjust, when non-nil, changes the config first.
 func Start(t testing.TB, adjust func(*config.Config), o app.Options) *Server {
 	t.Helper()
+	return StartOn(t, testdb.Open(t), adjust, o)
+}
+
+// StartOn starts a server over an open, migrated database.
+func StartOn(t testing.TB, d *db.DB, adjust func(*config.Config), o app.Options) *Server {
+	t.Helper()
 	cfg := Config()
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	d := testdb.Open(t)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.Migrate = false // testdb migrated it

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/apperr"
@@ -64,7 +65,7 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{client: client, cfg: cfg, now: func() time.Time { return time.Now().UTC() }, dummyHash: dummy}
+	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy}
 	s.throttle = newThrottle(client, cfg.Throttle, func() time.Time { return s.now() })
 	return s, nil
 }
@@ -200,7 +201,7 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 		if until.After(maxExp) {
 			return nil, apperr.Invalid("expiresAt", "must be within %s from now", s.cfg.AbsoluteTimeout)
 		}
-		exp = until.UTC()
+		exp = schema.Timestamp(*until)
 		maxExp = exp
 	}
 	token, hash, err := newToken()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/apperr"
 )
@@ -76,7 +77,7 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 		}
 		start := now
 		if in.StartsAt != nil {
-			start = in.StartsAt.UTC()
+			start = schema.Timestamp(*in.StartsAt)
 		}
 		exp, err := addDays(start, days)
 		if err != nil {
@@ -128,10 +129,10 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 		}
 		u := tx.UserPackage.UpdateOne(old)
 		if in.StartsAt != nil {
-			u.SetStartsAt(in.StartsAt.UTC())
+			u.SetStartsAt(schema.Timestamp(*in.StartsAt))
 		}
 		if in.ExpiresAt != nil {
-			u.SetExpiresAt(in.ExpiresAt.UTC())
+			u.SetExpiresAt(schema.Timestamp(*in.ExpiresAt))
 		}
 		if in.ExtendDays != nil {
 			from := old.ExpiresAt

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 )
@@ -25,7 +26,7 @@ type Service struct {
 
 // New returns a Service.
 func New(client *ent.Client, a *auth.Service) *Service {
-	return &Service{client: client, auth: a, now: func() time.Time { return time.Now().UTC() }}
+	return &Service{client: client, auth: a, now: schema.Now}
 }
 
 // SetClock replaces the clock (for tests).

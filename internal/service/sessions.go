@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 )
@@ -45,7 +46,7 @@ func (s *Service) SetSessionExpiry(ctx context.Context, id int, expiresAt time.T
 		if !expiresAt.After(old.CreatedAt) {
 			return apperr.Invalid("expiresAt", "must be after the session was created")
 		}
-		out, err = tx.UserSession.UpdateOne(old).SetExpiresAt(expiresAt.UTC()).SetMaxExpiresAt(expiresAt.UTC()).Save(ctx)
+		out, err = tx.UserSession.UpdateOne(old).SetExpiresAt(schema.Timestamp(expiresAt)).SetMaxExpiresAt(schema.Timestamp(expiresAt)).Save(ctx)
 		return err
 	})
 	return unwrap(out, err)
