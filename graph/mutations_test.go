@@ -383,3 +383,22 @@ func TestIssuedSessions(t *testing.T) {
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	wantCode(t, w.Do(admin, `mutation($u:ID!,$e:Time){issueSession(input:{userID:$u,expiresAt:$e}){token}}`, map[string]any{"u": id(w.alice.ID), "e": past}), "BAD_USER_INPUT")
 }
+
+func TestLookupsByIDAndName(t *testing.T) {
+	w := newWorld(t, nil)
+	admin := w.tokenFor("root", adminPW)
+	var d struct {
+		ByName struct{ ID string }       `json:"byName"`
+		ByID   struct{ Username string } `json:"byID"`
+		Pkg    struct{ Name string }     `json:"pkg"`
+	}
+	w.MustDo(admin, `query($id:ID!,$p:ID!){byName:user(username:"ALICE"){id} byID:user(id:$id){username} pkg:package(id:$p){name}}`,
+		map[string]any{"id": id(w.alice.ID), "p": id(w.pro.ID)}).Decode(t, &d)
+	if d.ByName.ID != id(w.alice.ID) || d.ByID.Username != "alice" || d.Pkg.Name != "Pro" {
+		t.Fatalf("look-ups: %+v", d)
+	}
+	wantCode(t, w.Do(admin, `{user(username:"nobody"){id}}`, nil), "NOT_FOUND")
+	wantCode(t, w.Do(admin, `{package(name:"Nothing"){id}}`, nil), "NOT_FOUND")
+	wantCode(t, w.Do(admin, `{user{id}}`, nil), "BAD_USER_INPUT")
+	wantCode(t, w.Do(admin, `query($id:ID!){user(id:$id,username:"alice"){id}}`, map[string]any{"id": id(w.alice.ID)}), "BAD_USER_INPUT")
+}

@@ -414,3 +414,20 @@ func TestSessionsAreNeverStoredInClear(t *testing.T) {
 		t.Fatalf("the token itself is stored (%d rows, %v)", n, err)
 	}
 }
+
+func TestChangePasswordGuessesAreThrottled(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.user(t, "alice", "alice-password", false)
+	p, _ := f.auth.Login(ctx, "alice", "alice-password", auth.ClientInfo{})
+	v, _ := f.auth.Authenticate(ctx, p.Token)
+	vctx := viewer.NewContext(ctx, v)
+	for i := 0; i < 5; i++ {
+		if err := f.auth.ChangePassword(vctx, "guess", "new-password"); code(err) != apperr.BadUserInput {
+			t.Fatalf("guess %d: %v", i+1, err)
+		}
+	}
+	if err := f.auth.ChangePassword(vctx, "alice-password", "new-password"); code(err) != apperr.RateLimited {
+		t.Fatalf("want RATE_LIMITED after 5 wrong current passwords, got %v", err)
+	}
+}

@@ -350,7 +350,18 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err != nil {
 		return err
 	}
+	// Guessing the current password through a stolen session is throttled
+	// like signing in.
+	key := "user:" + truncate(u.UsernameFold, 100)
+	if wait, err := s.throttle.Check(sys, key); err != nil {
+		return err
+	} else if wait > 0 {
+		return rateLimited(wait)
+	}
 	if !passwordMatches(u.PasswordHash, current) {
+		if _, err := s.throttle.Fail(sys, key); err != nil {
+			return err
+		}
 		return apperr.Invalid("currentPassword", "is not your current password")
 	}
 	return WithTx(sys, s.client, func(tx *ent.Tx) error {

@@ -225,7 +225,7 @@ func (s *Service) FindPackage(ctx context.Context, id *int, name *string) (*ent.
 		p, err = s.client.Pkg.Query().Where(pkg.Name(strings.TrimSpace(*name))).Only(ctx)
 	}
 	if ent.IsNotFound(err) {
-		return nil, nil
+		return nil, apperr.NotFoundf("package not found")
 	}
 	return p, err
 }

@@ -177,7 +177,7 @@ func (s *Service) FindUser(ctx context.Context, id *int, username *string) (*ent
 		u, err = s.client.User.Query().Where(user.UsernameFold(strings.ToLower(strings.TrimSpace(*username)))).Only(ctx)
 	}
 	if ent.IsNotFound(err) {
-		return nil, nil
+		return nil, apperr.NotFoundf("user not found")
 	}
 	return u, err
 }
