@@ -580,3 +580,25 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateFlags(t *testing.T) {
+	c := Default()
+	c.Server.Listen = "nowhere"
+	c.Log.Format = "xml"
+	err := c.ValidateFlags(map[string]string{"server.listen": "--listen"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{`server.listen: "nowhere" is not host:port`, "(set by flag --listen)", "log.format"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not contain %q", msg, want)
+		}
+	}
+	if strings.Count(msg, "set by flag") != 1 {
+		t.Errorf("only server.listen came from a flag: %q", msg)
+	}
+	if err := Default().ValidateFlags(map[string]string{"server.listen": "--listen"}); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -24,6 +25,35 @@ func newRequestID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// requestID is the id of r: the X-Request-Id a trusted proxy sent, when it
+// is a short plain token, else a new random one. A client's own header is
+// never believed, so it cannot forge or inject log lines.
+func requestID(r *http.Request, trusted []netip.Prefix) string {
+	if id := r.Header.Get(RequestIDHeader); id != "" && len(trusted) > 0 && validRequestID(id) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if peer, err := netip.ParseAddr(host); err == nil && isTrusted(peer.Unmap(), trusted) {
+			return id
+		}
+	}
+	return newRequestID()
+}
+
+func validRequestID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // statusWriter remembers the status written.
@@ -54,10 +84,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // requestLog gives each request an id (in its context and the response
 // header) and writes one access line when it ends. The line never holds
 // headers, bodies, tokens or query strings.
-func requestLog(log *slog.Logger, next http.Handler) http.Handler {
+func requestLog(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := requestID(r, trusted)
 		w.Header().Set(RequestIDHeader, id)
 		ri := &logging.RequestInfo{}
 		ctx := logging.WithRequestInfo(logging.WithRequestID(r.Context(), id), ri)
@@ -89,7 +119,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.ErrorContext(r.Context(), "handler panicked", "panic", p)
+				log.ErrorContext(r.Context(), "handler panicked", "panic", p, "stack", string(debug.Stack()))
 				http.Error(w, "internal server error", http.StatusInternalServerError)
 			}
 		}()

@@ -90,7 +90,7 @@ func Handler(d Deps) http.Handler {
 	h = withClientInfo(trusted, h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
-	h = requestLog(log, h)
+	h = requestLog(log, trusted, h)
 	return h
 }
 
@@ -108,8 +108,10 @@ func HTTPServer(cfg config.Server, h http.Handler, log *slog.Logger) *http.Serve
 	}
 }
 
-// Serve serves on ln until ctx is done, then stops accepting and lets
-// in-flight requests finish within grace.
+// Serve serves on ln until ctx is done, then stops accepting (the listener
+// is closed, so new connections are refused), closes idle connections and
+// lets in-flight requests finish within grace. Requests still running after
+// grace have their connections closed and Serve reports it.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -118,15 +120,21 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", grace.String())
+	log.Info("shutting down: draining requests in flight", "grace", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
+		<-errc
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("requests still in flight after the %s grace period (server.shutdown_grace) were cut off", grace)
+		}
+		log.Error("shutdown", "err", err)
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	log.Info("stopped")
 	return nil
 }

@@ -1,0 +1,515 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"gatehouse/ent/user"
+	"gatehouse/ent/userpackage"
+)
+
+// screenshotDir keeps the browser test's screenshots (git-ignored).
+const screenshotDir = "testdata/screenshots"
+
+// chromiumPath finds Debian's chromium.
+func chromiumPath() string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// tab drives one browser tab against the test server.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func newTab(t *testing.T, base string, width, height int) *tab {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "" {
+			t.Skip("chromium is not installed (apt-get install -y chromium); CI installs it")
+		}
+		t.Fatal("chromium is not installed, and CI must run the browser test")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	// Everything the browser does is bounded.
+	root, cancelRoot := context.WithTimeout(context.Background(), 4*time.Minute)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root, opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelRoot() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &tab{t: t, ctx: ctx, base: base}
+}
+
+// step runs one user step with its own deadline.
+func (b *tab) step(what string, fn func(ctx context.Context) error) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		b.t.Fatalf("%s: %v\npage: %s", what, err, b.bodyText())
+	}
+}
+
+// open navigates to path and checks the answer's status.
+func (b *tab) open(path string, status int) {
+	b.t.Helper()
+	b.step("open "+path, func(ctx context.Context) error {
+		res, err := chromedp.Run(ctx, chromedp.NavigateResponse(b.base+path))
+		if err != nil {
+			return err
+		}
+		if int(res.Status) != status {
+			return fmt.Errorf("status %d, want %d", res.Status, status)
+		}
+		return nil
+	})
+}
+
+// click clicks what sel finds and waits for the page it leads to.
+func (b *tab) click(sel string, status int) {
+	b.t.Helper()
+	b.step("click "+sel, func(ctx context.Context) error {
+		res, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err != nil {
+			return err
+		}
+		if int(res.Status) != status {
+			return fmt.Errorf("status %d, want %d", res.Status, status)
+		}
+		return nil
+	})
+}
+
+// typeInto replaces what a text field holds by typing.
+func (b *tab) typeInto(sel, text string) {
+	b.t.Helper()
+	b.step("type into "+sel, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel)),
+			chromedp.SendKeys(chromedp.CSS(sel), text),
+		)
+	})
+}
+
+// setValue sets a field's value (date pickers, selects by value).
+func (b *tab) setValue(sel, value string) {
+	b.t.Helper()
+	b.step("set "+sel, func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), value))
+	})
+}
+
+// choose picks the option whose label contains label, as a person does:
+// the select's change event fires.
+func (b *tab) choose(sel, label string) {
+	b.t.Helper()
+	b.step("choose "+label+" in "+sel, func(ctx context.Context) error {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+			const s = document.querySelector(%q);
+			if (!s) return false;
+			const o = Array.from(s.options).find(o => o.textContent.includes(%q));
+			if (!o) return false;
+			s.value = o.value;
+			s.dispatchEvent(new Event("change", {bubbles: true}));
+			return true;
+		})()`, sel, label)))
+		if err == nil && !ok {
+			err = fmt.Errorf("no option %q", label)
+		}
+		return err
+	})
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	var out string
+	b.step("read "+sel, func(ctx context.Context) error {
+		var err error
+		out, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		return err
+	})
+	return strings.Join(strings.Fields(out), " ")
+}
+
+// selected is the label of a select's chosen option.
+func (b *tab) selected(sel string) string {
+	b.t.Helper()
+	var out string
+	b.step("read the choice of "+sel, func(ctx context.Context) error {
+		var err error
+		out, err = chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+			`(() => { const s = document.querySelector(%q); return s && s.selectedOptions.length ? s.selectedOptions[0].textContent : ""; })()`, sel)))
+		return err
+	})
+	return strings.TrimSpace(out)
+}
+
+func (b *tab) value(sel string) string {
+	b.t.Helper()
+	var out string
+	b.step("read value of "+sel, func(ctx context.Context) error {
+		var err error
+		out, err = chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+		return err
+	})
+	return out
+}
+
+// bodyText is the page's visible text (for failure messages).
+func (b *tab) bodyText() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (b *tab) html() string {
+	b.t.Helper()
+	var out string
+	b.step("read the page", func(ctx context.Context) error {
+		var err error
+		out, err = chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+		return err
+	})
+	return out
+}
+
+// see checks the page shows each of want.
+func (b *tab) see(want ...string) {
+	b.t.Helper()
+	got := b.bodyText()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			b.t.Fatalf("the page does not show %q; it shows: %s", w, got)
+		}
+	}
+}
+
+// heading checks the page's h1.
+func (b *tab) heading(want string) {
+	b.t.Helper()
+	if got := b.text("h1"); got != want {
+		b.t.Fatalf("heading %q, want %q; page: %s", got, want, b.bodyText())
+	}
+}
+
+// flash checks the flash message.
+func (b *tab) flash(want string) {
+	b.t.Helper()
+	if got := b.text(".flash"); !strings.Contains(got, want) {
+		b.t.Fatalf("flash %q, want %q", got, want)
+	}
+}
+
+// screenshot saves the whole page as a PNG.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	b.step("screenshot "+name, func(ctx context.Context) error {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			return err
+		}
+		if len(png) < 8 || string(png[1:4]) != "PNG" {
+			return fmt.Errorf("screenshot is not a PNG")
+		}
+		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644)
+	})
+}
+
+// TestBrowserAdminFlow drives the dashboard in Chromium the way an admin
+// does, without typing a URL where a link or button exists, and checks
+// the page after each step.
+func TestBrowserAdminFlow(t *testing.T) {
+	s := start(t, nil)
+	s.CreateUser("root", adminPW, user.RoleADMIN)
+	b := newTab(t, s.URL, 1280, 900)
+
+	// Sign in: the dashboard sends an anonymous visitor to the sign-in page.
+	b.open("/admin/", http.StatusOK)
+	b.heading("Sign in")
+	b.screenshot("login")
+	b.typeInto("#f-username", "root")
+	b.typeInto("#f-password", "not-the-password")
+	b.click(`form[action="/admin/login"] button[type=submit]`, http.StatusUnauthorized)
+	b.see("invalid username or password")
+	if got := b.value("#f-username"); got != "root" {
+		t.Fatalf("username not kept: %q", got)
+	}
+	b.typeInto("#f-password", adminPW)
+	b.click(`form[action="/admin/login"] button[type=submit]`, http.StatusOK)
+	b.heading("Overview")
+	b.flash("Signed in as root.")
+
+	// A package with two contents, edited inline: add a row, fill two.
+	b.click(`.mainnav a[href="/admin/packages"]`, http.StatusOK)
+	b.heading("Packages")
+	b.see("There are no packages yet.")
+	b.click(`a[href^="/admin/packages/new"]`, http.StatusOK)
+	b.heading("New package")
+	b.typeInto("#f-name", "Gold")
+	b.typeInto("#f-days", "30")
+	b.typeInto("#f-detail", "The gold tier")
+	b.click(`button[value="add-row"]`, http.StatusOK)
+	if got := b.value("#f-name"); got != "Gold" {
+		t.Fatalf("adding a row lost the name: %q", got)
+	}
+	b.typeInto("#f-contents-0-name", "Moe gatherer")
+	b.choose("#f-contents-0-value", "MOE_GATHERER")
+	b.typeInto("#f-contents-1-name", "Cloud sync")
+	b.choose("#f-contents-1-value", "CLOUD_SYNC")
+	b.click(`form .form-actions button[value="save"]`, http.StatusOK)
+	b.flash("Package Gold created with 2 contents.")
+	b.heading("Gold")
+	b.see("The gold tier", "Moe gatherer", "Cloud sync", "MOE_GATHERER", "CLOUD_SYNC")
+
+	// A validation error keeps what was typed and says what is wrong.
+	b.click(`.mainnav a[href="/admin/users"]`, http.StatusOK)
+	b.click(`a[href^="/admin/users/new"]`, http.StatusOK)
+	b.typeInto("#f-username", "alice")
+	b.typeInto("#f-password", "short!!")
+	b.click(`form .form-actions button[type=submit]`, http.StatusUnprocessableEntity)
+	if got := b.text("#f-password-error"); !strings.Contains(got, "must be at least 8 characters") {
+		t.Fatalf("password error %q", got)
+	}
+	if got := b.value("#f-username"); got != "alice" {
+		t.Fatalf("username not kept: %q", got)
+	}
+	b.screenshot("user-form-errors")
+	// Then a user.
+	b.typeInto("#f-password", "alice-password")
+	b.choose("#f-role", "USER")
+	b.click(`form .form-actions button[type=submit]`, http.StatusOK)
+	b.flash("User alice created.")
+	b.heading("alice")
+	b.see("No packages assigned.", "No sessions.")
+
+	// Assign the package from alice's page: she is chosen already, and the
+	// package's days come with it.
+	b.click(`a[href^="/admin/user-packages/new?userID="]`, http.StatusOK)
+	b.heading("Assign a package")
+	if got := b.selected("#f-userID"); got != "alice" {
+		t.Fatalf("user chosen: %q", got)
+	}
+	b.choose("#f-packageID", "Gold")
+	if got := b.value("#f-days"); got != "30" {
+		t.Fatalf("days not prefilled from the package: %q", got)
+	}
+	b.click(`form .form-actions button[value="save"]`, http.StatusOK)
+	b.flash("Package assigned until")
+	b.heading("alice · Gold")
+	if got := b.text("#assignment-state"); got != "active" {
+		t.Fatalf("state %q", got)
+	}
+
+	// Edit it: new period.
+	b.click(`.page-header a[href*="/edit"]`, http.StatusOK)
+	b.heading("Edit alice · Gold")
+	b.setValue("#f-startsAt", "2025-01-01T08:00")
+	b.setValue("#f-expiresAt", "2029-06-30T18:00")
+	b.click(`form .form-actions button[value="save"]`, http.StatusOK)
+	b.flash("Saved alice · Gold: 2025-01-01 08:00 UTC – 2029-06-30 18:00 UTC.")
+
+	// Back on its page: extend it by 10 days.
+	b.heading("alice · Gold")
+	if got := b.text("#assignment-expires"); !strings.HasPrefix(got, "2029-06-30 18:00 UTC") {
+		t.Fatalf("expires %q", got)
+	}
+	b.typeInto("#f-extendDays", "10")
+	b.click(`form.extend-form button[type=submit]`, http.StatusOK)
+	b.flash("Extended by 10 days")
+	if got := b.text("#assignment-expires"); !strings.HasPrefix(got, "2029-07-10 18:00 UTC") {
+		t.Fatalf("expires after extending %q", got)
+	}
+	b.screenshot("user-package-detail")
+
+	// Issue a session for alice; the token shows once.
+	b.click(`.mainnav a[href="/admin/sessions"]`, http.StatusOK)
+	b.click(`a[href^="/admin/sessions/new"]`, http.StatusOK)
+	b.choose("#f-userID", "alice")
+	b.typeInto("#f-label", "build server")
+	b.click(`form .form-actions button[type=submit]`, http.StatusCreated)
+	b.heading("Session issued")
+	b.see("Copy the token now", "Token for alice")
+	b.screenshot("session-issued")
+	// With script, a Copy button appears beside the token.
+	var copyShown bool
+	b.step("look for the copy button", func(ctx context.Context) error {
+		var err error
+		copyShown, err = chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`(() => { const c = document.querySelector("button[data-copy=token]"); return !!c && !c.hidden && c.offsetWidth > 0; })()`))
+		return err
+	})
+	if !copyShown {
+		t.Fatal("the Copy button is not shown")
+	}
+	token := b.value("#token")
+	if !strings.HasPrefix(token, "gate_") {
+		t.Fatalf("token %q", token)
+	}
+	var me struct{ Me struct{ Username string } }
+	s.MustDo(token, `{me{username}}`, nil).Decode(t, &me)
+	if me.Me.Username != "alice" {
+		t.Fatalf("token is %q's", me.Me.Username)
+	}
+	b.click(`a.btn-primary`, http.StatusOK)
+	b.see("build server")
+	if strings.Contains(b.html(), token) {
+		t.Fatal("the token is shown a second time")
+	}
+	if got := b.text("#session-state"); got != "active" {
+		t.Fatalf("session state %q", got)
+	}
+
+	b.open("/admin/users/"+itoa(mustFind(t, s, "alice")), http.StatusOK)
+	b.heading("alice")
+	b.screenshot("user-detail")
+
+	// Screenshots of every list with data in it, and the overview.
+	for _, l := range []struct{ name, path, h1 string }{
+		{"overview", "/admin/", "Overview"},
+		{"users", "/admin/users", "Users"},
+		{"packages", "/admin/packages", "Packages"},
+		{"package-contents", "/admin/package-contents", "Package contents"},
+		{"user-packages", "/admin/user-packages", "User packages"},
+		{"sessions", "/admin/sessions", "Sessions"},
+	} {
+		b.open(l.path, http.StatusOK)
+		b.heading(l.h1)
+		b.screenshot(l.name)
+	}
+	b.open("/admin/packages/new", http.StatusOK)
+	b.screenshot("package-form")
+
+	// Revoke the session with its button.
+	b.open("/admin/sessions", http.StatusOK)
+	b.click(`form[action$="/revoke"] button`, http.StatusOK)
+	b.flash("revoked.")
+	b.see("Sessions", "revoked")
+	if r := s.Do(token, `{me{username}}`, nil); r.Code() != "UNAUTHENTICATED" {
+		t.Fatalf("revoked token works: %+v", r.Errors)
+	}
+
+	// Delete: the assignment, then the user (whose page lists what goes
+	// with them), then the package with its contents.
+	b.click(`.mainnav a[href="/admin/user-packages"]`, http.StatusOK)
+	b.click(`td.row-actions a[href^="/admin/user-packages/"]`, http.StatusOK)
+	b.heading("alice · Gold")
+	b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
+	b.heading("Delete alice · Gold?")
+	b.click(`.danger-zone button.btn-danger`, http.StatusOK)
+	b.flash("Deleted the assignment alice · Gold.")
+	b.heading("User packages")
+	b.see("There are no user packages yet.")
+	if n, _ := s.App.DB.Ent.UserPackage.Query().Where(userpackage.HasUserWith(user.Username("alice"))).Count(sys()); n != 0 {
+		t.Fatalf("assignment still stored")
+	}
+
+	b.click(`.mainnav a[href="/admin/users"]`, http.StatusOK)
+	b.click(`td a.strong`, http.StatusOK) // the first user by name: alice
+	b.heading("alice")
+	b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
+	b.heading("Delete user alice?")
+	b.see("0 package assignments", "1 session")
+	b.click(`.danger-zone button.btn-danger`, http.StatusOK)
+	b.flash("User alice deleted.")
+	b.heading("Users")
+
+	b.click(`.mainnav a[href="/admin/packages"]`, http.StatusOK)
+	b.click(`td a.strong`, http.StatusOK)
+	b.heading("Gold")
+	b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
+	b.see("2 contents", "Moe gatherer", "Cloud sync")
+	b.click(`.danger-zone button.btn-danger`, http.StatusOK)
+	b.flash("Package Gold deleted.")
+	b.see("There are no packages yet.")
+	if n, _ := s.App.DB.Ent.PackageContent.Query().Count(sys()); n != 0 {
+		t.Fatalf("%d contents still stored", n)
+	}
+
+	// Sign out.
+	b.click(`form[action="/admin/logout"] button`, http.StatusOK)
+	b.heading("Sign in")
+	b.flash("You have been signed out.")
+	b.open("/admin/users", http.StatusOK)
+	b.heading("Sign in")
+}
+
+// TestBrowserPhoneWidth: at phone width the lists are still usable: no
+// sideways scrolling, and every table row reads as a labelled card.
+func TestBrowserPhoneWidth(t *testing.T) {
+	s := start(t, nil)
+	w := seed(t, s)
+	b := newTab(t, s.URL, 390, 844)
+	b.open("/admin/login", http.StatusOK)
+	b.typeInto("#f-username", "root")
+	b.typeInto("#f-password", adminPW)
+	b.click(`form[action="/admin/login"] button[type=submit]`, http.StatusOK)
+	for _, l := range []struct{ name, path string }{
+		{"phone-users", "/admin/users"},
+		{"phone-user-packages", "/admin/user-packages"},
+		{"phone-package-form", "/admin/packages/" + itoa(w.pkg.ID) + "/edit"},
+	} {
+		b.open(l.path, http.StatusOK)
+		var wide bool
+		b.step("measure", func(ctx context.Context) error {
+			var err error
+			wide, err = chromedp.Run(ctx, chromedp.Evaluate[bool](
+				`document.documentElement.scrollWidth > window.innerWidth + 1`))
+			return err
+		})
+		if wide {
+			t.Fatalf("%s scrolls sideways at phone width", l.path)
+		}
+		b.screenshot(l.name)
+	}
+	// The row's cells carry their column's name.
+	b.open("/admin/users", http.StatusOK)
+	var label string
+	b.step("read cell label", func(ctx context.Context) error {
+		var err error
+		label, err = chromedp.Run(ctx, chromedp.Evaluate[string](
+			`getComputedStyle(document.querySelector('td[data-label="Username"]'), '::before').content`))
+		return err
+	})
+	if label != `"Username"` {
+		t.Fatalf("cell label %s", label)
+	}
+}

@@ -1,0 +1,270 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/pkg"
+	"gatehouse/ent/user"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/service"
+	"gatehouse/views/components"
+	"gatehouse/views/contents"
+)
+
+var contentListSpec = listSpec{
+	path:  contents.Path,
+	sorts: []string{"name", "value", "package", "created"},
+	sort:  "package",
+	dir:   "asc",
+	filters: map[string]func(string) bool{
+		"packageID": isID,
+		"value":     isContentValue,
+	},
+}
+
+var contentFields = []string{"packageID", "name", "value"}
+
+// maxChoices bounds the records a selector offers.
+const maxChoices = 1000
+
+// packageOptions are the packages to choose from (with their days), after
+// a first option labelled first.
+func (d *Dashboard) packageOptions(ctx context.Context, first string) ([]components.Option, error) {
+	ps, err := d.client.Pkg.Query().Order(pkg.ByName(), pkg.ByID()).Limit(maxChoices).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []components.Option{{Value: "", Label: first}}
+	for _, p := range ps {
+		out = append(out, components.Option{
+			Value: strconv.Itoa(p.ID),
+			Label: p.Name + " (" + components.Plural(p.Days, "day", "days") + ")",
+			Days:  strconv.Itoa(p.Days),
+		})
+	}
+	return out, nil
+}
+
+// userOptions are the users to choose from, after a first option.
+func (d *Dashboard) userOptions(ctx context.Context, first string, enabledOnly bool) ([]components.Option, error) {
+	q := d.client.User.Query()
+	if enabledOnly {
+		q.Where(user.Disabled(false))
+	}
+	us, err := q.Order(user.ByUsernameFold(), user.ByID()).Limit(maxChoices).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []components.Option{{Value: "", Label: first}}
+	for _, u := range us {
+		label := u.Username
+		if u.Disabled {
+			label += " (disabled)"
+		}
+		out = append(out, components.Option{Value: strconv.Itoa(u.ID), Label: label})
+	}
+	return out, nil
+}
+
+func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	l := parseList(r, contentListSpec)
+	q := d.client.PackageContent.Query()
+	if l.Q != "" {
+		q.Where(packagecontent.Or(
+			packagecontent.NameContainsFold(l.Q),
+			packagecontent.HasPackageWith(pkg.NameContainsFold(l.Q)),
+		))
+	}
+	if id := filterID(l, "packageID"); id != 0 {
+		q.Where(packagecontent.PackageID(id))
+	}
+	if v := l.Filter("value"); v != "" {
+		q.Where(packagecontent.ValueEQ(packagecontent.Value(v)))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	fitPage(&l, total)
+	o := orderTerm(l)
+	var order []packagecontent.OrderOption
+	switch l.Sort {
+	case "name":
+		order = append(order, packagecontent.ByName(o))
+	case "value":
+		order = append(order, packagecontent.ByValue(o))
+	case "created":
+		order = append(order, packagecontent.ByCreatedAt(o))
+	default:
+		order = append(order, packagecontent.ByPackageField(pkg.FieldName, o), packagecontent.ByValue())
+	}
+	rows, err := q.Order(append(order, packagecontent.ByID(o))...).WithPackage().Offset(offset(l)).Limit(l.Size).All(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	pkgs, err := d.packageOptions(ctx, "Any package")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, contents.List(d.page(r, "Package contents", "package-contents"), contents.ListData{
+		List: l, Rows: rows, Packages: pkgs, Values: valueOptions("Any value"),
+	}))
+}
+
+func (d *Dashboard) loadContent(w http.ResponseWriter, r *http.Request) (*ent.PackageContent, bool) {
+	id, ok := pathID(r)
+	if !ok {
+		d.notFound(w, r)
+		return nil, false
+	}
+	c, err := d.client.PackageContent.Query().Where(packagecontent.ID(id)).WithPackage().Only(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+func (d *Dashboard) contentDetail(w http.ResponseWriter, r *http.Request) {
+	c, ok := d.loadContent(w, r)
+	if !ok {
+		return
+	}
+	d.render(w, r, http.StatusOK, contents.Detail(d.page(r, c.Name, "package-contents"), contents.DetailData{
+		Content: c, Return: returnOf(r), Here: here(r),
+	}))
+}
+
+// contentForm is an empty content form with its choices.
+func (d *Dashboard) contentForm(ctx context.Context, r *http.Request) (contents.Form, error) {
+	f := contents.Form{Values: valueOptions("Choose a value…"), Errors: components.Errors{}, Return: returnOf(r)}
+	var err error
+	f.Packages, err = d.packageOptions(ctx, "Choose a package…")
+	return f, err
+}
+
+func (d *Dashboard) contentNew(w http.ResponseWriter, r *http.Request) {
+	f, err := d.contentForm(r.Context(), r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	if v := r.URL.Query().Get("packageID"); isID(v) {
+		f.PackageID = v
+	}
+	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
+}
+
+func (d *Dashboard) contentCreate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !d.parseForm(w, r) {
+		return
+	}
+	f, err := d.contentForm(ctx, r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	f.PackageID, f.Name, f.Value = fr.str("packageID"), fr.str("name"), fr.str("value")
+	pkgID := fr.id("packageID", "package")
+	status := http.StatusUnprocessableEntity
+	if !f.Errors.Any() {
+		c, err := d.svc.CreatePackageContent(ctx, service.CreatePackageContentInput{
+			PackageID: pkgID, Name: f.Name, Value: packagecontent.Value(f.Value),
+		})
+		if err == nil {
+			d.redirect(w, r, components.WithReturn(contents.Href(c.ID), f.Return), "Content "+c.Name+" added.")
+			return
+		}
+		var ok bool
+		if status, ok = formErrors(r, err, f.Errors, contentFields...); !ok {
+			d.serverError(w, r, err)
+			return
+		}
+	}
+	d.render(w, r, status, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
+}
+
+func (d *Dashboard) contentEdit(w http.ResponseWriter, r *http.Request) {
+	c, ok := d.loadContent(w, r)
+	if !ok {
+		return
+	}
+	f := contents.Form{
+		ID: c.ID, Current: c.Name, PackageName: pkgLabel(c), Name: c.Name, Value: string(c.Value),
+		Values: valueOptions("Choose a value…"), Errors: components.Errors{}, Return: returnOf(r),
+	}
+	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
+}
+
+func pkgLabel(c *ent.PackageContent) string {
+	if c.Edges.Package != nil {
+		return c.Edges.Package.Name
+	}
+	return "#" + strconv.Itoa(c.PackageID)
+}
+
+func (d *Dashboard) contentUpdate(w http.ResponseWriter, r *http.Request) {
+	c, ok := d.loadContent(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	fr := newFormReader(r)
+	f := contents.Form{
+		ID: c.ID, Current: c.Name, PackageName: pkgLabel(c), Name: fr.str("name"), Value: fr.str("value"),
+		Values: valueOptions("Choose a value…"), Errors: fr.errs, Return: returnOf(r),
+	}
+	value := packagecontent.Value(f.Value)
+	saved, err := d.svc.UpdatePackageContent(r.Context(), c.ID, service.UpdatePackageContentInput{Name: &f.Name, Value: &value})
+	if err == nil {
+		d.redirect(w, r, Or(f.Return, contents.Href(c.ID)), "Content "+saved.Name+" saved.")
+		return
+	}
+	status, ok := formErrors(r, err, f.Errors, contentFields...)
+	if !ok {
+		d.serverError(w, r, err)
+		return
+	}
+	d.render(w, r, status, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
+}
+
+func (d *Dashboard) contentDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	c, ok := d.loadContent(w, r)
+	if !ok {
+		return
+	}
+	d.render(w, r, http.StatusOK, contents.Delete(d.page(r, "Delete content "+c.Name, "package-contents"), contents.DeleteData{
+		Content: c, Return: returnOf(r),
+	}))
+}
+
+func (d *Dashboard) contentDelete(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	c, ok := d.loadContent(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	if _, err := d.svc.DeletePackageContent(ctx, c.ID); err != nil {
+		e := service.Classify(ctx, err)
+		if e == nil || e.Code == apperr.NotFound {
+			d.failure(w, r, err)
+			return
+		}
+		d.render(w, r, statusOf(e), contents.Delete(d.page(r, "Delete content "+c.Name, "package-contents"), contents.DeleteData{
+			Content: c, Error: e.Message, Return: returnOf(r),
+		}))
+		return
+	}
+	d.redirect(w, r, afterDelete(returnOf(r), contents.Href(c.ID), contents.Path),
+		"Content "+c.Name+" removed from "+pkgLabel(c)+".")
+}

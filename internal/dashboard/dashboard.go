@@ -1,0 +1,162 @@
+// Package dashboard is the server-rendered admin dashboard at /admin/: a
+// cookie-session sign-in for admins, and list / new / detail / edit / delete
+// pages for users, packages, package contents, user packages and sessions.
+//
+// Every handler is decode → validate through internal/service → ent →
+// views: rules live in the ent schema and internal/service, never here. The
+// signed-in admin's viewer is in every request's context, so ent's privacy
+// rules apply to every query a page makes.
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/alexedwards/scs/v2"
+
+	"gatehouse/ent"
+	"gatehouse/internal/app"
+	"gatehouse/internal/auth"
+	"gatehouse/internal/db"
+	"gatehouse/internal/service"
+)
+
+// Dashboard serves the admin dashboard.
+type Dashboard struct {
+	svc      *service.Service
+	auth     *auth.Service
+	client   *ent.Client
+	db       *db.DB
+	log      *slog.Logger
+	sessions *scs.SessionManager
+	assets   *assets
+	// lastPrune (unix nanoseconds) limits how often sign-ins sweep expired
+	// cookie sessions.
+	lastPrune atomic.Int64
+}
+
+// New builds the dashboard over an assembled Gatehouse. It is the
+// app.DashboardFactory the server mounts at /admin/.
+func New(a *app.App) (http.Handler, error) {
+	if a == nil || a.DB == nil || a.Service == nil || a.Auth == nil {
+		return nil, errors.New("dashboard: incomplete app")
+	}
+	log := a.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	as, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dashboard{
+		svc:    a.Service,
+		auth:   a.Auth,
+		client: a.DB.Ent,
+		db:     a.DB,
+		log:    log,
+		assets: as,
+	}
+	if d.sessions, err = newSessionManager(a.Config.Dashboard, a.DB); err != nil {
+		return nil, err
+	}
+	d.sessions.ErrorFunc = d.sessionError
+	return d.routes(), nil
+}
+
+var _ app.DashboardFactory = New
+
+// routes builds the handler: static files outside the cookie session,
+// everything else inside it, behind cross-origin protection.
+func (d *Dashboard) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	mux.HandleFunc("GET /admin/login", d.loginPage)
+	mux.HandleFunc("POST /admin/login", d.login)
+	mux.HandleFunc("POST /admin/logout", d.logout)
+
+	admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.requireAdmin(h)) }
+
+	admin("GET /admin/{$}", d.overview)
+
+	admin("GET /admin/users", d.userList)
+	admin("GET /admin/users/new", d.userNew)
+	admin("POST /admin/users/new", d.userCreate)
+	admin("GET /admin/users/{id}", d.userDetail)
+	admin("GET /admin/users/{id}/edit", d.userEdit)
+	admin("POST /admin/users/{id}/edit", d.userUpdate)
+	admin("GET /admin/users/{id}/delete", d.userDeleteConfirm)
+	admin("POST /admin/users/{id}/delete", d.userDelete)
+	admin("POST /admin/users/{id}/revoke-sessions", d.userRevokeSessions)
+
+	admin("GET /admin/packages", d.packageList)
+	admin("GET /admin/packages/new", d.packageNew)
+	admin("POST /admin/packages/new", d.packageCreate)
+	admin("GET /admin/packages/{id}", d.packageDetail)
+	admin("GET /admin/packages/{id}/edit", d.packageEdit)
+	admin("POST /admin/packages/{id}/edit", d.packageUpdate)
+	admin("GET /admin/packages/{id}/delete", d.packageDeleteConfirm)
+	admin("POST /admin/packages/{id}/delete", d.packageDelete)
+
+	admin("GET /admin/package-contents", d.contentList)
+	admin("GET /admin/package-contents/new", d.contentNew)
+	admin("POST /admin/package-contents/new", d.contentCreate)
+	admin("GET /admin/package-contents/{id}", d.contentDetail)
+	admin("GET /admin/package-contents/{id}/edit", d.contentEdit)
+	admin("POST /admin/package-contents/{id}/edit", d.contentUpdate)
+	admin("GET /admin/package-contents/{id}/delete", d.contentDeleteConfirm)
+	admin("POST /admin/package-contents/{id}/delete", d.contentDelete)
+
+	admin("GET /admin/user-packages", d.assignmentList)
+	admin("GET /admin/user-packages/new", d.assignmentNew)
+	admin("POST /admin/user-packages/new", d.assignmentCreate)
+	admin("GET /admin/user-packages/{id}", d.assignmentDetail)
+	admin("GET /admin/user-packages/{id}/edit", d.assignmentEdit)
+	admin("POST /admin/user-packages/{id}/edit", d.assignmentUpdate)
+	admin("POST /admin/user-packages/{id}/extend", d.assignmentExtend)
+	admin("GET /admin/user-packages/{id}/delete", d.assignmentDeleteConfirm)
+	admin("POST /admin/user-packages/{id}/delete", d.assignmentDelete)
+
+	admin("GET /admin/sessions", d.sessionList)
+	admin("GET /admin/sessions/new", d.sessionNew)
+	admin("POST /admin/sessions/new", d.sessionCreate)
+	admin("GET /admin/sessions/{id}", d.sessionDetail)
+	admin("GET /admin/sessions/{id}/edit", d.sessionEdit)
+	admin("POST /admin/sessions/{id}/edit", d.sessionUpdate)
+	admin("POST /admin/sessions/{id}/revoke", d.sessionRevoke)
+	admin("GET /admin/sessions/{id}/delete", d.sessionDeleteConfirm)
+	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)
+
+	// Anything else under /admin/ is a page that does not exist.
+	admin("/admin/", func(w http.ResponseWriter, r *http.Request) { d.notFound(w, r) })
+
+	// Every state-changing request must come from this origin.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(d.crossOriginDenied))
+
+	top := http.NewServeMux()
+	top.Handle("GET /admin/static/", d.assets)
+	top.Handle("/admin/", d.sessions.LoadAndSave(cop.Handler(mux)))
+	return top
+}
+
+func (d *Dashboard) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	d.log.ErrorContext(r.Context(), "dashboard session store", "err", err)
+	d.plainError(w, http.StatusInternalServerError)
+}
+
+func (d *Dashboard) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	d.renderError(w, r, http.StatusForbidden, "Request refused",
+		"This form was sent from another site, so it was not accepted. Open the page in the dashboard and send it again.")
+}
+
+// plainError answers without rendering a page (when rendering itself
+// failed).
+func (d *Dashboard) plainError(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "%d %s\n", status, http.StatusText(status))
+}

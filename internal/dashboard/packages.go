@@ -1,0 +1,385 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"entgo.io/ent/dialect/sql"
+
+	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/pkg"
+	"gatehouse/ent/userpackage"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/service"
+	"gatehouse/views/components"
+	"gatehouse/views/packages"
+)
+
+var packageListSpec = listSpec{
+	path:  packages.Path,
+	sorts: []string{"name", "days", "contents", "created"},
+	sort:  "name",
+	dir:   "asc",
+	filters: map[string]func(string) bool{
+		"value": isContentValue,
+	},
+}
+
+var packageFields = []string{"name", "detail", "days", "contents"}
+
+// packageAssignmentsShown is how many assignments a package's page lists.
+const packageAssignmentsShown = 50
+
+func isContentValue(v string) bool {
+	return packagecontent.ValueValidator(packagecontent.Value(v)) == nil
+}
+
+// valueOptions are the content values to choose from, after a first
+// option labelled first.
+func valueOptions(first string) []components.Option {
+	out := []components.Option{{Value: "", Label: first}}
+	for _, v := range service.ContentValues() {
+		out = append(out, components.Option{Value: string(v), Label: string(v)})
+	}
+	return out
+}
+
+func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	l := parseList(r, packageListSpec)
+	q := d.client.Pkg.Query()
+	if l.Q != "" {
+		q.Where(pkg.Or(pkg.NameContainsFold(l.Q), pkg.DetailContainsFold(l.Q)))
+	}
+	if v := l.Filter("value"); v != "" {
+		q.Where(pkg.HasContentsWith(packagecontent.ValueEQ(packagecontent.Value(v))))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	fitPage(&l, total)
+	o := orderTerm(l)
+	var order pkg.OrderOption
+	switch l.Sort {
+	case "days":
+		order = pkg.ByDays(o)
+	case "contents":
+		order = pkg.ByContentsCount(o)
+	case "created":
+		order = pkg.ByCreatedAt(o)
+	default:
+		order = pkg.ByName(o)
+	}
+	rows, err := q.Order(order, pkg.ByID(o)).
+		WithContents(func(cq *ent.PackageContentQuery) { cq.Order(packagecontent.ByValue()) }).
+		Offset(offset(l)).Limit(l.Size).All(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	active, err := d.activeHolders(r, rows)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, packages.List(d.page(r, "Packages", "packages"), packages.ListData{
+		List: l, Rows: rows, Active: active, Values: valueOptions("Any feature"),
+	}))
+}
+
+// activeHolders counts the active assignments of each package shown.
+func (d *Dashboard) activeHolders(r *http.Request, rows []*ent.Pkg) (map[int]int, error) {
+	out := map[int]int{}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]int, len(rows))
+	for i, p := range rows {
+		ids[i] = p.ID
+	}
+	var counts []struct {
+		PackageID int `json:"package_id"`
+		Count     int `json:"count"`
+	}
+	err := d.client.UserPackage.Query().
+		Where(userpackage.PackageIDIn(ids...), service.UserPackageActiveAt(d.svc.Now())).
+		GroupBy(userpackage.FieldPackageID).
+		Aggregate(ent.Count()).
+		Scan(r.Context(), &counts)
+	for _, c := range counts {
+		out[c.PackageID] = c.Count
+	}
+	return out, err
+}
+
+// loadPackage reads the package of the URL's {id} with its contents.
+func (d *Dashboard) loadPackage(w http.ResponseWriter, r *http.Request) (*ent.Pkg, bool) {
+	id, ok := pathID(r)
+	if !ok {
+		d.notFound(w, r)
+		return nil, false
+	}
+	p, err := d.client.Pkg.Query().Where(pkg.ID(id)).
+		WithContents(func(cq *ent.PackageContentQuery) { cq.Order(packagecontent.ByID()) }).
+		Only(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+func (d *Dashboard) packageDetail(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, ok := d.loadPackage(w, r)
+	if !ok {
+		return
+	}
+	aq := p.QueryUserPackages()
+	n, err := aq.Clone().Count(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	ups, err := aq.WithUser().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).Limit(packageAssignmentsShown).All(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, packages.Detail(d.page(r, p.Name, "packages"), packages.DetailData{
+		Pkg: p, Assignments: ups, MoreAssign: n - len(ups), Now: d.svc.Now(), Return: returnOf(r), Here: here(r),
+	}))
+}
+
+func newPackageForm() packages.Form {
+	return packages.Form{Values: valueOptions("Choose a value…"), MaxRows: service.MaxContents, Errors: components.Errors{}}
+}
+
+func (d *Dashboard) packageNew(w http.ResponseWriter, r *http.Request) {
+	f := newPackageForm()
+	f.Return = returnOf(r)
+	// Two empty rows: most packages grant something.
+	f.Contents = []packages.ContentRow{{}, {}}
+	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "New package", "packages"), f))
+}
+
+func (d *Dashboard) packageEdit(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.loadPackage(w, r)
+	if !ok {
+		return
+	}
+	f := newPackageForm()
+	f.ID, f.Current, f.Return = p.ID, p.Name, returnOf(r)
+	f.Name, f.Detail, f.Days = p.Name, p.Detail, strconv.Itoa(p.Days)
+	for _, c := range p.Edges.Contents {
+		f.Contents = append(f.Contents, packages.ContentRow{Name: c.Name, Value: string(c.Value)})
+	}
+	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "Edit package "+p.Name, "packages"), f))
+}
+
+// maxRowIndex bounds the row numbers read from a posted package form.
+const maxRowIndex = 10 * service.MaxContents
+
+// readPackageForm decodes the package form, its content rows in the order
+// of their numbers (contents.N.name / contents.N.value).
+func readPackageForm(r *http.Request) (packages.Form, *formReader) {
+	fr := newFormReader(r)
+	f := newPackageForm()
+	f.Errors = fr.errs
+	f.Return = returnOf(r)
+	f.Name, f.Detail, f.Days = fr.str("name"), fr.str("detail"), fr.str("days")
+	seen := map[int]bool{}
+	var idx []int
+	for k := range r.PostForm {
+		rest, ok := strings.CutPrefix(k, "contents.")
+		if !ok {
+			continue
+		}
+		num, field, ok := strings.Cut(rest, ".")
+		if !ok || (field != "name" && field != "value") {
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || n > maxRowIndex || strconv.Itoa(n) != num || seen[n] {
+			continue
+		}
+		seen[n] = true
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	for _, n := range idx {
+		f.Contents = append(f.Contents, packages.ContentRow{
+			Name:  fr.str(fmt.Sprintf("contents.%d.name", n)),
+			Value: fr.str(fmt.Sprintf("contents.%d.value", n)),
+		})
+	}
+	return f, fr
+}
+
+// rowAction applies "add a row" and "remove row N"; it reports whether
+// the form is to be shown again rather than saved.
+func rowAction(r *http.Request, f *packages.Form) bool {
+	action := r.PostForm.Get("action")
+	switch {
+	case action == "add-row":
+		if len(f.Contents) < service.MaxContents {
+			f.Contents = append(f.Contents, packages.ContentRow{})
+		} else {
+			f.Errors.Add("contents", fmt.Sprintf("at most %d contents", service.MaxContents))
+		}
+		return true
+	case strings.HasPrefix(action, "remove-"):
+		if i, err := strconv.Atoi(strings.TrimPrefix(action, "remove-")); err == nil && i >= 0 && i < len(f.Contents) {
+			f.Contents = append(f.Contents[:i], f.Contents[i+1:]...)
+		}
+		return true
+	}
+	return false
+}
+
+// contentsInput turns the typed rows into the service's input, leaving
+// out rows left entirely empty; rows[k] is the form row of input k.
+func contentsInput(f packages.Form) (in []*service.PackageContentInput, rows []int) {
+	in = []*service.PackageContentInput{}
+	for i, c := range f.Contents {
+		if strings.TrimSpace(c.Name) == "" && c.Value == "" {
+			continue
+		}
+		in = append(in, &service.PackageContentInput{Name: c.Name, Value: packagecontent.Value(c.Value)})
+		rows = append(rows, i)
+	}
+	return in, rows
+}
+
+// renumber points an error about contents.K.x at the form row it came from.
+func renumber(err error, rows []int) error {
+	e, ok := apperr.As(err)
+	if !ok {
+		return err
+	}
+	rest, ok := strings.CutPrefix(e.Field, "contents.")
+	if !ok {
+		return err
+	}
+	num, field, _ := strings.Cut(rest, ".")
+	k, cerr := strconv.Atoi(num)
+	if cerr != nil || k < 0 || k >= len(rows) {
+		return err
+	}
+	c := *e
+	c.Field = fmt.Sprintf("contents.%d", rows[k])
+	if field != "" {
+		c.Field += "." + field
+	}
+	return &c
+}
+
+func (d *Dashboard) packageCreate(w http.ResponseWriter, r *http.Request) {
+	if !d.parseForm(w, r) {
+		return
+	}
+	f, fr := readPackageForm(r)
+	page := d.page(r, "New package", "packages")
+	if rowAction(r, &f) {
+		d.render(w, r, http.StatusOK, packages.FormPage(page, f))
+		return
+	}
+	days, daysOK := fr.integer("days")
+	status := http.StatusUnprocessableEntity
+	if daysOK {
+		contents, rows := contentsInput(f)
+		p, err := d.svc.CreatePackage(r.Context(), service.CreatePackageInput{
+			Name: f.Name, Detail: &f.Detail, Days: days, Contents: contents,
+		})
+		if err == nil {
+			d.redirect(w, r, components.WithReturn(packages.Href(p.ID), f.Return),
+				"Package "+p.Name+" created with "+components.Plural(len(contents), "content", "contents")+".")
+			return
+		}
+		var ok bool
+		if status, ok = formErrors(r, renumber(err, rows), f.Errors, packageFields...); !ok {
+			d.serverError(w, r, err)
+			return
+		}
+	}
+	d.render(w, r, status, packages.FormPage(page, f))
+}
+
+func (d *Dashboard) packageUpdate(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.loadPackage(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	f, fr := readPackageForm(r)
+	f.ID, f.Current = p.ID, p.Name
+	page := d.page(r, "Edit package "+p.Name, "packages")
+	if rowAction(r, &f) {
+		d.render(w, r, http.StatusOK, packages.FormPage(page, f))
+		return
+	}
+	days, daysOK := fr.integer("days")
+	status := http.StatusUnprocessableEntity
+	if daysOK {
+		contents, rows := contentsInput(f)
+		saved, err := d.svc.UpdatePackage(r.Context(), p.ID, service.UpdatePackageInput{
+			Name: &f.Name, Detail: &f.Detail, Days: &days, Contents: contents,
+		})
+		if err == nil {
+			d.redirect(w, r, Or(f.Return, packages.Href(p.ID)), "Package "+saved.Name+" saved.")
+			return
+		}
+		if status, ok = formErrors(r, renumber(err, rows), f.Errors, packageFields...); !ok {
+			d.serverError(w, r, err)
+			return
+		}
+	}
+	d.render(w, r, status, packages.FormPage(page, f))
+}
+
+func (d *Dashboard) packageDeleteData(r *http.Request, p *ent.Pkg) (packages.DeleteData, error) {
+	n, err := p.QueryUserPackages().Count(r.Context())
+	return packages.DeleteData{Pkg: p, Assigned: n, Return: returnOf(r)}, err
+}
+
+func (d *Dashboard) packageDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.loadPackage(w, r)
+	if !ok {
+		return
+	}
+	dd, err := d.packageDeleteData(r, p)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, packages.Delete(d.page(r, "Delete package "+p.Name, "packages"), dd))
+}
+
+func (d *Dashboard) packageDelete(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, ok := d.loadPackage(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	if _, err := d.svc.DeletePackage(ctx, p.ID); err != nil {
+		e := service.Classify(ctx, err)
+		if e == nil || e.Code == apperr.NotFound {
+			d.failure(w, r, err)
+			return
+		}
+		dd, derr := d.packageDeleteData(r, p)
+		if derr != nil {
+			d.failure(w, r, derr)
+			return
+		}
+		dd.Error = e.Message
+		d.render(w, r, statusOf(e), packages.Delete(d.page(r, "Delete package "+p.Name, "packages"), dd))
+		return
+	}
+	d.redirect(w, r, afterDelete(returnOf(r), packages.Href(p.ID), packages.Path), "Package "+p.Name+" deleted.")
+}

@@ -1,0 +1,263 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"gatehouse/ent"
+	"gatehouse/ent/user"
+	"gatehouse/ent/usersession"
+	"gatehouse/internal/apperr"
+	"gatehouse/internal/auth"
+	"gatehouse/internal/config"
+	"gatehouse/internal/service"
+	"gatehouse/views/components"
+	"gatehouse/views/sessions"
+)
+
+var sessionListSpec = listSpec{
+	path:  sessions.Path,
+	sorts: []string{"user", "created", "lastSeen", "expiresAt"},
+	sort:  "created",
+	dir:   "desc",
+	filters: map[string]func(string) bool{
+		"status": oneOf("active", "revoked", "expired"),
+		"userID": isID,
+	},
+}
+
+var sessionFields = []string{"userID", "expiresAt", "label"}
+
+func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	l := parseList(r, sessionListSpec)
+	now := d.svc.Now()
+	q := d.client.UserSession.Query()
+	if l.Q != "" {
+		q.Where(usersession.Or(
+			usersession.HasUserWith(user.UsernameFoldContains(strings.ToLower(l.Q))),
+			usersession.IPContains(l.Q),
+			usersession.UserAgentContainsFold(l.Q),
+		))
+	}
+	switch l.Filter("status") {
+	case "active":
+		q.Where(service.SessionActiveAt(now))
+	case "revoked":
+		q.Where(service.SessionRevoked())
+	case "expired":
+		q.Where(service.SessionExpiredAt(now))
+	}
+	if id := filterID(l, "userID"); id != 0 {
+		q.Where(usersession.UserID(id))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	fitPage(&l, total)
+	o := orderTerm(l)
+	var order usersession.OrderOption
+	switch l.Sort {
+	case "user":
+		order = usersession.ByUserField(user.FieldUsernameFold, o)
+	case "lastSeen":
+		order = usersession.ByLastSeenAt(o)
+	case "expiresAt":
+		order = usersession.ByExpiresAt(o)
+	default:
+		order = usersession.ByCreatedAt(o)
+	}
+	rows, err := q.Order(order, usersession.ByID(o)).WithUser().Offset(offset(l)).Limit(l.Size).All(ctx)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	users, err := d.userOptions(ctx, "Any user", false)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, sessions.List(d.page(r, "Sessions", "sessions"), sessions.ListData{
+		List: l, Rows: rows, Users: users, Now: now,
+	}))
+}
+
+func (d *Dashboard) loadSession(w http.ResponseWriter, r *http.Request) (*ent.UserSession, bool) {
+	id, ok := pathID(r)
+	if !ok {
+		d.notFound(w, r)
+		return nil, false
+	}
+	s, err := d.client.UserSession.Query().Where(usersession.ID(id)).WithUser().Only(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return nil, false
+	}
+	return s, true
+}
+
+func (d *Dashboard) sessionDetail(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok {
+		return
+	}
+	ret := returnOf(r)
+	d.render(w, r, http.StatusOK, sessions.Detail(d.page(r, sessions.Title(s), "sessions"), sessions.DetailData{
+		S: s, Now: d.svc.Now(), Return: ret, Here: components.WithReturn(sessions.Href(s.ID), ret),
+	}))
+}
+
+func (d *Dashboard) maxLife() string {
+	return config.Duration{Duration: d.auth.Config().AbsoluteTimeout}.String()
+}
+
+func (d *Dashboard) sessionForm(ctx context.Context, r *http.Request) (sessions.Form, error) {
+	f := sessions.Form{Errors: components.Errors{}, Return: returnOf(r), MaxLife: d.maxLife()}
+	var err error
+	f.Users, err = d.userOptions(ctx, "Choose a user…", true)
+	return f, err
+}
+
+func (d *Dashboard) sessionNew(w http.ResponseWriter, r *http.Request) {
+	f, err := d.sessionForm(r.Context(), r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	if v := r.URL.Query().Get("userID"); isID(v) {
+		f.UserID = v
+	}
+	d.render(w, r, http.StatusOK, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
+}
+
+// sessionCreate issues a token. Its answer is the page that shows the
+// token, not a redirect: the token is never stored anywhere (not even in
+// the cookie session), so this response is the one place it exists.
+// Responses are never cached (Cache-Control: no-store).
+func (d *Dashboard) sessionCreate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !d.parseForm(w, r) {
+		return
+	}
+	f, err := d.sessionForm(ctx, r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	f.UserID, f.ExpiresAt, f.Label = fr.str("userID"), fr.str("expiresAt"), fr.str("label")
+	in := service.IssueSessionInput{UserID: fr.id("userID", "user"), ExpiresAt: fr.optTime("expiresAt")}
+	if strings.TrimSpace(f.Label) != "" {
+		in.Label = &f.Label
+	}
+	status := http.StatusUnprocessableEntity
+	if !f.Errors.Any() {
+		p, err := d.svc.IssueSession(ctx, in, auth.ClientInfoFrom(ctx))
+		if err == nil {
+			d.render(w, r, http.StatusCreated, sessions.Issued(d.page(r, "Session issued", "sessions"), sessions.IssuedData{
+				Token: p.Token, S: p.Session, User: p.User, Return: f.Return,
+			}))
+			return
+		}
+		// IssueSession reports an unknown user without naming the field.
+		if e, isApp := apperr.As(err); isApp && e.Code == apperr.NotFound && e.Field == "" {
+			c := *e
+			c.Field = "userID"
+			err = &c
+		}
+		var ok bool
+		if status, ok = formErrors(r, err, f.Errors, sessionFields...); !ok {
+			d.serverError(w, r, err)
+			return
+		}
+	}
+	d.render(w, r, status, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
+}
+
+func (d *Dashboard) sessionEdit(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok {
+		return
+	}
+	f := sessions.Form{
+		ID: s.ID, Title: sessions.Title(s), ExpiresAt: components.InputTime(s.ExpiresAt),
+		MaxLife: d.maxLife(), Errors: components.Errors{}, Return: returnOf(r),
+	}
+	d.render(w, r, http.StatusOK, sessions.FormPage(d.page(r, "Edit "+f.Title, "sessions"), f))
+}
+
+func (d *Dashboard) sessionUpdate(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	fr := newFormReader(r)
+	f := sessions.Form{
+		ID: s.ID, Title: sessions.Title(s), ExpiresAt: fr.str("expiresAt"),
+		MaxLife: d.maxLife(), Errors: fr.errs, Return: returnOf(r),
+	}
+	exp := fr.requiredTime("expiresAt")
+	status := http.StatusUnprocessableEntity
+	if !f.Errors.Any() {
+		saved, err := d.svc.SetSessionExpiry(r.Context(), s.ID, *exp)
+		if err == nil {
+			d.redirect(w, r, Or(f.Return, sessions.Href(s.ID)), f.Title+" now expires "+components.FormatTime(saved.ExpiresAt)+".")
+			return
+		}
+		if status, ok = formErrors(r, err, f.Errors, sessionFields...); !ok {
+			d.serverError(w, r, err)
+			return
+		}
+	}
+	d.render(w, r, status, sessions.FormPage(d.page(r, "Edit "+f.Title, "sessions"), f))
+}
+
+func (d *Dashboard) sessionRevoke(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	if _, err := d.auth.RevokeSession(r.Context(), s.ID); err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	msg := sessions.Title(s) + " revoked."
+	if s.RevokedAt != nil {
+		msg = sessions.Title(s) + " was already revoked."
+	}
+	d.redirect(w, r, Or(returnOf(r), sessions.Href(s.ID)), msg)
+}
+
+func (d *Dashboard) sessionDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok {
+		return
+	}
+	d.render(w, r, http.StatusOK, sessions.Delete(d.page(r, "Delete "+sessions.Title(s), "sessions"), sessions.DeleteData{
+		S: s, Now: d.svc.Now(), Return: returnOf(r),
+	}))
+}
+
+func (d *Dashboard) sessionDelete(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s, ok := d.loadSession(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	if _, err := d.svc.DeleteUserSession(ctx, s.ID); err != nil {
+		e := service.Classify(ctx, err)
+		if e == nil || e.Code == apperr.NotFound {
+			d.failure(w, r, err)
+			return
+		}
+		d.render(w, r, statusOf(e), sessions.Delete(d.page(r, "Delete "+sessions.Title(s), "sessions"), sessions.DeleteData{
+			S: s, Now: d.svc.Now(), Error: e.Message, Return: returnOf(r),
+		}))
+		return
+	}
+	d.redirect(w, r, afterDelete(returnOf(r), sessions.Href(s.ID), sessions.Path), sessions.Title(s)+" deleted.")
+}
