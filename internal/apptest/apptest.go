@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"gatehouse/internal/app"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/logging"
 	"gatehouse/internal/service"
 	"gatehouse/internal/testdb"
 	"gatehouse/internal/viewer"
@@ -55,7 +55,10 @@ func StartOn(t testing.TB, d *db.DB, adjust func(*config.Config), o app.Options)
 		adjust(&cfg)
 	}
 	logs := &SyncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, err := logging.New(logs, "text", "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
 	o.Migrate = false // testdb migrated it
 	a, err := app.Assemble(context.Background(), cfg, d, log, o)
 	if err != nil {

@@ -172,7 +172,9 @@ func (s *Service) IssueSession(ctx context.Context, userID int, expiresAt *time.
 	u, err := s.client.User.Get(ctx, userID)
 	if err != nil {
 		if ent.IsNotFound(err) {
-			return nil, apperr.NotFoundf("user not found")
+			e := apperr.NotFoundf("user not found")
+			e.Field = "userID"
+			return nil, e
 		}
 		return nil, err
 	}

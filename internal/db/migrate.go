@@ -64,5 +64,9 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 	if strings.Contains(pending, "CREATE ") || strings.Contains(pending, "ALTER ") {
 		return errors.New("the database schema is not current: run `gatehouse migrate` first")
 	}
+	// The dashboard's session table is not ent's: check it exists too.
+	if _, err := d.SQL.ExecContext(ctx, "SELECT 1 FROM sessions WHERE 1 = 0"); err != nil {
+		return errors.New("the database schema is not current: run `gatehouse migrate` first")
+	}
 	return nil
 }

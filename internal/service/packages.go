@@ -241,12 +241,12 @@ func (s *Service) CreatePackageContent(ctx context.Context, in CreatePackageCont
 	}
 	var c *ent.PackageContent
 	err = s.tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.Pkg.Get(ctx, in.PackageID); err != nil {
+			return notFound(err, "package", "packageID")
+		}
 		n, err := tx.PackageContent.Query().Where(packagecontent.PackageID(in.PackageID)).Count(ctx)
 		if err != nil {
 			return err
-		}
-		if _, err := tx.Pkg.Get(ctx, in.PackageID); err != nil {
-			return notFound(err, "package", "packageID")
 		}
 		if n >= MaxContents {
 			return apperr.Invalid("packageID", "the package already has %d contents", MaxContents)
