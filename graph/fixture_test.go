@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -108,7 +107,5 @@ func field(r *apptest.Response) string {
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
-
-var _ = fmt.Sprint
 
 func authClient() auth.ClientInfo { return auth.ClientInfo{IP: "192.0.2.10", UserAgent: "test"} }

@@ -24,7 +24,7 @@ func checkPeriod(startField, endField string) ent.Hook {
 			if !startSet || !endSet {
 				if !m.Op().Is(ent.OpUpdateOne) {
 					if m.Op().Is(ent.OpUpdate) {
-						return nil, apperr.Invalid(camel(endField), "%s and %s must be changed one record at a time", startField, endField)
+						return nil, apperr.Invalid(APIField(endField), "%s and %s must be changed one record at a time", startField, endField)
 					}
 					return next.Mutate(ctx, m)
 				}
@@ -44,7 +44,7 @@ func checkPeriod(startField, endField string) ent.Hook {
 				}
 			}
 			if !end.After(start) {
-				return nil, apperr.Invalid(camel(endField), "must be after %s", camel(startField))
+				return nil, apperr.Invalid(APIField(endField), "must be after %s", APIField(startField))
 			}
 			return next.Mutate(ctx, m)
 		})
@@ -60,12 +60,19 @@ func timeField(m ent.Mutation, name string) (time.Time, bool) {
 	return t, ok
 }
 
-// camel spells a column name as the API does: expires_at → expiresAt.
-func camel(s string) string {
-	out := make([]byte, 0, len(s))
+// APIField spells a column name as the API does: expires_at → expiresAt,
+// user_id → userID. Errors name fields this way everywhere.
+func APIField(column string) string {
+	switch column {
+	case "user_id":
+		return "userID"
+	case "package_id":
+		return "packageID"
+	}
+	out := make([]byte, 0, len(column))
 	up := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i := 0; i < len(column); i++ {
+		c := column[i]
 		switch {
 		case c == '_':
 			up = true

@@ -29,7 +29,7 @@ func (User) Fields() []ent.Field {
 		field.String("username").
 			NotEmpty().
 			MaxLen(UsernameMaxLen).
-			Match(usernamePattern).
+			Match(UsernamePattern).
 			Annotations(entgql.OrderField("USERNAME")),
 		// username_fold is the lower-cased username; its unique index makes
 		// usernames unique case-insensitively on every database.
@@ -102,5 +102,5 @@ func foldUsername(next ent.Mutator) ent.Mutator {
 	})
 }
 
-// usernamePattern: letters, digits and . _ @ - , starting with a letter or digit.
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+// UsernamePattern: letters, digits and . _ @ - , starting with a letter or digit.
+var UsernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)

@@ -131,7 +131,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	// Signing in happens before there is a viewer.
 	sys := viewer.System(ctx)
 	fold := strings.ToLower(strings.TrimSpace(username))
-	keys := []string{"user:" + truncate(fold, 100)}
+	keys := []string{userThrottleKey(fold)}
 	if ci.IP != "" {
 		keys = append(keys, "ip:"+ci.IP)
 	}
@@ -354,7 +354,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	}
 	// Guessing the current password through a stolen session is throttled
 	// like signing in.
-	key := "user:" + truncate(u.UsernameFold, 100)
+	key := userThrottleKey(u.UsernameFold)
 	if wait, err := s.throttle.Check(sys, key); err != nil {
 		return err
 	} else if wait > 0 {
@@ -407,6 +407,9 @@ func WithTx(ctx context.Context, c *ent.Client, fn func(tx *ent.Tx) error) error
 	}
 	return tx.Commit()
 }
+
+// userThrottleKey is the throttle key of a (lower-cased) username.
+func userThrottleKey(fold string) string { return "user:" + truncate(fold, 100) }
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {

@@ -128,11 +128,7 @@ func grants(up *ent.UserPackage, feature packagecontent.Value) bool {
 func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]packagecontent.Value, error) {
 	now := s.now()
 	ups, err := s.client.UserPackage.Query().
-		Where(
-			userpackage.UserID(userID),
-			userpackage.StartsAtLTE(now),
-			userpackage.ExpiresAtGT(now),
-		).
+		Where(userpackage.UserID(userID), UserPackageActiveAt(now)).
 		WithPackage(func(q *ent.PkgQuery) { q.WithContents() }).
 		All(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/privacy"
 
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/viewer"
 )
@@ -25,7 +26,7 @@ func Classify(ctx context.Context, err error) *apperr.Error {
 	}
 	var ve *ent.ValidationError
 	if errors.As(err, &ve) {
-		return apperr.Invalid(apiField(ve.Name), "%s", validationMessage(ve))
+		return apperr.Invalid(schema.APIField(ve.Name), "%s", validationMessage(ve))
 	}
 	if ent.IsNotFound(err) {
 		return apperr.NotFoundf("not found")
@@ -38,9 +39,6 @@ func Classify(ctx context.Context, err error) *apperr.Error {
 			return apperr.New(apperr.Unauthenticated, "sign in first")
 		}
 		return apperr.New(apperr.Forbidden, "not allowed")
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil
 	}
 	return nil
 }
@@ -61,32 +59,6 @@ func constraint(err error) *apperr.Error {
 		return apperr.New(apperr.Conflict, "the record is still referenced by other records")
 	}
 	return apperr.New(apperr.Conflict, "conflicts with an existing record")
-}
-
-// apiField spells an ent field name as the API does.
-func apiField(name string) string {
-	switch name {
-	case "user_id":
-		return "userID"
-	case "package_id":
-		return "packageID"
-	}
-	out := make([]byte, 0, len(name))
-	up := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_':
-			up = true
-		case up && 'a' <= c && c <= 'z':
-			out = append(out, c-'a'+'A')
-			up = false
-		default:
-			out = append(out, c)
-			up = false
-		}
-	}
-	return string(out)
 }
 
 func validationMessage(ve *ent.ValidationError) string {

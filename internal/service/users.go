@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"gatehouse/ent"
@@ -31,8 +30,6 @@ type UpdateUserInput struct {
 // UsernameMinLen is the shortest username accepted.
 const UsernameMinLen = 3
 
-var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
-
 // CheckUsername trims and checks a username.
 func CheckUsername(name string) (string, error) {
 	name = strings.TrimSpace(name)
@@ -41,7 +38,7 @@ func CheckUsername(name string) (string, error) {
 		return "", apperr.Invalid("username", "must be at least %d characters", UsernameMinLen)
 	case len(name) > schema.UsernameMaxLen:
 		return "", apperr.Invalid("username", "must be at most %d characters", schema.UsernameMaxLen)
-	case !usernameRE.MatchString(name):
+	case !schema.UsernamePattern.MatchString(name):
 		return "", apperr.Invalid("username", "may hold only letters, digits and . _ @ - and must start with a letter or digit")
 	}
 	return name, nil
