@@ -135,28 +135,6 @@ func TestProductionSwitches(t *testing.T) {
 	}
 }
 
-func TestAliasedLoginsCountAsAttempts(t *testing.T) {
-	w := newWorld(t, nil)
-	var b strings.Builder
-	b.WriteString("mutation{")
-	for i := 0; i < 8; i++ {
-		fmt.Fprintf(&b, `a%d: login(input:{username:"alice",password:"guess-%d"}){token} `, i, i)
-	}
-	b.WriteString("}")
-	r := w.Do("", b.String(), nil)
-	codes := map[string]int{}
-	for _, e := range r.Errors {
-		c, _ := e.Extensions["code"].(string)
-		codes[c]++
-	}
-	if codes["UNAUTHENTICATED"] != 5 || codes["RATE_LIMITED"] != 3 {
-		t.Fatalf("8 aliased guesses answered %v, want 5 UNAUTHENTICATED then 3 RATE_LIMITED", codes)
-	}
-	wantCode(t, w.Do("", `mutation{login(input:{username:"alice",password:"alice-password"}){token}}`, nil), "RATE_LIMITED")
-	// Another user from the same address is locked too (5 failures from it).
-	wantCode(t, w.Do("", `mutation{login(input:{username:"bob",password:"bob-password"}){token}}`, nil), "RATE_LIMITED")
-}
-
 // countingDB opens a test database whose ent client counts statements.
 func countingServer(t *testing.T) (*apptest.Server, *atomic.Int64) {
 	t.Helper()
