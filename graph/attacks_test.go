@@ -50,15 +50,19 @@ func attacks() []attack {
 		}) + " fragment F9 on User{id}", tooMany, fieldsMsg},
 		{"one field repeated", "{me{" + repeat(3000, func(int) string { return "id " }) + "}}", tooMany, fieldsMsg},
 		{"one alias repeated", "{" + repeat(1600, func(int) string { return "a:me{id} " }) + "}", tooMany, fieldsMsg},
-		{"many fragments in one set", "{me{" + repeat(150, func(i int) string { return fmt.Sprintf("...F%d ", i) }) + "}}" +
-			repeat(150, func(i int) string { return fmt.Sprintf(" fragment F%d on User{a:id}", i) }), tooMany, spreadsMsg},
+		{"many fragments in one set", "{me{" + repeat(120, func(i int) string { return fmt.Sprintf("...F%d ", i) }) + "}}" +
+			repeat(120, func(i int) string { return fmt.Sprintf(" fragment F%d on User{a:id}", i) }), tooMany, spreadsMsg},
+		{"conflicting aliases", "{" + repeat(140, func(i int) string { return fmt.Sprintf("a:user(id:%d){id} ", i) }) + "}",
+			"GRAPHQL_VALIDATION_FAILED", "conflict"},
+		{"conflicting fields", "{me{" + repeat(290, func(i int) string { return []string{"a:id ", "a:username "}[i%2] }) + "}}",
+			"GRAPHQL_VALIDATION_FAILED", "conflict"},
 		{"aliased introspection", "{" + repeat(400, func(i int) string {
 			return fmt.Sprintf("s%d:__schema{types{name fields{name}}} ", i)
 		}) + "}", tooMany, fieldsMsg},
-		{"aliased introspection, small", "{" + repeat(100, func(i int) string {
+		{"aliased introspection, small", "{" + repeat(90, func(i int) string {
 			return fmt.Sprintf("s%d:__schema{types{name}} ", i)
 		}) + "}", "BAD_USER_INPUT", introspectionMsg},
-		{"aliased __type", "{" + repeat(150, func(i int) string {
+		{"aliased __type", "{" + repeat(140, func(i int) string {
 			return fmt.Sprintf("t%d:__type(name:\"User\"){name} ", i)
 		}) + "}", "BAD_USER_INPUT", introspectionMsg},
 	}

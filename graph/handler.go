@@ -42,6 +42,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
+	srv.SetValidationRulesFn(validationRules)
 	// First: bounds the work of everything after it by the query's text.
 	srv.Use(newQueryLimits())
 	if o.Introspection {

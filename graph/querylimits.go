@@ -10,6 +10,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"gatehouse/internal/apperr"
 )
@@ -23,10 +25,15 @@ const (
 	MaxTokens = 10_000
 	// MaxFields is the most selections (fields, fragment spreads and
 	// inline fragments) a document may hold once every fragment spread is
-	// replaced by its fragment, counted over all its operations and
-	// fragment definitions. Validation's work grows with the square of
-	// this number at worst, so it bounds that work too.
-	MaxFields = 500
+	// replaced by its fragment, counted over all its operations (and any
+	// fragment none of them spreads). Validation's work grows with the
+	// square of this number at worst, so it bounds that work too. The
+	// introspection query GraphiQL sends holds about 210.
+	MaxFields = 300
+	// MaxValidationErrors is the most validation errors one answer lists:
+	// fields that conflict are reported per pair, so 250 aliases of one
+	// name with different arguments would be 31,000 errors.
+	MaxValidationErrors = 10
 	// MaxFragmentSpreads is the most fragment spreads a document's text
 	// may hold.
 	MaxFragmentSpreads = 100
@@ -115,12 +122,14 @@ func measure(ctx context.Context, doc *ast.QueryDocument) (v verdict, ok bool) {
 	for _, op := range doc.Operations {
 		total = m.add(total, m.selections(op.SelectionSet))
 	}
+	// Fragments no operation spreads (refused by validation, after it has
+	// walked them) count on their own; so does the text under a duplicate
+	// fragment name.
 	for _, f := range doc.Fragments {
-		if m.frags[f.Name] == f {
-			total = m.add(total, m.fragment(f.Name))
-		} else {
-			// A duplicate name (refused by validation) is still text to walk.
+		if m.frags[f.Name] != f {
 			total = m.add(total, m.selections(f.SelectionSet))
+		} else if _, reached := m.size[f.Name]; !reached {
+			total = m.add(total, m.fragment(f.Name))
 		}
 	}
 	if m.gone {
@@ -198,6 +207,30 @@ func (m *sizer) fragment(name string) int {
 // with more than one password check or more than one introspection field.
 // Fields are counted by response name: the same field repeated under one
 // name runs once.
+// validationRules are gqlparser's rules with the errors of one validation
+// capped at MaxValidationErrors (a new count for each query).
+func validationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	n := 0
+	inner := r.GetInner()
+	names := make([]string, 0, len(inner))
+	for name := range inner {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		rule := inner[name]
+		r.ReplaceRule(name, func(o *core.Events, addError core.AddErrFunc) {
+			rule(o, func(opts ...core.ErrorOption) {
+				if n < MaxValidationErrors {
+					n++
+					addError(opts...)
+				}
+			})
+		})
+	}
+	return r
+}
+
 func (l *queryLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if ctx.Err() != nil {
 		return errGone()
