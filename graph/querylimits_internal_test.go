@@ -1,0 +1,42 @@
+package graph
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// BenchmarkQueryLimitsSeenQuery is what the limits add to a request whose
+// query text was seen before: a hash and a cache look-up.
+func BenchmarkQueryLimitsSeenQuery(b *testing.B) {
+	l := newQueryLimits()
+	p := &graphql.RawParams{Query: `{checkAccess(feature:MOE_GATHERER){granted code expiresAt}}`}
+	ctx := context.Background()
+	if err := l.MutateOperationParameters(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.MutateOperationParameters(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkQueryLimitsNewQuery measures a query text not seen before
+// (parsed and measured), the page of users.
+func BenchmarkQueryLimitsNewQuery(b *testing.B) {
+	q := `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id value}}} sessions{id active}}}}}`
+	ctx := context.Background()
+	l := newQueryLimits()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		if err := l.MutateOperationParameters(ctx, &graphql.RawParams{Query: q + "#" + strconv.Itoa(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
