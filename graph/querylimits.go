@@ -91,8 +91,7 @@ func (l *queryLimits) MutateOperationParameters(ctx context.Context, p *graphql.
 	if ctx.Err() != nil {
 		return errGone()
 	}
-	sum := sha256.Sum256([]byte(p.Query))
-	key := string(sum[:])
+	key := verdictKey(p.Query)
 	if v, ok := l.verdicts.Get(ctx, key); ok {
 		return v.err()
 	}
@@ -106,6 +105,13 @@ func (l *queryLimits) MutateOperationParameters(ctx context.Context, p *graphql.
 	}
 	l.verdicts.Add(ctx, key, v)
 	return v.err()
+}
+
+// verdictKey is the cache key of a query text: its hash, so that the cache
+// holds no large texts.
+func verdictKey(query string) string {
+	sum := sha256.Sum256([]byte(query))
+	return string(sum[:])
 }
 
 // measure checks doc against MaxFields and MaxFragmentSpreads. Each

@@ -3,9 +3,12 @@ package graph
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // BenchmarkQueryLimitsSeenQuery is what the limits add to a request whose
@@ -38,5 +41,27 @@ func BenchmarkQueryLimitsNewQuery(b *testing.B) {
 		if err := l.MutateOperationParameters(ctx, &graphql.RawParams{Query: q + "#" + strconv.Itoa(i)}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestQueryLimitsStopWhenTheClientHasGone: a request whose context has
+// ended is not measured (or not to the end) and is not cached.
+func TestQueryLimitsStopWhenTheClientHasGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l := newQueryLimits()
+	q := "{me{" + strings.Repeat("id ", 3000) + "}}"
+	if err := l.MutateOperationParameters(ctx, &graphql.RawParams{Query: q}); err == nil || err.Extensions["code"] != CodeBadRequest {
+		t.Fatalf("cancelled request answered %v", err)
+	}
+	if _, cached := l.verdicts.Get(context.Background(), verdictKey(q)); cached {
+		t.Fatal("a cancelled measurement was cached")
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := measure(ctx, doc); ok {
+		t.Fatal("measure went on after the context ended")
 	}
 }
