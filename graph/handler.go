@@ -44,7 +44,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.SetParserTokenLimit(MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
 	// First: bounds the work of everything after it by the query's text.
-	srv.Use(newQueryLimits())
+	srv.Use(newQueryLimits(o.Introspection))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {

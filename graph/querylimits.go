@@ -52,7 +52,8 @@ var introspectionFields = map[string]bool{"__schema": true, "__type": true}
 // more than one password check or introspection field. Verdicts on a
 // query's text are cached, so a query seen before costs one look-up.
 type queryLimits struct {
-	verdicts *lru.LRU[verdict]
+	verdicts      *lru.LRU[verdict]
+	introspection bool // whether introspection is switched on
 }
 
 // verdict is what the limits said about one query text ("" code: within
@@ -72,8 +73,8 @@ var _ interface {
 	graphql.OperationContextMutator
 } = (*queryLimits)(nil)
 
-func newQueryLimits() *queryLimits {
-	return &queryLimits{verdicts: lru.New[verdict](1000)}
+func newQueryLimits(introspection bool) *queryLimits {
+	return &queryLimits{verdicts: lru.New[verdict](1000), introspection: introspection}
 }
 
 func (*queryLimits) ExtensionName() string                   { return "QueryLimits" }
@@ -210,7 +211,8 @@ func (m *sizer) fragment(name string) int {
 }
 
 // MutateOperationContext refuses an operation (validated, about to run)
-// with more than one password check or more than one introspection field.
+// with more than one password check or more than one introspection field,
+// or with any introspection field when introspection is switched off.
 // Fields are counted by response name: the same field repeated under one
 // name runs once.
 // validationRules are gqlparser's rules with the errors of one validation
@@ -251,7 +253,12 @@ func (l *queryLimits) MutateOperationContext(ctx context.Context, oc *graphql.Op
 			return badInput(fmt.Sprintf("a request may hold at most one field that checks a password (login, changePassword); this one holds %d", n))
 		}
 	case ast.Query, "":
-		if n := countRootFields(op.SelectionSet, introspectionFields); n > 1 {
+		n := countRootFields(op.SelectionSet, introspectionFields)
+		if n > 0 && !l.introspection {
+			return &gqlerror.Error{Message: "introspection is switched off on this server",
+				Extensions: map[string]any{"code": string(apperr.Forbidden)}}
+		}
+		if n > 1 {
 			return badInput(fmt.Sprintf("a request may ask for at most one introspection field (__schema or __type); this one asks for %d", n))
 		}
 	}

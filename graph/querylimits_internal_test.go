@@ -14,7 +14,7 @@ import (
 // BenchmarkQueryLimitsSeenQuery is what the limits add to a request whose
 // query text was seen before: a hash and a cache look-up.
 func BenchmarkQueryLimitsSeenQuery(b *testing.B) {
-	l := newQueryLimits()
+	l := newQueryLimits(true)
 	p := &graphql.RawParams{Query: `{checkAccess(feature:MOE_GATHERER){granted code expiresAt}}`}
 	ctx := context.Background()
 	if err := l.MutateOperationParameters(ctx, p); err != nil {
@@ -33,7 +33,7 @@ func BenchmarkQueryLimitsSeenQuery(b *testing.B) {
 func BenchmarkQueryLimitsNewQuery(b *testing.B) {
 	q := `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id value}}} sessions{id active}}}}}`
 	ctx := context.Background()
-	l := newQueryLimits()
+	l := newQueryLimits(true)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -49,7 +49,7 @@ func BenchmarkQueryLimitsNewQuery(b *testing.B) {
 func TestQueryLimitsStopWhenTheClientHasGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	l := newQueryLimits()
+	l := newQueryLimits(true)
 	q := "{me{" + strings.Repeat("id ", 3000) + "}}"
 	if err := l.MutateOperationParameters(ctx, &graphql.RawParams{Query: q}); err == nil || err.Extensions["code"] != CodeBadRequest {
 		t.Fatalf("cancelled request answered %v", err)
