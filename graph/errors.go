@@ -7,11 +7,41 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
+)
+
+// Codes is every extensions.code the API answers with, over HTTP or in a
+// GraphQL error (the README lists when each is sent).
+var Codes = []string{
+	string(apperr.Unauthenticated),
+	string(apperr.Forbidden),
+	string(apperr.NotFound),
+	string(apperr.BadUserInput),
+	string(apperr.Conflict),
+	string(apperr.RateLimited),
+	string(apperr.Internal),
+	CodeBadRequest,
+	errcode.ParseFailed,
+	errcode.ValidationFailed,
+	CodeComplexityLimit,
+	CodeDepthLimit,
+}
+
+// Codes of Gatehouse's own that are not apperr codes.
+const (
+	// CodeBadRequest: the HTTP request is not a GraphQL request over POST
+	// with a JSON object body.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeComplexityLimit: the operation costs more than the limits allow
+	// (gqlgen's code for its complexity limit).
+	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeDepthLimit: the operation nests deeper than graphql.max_depth.
+	CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
 )
 
 // errorPresenter gives every error an extensions.code and keeps database,

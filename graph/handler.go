@@ -9,7 +9,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -28,7 +27,8 @@ type Options struct {
 }
 
 // NewHandler returns the /graphql handler: POST with a JSON body only,
-// with complexity and depth limits, introspection as configured (field
+// with limits on the query's text (querylimits.go), complexity and depth
+// limits, limits on filters, introspection as configured (field
 // suggestions off whenever introspection is), and Gatehouse's errors.
 func NewHandler(r *Resolver, o Options) http.Handler {
 	if o.Logger == nil {
@@ -39,9 +39,12 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		Directives: directives(),
 		Complexity: complexity(),
 	}))
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.SetParserTokenLimit(10_000)
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.SetValidationRulesFn(validationRules)
+	// First: bounds the work of everything after it by the query's text.
+	srv.Use(newQueryLimits(o.Introspection))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -62,6 +65,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		logging.Info(ctx).SetOperation(name)
 		return next(ctx)
 	})
+	srv.AroundRootFields(checkFilters)
 	srv.AroundFields(readAnswerAsSignedIn)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))

@@ -98,39 +98,62 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
+	if depth := (&depthWalker{}).depth(oc.Operation.SelectionSet); depth > d.max {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("operation is nested %d levels deep, more than the limit of %d", depth, d.max),
-			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+			Extensions: map[string]any{"code": CodeDepthLimit},
 		}
 	}
 	return nil
 }
 
-// selectionDepth is the deepest field nesting in set; fragments count as
-// their fields (seen guards against fragment cycles).
-func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
-	deepest := depth
+// depthWalker measures the deepest field nesting of a selection set;
+// fragments count as their fields, and an introspection field as one. Each fragment's own depth is measured
+// once (memoised), so a fragment spread many times costs nothing more.
+type depthWalker struct {
+	memo map[string]int
+	busy map[string]bool
+}
+
+func (w *depthWalker) depth(set ast.SelectionSet) int {
+	deepest := 0
 	for _, sel := range set {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				d = depth + 1
-			} else {
-				d = selectionDepth(s.SelectionSet, depth+1, seen)
+			if introspectionFields[s.Name] {
+				// The schema's description nests by its own shape (a
+				// type's ofType chain); gqlparser's introspection rule
+				// and MaxFields bound it.
+				d = 1
+				break
 			}
+			d = 1 + w.depth(s.SelectionSet)
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, seen)
+			d = w.depth(s.SelectionSet)
 		case *ast.FragmentSpread:
-			if s.Definition == nil || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			d = selectionDepth(s.Definition.SelectionSet, depth, seen)
-			delete(seen, s.Name)
+			d = w.fragment(s)
 		}
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// fragment is the depth of a spread fragment; one spread within itself
+// (refused by validation) counts nothing more.
+func (w *depthWalker) fragment(s *ast.FragmentSpread) int {
+	if d, ok := w.memo[s.Name]; ok {
+		return d
+	}
+	if s.Definition == nil || w.busy[s.Name] {
+		return 0
+	}
+	if w.memo == nil {
+		w.memo, w.busy = map[string]int{}, map[string]bool{}
+	}
+	w.busy[s.Name] = true
+	d := w.depth(s.Definition.SelectionSet)
+	delete(w.busy, s.Name)
+	w.memo[s.Name] = d
+	return d
 }

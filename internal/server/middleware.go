@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/graph"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/logging"
 	"gatehouse/internal/viewer"
@@ -150,7 +150,7 @@ func securityHeaders(next http.Handler) http.Handler {
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			writeJSONError(w, http.StatusRequestEntityTooLarge, graph.CodeBadRequest, graph.TooLargeMessage(n))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)
@@ -231,11 +231,8 @@ func bearer(a *auth.Service, log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// writeJSONError answers in the GraphQL error shape.
+// writeJSONError answers in the GraphQL error shape, with a code from
+// graph.Codes.
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+	graph.WriteError(w, status, code, msg)
 }

@@ -48,7 +48,7 @@ func Handler(d Deps) http.Handler {
 	mux.Handle("POST /graphql", bearer(d.Auth, log, api))
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSONError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", "send GraphQL requests as POST with a JSON body")
+		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body")
 	})
 	if cfg.GraphQL.Playground {
 		pg := graph.PlaygroundHandler("/graphql")

@@ -1,0 +1,147 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// postJSON is the API's one transport: POST with a JSON object body
+// {"query", "operationName", "variables", "extensions"}. Every other
+// request is answered with BAD_REQUEST and a status saying why, and no
+// answer ever repeats what the request carried.
+type postJSON struct{}
+
+var _ graphql.Transport = postJSON{}
+
+// Supports takes every request, so that the ones it refuses are refused
+// in the API's own words.
+func (postJSON) Supports(*http.Request) bool { return true }
+
+func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	params, status, msg := readParams(r)
+	if msg != "" {
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		WriteError(w, status, CodeBadRequest, msg)
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+
+	ctx := r.Context()
+	w.Header().Set("Content-Type", "application/json")
+	oc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, oc)
+	writeResponse(w, responses(ctx))
+}
+
+func writeResponse(w io.Writer, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		panic(fmt.Errorf("encode a GraphQL response: %w", err))
+	}
+	_, _ = w.Write(b)
+}
+
+// WriteError answers with one error in the GraphQL shape.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"errors": gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
+	_, _ = w.Write(b)
+}
+
+// readParams reads a GraphQL request from r, or says what is wrong with it
+// (an HTTP status and a message that quotes nothing from the request).
+func readParams(r *http.Request) (*graphql.RawParams, int, string) {
+	if r.Method != http.MethodPost {
+		return nil, http.StatusMethodNotAllowed, "send GraphQL requests as POST with a JSON body"
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil, http.StatusUnsupportedMediaType, "send the request body as JSON, with Content-Type: application/json"
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, http.StatusRequestEntityTooLarge, TooLargeMessage(tooLarge.Limit)
+		}
+		return nil, http.StatusBadRequest, "the request body could not be read"
+	}
+	return decodeParams(body)
+}
+
+// TooLargeMessage says a request body is over limit bytes.
+func TooLargeMessage(limit int64) string {
+	return fmt.Sprintf("the request body is larger than the limit of %d bytes", limit)
+}
+
+// decodeParams decodes a request body. Numbers in variables stay
+// json.Number, as gqlgen expects.
+func decodeParams(body []byte) (*graphql.RawParams, int, string) {
+	const shape = `the request body must be a JSON object with a "query" string`
+	rest := bytes.TrimLeft(body, " \t\r\n")
+	if len(rest) == 0 {
+		return nil, http.StatusBadRequest, `the request body is empty; send a JSON object with a "query" string`
+	}
+	var p struct {
+		Query         string         `json:"query"`
+		OperationName string         `json:"operationName"`
+		Variables     map[string]any `json:"variables"`
+		Extensions    map[string]any `json:"extensions"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err := dec.Decode(&p)
+	if syntax, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return nil, http.StatusBadRequest, fmt.Sprintf("the request body is not valid JSON (at byte %d)", syntax.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, http.StatusBadRequest, fmt.Sprintf("the request body is not valid JSON (at byte %d)", len(body))
+	}
+	if err == nil {
+		// Only white space may follow the object.
+		end := dec.InputOffset()
+		if extra := bytes.TrimLeft(body[end:], " \t\r\n"); len(extra) > 0 {
+			return nil, http.StatusBadRequest, fmt.Sprintf("the request body is not valid JSON (at byte %d)", len(body)-len(extra)+1)
+		}
+	}
+	if rest[0] != '{' {
+		return nil, http.StatusBadRequest, shape
+	}
+	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		name, _, _ := strings.Cut(typeErr.Field, ".")
+		switch strings.ToLower(name) {
+		case "query", "operationname":
+			return nil, http.StatusBadRequest, fmt.Sprintf("%q must be a string", name)
+		case "variables", "extensions":
+			return nil, http.StatusBadRequest, fmt.Sprintf("%q must be an object", name)
+		}
+		return nil, http.StatusBadRequest, shape
+	}
+	if err != nil {
+		return nil, http.StatusBadRequest, shape
+	}
+	if strings.TrimSpace(p.Query) == "" {
+		return nil, http.StatusBadRequest, `the request has no "query"`
+	}
+	return &graphql.RawParams{Query: p.Query, OperationName: p.OperationName, Variables: p.Variables, Extensions: p.Extensions}, 0, ""
+}
