@@ -135,13 +135,19 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	if ci.IP != "" {
 		keys = append(keys, "ip:"+ci.IP)
 	}
-	if wait, err := s.throttle.Check(sys, keys...); err != nil {
+	// The attempt is counted before the password is compared, so that
+	// simultaneous guesses cannot all pass the limit.
+	res, err := s.throttle.Reserve(sys, keys...)
+	if err != nil {
 		return nil, err
-	} else if wait > 0 {
-		return nil, rateLimited(wait)
+	}
+	if !res.Admitted {
+		return nil, rateLimited(res.Wait)
 	}
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
 	if err != nil && !ent.IsNotFound(err) {
+		// Not an attempt at a password: give it back.
+		_ = s.throttle.Release(context.WithoutCancel(sys), res)
 		return nil, err
 	}
 	ok := false
@@ -151,14 +157,11 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		ok = passwordMatches(u.PasswordHash, password) && !u.Disabled
 	}
 	if !ok {
-		failures, err := s.throttle.Fail(sys, keys...)
-		if err != nil {
-			return nil, err
-		}
-		s.throttle.slow(ctx, failures)
+		// The reservation stays: it was a failure.
+		s.throttle.slow(ctx, res.Failures)
 		return nil, errBadCredentials
 	}
-	if err := s.throttle.Reset(sys, keys[0]); err != nil {
+	if err := s.throttle.Release(sys, res); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -354,17 +357,19 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	}
 	// Guessing the current password through a stolen session is throttled
 	// like signing in.
-	key := userThrottleKey(u.UsernameFold)
-	if wait, err := s.throttle.Check(sys, key); err != nil {
+	res, err := s.throttle.Reserve(sys, userThrottleKey(u.UsernameFold))
+	if err != nil {
 		return err
-	} else if wait > 0 {
-		return rateLimited(wait)
+	}
+	if !res.Admitted {
+		return rateLimited(res.Wait)
 	}
 	if !passwordMatches(u.PasswordHash, current) {
-		if _, err := s.throttle.Fail(sys, key); err != nil {
-			return err
-		}
+		// The reservation stays: it was a failure.
 		return apperr.Invalid("currentPassword", "is not your current password")
+	}
+	if err := s.throttle.Release(sys, res); err != nil {
+		return err
 	}
 	return WithTx(sys, s.client, func(tx *ent.Tx) error {
 		if err := tx.User.UpdateOneID(u.ID).SetPasswordHash(hash).Exec(sys); err != nil {
