@@ -230,7 +230,8 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 }
 
 // Authenticate turns a bearer token into a viewer, sliding the session's
-// expiry forward (written at most once per TouchInterval).
+// expiry forward (written at most once per TouchInterval). When only that
+// write fails, it returns the viewer and an error wrapping ErrTouch.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
 	if !wellFormed(token) {
 		return nil, ErrInvalidToken
@@ -251,17 +252,26 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	if !SessionActive(sess, now) || sess.Edges.User == nil || sess.Edges.User.Disabled {
 		return nil, ErrInvalidToken
 	}
+	u := sess.Edges.User
+	v := &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
 		if err := s.client.UserSession.UpdateOneID(sess.ID).
 			SetLastSeenAt(now).
 			SetExpiresAt(s.slide(sess, now)).
 			Exec(sys); err != nil {
-			return nil, err
+			// The token is good: a database that cannot take the write
+			// (full disk, read-only file) must not turn the viewer away.
+			return v, fmt.Errorf("%w: %w", ErrTouch, err)
 		}
 	}
-	u := sess.Edges.User
-	return &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}, nil
+	return v, nil
 }
+
+// ErrTouch marks an error of Authenticate that only failed to record the
+// session's use: the token is good, and the viewer comes with the error.
+// The caller serves the request as that viewer and reports the error. The
+// session's expiry then slides on the next use that can be recorded.
+var ErrTouch = errors.New("could not record the use of the session")
 
 // slide is the new expiry of a session used at now.
 func (s *Service) slide(sess *ent.UserSession, now time.Time) time.Time {
