@@ -390,9 +390,16 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	})
 }
 
-// RevokeUserSessions revokes a user's active sessions except keep (0: all)
-// and returns how many it revoked.
+// RevokeUserSessions revokes a user's active API sessions except keep (0:
+// all) and returns how many it revoked. It also ends all of the user's
+// dashboard sessions, by moving the user's session epoch on (a dashboard
+// that keeps its own session re-stores the new value). Every path that ends
+// a user's sessions (password change, disable, logout everywhere) calls it,
+// within the transaction of the change.
 func RevokeUserSessions(ctx context.Context, c *ent.Client, userID, keep int, now time.Time) (int, error) {
+	if err := c.User.Update().Where(user.ID(userID)).AddSessionEpoch(1).Exec(ctx); err != nil {
+		return 0, err
+	}
 	q := c.UserSession.Update().Where(
 		usersession.UserID(userID),
 		usersession.RevokedAtIsNil(),
