@@ -355,8 +355,9 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if v == nil {
 		return apperr.New(apperr.Unauthenticated, "sign in first")
 	}
-	hash, err := s.Hash("newPassword", next)
-	if err != nil {
+	// The rules first; the hash only once the current password is known
+	// to be right, so that guesses cost no hashing.
+	if err := CheckPassword("newPassword", next); err != nil {
 		return err
 	}
 	// A user may change their own password, and nothing else of theirs.
@@ -379,6 +380,10 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		return apperr.Invalid("currentPassword", "is not your current password")
 	}
 	if err := s.throttle.Release(sys, res); err != nil {
+		return err
+	}
+	hash, err := s.Hash("newPassword", next)
+	if err != nil {
 		return err
 	}
 	return WithTx(sys, s.client, func(tx *ent.Tx) error {
