@@ -147,7 +147,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
 	if err != nil && !ent.IsNotFound(err) {
 		// Not an attempt at a password: give it back.
-		_ = s.throttle.Release(context.WithoutCancel(sys), res)
+		_ = s.throttle.Release(sys, res)
 		return nil, err
 	}
 	ok := false

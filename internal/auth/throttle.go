@@ -93,7 +93,7 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, e
 	}
 	if !res.Admitted {
 		// Nothing will be compared: this attempt is not a failure.
-		if err := t.release(ctx, res.keys); err != nil {
+		if err := t.release(context.WithoutCancel(ctx), res.keys); err != nil {
 			return nil, err
 		}
 		res.keys = nil
@@ -106,14 +106,15 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, e
 }
 
 // Release gives an admitted attempt's reservations back: its password was
-// right, so it was no failure. ctx must be a system context.
+// right, so it was no failure. It is done even when the client has gone.
+// ctx must be a system context.
 func (t *Throttle) Release(ctx context.Context, r *Reservation) error {
 	if r == nil {
 		return nil
 	}
 	keys := r.keys
 	r.keys = nil
-	return t.release(ctx, keys)
+	return t.release(context.WithoutCancel(ctx), keys)
 }
 
 // reserve counts one attempt on key and returns the count (this attempt
