@@ -328,7 +328,14 @@ func (s *Service) LogoutEverywhere(ctx context.Context) (int, error) {
 		return 0, apperr.New(apperr.Unauthenticated, "sign in first")
 	}
 	// A user may revoke their own sessions.
-	return RevokeUserSessions(viewer.System(ctx), s.client, v.UserID, 0, s.now())
+	sys := viewer.System(ctx)
+	var n int
+	err := WithTx(sys, s.client, func(tx *ent.Tx) error {
+		var err error
+		n, err = RevokeUserSessions(sys, tx.Client(), v.UserID, 0, s.now())
+		return err
+	})
+	return n, err
 }
 
 // RevokeSession revokes one session: a user their own, an admin anyone's.
