@@ -92,6 +92,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldRole:         {Type: field.TypeEnum, Column: user.FieldRole},
 			user.FieldDisabled:     {Type: field.TypeBool, Column: user.FieldDisabled},
 			user.FieldLastLoginAt:  {Type: field.TypeTime, Column: user.FieldLastLoginAt},
+			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
@@ -550,6 +551,11 @@ func (f *UserFilter) WhereDisabled(p entql.BoolP) {
 // WhereLastLoginAt applies the entql time.Time predicate on the last_login_at field.
 func (f *UserFilter) WhereLastLoginAt(p entql.TimeP) {
 	f.Where(p.Field(user.FieldLastLoginAt))
+}
+
+// WhereSessionEpoch applies the entql int predicate on the session_epoch field.
+func (f *UserFilter) WhereSessionEpoch(p entql.IntP) {
+	f.Where(p.Field(user.FieldSessionEpoch))
 }
 
 // WhereHasPackages applies a predicate to check if query has an edge packages.

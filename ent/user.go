@@ -33,6 +33,8 @@ type User struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
+	// SessionEpoch holds the value of the "session_epoch" field.
+	SessionEpoch int `json:"session_epoch,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -80,7 +82,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldDisabled:
 			values[i] = new(sql.NullBool)
-		case user.FieldID:
+		case user.FieldID, user.FieldSessionEpoch:
 			values[i] = new(sql.NullInt64)
 		case user.FieldUsername, user.FieldUsernameFold, user.FieldPasswordHash, user.FieldRole:
 			values[i] = new(sql.NullString)
@@ -156,6 +158,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.LastLoginAt = new(time.Time)
 				*_m.LastLoginAt = value.Time
 			}
+		case user.FieldSessionEpoch:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field session_epoch", values[i])
+			} else if value.Valid {
+				_m.SessionEpoch = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -226,6 +234,9 @@ func (_m *User) String() string {
 		builder.WriteString("last_login_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("session_epoch=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SessionEpoch))
 	builder.WriteByte(')')
 	return builder.String()
 }

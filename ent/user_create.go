@@ -112,6 +112,20 @@ func (_c *UserCreate) SetNillableLastLoginAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_c *UserCreate) SetSessionEpoch(v int) *UserCreate {
+	_c.mutation.SetSessionEpoch(v)
+	return _c
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_c *UserCreate) SetNillableSessionEpoch(v *int) *UserCreate {
+	if v != nil {
+		_c.SetSessionEpoch(*v)
+	}
+	return _c
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_c *UserCreate) AddPackageIDs(ids ...int) *UserCreate {
 	_c.mutation.AddPackageIDs(ids...)
@@ -201,6 +215,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultDisabled
 		_c.mutation.SetDisabled(v)
 	}
+	if _, ok := _c.mutation.SessionEpoch(); !ok {
+		v := user.DefaultSessionEpoch
+		_c.mutation.SetSessionEpoch(v)
+	}
 	return nil
 }
 
@@ -246,6 +264,14 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.Disabled(); !ok {
 		return &ValidationError{Name: "disabled", err: errors.New(`ent: missing required field "User.disabled"`)}
+	}
+	if _, ok := _c.mutation.SessionEpoch(); !ok {
+		return &ValidationError{Name: "session_epoch", err: errors.New(`ent: missing required field "User.session_epoch"`)}
+	}
+	if v, ok := _c.mutation.SessionEpoch(); ok {
+		if err := user.SessionEpochValidator(v); err != nil {
+			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -305,6 +331,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastLoginAt(); ok {
 		_spec.SetField(user.FieldLastLoginAt, field.TypeTime, value)
 		_node.LastLoginAt = &value
+	}
+	if value, ok := _c.mutation.SessionEpoch(); ok {
+		_spec.SetField(user.FieldSessionEpoch, field.TypeInt, value)
+		_node.SessionEpoch = value
 	}
 	if nodes := _c.mutation.PackagesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -480,6 +510,24 @@ func (u *UserUpsert) ClearLastLoginAt() *UserUpsert {
 	return u
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *UserUpsert) SetSessionEpoch(v int) *UserUpsert {
+	u.Set(user.FieldSessionEpoch, v)
+	return u
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *UserUpsert) UpdateSessionEpoch() *UserUpsert {
+	u.SetExcluded(user.FieldSessionEpoch)
+	return u
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *UserUpsert) AddSessionEpoch(v int) *UserUpsert {
+	u.Add(user.FieldSessionEpoch, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -627,6 +675,27 @@ func (u *UserUpsertOne) UpdateLastLoginAt() *UserUpsertOne {
 func (u *UserUpsertOne) ClearLastLoginAt() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *UserUpsertOne) SetSessionEpoch(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetSessionEpoch(v)
+	})
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *UserUpsertOne) AddSessionEpoch(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddSessionEpoch(v)
+	})
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateSessionEpoch() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateSessionEpoch()
 	})
 }
 
@@ -943,6 +1012,27 @@ func (u *UserUpsertBulk) UpdateLastLoginAt() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearLastLoginAt() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *UserUpsertBulk) SetSessionEpoch(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetSessionEpoch(v)
+	})
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *UserUpsertBulk) AddSessionEpoch(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddSessionEpoch(v)
+	})
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateSessionEpoch() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateSessionEpoch()
 	})
 }
 

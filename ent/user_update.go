@@ -126,6 +126,27 @@ func (_u *UserUpdate) ClearLastLoginAt() *UserUpdate {
 	return _u
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_u *UserUpdate) SetSessionEpoch(v int) *UserUpdate {
+	_u.mutation.ResetSessionEpoch()
+	_u.mutation.SetSessionEpoch(v)
+	return _u
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableSessionEpoch(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetSessionEpoch(*v)
+	}
+	return _u
+}
+
+// AddSessionEpoch adds value to the "session_epoch" field.
+func (_u *UserUpdate) AddSessionEpoch(v int) *UserUpdate {
+	_u.mutation.AddSessionEpoch(v)
+	return _u
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_u *UserUpdate) AddPackageIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddPackageIDs(ids...)
@@ -267,6 +288,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SessionEpoch(); ok {
+		if err := user.SessionEpochValidator(v); err != nil {
+			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -305,6 +331,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(user.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SessionEpoch(); ok {
+		_spec.SetField(user.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
+		_spec.AddField(user.FieldSessionEpoch, field.TypeInt, value)
 	}
 	if _u.mutation.PackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -512,6 +544,27 @@ func (_u *UserUpdateOne) ClearLastLoginAt() *UserUpdateOne {
 	return _u
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_u *UserUpdateOne) SetSessionEpoch(v int) *UserUpdateOne {
+	_u.mutation.ResetSessionEpoch()
+	_u.mutation.SetSessionEpoch(v)
+	return _u
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableSessionEpoch(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetSessionEpoch(*v)
+	}
+	return _u
+}
+
+// AddSessionEpoch adds value to the "session_epoch" field.
+func (_u *UserUpdateOne) AddSessionEpoch(v int) *UserUpdateOne {
+	_u.mutation.AddSessionEpoch(v)
+	return _u
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_u *UserUpdateOne) AddPackageIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddPackageIDs(ids...)
@@ -666,6 +719,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "User.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SessionEpoch(); ok {
+		if err := user.SessionEpochValidator(v); err != nil {
+			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -721,6 +779,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(user.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SessionEpoch(); ok {
+		_spec.SetField(user.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
+		_spec.AddField(user.FieldSessionEpoch, field.TypeInt, value)
 	}
 	if _u.mutation.PackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -163,6 +163,8 @@ func init() {
 	userHooks := schema.User{}.Hooks()
 
 	user.Hooks[1] = userHooks[0]
+
+	user.Hooks[2] = userHooks[1]
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
 	userFields := schema.User{}.Fields()
@@ -208,6 +210,12 @@ func init() {
 	userDescDisabled := userFields[4].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescSessionEpoch is the schema descriptor for session_epoch field.
+	userDescSessionEpoch := userFields[6].Descriptor()
+	// user.DefaultSessionEpoch holds the default value on creation for the session_epoch field.
+	user.DefaultSessionEpoch = userDescSessionEpoch.Default.(int)
+	// user.SessionEpochValidator is a validator for the "session_epoch" field. It is called by the builders before save.
+	user.SessionEpochValidator = userDescSessionEpoch.Validators[0].(func(int) error)
 	userpackageMixin := schema.UserPackage{}.Mixin()
 	userpackage.Policy = privacy.NewPolicies(schema.UserPackage{})
 	userpackage.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -52,6 +53,14 @@ func (User) Fields() []ent.Field {
 			Optional().
 			Nillable().
 			Annotations(entgql.OrderField("LAST_LOGIN_AT")),
+		// session_epoch counts the times all of the user's sessions were
+		// ended (password change, disable, logout everywhere) or the user
+		// lost the admin role. A dashboard session remembers the value it
+		// signed in with and ends when the value moves on.
+		field.Int("session_epoch").
+			Default(0).
+			NonNegative().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -74,7 +83,7 @@ func (User) Indexes() []ent.Index {
 
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
-	return []ent.Hook{foldUsername}
+	return []ent.Hook{foldUsername, demotionEndsDashboardSessions}
 }
 
 // Policy of the User: users read themselves only.
@@ -94,6 +103,22 @@ func foldUsername(next ent.Mutator) ent.Mutator {
 		if v, ok := m.Field("username"); ok {
 			if s, ok := v.(string); ok {
 				if err := m.SetField("username_fold", strings.ToLower(s)); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// demotionEndsDashboardSessions moves the session epoch on when a user is
+// given a role other than ADMIN: their dashboard sessions end, and stay
+// ended should the role come back. (Their API sessions go on, as a user's.)
+func demotionEndsDashboardSessions(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {
+			if v, ok := m.Field("role"); ok && fmt.Sprint(v) != "ADMIN" {
+				if err := m.AddField("session_epoch", 1); err != nil {
 					return nil, err
 				}
 			}

@@ -34,6 +34,8 @@ const (
 	FieldDisabled = "disabled"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
+	// FieldSessionEpoch holds the string denoting the session_epoch field in the database.
+	FieldSessionEpoch = "session_epoch"
 	// EdgePackages holds the string denoting the packages edge name in mutations.
 	EdgePackages = "packages"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
@@ -67,6 +69,7 @@ var Columns = []string{
 	FieldRole,
 	FieldDisabled,
 	FieldLastLoginAt,
+	FieldSessionEpoch,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -85,7 +88,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "gatehouse/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -101,6 +104,10 @@ var (
 	PasswordHashValidator func(string) error
 	// DefaultDisabled holds the default value on creation for the "disabled" field.
 	DefaultDisabled bool
+	// DefaultSessionEpoch holds the default value on creation for the "session_epoch" field.
+	DefaultSessionEpoch int
+	// SessionEpochValidator is a validator for the "session_epoch" field. It is called by the builders before save.
+	SessionEpochValidator func(int) error
 )
 
 // Role defines the type for the "role" enum field.
@@ -175,6 +182,11 @@ func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
 // ByLastLoginAt orders the results by the last_login_at field.
 func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastLoginAt, opts...).ToFunc()
+}
+
+// BySessionEpoch orders the results by the session_epoch field.
+func BySessionEpoch(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSessionEpoch, opts...).ToFunc()
 }
 
 // ByPackagesCount orders the results by packages count.

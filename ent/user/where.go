@@ -90,6 +90,11 @@ func LastLoginAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldLastLoginAt, v))
 }
 
+// SessionEpoch applies equality check predicate on the "session_epoch" field. It's identical to SessionEpochEQ.
+func SessionEpoch(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldSessionEpoch, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -443,6 +448,46 @@ func LastLoginAtIsNil() predicate.User {
 // LastLoginAtNotNil applies the NotNil predicate on the "last_login_at" field.
 func LastLoginAtNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldLastLoginAt))
+}
+
+// SessionEpochEQ applies the EQ predicate on the "session_epoch" field.
+func SessionEpochEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldSessionEpoch, v))
+}
+
+// SessionEpochNEQ applies the NEQ predicate on the "session_epoch" field.
+func SessionEpochNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldSessionEpoch, v))
+}
+
+// SessionEpochIn applies the In predicate on the "session_epoch" field.
+func SessionEpochIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldSessionEpoch, vs...))
+}
+
+// SessionEpochNotIn applies the NotIn predicate on the "session_epoch" field.
+func SessionEpochNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldSessionEpoch, vs...))
+}
+
+// SessionEpochGT applies the GT predicate on the "session_epoch" field.
+func SessionEpochGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldSessionEpoch, v))
+}
+
+// SessionEpochGTE applies the GTE predicate on the "session_epoch" field.
+func SessionEpochGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldSessionEpoch, v))
+}
+
+// SessionEpochLT applies the LT predicate on the "session_epoch" field.
+func SessionEpochLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldSessionEpoch, v))
+}
+
+// SessionEpochLTE applies the LTE predicate on the "session_epoch" field.
+func SessionEpochLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldSessionEpoch, v))
 }
 
 // HasPackages applies the HasEdge predicate on the "packages" edge.

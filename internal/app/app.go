@@ -48,7 +48,6 @@ func AuthConfig(cfg config.Config, driver string) auth.Config {
 			Window:      cfg.Throttle.Window.Duration,
 			Lockout:     cfg.Throttle.Lockout.Duration,
 			Step:        auth.DefaultThrottleConfig().Step,
-			LockRows:    driver == db.Postgres,
 		},
 	}
 }

@@ -34,12 +34,18 @@ type fixture struct {
 	clock  *clock
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T) *fixture { t.Helper(); return setupWith(t, nil) }
+
+// setupWith is setup with the configuration adjusted.
+func setupWith(t *testing.T, adjust func(*auth.Config)) *fixture {
 	t.Helper()
 	d := testdb.Open(t)
 	cfg := auth.DefaultConfig()
 	cfg.BcryptCost = auth.MinBcryptCost
 	cfg.Throttle.Step = 0
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	a, err := auth.New(d.Ent, cfg)
 	if err != nil {
 		t.Fatal(err)

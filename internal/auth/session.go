@@ -135,13 +135,19 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	if ci.IP != "" {
 		keys = append(keys, "ip:"+ci.IP)
 	}
-	if wait, err := s.throttle.Check(sys, keys...); err != nil {
+	// The attempt is counted before the password is compared, so that
+	// simultaneous guesses cannot all pass the limit.
+	res, err := s.throttle.Reserve(sys, keys...)
+	if err != nil {
 		return nil, err
-	} else if wait > 0 {
-		return nil, rateLimited(wait)
+	}
+	if !res.Admitted {
+		return nil, rateLimited(res.Wait)
 	}
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
 	if err != nil && !ent.IsNotFound(err) {
+		// Not an attempt at a password: give it back.
+		_ = s.throttle.Release(sys, res)
 		return nil, err
 	}
 	ok := false
@@ -151,14 +157,11 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		ok = passwordMatches(u.PasswordHash, password) && !u.Disabled
 	}
 	if !ok {
-		failures, err := s.throttle.Fail(sys, keys...)
-		if err != nil {
-			return nil, err
-		}
-		s.throttle.slow(ctx, failures)
+		// The reservation stays: it was a failure.
+		s.throttle.slow(ctx, res.Failures)
 		return nil, errBadCredentials
 	}
-	if err := s.throttle.Reset(sys, keys[0]); err != nil {
+	if err := s.throttle.Release(sys, res); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -227,7 +230,8 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 }
 
 // Authenticate turns a bearer token into a viewer, sliding the session's
-// expiry forward (written at most once per TouchInterval).
+// expiry forward (written at most once per TouchInterval). When only that
+// write fails, it returns the viewer and an error wrapping ErrTouch.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
 	if !wellFormed(token) {
 		return nil, ErrInvalidToken
@@ -248,17 +252,26 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	if !SessionActive(sess, now) || sess.Edges.User == nil || sess.Edges.User.Disabled {
 		return nil, ErrInvalidToken
 	}
+	u := sess.Edges.User
+	v := &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
 		if err := s.client.UserSession.UpdateOneID(sess.ID).
 			SetLastSeenAt(now).
 			SetExpiresAt(s.slide(sess, now)).
 			Exec(sys); err != nil {
-			return nil, err
+			// The token is good: a database that cannot take the write
+			// (full disk, read-only file) must not turn the viewer away.
+			return v, fmt.Errorf("%w: %w", ErrTouch, err)
 		}
 	}
-	u := sess.Edges.User
-	return &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}, nil
+	return v, nil
 }
+
+// ErrTouch marks an error of Authenticate that only failed to record the
+// session's use: the token is good, and the viewer comes with the error.
+// The caller serves the request as that viewer and reports the error. The
+// session's expiry then slides on the next use that can be recorded.
+var ErrTouch = errors.New("could not record the use of the session")
 
 // slide is the new expiry of a session used at now.
 func (s *Service) slide(sess *ent.UserSession, now time.Time) time.Time {
@@ -315,7 +328,14 @@ func (s *Service) LogoutEverywhere(ctx context.Context) (int, error) {
 		return 0, apperr.New(apperr.Unauthenticated, "sign in first")
 	}
 	// A user may revoke their own sessions.
-	return RevokeUserSessions(viewer.System(ctx), s.client, v.UserID, 0, s.now())
+	sys := viewer.System(ctx)
+	var n int
+	err := WithTx(sys, s.client, func(tx *ent.Tx) error {
+		var err error
+		n, err = RevokeUserSessions(sys, tx.Client(), v.UserID, 0, s.now())
+		return err
+	})
+	return n, err
 }
 
 // RevokeSession revokes one session: a user their own, an admin anyone's.
@@ -342,8 +362,9 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if v == nil {
 		return apperr.New(apperr.Unauthenticated, "sign in first")
 	}
-	hash, err := s.Hash("newPassword", next)
-	if err != nil {
+	// The rules first; the hash only once the current password is known
+	// to be right, so that guesses cost no hashing.
+	if err := CheckPassword("newPassword", next); err != nil {
 		return err
 	}
 	// A user may change their own password, and nothing else of theirs.
@@ -354,17 +375,23 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	}
 	// Guessing the current password through a stolen session is throttled
 	// like signing in.
-	key := userThrottleKey(u.UsernameFold)
-	if wait, err := s.throttle.Check(sys, key); err != nil {
+	res, err := s.throttle.Reserve(sys, userThrottleKey(u.UsernameFold))
+	if err != nil {
 		return err
-	} else if wait > 0 {
-		return rateLimited(wait)
+	}
+	if !res.Admitted {
+		return rateLimited(res.Wait)
 	}
 	if !passwordMatches(u.PasswordHash, current) {
-		if _, err := s.throttle.Fail(sys, key); err != nil {
-			return err
-		}
+		// The reservation stays: it was a failure.
 		return apperr.Invalid("currentPassword", "is not your current password")
+	}
+	if err := s.throttle.Release(sys, res); err != nil {
+		return err
+	}
+	hash, err := s.Hash("newPassword", next)
+	if err != nil {
+		return err
 	}
 	return WithTx(sys, s.client, func(tx *ent.Tx) error {
 		if err := tx.User.UpdateOneID(u.ID).SetPasswordHash(hash).Exec(sys); err != nil {
@@ -375,9 +402,16 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	})
 }
 
-// RevokeUserSessions revokes a user's active sessions except keep (0: all)
-// and returns how many it revoked.
+// RevokeUserSessions revokes a user's active API sessions except keep (0:
+// all) and returns how many it revoked. It also ends all of the user's
+// dashboard sessions, by moving the user's session epoch on (a dashboard
+// that keeps its own session re-stores the new value). Every path that ends
+// a user's sessions (password change, disable, logout everywhere) calls it,
+// within the transaction of the change.
 func RevokeUserSessions(ctx context.Context, c *ent.Client, userID, keep int, now time.Time) (int, error) {
+	if err := c.User.Update().Where(user.ID(userID)).AddSessionEpoch(1).Exec(ctx); err != nil {
+		return 0, err
+	}
 	q := c.UserSession.Update().Where(
 		usersession.UserID(userID),
 		usersession.RevokedAtIsNil(),

@@ -2,10 +2,17 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	entdialect "entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"gatehouse/ent"
-	"gatehouse/ent/loginthrottle"
 )
 
 // ThrottleConfig limits failed sign-ins per username and per client address.
@@ -17,10 +24,6 @@ type ThrottleConfig struct {
 	// Step is the extra delay each failure adds to the answer (capped at a
 	// second), slowing guessing before the lock.
 	Step time.Duration
-	// LockRows takes row locks (SELECT … FOR UPDATE) while counting: set on
-	// PostgreSQL, where replicas count concurrently. SQLite transactions
-	// are already serialised.
-	LockRows bool
 }
 
 // DefaultThrottleConfig is the throttle used when nothing is set.
@@ -30,10 +33,20 @@ func DefaultThrottleConfig() ThrottleConfig {
 
 // Throttle keeps failure counts in the database, so every replica counts
 // the same attempts.
+//
+// An attempt reserves its failure before the password is compared: one
+// statement per key (INSERT … ON CONFLICT DO UPDATE … RETURNING) counts it
+// and answers whether it is within the limit, so the database, not the
+// replica, decides which attempts may compare a password. Of any number of
+// simultaneous attempts on one key, at most MaxFailures reach bcrypt in a
+// window; a successful attempt gives its reservation back.
 type Throttle struct {
 	client *ent.Client
 	cfg    ThrottleConfig
 	now    func() time.Time
+
+	mu      sync.Mutex
+	dialect string // of the client, learnt on first use
 }
 
 func newThrottle(c *ent.Client, cfg ThrottleConfig, now func() time.Time) *Throttle {
@@ -43,83 +56,247 @@ func newThrottle(c *ent.Client, cfg ThrottleConfig, now func() time.Time) *Throt
 	return &Throttle{client: c, cfg: cfg, now: now}
 }
 
-// Check returns how long the most locked of keys stays locked (0: none).
-// ctx must be a system context.
-func (t *Throttle) Check(ctx context.Context, keys ...string) (time.Duration, error) {
-	rows, err := t.client.LoginThrottle.Query().Where(loginthrottle.KeyIn(keys...)).All(ctx)
-	if err != nil {
-		return 0, err
-	}
-	now := t.now()
-	var wait time.Duration
-	for _, r := range rows {
-		if r.LockedUntil != nil && r.LockedUntil.After(now) {
-			wait = max(wait, r.LockedUntil.Sub(now))
-		}
-	}
-	return wait, nil
+// Reservation is the outcome of reserving an attempt on some keys.
+type Reservation struct {
+	// Admitted: the attempt may compare a password. Otherwise a key is
+	// locked and Wait says for how long.
+	Admitted bool
+	Wait     time.Duration
+	// Failures is the highest count among the keys, this attempt included.
+	Failures int
+	// keys holds the keys this attempt counts on, to give back.
+	keys []string
 }
 
-// Fail counts a failure against each key, locking those that reach the
-// limit, and returns the highest count. ctx must be a system context.
-func (t *Throttle) Fail(ctx context.Context, keys ...string) (int, error) {
-	highest := 0
+// Reserve counts an attempt on each key before its password is compared.
+// The attempt is admitted when every key is within its limit; otherwise
+// nothing is compared and the reservations are given back at once. ctx
+// must be a system context.
+func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, error) {
+	res := &Reservation{Admitted: true}
+	now := t.now().UTC()
 	for _, k := range keys {
-		n, err := t.fail(ctx, k)
+		failures, lockedUntil, err := t.reserve(ctx, k, now)
 		if err != nil {
-			return 0, err
+			// Give back what was taken; the error is what matters.
+			_ = t.release(context.WithoutCancel(ctx), res.keys)
+			return nil, err
 		}
-		highest = max(highest, n)
+		res.keys = append(res.keys, k)
+		res.Failures = max(res.Failures, failures)
+		if failures > t.cfg.MaxFailures {
+			res.Admitted = false
+			if lockedUntil.After(now) {
+				res.Wait = max(res.Wait, lockedUntil.Sub(now))
+			}
+		}
 	}
-	return highest, nil
+	if !res.Admitted {
+		// Nothing will be compared: this attempt is not a failure.
+		if err := t.release(context.WithoutCancel(ctx), res.keys); err != nil {
+			return nil, err
+		}
+		res.keys = nil
+		if res.Wait <= 0 {
+			// The lock ended at this very moment: try again.
+			res.Wait = time.Second
+		}
+	}
+	return res, nil
 }
 
-func (t *Throttle) fail(ctx context.Context, key string) (int, error) {
-	var failures int
-	for attempt := 0; ; attempt++ {
-		err := WithTx(ctx, t.client, func(tx *ent.Tx) error {
-			now := t.now()
-			q := tx.LoginThrottle.Query().Where(loginthrottle.Key(key))
-			if t.cfg.LockRows {
-				q = q.ForUpdate()
-			}
-			row, err := q.Only(ctx)
-			switch {
-			case ent.IsNotFound(err):
-				failures = 1
-				c := tx.LoginThrottle.Create().SetKey(key).SetFailures(1).SetWindowStartedAt(now)
-				if failures >= t.cfg.MaxFailures {
-					c.SetLockedUntil(now.Add(t.cfg.Lockout))
-				}
-				return c.Exec(ctx)
-			case err != nil:
-				return err
-			}
-			up := tx.LoginThrottle.UpdateOne(row)
-			if now.Sub(row.WindowStartedAt) > t.cfg.Window {
-				failures = 1
-				up.SetWindowStartedAt(now).ClearLockedUntil()
-			} else {
-				failures = row.Failures + 1
-			}
-			up.SetFailures(failures)
-			if failures >= t.cfg.MaxFailures {
-				up.SetLockedUntil(now.Add(t.cfg.Lockout))
-			}
-			return up.Exec(ctx)
-		})
-		// Two first failures at once: one insert wins, the other retries.
-		if ent.IsConstraintError(err) && attempt < 3 {
+// Release gives an admitted attempt's reservations back: its password was
+// right, so it was no failure. It is done even when the client has gone.
+// ctx must be a system context.
+func (t *Throttle) Release(ctx context.Context, r *Reservation) error {
+	if r == nil {
+		return nil
+	}
+	keys := r.keys
+	r.keys = nil
+	return t.release(context.WithoutCancel(ctx), keys)
+}
+
+// reserve counts one attempt on key and returns the count (this attempt
+// included) and the key's lock.
+//
+// In one statement, against the row as it was:
+//   - a locked key counts the attempt, which is then over the limit;
+//   - a key whose window has passed (and is not locked) starts a new one;
+//   - a key whose lock ended within its window admits one attempt, and is
+//     locked again at once until that attempt gives its reservation back;
+//   - otherwise the count goes up, and reaching MaxFailures locks the key.
+func (t *Throttle) reserve(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
+	d, err := t.dialectOf(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	lockAt := now.Add(t.cfg.Lockout)
+	var firstLock any // the lock of a first failure: only when one failure is the limit
+	if t.cfg.MaxFailures <= 1 {
+		firstLock = lockAt
+	}
+	q := reserveSQL(d)
+	rows, err := t.client.QueryContext(ctx, q,
+		key, now, firstLock, now.Add(-t.cfg.Window), t.cfg.MaxFailures, lockAt)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+		}
+		return 0, time.Time{}, errors.New("reserve sign-in attempt: no row returned")
+	}
+	var (
+		failures int
+		locked   any
+	)
+	if err := rows.Scan(&failures, &locked); err != nil {
+		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+	}
+	lockedUntil, err := scanTime(locked)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+	}
+	return failures, lockedUntil, rows.Close()
+}
+
+// release takes one attempt off each key, unlocking a key that falls
+// below the limit. A key back at zero is deleted, unless another attempt
+// counted on it meanwhile.
+func (t *Throttle) release(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	d, err := t.dialectOf(ctx)
+	if err != nil {
+		return err
+	}
+	del, dec := releaseSQL(d)
+	for _, k := range keys {
+		res, err := t.client.ExecContext(ctx, del, k)
+		if err != nil {
+			return fmt.Errorf("give back sign-in attempt: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n > 0 {
 			continue
 		}
-		return failures, err
+		if _, err := t.client.ExecContext(ctx, dec, k, t.cfg.MaxFailures); err != nil {
+			return fmt.Errorf("give back sign-in attempt: %w", err)
+		}
 	}
+	return nil
 }
 
-// Reset forgets a key's failures (after a successful sign-in).
-func (t *Throttle) Reset(ctx context.Context, key string) error {
-	_, err := t.client.LoginThrottle.Delete().Where(loginthrottle.Key(key)).Exec(ctx)
-	return err
+// reserveSQL is the reservation statement of a dialect. Its arguments:
+// 1 key, 2 now, 3 the lock of a first failure (or NULL), 4 the start of
+// the current window (now - Window), 5 MaxFailures, 6 now + Lockout. Times
+// are compared as the driver writes them: timestamptz on PostgreSQL, and
+// on SQLite UTC text of one layout, whose order is the order of time.
+func reserveSQL(d string) string {
+	arg := func(n int, _ string) string { return "?" + strconv.Itoa(n) }
+	if d == entdialect.Postgres {
+		arg = func(n int, typ string) string { return "$" + strconv.Itoa(n) + "::" + typ }
+	}
+	return strings.NewReplacer(
+		"$key", arg(1, "text"),
+		"$now", arg(2, "timestamptz"),
+		"$firstlock", arg(3, "timestamptz"),
+		"$windowstart", arg(4, "timestamptz"),
+		"$max", arg(5, "bigint"),
+		"$lockat", arg(6, "timestamptz"),
+	).Replace(`INSERT INTO login_throttles AS t (key, failures, window_started_at, locked_until)
+VALUES ($key, 1, $now, $firstlock)
+ON CONFLICT (key) DO UPDATE SET
+  failures = CASE
+    WHEN t.locked_until > $now THEN t.failures + 1
+    WHEN t.window_started_at < $windowstart THEN 1
+    WHEN t.locked_until IS NOT NULL THEN $max
+    ELSE t.failures + 1 END,
+  window_started_at = CASE
+    WHEN t.locked_until > $now THEN t.window_started_at
+    WHEN t.window_started_at < $windowstart THEN $now
+    ELSE t.window_started_at END,
+  locked_until = CASE
+    WHEN t.locked_until > $now THEN t.locked_until
+    WHEN t.window_started_at < $windowstart THEN $firstlock
+    WHEN t.locked_until IS NOT NULL THEN $lockat
+    WHEN t.failures + 1 >= $max THEN $lockat
+    ELSE NULL END
+RETURNING failures, locked_until`)
+}
+
+// releaseSQL is the delete-at-one and the decrement statements of a
+// dialect (arguments: key; key and MaxFailures).
+func releaseSQL(d string) (del, dec string) {
+	if d == entdialect.Postgres {
+		return `DELETE FROM login_throttles WHERE key = $1 AND failures <= 1`,
+			`UPDATE login_throttles SET failures = GREATEST(failures - 1, 0),
+  locked_until = CASE WHEN failures - 1 < $2::bigint THEN NULL ELSE locked_until END
+WHERE key = $1`
+	}
+	return `DELETE FROM login_throttles WHERE key = ?1 AND failures <= 1`,
+		`UPDATE login_throttles SET failures = MAX(failures - 1, 0),
+  locked_until = CASE WHEN failures - 1 < ?2 THEN NULL ELSE locked_until END
+WHERE key = ?1`
+}
+
+// dialectOf is the SQL dialect ent builds queries in for this client,
+// learnt once from a query that reads nothing.
+func (t *Throttle) dialectOf(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dialect != "" {
+		return t.dialect, nil
+	}
+	var d string
+	_, err := t.client.LoginThrottle.Query().
+		Where(func(s *sql.Selector) {
+			d = s.Dialect()
+			s.Where(sql.False())
+		}).
+		Exist(ctx)
+	if err != nil {
+		return "", err
+	}
+	if d != entdialect.SQLite && d != entdialect.Postgres {
+		return "", fmt.Errorf("login throttle: unsupported SQL dialect %q", d)
+	}
+	t.dialect = d
+	return d, nil
+}
+
+// scanTime reads a time the driver returned: a time.Time, or on SQLite
+// (where RETURNING has no declared column type) the text it stores.
+func scanTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return v, nil
+	case string:
+		return parseSQLiteTime(v)
+	case []byte:
+		return parseSQLiteTime(string(v))
+	}
+	return time.Time{}, fmt.Errorf("unexpected time value of type %T", v)
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	s = strings.TrimSuffix(s, "Z")
+	for _, layout := range []string{
+		"2006-01-02 15:04:05.999999999-07:00",
+		"2006-01-02T15:04:05.999999999-07:00",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02T15:04:05.999999999",
+	} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errors.New("unreadable time in login_throttles")
 }
 
 // slow delays a failed answer in proportion to the failures so far.

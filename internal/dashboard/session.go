@@ -36,6 +36,7 @@ const (
 // Keys of the cookie session's data.
 const (
 	keyUserID    = "uid"
+	keyEpoch     = "epoch" // the admin's session epoch at sign-in
 	keyFlash     = "flash"
 	keyFlashKind = "flashKind"
 )
@@ -94,8 +95,12 @@ func currentAdmin(ctx context.Context) *ent.User {
 
 // requireAdmin lets only a signed-in, enabled admin through, re-reading the
 // user on every request: an admin who was disabled, demoted or deleted is
-// signed out at once. The admin's viewer goes into the request context so
-// that ent's privacy rules apply to every query of the page.
+// signed out at once, and so is a session from before the admin's sessions
+// were ended (password change, logout everywhere: the user's session epoch
+// moved on since this session signed in). A session from before epochs were
+// stored holds none, which reads as 0, the epoch every user started with.
+// The admin's viewer goes into the request context so that ent's privacy
+// rules apply to every query of the page.
 func (d *Dashboard) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -116,6 +121,15 @@ func (d *Dashboard) requireAdmin(next http.Handler) http.Handler {
 				return
 			}
 			d.flash(ctx, components.FlashInfo, "You have been signed out: your account is no longer an enabled admin.")
+			d.toLogin(w, r)
+			return
+		}
+		if d.sessions.GetInt(ctx, keyEpoch) != u.SessionEpoch {
+			if err := d.signOut(ctx); err != nil {
+				d.serverError(w, r, err)
+				return
+			}
+			d.flash(ctx, components.FlashInfo, "You have been signed out: your password was changed or your sessions were ended.")
 			d.toLogin(w, r)
 			return
 		}
@@ -144,6 +158,27 @@ func (d *Dashboard) signOut(ctx context.Context) error {
 		return err
 	}
 	d.sessions.Remove(ctx, keyUserID)
+	d.sessions.Remove(ctx, keyEpoch)
+	return nil
+}
+
+// keepSignedIn keeps the current session signed in after it ended all of
+// its own admin's sessions (a new password, "revoke sessions" on their own
+// account): it takes a new token and the admin's new session epoch. The
+// admin's other dashboard sessions stay ended. Changes to other users'
+// accounts leave the session as it is.
+func (d *Dashboard) keepSignedIn(ctx context.Context, userID int) error {
+	if a := currentAdmin(ctx); a == nil || a.ID != userID {
+		return nil
+	}
+	u, err := d.client.User.Get(viewer.System(ctx), userID)
+	if err != nil {
+		return err
+	}
+	if err := d.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	d.sessions.Put(ctx, keyEpoch, u.SessionEpoch)
 	return nil
 }
 
@@ -193,6 +228,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.sessions.Put(ctx, keyUserID, u.ID)
+	d.sessions.Put(ctx, keyEpoch, u.SessionEpoch)
 	// Recording the sign-in of the admin who just proved who they are.
 	adminCtx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: viewer.RoleAdmin})
 	if err := d.client.User.UpdateOneID(u.ID).SetLastLoginAt(d.svc.Now()).Exec(adminCtx); err != nil {

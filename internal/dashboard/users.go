@@ -214,6 +214,9 @@ func (d *Dashboard) userUpdate(w http.ResponseWriter, r *http.Request) {
 			in.Password = &pw
 		}
 		saved, err := d.svc.UpdateUser(r.Context(), u.ID, in)
+		if err == nil && pw != "" {
+			err = d.keepSignedIn(r.Context(), u.ID)
+		}
 		if err == nil {
 			d.redirect(w, r, Or(f.Return, users.Href(u.ID)), "User "+saved.Username+" saved.")
 			return
@@ -291,6 +294,9 @@ func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := d.svc.RevokeAllSessions(r.Context(), u.ID)
+	if err == nil {
+		err = d.keepSignedIn(r.Context(), u.ID)
+	}
 	if err != nil {
 		d.failure(w, r, err)
 		return

@@ -3,12 +3,14 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/graph"
@@ -207,8 +209,14 @@ func withClientInfo(trusted []netip.Prefix, next http.Handler) http.Handler {
 
 // bearer authenticates "Authorization: Bearer <token>". A missing or
 // failing token leaves the request anonymous: fields that need a viewer
-// answer UNAUTHENTICATED, and login still works.
+// answer UNAUTHENTICATED, and login still works. Only a session that cannot
+// be read answers 503; one whose use cannot be recorded (the database
+// takes no writes) is served, and that is logged at most once a minute.
 func bearer(a *auth.Service, log *slog.Logger, next http.Handler) http.Handler {
+	var (
+		lastTouchLog atomic.Int64 // unix nanoseconds
+		touchFails   atomic.Int64 // since the last line logged
+	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
@@ -216,18 +224,28 @@ func bearer(a *auth.Service, log *slog.Logger, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		v, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
-		if err != nil {
-			if err != auth.ErrInvalidToken {
-				log.ErrorContext(r.Context(), "authenticate", "err", err)
-				writeJSONError(w, http.StatusServiceUnavailable, "INTERNAL_SERVER_ERROR", "could not check the session; try again")
-				return
+		ctx := r.Context()
+		v, err := a.Authenticate(ctx, strings.TrimSpace(token))
+		switch {
+		case err == nil:
+		case v != nil && errors.Is(err, auth.ErrTouch):
+			n := touchFails.Add(1)
+			now, last := time.Now().UnixNano(), lastTouchLog.Load()
+			if now-last >= int64(time.Minute) && lastTouchLog.CompareAndSwap(last, now) {
+				touchFails.Add(-n)
+				log.WarnContext(ctx, "could not record the use of a session; serving the request",
+					"session_id", v.SessionID, "failures", n, "err", err)
 			}
+		case errors.Is(err, auth.ErrInvalidToken):
 			next.ServeHTTP(w, r)
 			return
+		default:
+			log.ErrorContext(ctx, "authenticate", "err", err)
+			writeJSONError(w, http.StatusServiceUnavailable, "INTERNAL_SERVER_ERROR", "could not check the session; try again")
+			return
 		}
-		logging.Info(r.Context()).SetViewer(v.UserID)
-		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		logging.Info(ctx).SetViewer(v.UserID)
+		next.ServeHTTP(w, r.WithContext(viewer.NewContext(ctx, v)))
 	})
 }
 
