@@ -146,7 +146,7 @@ func (f *flags) serveFlags() overrides {
 // applies the command's flags on top. It returns the config file used
 // ("" for none).
 func (e *env) loadConfig(f *flags, o overrides) (config.Config, string, error) {
-	cfg, path, err := config.Load(*f.config, e.getenv)
+	cfg, path, err := config.Load(*f.config, e.environ)
 	if err != nil {
 		return cfg, path, err
 	}

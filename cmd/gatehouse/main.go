@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"gatehouse/internal/config"
 )
 
 func main() {
@@ -54,12 +56,13 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	getenv func(string) string
+	// environ is the environment the configuration is read from.
+	environ config.Environ
 }
 
 // run executes one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return (&env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}).run(args)
+	return (&env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, environ: config.OSEnviron()}).run(args)
 }
 
 // command is a (sub)command: its name as typed and what it does.
