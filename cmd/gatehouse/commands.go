@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"gatehouse/ent"
@@ -207,11 +208,22 @@ func (e *env) serve(args []string) error {
 	log.Info("gatehouse starting", "version", version, "config_file", path,
 		"db", cfg.Database.Driver, "dsn", config.RedactDSN(cfg.Database.DSN))
 
+	// Bind first: a server that cannot serve must not create (and
+	// announce) the first admin, nor touch the database at all.
+	ln, err := listen(cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
 	d, err := app.OpenDB(e.ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	for _, w := range d.Warnings {
+		log.Warn("database file permissions", "problem", w)
+	}
 	if cfg.Database.AutoMigrate {
 		if err := d.Migrate(e.ctx); err != nil {
 			return err
@@ -231,13 +243,25 @@ func (e *env) serve(args []string) error {
 		// Shown once: the database keeps only its hash.
 		log.Warn("created the first admin; sign in and change this password", "username", "admin", "password", pw)
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
-	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "db", cfg.Database.Driver, "version", version)
 	srv := server.HTTPServer(cfg.Server, a.Handler, log)
 	return server.Serve(e.ctx, srv, ln, cfg.Server.ShutdownGrace.Duration, log)
+}
+
+// listen binds addr, explaining the usual failures.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("server.listen: cannot listen on %s: address already in use (another process, perhaps another Gatehouse, "+
+			"is listening there); stop it or choose another address with --listen or server.listen", addr)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("server.listen: cannot listen on %s: permission denied (ports below 1024 need privileges); "+
+			"choose a port above 1023 with --listen or server.listen", addr)
+	case err != nil:
+		return nil, fmt.Errorf("server.listen: %w", err)
+	}
+	return ln, nil
 }
 
 func (e *env) migrate(args []string) error {

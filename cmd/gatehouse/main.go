@@ -46,7 +46,8 @@ The config file is --config, else $GATEHOUSE_CONFIG, else ./config/config.toml
 if present, else the built-in defaults; GATEHOUSE_<SECTION>_<KEY> environment
 variables override the file and flags override both.
 
-Exit status: 0 on success, 1 when the command failed, 2 for bad usage.
+Exit status: 0 on success, 1 when the command failed, 2 for bad usage
+(including a database DSN of a kind Gatehouse does not support).
 Run "gatehouse COMMAND --help" for a command's flags.
 `
 
@@ -125,6 +126,10 @@ func (e *env) exit(name string, err error) int {
 	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 	fmt.Fprintf(e.stderr, "gatehouse %s: %s\n", name, msg)
+	if errors.Is(err, config.ErrDSNScheme) {
+		// A database Gatehouse cannot use at all is bad usage.
+		return 2
+	}
 	return 1
 }
 

@@ -48,6 +48,11 @@ func gatehouseBinary(t *testing.T) string {
 			return
 		}
 		binDir = dir
+		// Tests run the binary as an unprivileged user too.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			binError = err
+			return
+		}
 		binPath = filepath.Join(dir, "gatehouse")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
