@@ -604,7 +604,7 @@ func (e *env) configPrint(args []string) error {
 
 func (e *env) healthcheck(args []string) error {
 	f := e.newFlags("healthcheck", "healthcheck [--config FILE] [--url URL]",
-		"Asks a running server whether it is ready (GET /readyz) and exits 0 if it is,\n1 if not: for container HEALTHCHECKs. The address comes from server.listen.", false)
+		"Asks a running server whether it is ready (GET /readyz) and exits 0 if it is,\n1 if not, with the reason /readyz gives (database unreachable, or cannot take\nwrites): for container HEALTHCHECKs. The address comes from server.listen.", false)
 	f.config = f.String("config", "", "config file (default: $GATEHOUSE_CONFIG, else ./config/config.toml if present)")
 	u := f.String("url", "", "the URL to check (default: /readyz on server.listen, via 127.0.0.1 for a wildcard address)")
 	if _, err := f.parse(args, 0, 0); err != nil {
@@ -633,7 +633,19 @@ func (e *env) healthcheck(args []string) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("not ready: GET %s answered %s", target, res.Status)
+		// /readyz says why in its first line ("database cannot take
+		// writes: disk full").
+		why, _ := bufio.NewReader(io.LimitReader(res.Body, 200)).ReadString('\n')
+		why = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, why)
+		if why != "" {
+			why = ": " + why
+		}
+		return fmt.Errorf("not ready: GET %s answered %s%s", target, res.Status, why)
 	}
 	fmt.Fprintln(e.stdout, "ready")
 	return nil

@@ -52,10 +52,11 @@ func OSEnviron() Environ {
 // environment are used. The returned path is the file used, "" for none.
 //
 // environ is usually OSEnviron(); an empty value counts as unset. A
-// GATEHOUSE_* variable that is neither a key's variable nor one of the
-// few others Gatehouse knows (see KnownEnv) is an error, with the closest
-// known name suggested. Errors name the offending key ("server.listen"),
-// with the file's line where known, or the offending environment variable.
+// GATEHOUSE_* variable that is neither a key's variable nor
+// GATEHOUSE_CONFIG nor reserved for the test suite (GATEHOUSE_TEST_*) is
+// an error, with the closest known name suggested. Errors name the
+// offending key ("server.listen"), with the file's line where known, or
+// the offending environment variable.
 func Load(flagPath string, environ Environ) (Config, string, error) {
 	getenv := func(k string) string { return environ[k] }
 	if err := checkEnvNames(environ); err != nil {

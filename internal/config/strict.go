@@ -8,20 +8,17 @@ import (
 	"strings"
 )
 
-// Environment variables that start with GATEHOUSE_ but set no key.
-const (
-	// EnvTestPrefix starts the variables reserved for Gatehouse's own test
-	// suite (GATEHOUSE_TEST_POSTGRES); the server never reads them, and
-	// they do not stop it.
-	EnvTestPrefix = "GATEHOUSE_TEST_"
-)
+// envTestPrefix starts the environment variables reserved for
+// Gatehouse's own test suite (GATEHOUSE_TEST_POSTGRES): the server never
+// reads them, and they do not stop it.
+const envTestPrefix = "GATEHOUSE_TEST_"
 
-// KnownEnv reports whether Gatehouse accepts the environment variable
+// knownEnv reports whether Gatehouse accepts the environment variable
 // name: any variable outside GATEHOUSE_*, and of those a key's
 // GATEHOUSE_<SECTION>_<KEY>, GATEHOUSE_CONFIG, and those reserved for the
 // test suite (GATEHOUSE_TEST_*).
-func KnownEnv(name string) bool {
-	if !strings.HasPrefix(name, envPrefix) || name == EnvConfig || strings.HasPrefix(name, EnvTestPrefix) {
+func knownEnv(name string) bool {
+	if !strings.HasPrefix(name, envPrefix) || name == EnvConfig || strings.HasPrefix(name, envTestPrefix) {
 		return true
 	}
 	var c Config
@@ -39,7 +36,7 @@ func KnownEnv(name string) bool {
 func checkEnvNames(environ Environ) error {
 	var unknown []string
 	for k, v := range environ {
-		if v != "" && !KnownEnv(k) {
+		if v != "" && !knownEnv(k) {
 			unknown = append(unknown, k)
 		}
 	}
