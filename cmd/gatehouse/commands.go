@@ -181,9 +181,10 @@ func (e *env) logger(cfg config.Config) (*slog.Logger, error) {
 }
 
 const serveAbout = `Serves the GraphQL API (/graphql), the playground (/playground), the admin
-dashboard (/admin/) and the health checks (/healthz, /readyz). It migrates the
-schema first unless --no-migrate (or database.auto_migrate = false) is given,
-in which case it refuses to start on a schema that is not current. On a
+dashboard (/admin/) and the health checks (/healthz, /readyz). It binds its
+address first (an address in use stops it before it opens the database), then
+migrates the schema unless --no-migrate (or database.auto_migrate = false) is
+given, in which case it refuses to start on a schema that is not current. On a
 database without an admin it creates the user "admin" and logs its password
 once. SIGTERM or Ctrl-C stops it gracefully: no new connections, and requests
 in flight get server.shutdown_grace to finish.`

@@ -65,11 +65,13 @@ func suggestEnv(name string) string {
 	if s := closest(name, cands); s != "" {
 		return s
 	}
-	// A key's name without its section: GATEHOUSE_BCRYPT_COST.
+	// A key's name without its section (GATEHOUSE_BCRYPT_COST) or with
+	// another one (GATEHOUSE_DB_DSN), when only one section has it.
 	rest := strings.TrimPrefix(name, envPrefix)
 	var match []string
 	for _, f := range fields(&c) {
-		if _, k, _ := strings.Cut(f.key, "."); strings.ToUpper(k) == rest {
+		_, k, _ := strings.Cut(f.key, ".")
+		if k = strings.ToUpper(k); rest == k || strings.HasSuffix(rest, "_"+k) {
 			match = append(match, f.env)
 		}
 	}
