@@ -23,8 +23,9 @@ type binResult struct {
 }
 
 // runBinary runs the gatehouse binary to its end in dir with exactly the
-// environment m; cred, when non-nil, runs it as another user.
-func runBinary(t *testing.T, dir string, m map[string]string, cred *syscall.Credential, args ...string) binResult {
+// environment m; adjust, when non-nil, changes the command first (to run
+// it as another user, say).
+func runBinary(t *testing.T, dir string, m map[string]string, adjust func(*exec.Cmd), args ...string) binResult {
 	t.Helper()
 	// A run that wrongly starts serving is stopped after a minute.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -32,8 +33,8 @@ func runBinary(t *testing.T, dir string, m map[string]string, cred *syscall.Cred
 	cmd := exec.CommandContext(ctx, gatehouseBinary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = processEnv(m)
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if adjust != nil {
+		adjust(cmd)
 	}
 	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -204,77 +205,5 @@ func TestServeOnABusyPortCreatesNoAdmin(t *testing.T) {
 		if n := passwords(p.logs.String()); n != want {
 			t.Fatalf("serve %d on a free port logged %d passwords, want %d:\n%s", i+1, n, want, p.logs.String())
 		}
-	}
-}
-
-// TestServeWhereItCannotWrite: a database in a directory the server may
-// not write is refused with a message naming the directory (not SQLite's
-// "no such file or directory"). As root, whom permissions do not stop,
-// the binary runs as nobody (65534).
-func TestServeWhereItCannotWrite(t *testing.T) {
-	if testdb.Postgres() {
-		t.Skip("SQLite only")
-	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
-	}
-	base := t.TempDir()
-	// Let the other user reach the test's directory.
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ro := filepath.Join(base, "ro")
-	if err := os.Mkdir(ro, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	existing := filepath.Join(ro, "old.db")
-	if err := os.WriteFile(existing, nil, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(existing, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(ro, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	if cred == nil {
-		// An unprivileged user may still be able to write it (a
-		// capability); then the condition cannot be made.
-		if f, err := os.CreateTemp(ro, "probe"); err == nil {
-			f.Close()
-			os.Remove(f.Name())
-			t.Skip("cannot make a directory this user may not write")
-		}
-	}
-
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"the default database in a directory it cannot write", nil,
-			"cannot create the database directory " + filepath.Join(ro, "data") + ": " + ro + " is not writable (permission denied)"},
-		{"a new database file", []string{"--db", filepath.Join(ro, "new.db")},
-			"the database directory " + ro + " is not writable (permission denied)"},
-		{"an existing database file", []string{"--db", existing},
-			"the database directory " + ro + " is not writable (permission denied)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := runBinary(t, ro, baseEnv(nil), cred, append([]string{"serve", "--listen", "127.0.0.1:0"}, tt.args...)...)
-			msg := lastLine(r.stderr)
-			if r.code != 1 || !strings.Contains(msg, tt.want) || !strings.Contains(msg, "make the directory writable") {
-				t.Errorf("exit %d, message %q; want 1 and %q", r.code, msg, tt.want)
-			}
-			if strings.Contains(msg, "no such file or directory") {
-				t.Errorf("message %q blames a missing file", msg)
-			}
-		})
-	}
-	if got := entries(t, ro); len(got) != 1 {
-		t.Errorf("the runs created files: %v", got)
 	}
 }

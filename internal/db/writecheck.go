@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mattn/go-sqlite3"
 )
 
 // WriteCheckInterval is how long a verdict of CheckWrites is reused: a
@@ -129,29 +128,8 @@ func (d *DB) sqliteRoom(ctx context.Context) string {
 // reason safe to show to anyone: "disk full", "read-only", "I/O error",
 // ... It never returns the driver's text, which may hold paths or SQL.
 func WriteFailure(err error) string {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrFull:
-			return "disk full"
-		case sqlite3.ErrReadonly:
-			return "read-only"
-		case sqlite3.ErrIoErr:
-			return "I/O error"
-		case sqlite3.ErrCantOpen:
-			return "cannot open the database file"
-		case sqlite3.ErrPerm, sqlite3.ErrAuth:
-			return "permission denied"
-		case sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
-			return "database file is damaged"
-		case sqlite3.ErrBusy, sqlite3.ErrLocked:
-			return reasonBusy
-		case sqlite3.ErrError:
-			if strings.Contains(se.Error(), "no such table") {
-				return "schema is not current"
-			}
-		}
-		return "write failed"
+	if reason, ok := sqliteFailure(err); ok {
+		return reason
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

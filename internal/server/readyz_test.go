@@ -3,15 +3,19 @@ package server_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
+	"gatehouse/internal/db"
 	"gatehouse/internal/testdb"
 )
 
@@ -21,7 +25,13 @@ const createPackage = `mutation($n: String!, $d: String) { createPackage(input: 
 // taking writes; it returns the server and an admin's token.
 func writesFail(t *testing.T) (*apptest.Server, string) {
 	t.Helper()
-	s := apptest.Start(t, nil, app.Options{})
+	return writesFailOn(t, testdb.Open(t))
+}
+
+// writesFailOn is writesFail over an open, migrated database.
+func writesFailOn(t *testing.T, d *db.DB) (*apptest.Server, string) {
+	t.Helper()
+	s := apptest.StartOn(t, d, nil, app.Options{})
 	s.App.DB.SetWriteCheckInterval(0) // check on every request
 	s.CreateUser("root", "root-password-1", user.RoleADMIN)
 	tok := s.Login("root", "root-password-1")
@@ -65,6 +75,31 @@ func faultShows(t *testing.T, s *apptest.Server, tok, reason, logged string) {
 	}
 	if !strings.Contains(logs, "reason="+quoteIfNeeded(reason)) {
 		t.Errorf("the log does not give the readiness reason %q:\n%s", reason, logs)
+	}
+}
+
+// fillUp fills the file system holding dir and returns the filler file.
+func fillUp(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	block := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			// The last bytes, a block at a time.
+			for {
+				if _, err := f.Write(block[:512]); err != nil {
+					return p
+				}
+			}
+		}
 	}
 }
 
@@ -117,6 +152,27 @@ func TestReadyzWhenWritesFail(t *testing.T) {
 		exec(t, s.App.DB.SQL, "PRAGMA max_page_count = 1")
 		faultShows(t, s, tok, "database full (max_page_count reached)", "database or disk is full")
 		exec(t, s.App.DB.SQL, "PRAGMA max_page_count = 4294967294")
+		recovered(t, s, tok)
+	})
+	t.Run("sqlite file on a full disk", func(t *testing.T) {
+		if testdb.Postgres() {
+			t.Skip("SQLite only")
+		}
+		dir := smallFileSystem(t)
+		d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: filepath.Join(dir, "gatehouse.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		if err := d.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s, tok := writesFailOn(t, d)
+		filler := fillUp(t, dir)
+		faultShows(t, s, tok, "disk full", "database or disk is full")
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
 		recovered(t, s, tok)
 	})
 	t.Run("postgres read-only", func(t *testing.T) {
