@@ -131,7 +131,8 @@ func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("sqlite dsn options: %w", err)
 	}
-	if !memory && q.Get("mode") != "ro" {
+	if m := q.Get("mode"); !memory && m != "ro" && m != "rw" {
+		// (mode=ro and mode=rw ask SQLite not to create the file.)
 		if err := prepareSQLiteFile(path); err != nil {
 			return "", false, err
 		}

@@ -12,8 +12,9 @@ import (
 const migrationLockKey = 7_146_201_583
 
 // Migrate brings the schema up to date: ent's tables, the dashboard's
-// session table and the readiness check's write probe. On PostgreSQL it holds an advisory lock meanwhile, so
-// replicas starting together migrate one after the other.
+// session table and the readiness check's write probe. On PostgreSQL it
+// holds an advisory lock meanwhile, so replicas starting together migrate
+// one after the other.
 func (d *DB) Migrate(ctx context.Context) error {
 	if d.Driver == Postgres {
 		conn, err := d.SQL.Conn(ctx)

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -89,8 +90,8 @@ func (d *DB) probeWrites(ctx context.Context) (string, error) {
 	q := `INSERT INTO ` + writeProbeTable + ` (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at`
 	if d.Driver == Postgres {
 		q = strings.Replace(q, "?", "$1", 1)
-	} else if reason := d.sqliteRoom(ctx); reason != "" {
-		return reason, nil
+	} else if reason, err := d.sqliteRoom(ctx); reason != "" {
+		return reason, err
 	}
 	if _, err := d.SQL.ExecContext(ctx, q, time.Now().UnixNano()); err != nil {
 		return WriteFailure(err), err
@@ -101,11 +102,11 @@ func (d *DB) probeWrites(ctx context.Context) (string, error) {
 // sqliteRoom returns a reason when a SQLite database cannot grow: its
 // file system is (nearly) full, or it has (nearly) reached max_page_count.
 // Checks that cannot be made are skipped.
-func (d *DB) sqliteRoom(ctx context.Context) string {
+func (d *DB) sqliteRoom(ctx context.Context) (string, error) {
 	var file string
 	if err := d.SQL.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err == nil && file != "" {
 		if free, ok := freeBytes(filepath.Dir(file)); ok && free < minFreeBytes {
-			return "disk full"
+			return "disk full", fmt.Errorf("%d bytes left on the file system of %s", free, filepath.Dir(file))
 		}
 	}
 	var pages, maxPages, freePages int64
@@ -114,14 +115,14 @@ func (d *DB) sqliteRoom(ctx context.Context) string {
 		dst    *int64
 	}{{"page_count", &pages}, {"max_page_count", &maxPages}, {"freelist_count", &freePages}} {
 		if err := d.SQL.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(p.dst); err != nil {
-			return ""
+			return "", nil
 		}
 	}
 	// A write may need several new pages: a handful left is full.
 	if maxPages > 0 && maxPages-pages+freePages < 16 {
-		return "database full (max_page_count reached)"
+		return "database full (max_page_count reached)", fmt.Errorf("%d pages of max_page_count %d used, %d free", pages, maxPages, freePages)
 	}
-	return ""
+	return "", nil
 }
 
 // WriteFailure classifies an error from a database write into a short
