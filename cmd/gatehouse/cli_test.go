@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -522,6 +524,16 @@ func TestHealthcheckCommand(t *testing.T) {
 	}
 	if r := cli(t, baseEnv(nil), "", "healthcheck", "--url", s.url+"/nothing-here"); r.code != 1 {
 		t.Fatalf("healthcheck of a 404: %+v", r)
+	}
+	// The reason /readyz gives is shown.
+	notReady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database cannot take writes: disk full\n\x1b[2Jmore"))
+	}))
+	defer notReady.Close()
+	r := cli(t, baseEnv(nil), "", "healthcheck", "--url", notReady.URL+"/readyz")
+	if want := "503 Service Unavailable: database cannot take writes: disk full\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+		t.Fatalf("healthcheck of a server that cannot take writes: %+v, want the message to end with %q", r, want)
 	}
 }
 

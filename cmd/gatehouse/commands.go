@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"gatehouse/ent"
@@ -146,7 +147,7 @@ func (f *flags) serveFlags() overrides {
 // applies the command's flags on top. It returns the config file used
 // ("" for none).
 func (e *env) loadConfig(f *flags, o overrides) (config.Config, string, error) {
-	cfg, path, err := config.Load(*f.config, e.getenv)
+	cfg, path, err := config.Load(*f.config, e.environ)
 	if err != nil {
 		return cfg, path, err
 	}
@@ -180,9 +181,10 @@ func (e *env) logger(cfg config.Config) (*slog.Logger, error) {
 }
 
 const serveAbout = `Serves the GraphQL API (/graphql), the playground (/playground), the admin
-dashboard (/admin/) and the health checks (/healthz, /readyz). It migrates the
-schema first unless --no-migrate (or database.auto_migrate = false) is given,
-in which case it refuses to start on a schema that is not current. On a
+dashboard (/admin/) and the health checks (/healthz, /readyz). It binds its
+address first (an address in use stops it before it opens the database), then
+migrates the schema unless --no-migrate (or database.auto_migrate = false) is
+given, in which case it refuses to start on a schema that is not current. On a
 database without an admin it creates the user "admin" and logs its password
 once. SIGTERM or Ctrl-C stops it gracefully: no new connections, and requests
 in flight get server.shutdown_grace to finish.`
@@ -207,11 +209,22 @@ func (e *env) serve(args []string) error {
 	log.Info("gatehouse starting", "version", version, "config_file", path,
 		"db", cfg.Database.Driver, "dsn", config.RedactDSN(cfg.Database.DSN))
 
+	// Bind first: a server that cannot serve must not create (and
+	// announce) the first admin, nor touch the database at all.
+	ln, err := listen(cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
 	d, err := app.OpenDB(e.ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	for _, w := range d.Warnings {
+		log.Warn("database file permissions", "problem", w)
+	}
 	if cfg.Database.AutoMigrate {
 		if err := d.Migrate(e.ctx); err != nil {
 			return err
@@ -231,13 +244,25 @@ func (e *env) serve(args []string) error {
 		// Shown once: the database keeps only its hash.
 		log.Warn("created the first admin; sign in and change this password", "username", "admin", "password", pw)
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
-	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "db", cfg.Database.Driver, "version", version)
 	srv := server.HTTPServer(cfg.Server, a.Handler, log)
 	return server.Serve(e.ctx, srv, ln, cfg.Server.ShutdownGrace.Duration, log)
+}
+
+// listen binds addr, explaining the usual failures.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("server.listen: cannot listen on %s: address already in use (another process, perhaps another Gatehouse, "+
+			"is listening there); stop it or choose another address with --listen or server.listen", addr)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("server.listen: cannot listen on %s: permission denied (ports below 1024 need privileges); "+
+			"choose a port above 1023 with --listen or server.listen", addr)
+	case err != nil:
+		return nil, fmt.Errorf("server.listen: %w", err)
+	}
+	return ln, nil
 }
 
 func (e *env) migrate(args []string) error {
@@ -580,7 +605,7 @@ func (e *env) configPrint(args []string) error {
 
 func (e *env) healthcheck(args []string) error {
 	f := e.newFlags("healthcheck", "healthcheck [--config FILE] [--url URL]",
-		"Asks a running server whether it is ready (GET /readyz) and exits 0 if it is,\n1 if not: for container HEALTHCHECKs. The address comes from server.listen.", false)
+		"Asks a running server whether it is ready (GET /readyz) and exits 0 if it is,\n1 if not, with the reason /readyz gives (database unreachable, or cannot take\nwrites): for container HEALTHCHECKs. The address comes from server.listen.", false)
 	f.config = f.String("config", "", "config file (default: $GATEHOUSE_CONFIG, else ./config/config.toml if present)")
 	u := f.String("url", "", "the URL to check (default: /readyz on server.listen, via 127.0.0.1 for a wildcard address)")
 	if _, err := f.parse(args, 0, 0); err != nil {
@@ -609,7 +634,19 @@ func (e *env) healthcheck(args []string) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("not ready: GET %s answered %s", target, res.Status)
+		// /readyz says why in its first line ("database cannot take
+		// writes: disk full").
+		why, _ := bufio.NewReader(io.LimitReader(res.Body, 200)).ReadString('\n')
+		why = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, why)
+		if why != "" {
+			why = ": " + why
+		}
+		return fmt.Errorf("not ready: GET %s answered %s%s", target, res.Status, why)
 	}
 	fmt.Fprintln(e.stdout, "ready")
 	return nil

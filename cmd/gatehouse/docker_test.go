@@ -252,7 +252,7 @@ func TestDockerImage(t *testing.T) {
 	}
 	inImage.Write(confText)
 	inImage.Close()
-	icfg, _, err := config.Load(inImage.Name(), func(string) string { return "" })
+	icfg, _, err := config.Load(inImage.Name(), nil)
 	if err != nil {
 		t.Fatalf("%s: %v", confSrc, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"gatehouse/internal/config"
 )
 
 func main() {
@@ -44,7 +46,8 @@ The config file is --config, else $GATEHOUSE_CONFIG, else ./config/config.toml
 if present, else the built-in defaults; GATEHOUSE_<SECTION>_<KEY> environment
 variables override the file and flags override both.
 
-Exit status: 0 on success, 1 when the command failed, 2 for bad usage.
+Exit status: 0 on success, 1 when the command failed, 2 for bad usage
+(including a database DSN of a kind Gatehouse does not support).
 Run "gatehouse COMMAND --help" for a command's flags.
 `
 
@@ -54,12 +57,13 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	getenv func(string) string
+	// environ is the environment the configuration is read from.
+	environ config.Environ
 }
 
 // run executes one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return (&env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}).run(args)
+	return (&env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, environ: config.OSEnviron()}).run(args)
 }
 
 // command is a (sub)command: its name as typed and what it does.
@@ -122,6 +126,10 @@ func (e *env) exit(name string, err error) int {
 	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 	fmt.Fprintf(e.stderr, "gatehouse %s: %s\n", name, msg)
+	if errors.Is(err, config.ErrDSNScheme) {
+		// A database Gatehouse cannot use at all is bad usage.
+		return 2
+	}
 	return 1
 }
 

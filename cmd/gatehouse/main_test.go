@@ -48,6 +48,11 @@ func gatehouseBinary(t *testing.T) string {
 			return
 		}
 		binDir = dir
+		// Tests run the binary as an unprivileged user too.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			binError = err
+			return
+		}
 		binPath = filepath.Join(dir, "gatehouse")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
@@ -96,7 +101,7 @@ func cliTimeout(t *testing.T, d time.Duration, m map[string]string, stdin string
 	var out, errb bytes.Buffer
 	e := &env{
 		ctx: ctx, stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
-		getenv: func(k string) string { return m[k] },
+		environ: m,
 	}
 	code := e.run(args)
 	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
@@ -190,7 +195,7 @@ func startServe(t *testing.T, m map[string]string, args ...string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.logs,
-		getenv: func(k string) string { return m[k] }}
+		environ: m}
 	go func() { s.done <- e.run(append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)) }()
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.After(60 * time.Second)

@@ -214,7 +214,11 @@ type FieldError struct {
 	Key    string // "section.key", e.g. "auth.bcrypt_cost"
 	Msg    string // what is wrong with the value
 	Source string // where the value came from ("GATEHOUSE_AUTH_BCRYPT_COST", a file path, a flag such as "--listen"); "" if unknown
+	Err    error  // the underlying error (such as one wrapping ErrDSNScheme), or nil
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 func (e *FieldError) Error() string {
 	switch {
@@ -290,6 +294,9 @@ func (c Config) problems() []*FieldError {
 	}
 	if strings.TrimSpace(d.DSN) == "" {
 		bad("database.dsn", "must not be empty")
+	}
+	if err := CheckDSNScheme(d.DSN); err != nil {
+		errs = append(errs, &FieldError{Key: "database.dsn", Msg: err.Error(), Err: err})
 	}
 	if d.MaxOpenConns < 1 {
 		bad("database.max_open_conns", "must be at least 1, got %d", d.MaxOpenConns)

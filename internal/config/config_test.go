@@ -12,11 +12,9 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 )
 
-// env returns a getenv function backed by m, so tests never depend on
-// the real environment.
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+// env returns the environment m, so tests never depend on the real
+// environment.
+func env(m map[string]string) Environ { return Environ(m) }
 
 func writeFile(t *testing.T, path, content string) string {
 	t.Helper()

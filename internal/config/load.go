@@ -27,6 +27,21 @@ const (
 	envPrefix = "GATEHOUSE_"
 )
 
+// Environ is the process environment as Load sees it: variable name to
+// value. A nil Environ is an empty environment.
+type Environ map[string]string
+
+// OSEnviron returns the process's environment.
+func OSEnviron() Environ {
+	m := Environ{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
 // Load builds the configuration from the built-in defaults, a config file
 // and GATEHOUSE_<SECTION>_<KEY> environment variables (which win over the
 // file), then validates it.
@@ -36,12 +51,16 @@ const (
 // ./config/config.toml if it exists; otherwise only defaults and the
 // environment are used. The returned path is the file used, "" for none.
 //
-// getenv is usually os.Getenv (nil means os.Getenv); an empty value counts
-// as unset. Errors name the offending key ("server.listen"), with the
-// file's line where known, or the offending environment variable.
-func Load(flagPath string, getenv func(string) string) (Config, string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
+// environ is usually OSEnviron(); an empty value counts as unset. A
+// GATEHOUSE_* variable that is neither a key's variable nor
+// GATEHOUSE_CONFIG nor reserved for the test suite (GATEHOUSE_TEST_*) is
+// an error, with the closest known name suggested. Errors name the
+// offending key ("server.listen"), with the file's line where known, or
+// the offending environment variable.
+func Load(flagPath string, environ Environ) (Config, string, error) {
+	getenv := func(k string) string { return environ[k] }
+	if err := checkEnvNames(environ); err != nil {
+		return Config{}, "", fmt.Errorf("config: %w", err)
 	}
 	path, err := findFile(flagPath, getenv)
 	if err != nil {
@@ -364,38 +383,6 @@ func setFromString(v reflect.Value, s string) error {
 		return fmt.Errorf("unsupported type %s", v.Type())
 	}
 	return nil
-}
-
-// suggest returns the known key closest to an unknown one, or "".
-func suggest(unknown string) string {
-	var c Config
-	best, bestDist := "", 3 // suggest only within two edits
-	for _, f := range fields(&c) {
-		if d := editDistance(unknown, f.key); d < bestDist {
-			best, bestDist = f.key, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // fieldErrors is several FieldErrors reported together.

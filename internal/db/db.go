@@ -8,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,6 +45,11 @@ type DB struct {
 	// Pool is the pgx pool behind SQL when Driver is Postgres, else nil.
 	Pool *pgxpool.Pool
 	Ent  *ent.Client
+	// Warnings are problems found on opening that do not stop Gatehouse,
+	// such as a SQLite file readable by other users, for the caller to log.
+	Warnings []string
+
+	writes writeCheck
 }
 
 // Close closes the client and its pool.
@@ -94,17 +98,26 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite database %s: %w", o.DSN, err)
 	}
 	drv := entsql.OpenDB("sqlite3", sdb)
-	return &DB{Driver: SQLite, SQL: sdb, Ent: ent.NewClient(ent.Driver(drv))}, nil
+	return &DB{Driver: SQLite, SQL: sdb, Ent: ent.NewClient(ent.Driver(drv)), Warnings: sqliteModeWarnings(SQLiteFile(o.DSN))}, nil
 }
 
 var memoryDBs atomic.Int64
 
+// urlScheme matches the scheme:// that starts a URL.
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*://`)
+
 // sqliteDSN turns a path into a go-sqlite3 DSN with foreign keys, WAL, a
 // busy timeout and immediate write transactions. The directory of a file
-// database is created.
+// database is created (0750), and the file itself (0600, so that SQLite
+// gives its -wal and -shm files the same mode) unless it exists.
 func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
 	if busy <= 0 {
 		busy = 5 * time.Second
+	}
+	if urlScheme.MatchString(dsn) && !strings.HasPrefix(dsn, "file:") {
+		// Never a path: it would make a directory named after a host,
+		// password included.
+		return "", false, errors.New("the database DSN is a URL but not a postgres:// one; a SQLite database is a file path or a file: URI")
 	}
 	memory := dsn == ":memory:" || strings.Contains(dsn, "mode=memory")
 	if dsn == ":memory:" {
@@ -114,16 +127,15 @@ func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
 	if path == "" {
 		return "", false, errors.New("empty sqlite database path")
 	}
-	if !memory {
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return "", false, fmt.Errorf("create database directory: %w", err)
-			}
-		}
-	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return "", false, fmt.Errorf("sqlite dsn options: %w", err)
+	}
+	if m := q.Get("mode"); !memory && m != "ro" && m != "rw" {
+		// (mode=ro and mode=rw ask SQLite not to create the file.)
+		if err := prepareSQLiteFile(path); err != nil {
+			return "", false, err
+		}
 	}
 	setDefault := func(k, v string) {
 		if q.Get(k) == "" {

@@ -11,9 +11,10 @@ import (
 // migrations of replicas starting at once.
 const migrationLockKey = 7_146_201_583
 
-// Migrate brings the schema up to date: ent's tables and the dashboard's
-// session table. On PostgreSQL it holds an advisory lock meanwhile, so
-// replicas starting together migrate one after the other.
+// Migrate brings the schema up to date: ent's tables, the dashboard's
+// session table and the readiness check's write probe. On PostgreSQL it
+// holds an advisory lock meanwhile, so replicas starting together migrate
+// one after the other.
 func (d *DB) Migrate(ctx context.Context) error {
 	if d.Driver == Postgres {
 		conn, err := d.SQL.Conn(ctx)
@@ -34,7 +35,21 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate dashboard sessions: %w", err)
 		}
 	}
+	for _, stmt := range writeProbeDDL() {
+		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate the write probe: %w", err)
+		}
+	}
 	return nil
+}
+
+// writeProbeDDL is the one-row table CheckWrites rewrites (the same on
+// both databases).
+func writeProbeDDL() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + writeProbeTable + ` (id INTEGER PRIMARY KEY, written_at BIGINT NOT NULL)`,
+		`INSERT INTO ` + writeProbeTable + ` (id, written_at) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`,
+	}
 }
 
 // sessionTableDDL is the table the dashboard's scs session store expects.
@@ -64,9 +79,12 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 	if strings.Contains(pending, "CREATE ") || strings.Contains(pending, "ALTER ") {
 		return errors.New("the database schema is not current: run `gatehouse migrate` first")
 	}
-	// The dashboard's session table is not ent's: check it exists too.
-	if _, err := d.SQL.ExecContext(ctx, "SELECT 1 FROM sessions WHERE 1 = 0"); err != nil {
-		return errors.New("the database schema is not current: run `gatehouse migrate` first")
+	// The dashboard's session table and the write probe are not ent's:
+	// check they exist too.
+	for _, table := range []string{"sessions", writeProbeTable} {
+		if _, err := d.SQL.ExecContext(ctx, "SELECT 1 FROM "+table+" WHERE 1 = 0"); err != nil {
+			return errors.New("the database schema is not current: run `gatehouse migrate` first")
+		}
 	}
 	return nil
 }

@@ -64,18 +64,7 @@ func Handler(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := d.DB.Ping(ctx); err != nil {
-			log.WarnContext(r.Context(), "readiness check failed", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("database unreachable\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /readyz", readyz(d.DB, log))
 	if d.Dashboard != nil {
 		mux.Handle("/admin/", d.Dashboard)
 		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
@@ -92,6 +81,38 @@ func Handler(d Deps) http.Handler {
 	h = recoverPanics(log, h)
 	h = requestLog(log, trusted, h)
 	return h
+}
+
+// readyz answers 200 "ready" when the database answers and takes writes,
+// else 503 with the reason: "database unreachable", or "database cannot
+// take writes: disk full" (or "read-only", ...). Whether it takes writes
+// is checked by a small write at most every db.WriteCheckInterval; a
+// change of that verdict is logged once, with the error behind it.
+func readyz(d *db.DB, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Ping(ctx); err != nil {
+			log.WarnContext(r.Context(), "readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		st := d.CheckWrites(ctx)
+		switch {
+		case st.Changed && st.Reason != "":
+			log.ErrorContext(r.Context(), "readiness check: the database cannot take writes", "reason", st.Reason, "err", st.Err)
+		case st.Changed:
+			log.InfoContext(r.Context(), "readiness check: the database takes writes again")
+		}
+		if st.Reason != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database cannot take writes: " + st.Reason + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	}
 }
 
 // HTTPServer returns an http.Server with the configured timeouts.

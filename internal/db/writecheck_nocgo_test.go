@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package db
+
+var sqliteFailures []failure
