@@ -25,7 +25,7 @@ import (
 // through.
 //
 // So the writes of this process queue in Go before they reach SQLite: a
-// transaction, or a statement that writes outside one, first takes a
+// transaction, or a statement that changes rows outside one, first takes a
 // first-come first-served semaphore and holds it until it ends. A waiter
 // is woken the moment the write before it ends, takes no connection while
 // it waits, and gives up when its context ends or after the busy timeout,
@@ -174,8 +174,15 @@ func (r *queuedRows) Close() error {
 	return r.ColumnScanner.Close()
 }
 
-// writes reports whether a statement may write: anything but a SELECT.
+// writes reports whether a statement changes rows: INSERT, UPDATE, DELETE
+// or REPLACE. Others (SELECT, PRAGMA, schema changes, which migrations run
+// in transactions) do not queue outside a transaction.
 func writes(query string) bool {
-	q := strings.TrimLeft(query, " \t\r\n(")
-	return len(q) < 6 || !strings.EqualFold(q[:6], "SELECT")
+	q := strings.TrimLeft(query, " \t\r\n")
+	for _, verb := range [...]string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
+			return true
+		}
+	}
+	return false
 }
