@@ -20,31 +20,22 @@ const parallelCalls = 8
 // Parallel assignments of one package to one user make one assignment
 // extended by every call's days: none is lost, none duplicated.
 func TestAssignPackageParallel(t *testing.T) {
+	f := newFixture(t)
+	now := f.fixedClock()
+	admin := f.user("admin", user.RoleADMIN)
 	t.Run("new assignment", func(t *testing.T) {
-		f := newFixture(t)
-		now := f.fixedClock()
-		admin := f.user("admin", user.RoleADMIN)
-		u := f.user("alice", user.RoleUSER)
-		p := f.pkg("gold", 30)
+		u, p := f.user("alice", user.RoleUSER), f.pkg("gold", 30)
 		assignAll(t, f, as(admin), u, p, parallelCalls)
 		checkAssignment(t, f, u, p, now.Add(parallelCalls*30*service.Day))
 	})
 	t.Run("existing assignment", func(t *testing.T) {
-		f := newFixture(t)
-		now := f.fixedClock()
-		admin := f.user("admin", user.RoleADMIN)
-		u := f.user("alice", user.RoleUSER)
-		p := f.pkg("gold", 30)
+		u, p := f.user("bob", user.RoleUSER), f.pkg("silver", 30)
 		assignAll(t, f, as(admin), u, p, 1)
 		assignAll(t, f, as(admin), u, p, parallelCalls)
 		checkAssignment(t, f, u, p, now.Add((1+parallelCalls)*30*service.Day))
 	})
 	t.Run("with extendDays", func(t *testing.T) {
-		f := newFixture(t)
-		now := f.fixedClock()
-		admin := f.user("admin", user.RoleADMIN)
-		u := f.user("alice", user.RoleUSER)
-		p := f.pkg("gold", 30)
+		u, p := f.user("carol", user.RoleUSER), f.pkg("bronze", 30)
 		up := assignAll(t, f, as(admin), u, p, 1)
 		ten := 10
 		calls := make([]func() error, 0, 2*parallelCalls)
@@ -155,13 +146,15 @@ var adminActions = []adminAction{
 // succeeds, the other gets CONFLICT, and one enabled admin is left.
 func TestLastAdminParallel(t *testing.T) {
 	const rounds = 4
+	f := newFixture(t)
 	for _, a := range adminActions {
 		for _, b := range adminActions {
-			t.Run(a.name+" vs "+b.name, func(t *testing.T) {
-				f := newFixture(t)
+			name := a.name + " vs " + b.name
+			t.Run(name, func(t *testing.T) {
+				f.t = t
 				for round := range rounds {
-					x := f.user(fmt.Sprintf("admin-x%d", round), user.RoleADMIN)
-					y := f.user(fmt.Sprintf("admin-y%d", round), user.RoleADMIN)
+					x := f.user(fmt.Sprintf("%s-%s-x%d", a.name, b.name, round), user.RoleADMIN)
+					y := f.user(fmt.Sprintf("%s-%s-y%d", a.name, b.name, round), user.RoleADMIN)
 					// Only x and y are enabled admins.
 					if err := f.db.Ent.User.Update().
 						Where(user.RoleEQ(user.RoleADMIN), user.Disabled(false), user.IDNotIn(x.ID, y.ID)).

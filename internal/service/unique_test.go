@@ -27,8 +27,8 @@ type duplicate struct {
 // without one.
 var duplicates = map[string]duplicate{
 	"users(username_fold)": {"username", func(f *fixture) error {
-		f.user("bob", user.RoleUSER)
-		_, err := f.svc.CreateUser(f.sys, service.CreateUserInput{Username: "BOB", Password: "another password"})
+		f.user("dave", user.RoleUSER)
+		_, err := f.svc.CreateUser(f.sys, service.CreateUserInput{Username: "DAVE", Password: "another password"})
 		return err
 	}},
 	"packages(name)": {"name", func(f *fixture) error {
@@ -37,7 +37,7 @@ var duplicates = map[string]duplicate{
 		return err
 	}},
 	"package_contents(package_id,value)": {"value", func(f *fixture) error {
-		p, err := f.svc.CreatePackage(f.sys, service.CreatePackageInput{Name: "gold", Days: 30, Contents: []*service.PackageContentInput{
+		p, err := f.svc.CreatePackage(f.sys, service.CreatePackageInput{Name: "platinum", Days: 30, Contents: []*service.PackageContentInput{
 			{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
 		}})
 		if err != nil {
@@ -54,7 +54,7 @@ var duplicates = map[string]duplicate{
 		return f.db.Ent.LoginThrottle.Create().SetKey("user:bob").SetWindowStartedAt(time.Now()).Exec(f.sys)
 	}},
 	"user_sessions(token_hash)": {"tokenHash", func(f *fixture) error {
-		u := f.user("bob", user.RoleUSER)
+		u := f.user("erin", user.RoleUSER)
 		now := time.Now()
 		session := func() error {
 			return f.db.Ent.UserSession.Create().SetUserID(u.ID).SetTokenHash("same-hash").
@@ -71,6 +71,7 @@ var duplicates = map[string]duplicate{
 // Every unique column and unique index of the schema, violated through
 // the real service or ent path, answers CONFLICT naming its field.
 func TestUniqueViolationNamesField(t *testing.T) {
+	f := newFixture(t)
 	for _, tbl := range migrate.Tables {
 		var keys []string
 		for _, c := range tbl.Columns {
@@ -93,7 +94,7 @@ func TestUniqueViolationNamesField(t *testing.T) {
 				if !ok {
 					t.Fatalf("unique constraint %s has no case in duplicates", key)
 				}
-				f := newFixture(t)
+				f.t = t
 				err := d.make(f)
 				if err == nil {
 					t.Fatal("the duplicate was accepted")
