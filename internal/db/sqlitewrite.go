@@ -55,14 +55,17 @@ func queueWrites(drv *entsql.Driver, busy time.Duration) dialect.Driver {
 // acquire waits for the turn to write and returns the function that ends
 // it (safe to call more than once).
 func (q *writeQueue) acquire(ctx context.Context) (func(), error) {
-	wctx, cancel := context.WithTimeout(ctx, q.wait)
-	err := q.sem.Acquire(wctx, 1)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	// TryAcquire fails while anyone waits, so it keeps the order.
+	if !q.sem.TryAcquire(1) {
+		wctx, cancel := context.WithTimeout(ctx, q.wait)
+		err := q.sem.Acquire(wctx, 1)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w: waited %s (database.busy_timeout)", errWriteBusy, q.wait)
 		}
-		return nil, fmt.Errorf("%w: waited %s (database.busy_timeout)", errWriteBusy, q.wait)
 	}
 	var once sync.Once
 	return func() { once.Do(func() { q.sem.Release(1) }) }, nil
