@@ -97,7 +97,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", o.DSN, err)
 	}
-	drv := entsql.OpenDB("sqlite3", sdb)
+	drv := queueWrites(entsql.OpenDB("sqlite3", sdb), o.BusyTimeout)
 	return &DB{Driver: SQLite, SQL: sdb, Ent: ent.NewClient(ent.Driver(drv)), Warnings: sqliteModeWarnings(SQLiteFile(o.DSN))}, nil
 }
 

@@ -35,7 +35,8 @@ func UserPackageActive(up *ent.UserPackage, now time.Time) bool {
 // AssignPackage assigns a package to a user for days (default: the
 // package's) from startsAt (default: now). If the user already holds the
 // package and it has not expired, that assignment is extended by days
-// instead.
+// instead. The user's row is locked meanwhile, so parallel calls for one
+// user make one assignment and extend it by each call's days.
 func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*ent.UserPackage, error) {
 	if in.Days != nil {
 		if err := checkDays("days", *in.Days); err != nil {
@@ -44,7 +45,7 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 	}
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.User.Get(ctx, in.UserID); err != nil {
+		if _, err := lockUser(ctx, tx, in.UserID); err != nil {
 			return notFound(err, "user", "userID")
 		}
 		p, err := tx.Pkg.Get(ctx, in.PackageID)
@@ -106,7 +107,8 @@ func addDays(t time.Time, days int) (time.Time, error) {
 }
 
 // UpdateUserPackage changes an assignment's start or expiry, or extends it
-// by ExtendDays (from now, if it has already expired).
+// by ExtendDays (from now, if it has already expired). It locks the user's
+// row like AssignPackage, so parallel extensions add up.
 func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPackageInput) (*ent.UserPackage, error) {
 	if in.ExtendDays != nil {
 		if in.ExpiresAt != nil {
@@ -125,6 +127,13 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 	err := s.tx(ctx, func(tx *ent.Tx) error {
 		old, err := tx.UserPackage.Get(ctx, id)
 		if err != nil {
+			return notFound(err, "user package", "id")
+		}
+		if _, err := lockUser(ctx, tx, old.UserID); err != nil {
+			return notFound(err, "user package", "id")
+		}
+		// Read again under the lock: another change may have come first.
+		if old, err = tx.UserPackage.Get(ctx, id); err != nil {
 			return notFound(err, "user package", "id")
 		}
 		u := tx.UserPackage.UpdateOne(old)

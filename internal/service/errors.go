@@ -31,8 +31,8 @@ func Classify(ctx context.Context, err error) *apperr.Error {
 	if ent.IsNotFound(err) {
 		return apperr.NotFoundf("not found")
 	}
-	if ent.IsConstraintError(err) {
-		return constraint(err)
+	if e := constraint(err); e != nil {
+		return e
 	}
 	if errors.Is(err, privacy.Deny) {
 		if viewer.FromContext(ctx) == nil {
@@ -43,22 +43,22 @@ func Classify(ctx context.Context, err error) *apperr.Error {
 	return nil
 }
 
-// constraint names the field behind a unique or foreign-key violation. The
-// database's text is read here and never shown.
+// constraint names the field behind a unique or foreign-key violation (nil
+// for any other error). The database's text is read here and never shown.
 func constraint(err error) *apperr.Error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "username_fold"):
-		return apperr.Conflicting("username", "is already taken")
-	case strings.Contains(msg, "packages.name") || strings.Contains(msg, "packages_name_key"):
-		return apperr.Conflicting("name", "a package with this name already exists")
-	case strings.Contains(msg, "package_contents.package_id, package_contents.value") ||
-		strings.Contains(msg, "packagecontent_package_id_value"):
-		return apperr.Conflicting("value", "the package already has a content with this value")
-	case strings.Contains(strings.ToLower(msg), "foreign key"):
+	if u, ok := uniqueViolation(err); ok {
+		if u == nil {
+			return apperr.New(apperr.Conflict, "conflicts with an existing record")
+		}
+		return apperr.Conflicting(u.field, "%s", u.message)
+	}
+	if foreignKeyViolation(err) {
 		return apperr.New(apperr.Conflict, "the record is still referenced by other records")
 	}
-	return apperr.New(apperr.Conflict, "conflicts with an existing record")
+	if ent.IsConstraintError(err) {
+		return apperr.New(apperr.Conflict, "conflicts with an existing record")
+	}
+	return nil
 }
 
 func validationMessage(ve *ent.ValidationError) string {

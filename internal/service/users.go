@@ -79,7 +79,9 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 }
 
 // UpdateUser changes a user. A new password or disabling the user revokes
-// their sessions. The last enabled admin cannot be demoted or disabled.
+// their sessions. The last enabled admin cannot be demoted or disabled,
+// even by two admins demoting each other at the same moment: a change that
+// may remove an admin locks the enabled admins first (see locks.go).
 func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*ent.User, error) {
 	var (
 		name string
@@ -99,16 +101,21 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*
 			return nil, err
 		}
 	}
+	removesAdmin := (in.Role != nil && *in.Role != user.RoleADMIN) || (in.Disabled != nil && *in.Disabled)
 	var u *ent.User
 	err = s.tx(ctx, func(tx *ent.Tx) error {
-		old, err := tx.User.Get(ctx, id)
+		var admins []int
+		if removesAdmin {
+			if admins, err = lockAdmins(ctx, tx); err != nil {
+				return err
+			}
+		}
+		old, err := lockUser(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "user", "id")
 		}
-		losesAdmin := old.Role == user.RoleADMIN && !old.Disabled &&
-			((in.Role != nil && *in.Role != user.RoleADMIN) || (in.Disabled != nil && *in.Disabled))
-		if losesAdmin {
-			if err := keepOneAdmin(ctx, tx, id); err != nil {
+		if removesAdmin && old.Role == user.RoleADMIN && !old.Disabled {
+			if err := keepOneAdmin(admins, id); err != nil {
 				return err
 			}
 		}
@@ -130,27 +137,32 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*
 	return unwrap(u, err)
 }
 
-// keepOneAdmin refuses to remove the last enabled admin other than id.
-func keepOneAdmin(ctx context.Context, tx *ent.Tx, id int) error {
-	n, err := tx.User.Query().Where(user.RoleEQ(user.RoleADMIN), user.Disabled(false), user.IDNEQ(id)).Count(ctx)
-	if err != nil {
-		return err
+// keepOneAdmin refuses to remove admin id unless another of the locked
+// enabled admins stays.
+func keepOneAdmin(admins []int, id int) error {
+	for _, a := range admins {
+		if a != id {
+			return nil
+		}
 	}
-	if n == 0 {
-		return apperr.New(apperr.Conflict, "this is the last enabled admin; make another admin first")
-	}
-	return nil
+	return apperr.New(apperr.Conflict, "this is the last enabled admin; make another admin first")
 }
 
-// DeleteUser deletes a user with their assignments and sessions.
+// DeleteUser deletes a user with their assignments and sessions. The last
+// enabled admin cannot be deleted (see UpdateUser).
 func (s *Service) DeleteUser(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		old, err := tx.User.Get(ctx, id)
+		// Whether the user is an admin is known only under the lock.
+		admins, err := lockAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		old, err := lockUser(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "user", "id")
 		}
 		if old.Role == user.RoleADMIN && !old.Disabled {
-			if err := keepOneAdmin(ctx, tx, id); err != nil {
+			if err := keepOneAdmin(admins, id); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,191 @@
+package db
+
+import (
+	"context"
+	stdsql "database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"golang.org/x/sync/semaphore"
+)
+
+// SQLite has one write lock per database. A connection that finds it taken
+// waits in SQLite's busy handler, which sleeps and tries again (after 1 ms,
+// 2 ms, 5 ms, … then every 100 ms) and gives up with "database is locked"
+// when the busy timeout has passed. Under load that handler is unfair and
+// wasteful: a waiter sleeping 100 ms misses the releases in between to
+// whoever tries at that moment, the lock stands idle while the waiters
+// sleep, and once CPU-bound work in the process (bcrypt) slows the holders
+// down, an unlucky waiter keeps missing until its timeout, while others got
+// through.
+//
+// So the writes of this process queue in Go before they reach SQLite: a
+// transaction, or a statement that changes rows outside one, first takes a
+// first-come first-served semaphore and holds it until it ends. A waiter
+// is woken the moment the write before it ends, takes no connection while
+// it waits, and gives up when its context ends or after the busy timeout,
+// as it did in SQLite. Reads do not queue (WAL lets them run beside the
+// writer). SQLite's busy handler is left as it was, for writers outside
+// this queue: other processes, and statements run on DB.SQL directly.
+
+// errWriteBusy is returned when a write waited the whole busy timeout.
+var errWriteBusy = errors.New("the database is busy with other writes")
+
+// writeQueue is an ent driver over SQLite whose writes queue in Go.
+type writeQueue struct {
+	*entsql.Driver
+	sem  *semaphore.Weighted
+	wait time.Duration
+}
+
+// queueWrites wraps an ent SQLite driver so that its writes run one at a
+// time, in arrival order, each waiting at most busy (default 5 s).
+func queueWrites(drv *entsql.Driver, busy time.Duration) dialect.Driver {
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	return &writeQueue{Driver: drv, sem: semaphore.NewWeighted(1), wait: busy}
+}
+
+// acquire waits for the turn to write and returns the function that ends
+// it (safe to call more than once).
+func (q *writeQueue) acquire(ctx context.Context) (func(), error) {
+	// TryAcquire fails while anyone waits, so it keeps the order.
+	if !q.sem.TryAcquire(1) {
+		wctx, cancel := context.WithTimeout(ctx, q.wait)
+		err := q.sem.Acquire(wctx, 1)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w: waited %s (database.busy_timeout)", errWriteBusy, q.wait)
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { q.sem.Release(1) }) }, nil
+}
+
+// Tx begins a transaction once it is this one's turn to write.
+func (q *writeQueue) Tx(ctx context.Context) (dialect.Tx, error) {
+	return q.BeginTx(ctx, nil)
+}
+
+// BeginTx begins a transaction once it is this one's turn to write. The
+// turn ends with the transaction: at Commit, at Rollback, or when ctx ends
+// (database/sql then rolls the transaction back).
+func (q *writeQueue) BeginTx(ctx context.Context, opts *entsql.TxOptions) (dialect.Tx, error) {
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := q.Driver.BeginTx(ctx, opts)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, release)
+	return &queuedTx{Tx: tx.(*entsql.Tx), done: func() { stop(); release() }}, nil
+}
+
+// Exec runs a statement, in turn when it writes.
+func (q *writeQueue) Exec(ctx context.Context, query string, args, v any) error {
+	if !writes(query) {
+		return q.Driver.Exec(ctx, query, args, v)
+	}
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return q.Driver.Exec(ctx, query, args, v)
+}
+
+// Query runs a query, in turn when it writes (INSERT … RETURNING): the
+// turn ends when the rows are closed, as SQLite's lock does.
+func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error {
+	if !writes(query) {
+		return q.Driver.Query(ctx, query, args, v)
+	}
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if err := q.Driver.Query(ctx, query, args, v); err != nil {
+		release()
+		return err
+	}
+	rows, ok := v.(*entsql.Rows)
+	if !ok || rows.ColumnScanner == nil {
+		release()
+		return nil
+	}
+	rows.ColumnScanner = &queuedRows{ColumnScanner: rows.ColumnScanner, done: release}
+	return nil
+}
+
+// ExecContext serves ent's Client.ExecContext, in turn when it writes.
+func (q *writeQueue) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	if writes(query) {
+		release, err := q.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	return q.Driver.ExecContext(ctx, query, args...)
+}
+
+// QueryContext serves ent's Client.QueryContext, for reads only: the rows
+// it returns cannot end a turn to write.
+func (q *writeQueue) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+	if writes(query) {
+		return nil, errors.New("sqlite: run a statement that writes with Exec, Query or in a transaction")
+	}
+	return q.Driver.QueryContext(ctx, query, args...)
+}
+
+// queuedTx ends its turn to write when it ends.
+type queuedTx struct {
+	*entsql.Tx
+	done func()
+}
+
+func (t *queuedTx) Commit() error {
+	defer t.done()
+	return t.Tx.Commit()
+}
+
+func (t *queuedTx) Rollback() error {
+	defer t.done()
+	return t.Tx.Rollback()
+}
+
+// queuedRows ends its query's turn to write when closed.
+type queuedRows struct {
+	entsql.ColumnScanner
+	done func()
+}
+
+func (r *queuedRows) Close() error {
+	defer r.done()
+	return r.ColumnScanner.Close()
+}
+
+// writes reports whether a statement changes rows: INSERT, UPDATE, DELETE
+// or REPLACE. Others (SELECT, PRAGMA, schema changes, which migrations run
+// in transactions) do not queue outside a transaction.
+func writes(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	for _, verb := range [...]string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
+			return true
+		}
+	}
+	return false
+}

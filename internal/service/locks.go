@@ -1,0 +1,52 @@
+package service
+
+import (
+	"context"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"gatehouse/ent"
+	"gatehouse/ent/user"
+)
+
+// Operations that read rows, decide and then write (extend an assignment,
+// keep the last admin) take row locks first, in the transaction that
+// writes, so that two of them on the same rows run one after the other
+// instead of both deciding on what they read before the other wrote.
+//
+// The locks, and the order in which they are taken (never the other way
+// round, so that two transactions cannot wait for each other):
+//
+//  1. lockAdmins: every enabled admin, by an operation that may leave one
+//     fewer (demote, disable, delete);
+//  2. lockUser: the user whose assignments or account change.
+//
+// On PostgreSQL these are SELECT … FOR UPDATE. SQLite has no row locks and
+// needs none: each of its write transactions begins IMMEDIATE and holds the
+// database's single write lock until it ends, and internal/db queues them
+// one at a time.
+
+// forUpdate is a query predicate that locks the rows the query reads until
+// the transaction ends, where the database has row locks.
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
+}
+
+// lockUser reads user id and locks their row: changes to the user and to
+// their assignments made through it are serialised.
+func lockUser(ctx context.Context, tx *ent.Tx, id int) (*ent.User, error) {
+	return tx.User.Query().Where(user.ID(id), forUpdate).Only(ctx)
+}
+
+// lockAdmins locks the rows of the enabled admins and returns their ids:
+// until the transaction ends, none of them can be demoted, disabled or
+// deleted by anyone else.
+func lockAdmins(ctx context.Context, tx *ent.Tx) ([]int, error) {
+	return tx.User.Query().
+		Where(user.RoleEQ(user.RoleADMIN), user.Disabled(false), forUpdate).
+		Order(ent.Asc(user.FieldID)).
+		IDs(ctx)
+}
