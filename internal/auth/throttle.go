@@ -137,30 +137,38 @@ func (t *Throttle) reserve(ctx context.Context, key string, now time.Time) (int,
 		firstLock = lockAt
 	}
 	q := reserveSQL(d)
-	rows, err := t.client.QueryContext(ctx, q,
-		key, now, firstLock, now.Add(-t.cfg.Window), t.cfg.MaxFailures, lockAt)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
-		}
-		return 0, time.Time{}, errors.New("reserve sign-in attempt: no row returned")
-	}
 	var (
 		failures int
 		locked   any
 	)
-	if err := rows.Scan(&failures, &locked); err != nil {
+	// A statement that writes and returns rows runs in a transaction: on
+	// SQLite that is what takes its turn in the database's write queue.
+	err = WithTx(ctx, t.client, func(tx *ent.Tx) error {
+		rows, err := tx.QueryContext(ctx, q,
+			key, now, firstLock, now.Add(-t.cfg.Window), t.cfg.MaxFailures, lockAt)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return errors.New("no row returned")
+		}
+		if err := rows.Scan(&failures, &locked); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
 	}
 	lockedUntil, err := scanTime(locked)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
 	}
-	return failures, lockedUntil, rows.Close()
+	return failures, lockedUntil, nil
 }
 
 // release takes one attempt off each key, unlocking a key that falls
