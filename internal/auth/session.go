@@ -142,7 +142,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		return nil, err
 	}
 	if !res.Admitted {
-		return nil, rateLimited(res.Wait)
+		return nil, refused(res)
 	}
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
 	if err != nil && !ent.IsNotFound(err) {
@@ -158,6 +158,9 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	}
 	if !ok {
 		// The reservation stays: it was a failure.
+		if err := s.throttle.Fail(sys, res); err != nil {
+			return nil, err
+		}
 		s.throttle.slow(ctx, res.Failures)
 		return nil, errBadCredentials
 	}
@@ -380,10 +383,13 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		return err
 	}
 	if !res.Admitted {
-		return rateLimited(res.Wait)
+		return refused(res)
 	}
 	if !passwordMatches(u.PasswordHash, current) {
 		// The reservation stays: it was a failure.
+		if err := s.throttle.Fail(sys, res); err != nil {
+			return err
+		}
 		return apperr.Invalid("currentPassword", "is not your current password")
 	}
 	if err := s.throttle.Release(sys, res); err != nil {
@@ -461,6 +467,14 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// refused is the answer to an attempt the throttle did not admit.
+func refused(r *Reservation) error {
+	if r.Busy {
+		return apperr.New(apperr.RateLimited, "too many sign-in attempts at once; try again in a moment")
+	}
+	return rateLimited(r.Wait)
 }
 
 func rateLimited(wait time.Duration) error {

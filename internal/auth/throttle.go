@@ -24,11 +24,15 @@ type ThrottleConfig struct {
 	// Step is the extra delay each failure adds to the answer (capped at a
 	// second), slowing guessing before the lock.
 	Step time.Duration
+	// BusyWait is how long an attempt waits, when a key is at its limit
+	// only because of attempts still being compared, for them to finish
+	// (a right password gives its reservation back) before it is refused.
+	BusyWait time.Duration
 }
 
 // DefaultThrottleConfig is the throttle used when nothing is set.
 func DefaultThrottleConfig() ThrottleConfig {
-	return ThrottleConfig{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute, Step: 100 * time.Millisecond}
+	return ThrottleConfig{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute, Step: 100 * time.Millisecond, BusyWait: 2 * time.Second}
 }
 
 // Throttle keeps failure counts in the database, so every replica counts
@@ -39,7 +43,11 @@ func DefaultThrottleConfig() ThrottleConfig {
 // and answers whether it is within the limit, so the database, not the
 // replica, decides which attempts may compare a password. Of any number of
 // simultaneous attempts on one key, at most MaxFailures reach bcrypt in a
-// window; a successful attempt gives its reservation back.
+// window; a successful attempt gives its reservation back, a failed one
+// keeps it and locks the key when it reaches the limit. An attempt that
+// finds the key full of attempts still being compared (not locked) waits
+// up to BusyWait for them, so that many right passwords at once from one
+// address (an office behind one NAT) are not refused.
 type Throttle struct {
 	client *ent.Client
 	cfg    ThrottleConfig
@@ -53,15 +61,20 @@ func newThrottle(c *ent.Client, cfg ThrottleConfig, now func() time.Time) *Throt
 	if cfg.MaxFailures <= 0 {
 		cfg = DefaultThrottleConfig()
 	}
+	if cfg.BusyWait <= 0 {
+		cfg.BusyWait = DefaultThrottleConfig().BusyWait
+	}
 	return &Throttle{client: c, cfg: cfg, now: now}
 }
 
 // Reservation is the outcome of reserving an attempt on some keys.
 type Reservation struct {
 	// Admitted: the attempt may compare a password. Otherwise a key is
-	// locked and Wait says for how long.
+	// locked and Wait says for how long, or (Busy) a key stayed at its
+	// limit with attempts being compared for the whole BusyWait.
 	Admitted bool
 	Wait     time.Duration
+	Busy     bool
 	// Failures is the highest count among the keys, this attempt included.
 	Failures int
 	// keys holds the keys this attempt counts on, to give back.
@@ -70,9 +83,36 @@ type Reservation struct {
 
 // Reserve counts an attempt on each key before its password is compared.
 // The attempt is admitted when every key is within its limit; otherwise
-// nothing is compared and the reservations are given back at once. ctx
-// must be a system context.
+// nothing is compared and the reservations are given back at once. A key
+// at its limit but not locked holds attempts still being compared: Reserve
+// then tries again, with growing pauses, for up to BusyWait. ctx must be a
+// system context.
 func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, error) {
+	deadline := time.Now().Add(t.cfg.BusyWait)
+	pause := 20 * time.Millisecond
+	for {
+		res, err := t.reserveOnce(ctx, keys...)
+		if err != nil || res.Admitted || res.Wait > 0 {
+			return res, err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			res.Busy = true
+			return res, nil
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+		pause = min(2*pause, 320*time.Millisecond)
+	}
+}
+
+// reserveOnce counts an attempt on each key, once: Wait > 0 when a key is
+// locked; neither Admitted nor Wait when a key is only full.
+func (t *Throttle) reserveOnce(ctx context.Context, keys ...string) (*Reservation, error) {
 	res := &Reservation{Admitted: true}
 	now := t.now().UTC()
 	for _, k := range keys {
@@ -84,11 +124,11 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, e
 		}
 		res.keys = append(res.keys, k)
 		res.Failures = max(res.Failures, failures)
-		if failures > t.cfg.MaxFailures {
+		if lockedUntil.After(now) {
 			res.Admitted = false
-			if lockedUntil.After(now) {
-				res.Wait = max(res.Wait, lockedUntil.Sub(now))
-			}
+			res.Wait = max(res.Wait, lockedUntil.Sub(now))
+		} else if failures > t.cfg.MaxFailures {
+			res.Admitted = false
 		}
 	}
 	if !res.Admitted {
@@ -97,12 +137,35 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, e
 			return nil, err
 		}
 		res.keys = nil
-		if res.Wait <= 0 {
-			// The lock ended at this very moment: try again.
-			res.Wait = time.Second
-		}
 	}
 	return res, nil
+}
+
+// Fail records that an admitted attempt's password was wrong: its
+// reservations stay counted, and a key they bring to the limit is locked
+// for Lockout. It is done even when the client has gone. ctx must be a
+// system context.
+func (t *Throttle) Fail(ctx context.Context, r *Reservation) error {
+	if r == nil {
+		return nil
+	}
+	keys := r.keys
+	r.keys = nil
+	if len(keys) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	d, err := t.dialectOf(ctx)
+	if err != nil {
+		return err
+	}
+	now := t.now().UTC()
+	for _, k := range keys {
+		if _, err := t.client.ExecContext(ctx, lockSQL(d), k, t.cfg.MaxFailures, now, now.Add(t.cfg.Lockout)); err != nil {
+			return fmt.Errorf("lock sign-in key: %w", err)
+		}
+	}
+	return nil
 }
 
 // Release gives an admitted attempt's reservations back: its password was
@@ -121,20 +184,18 @@ func (t *Throttle) Release(ctx context.Context, r *Reservation) error {
 // included) and the key's lock.
 //
 // In one statement, against the row as it was:
-//   - a locked key counts the attempt, which is then over the limit;
+//   - a locked key counts the attempt and keeps its lock;
 //   - a key whose window has passed (and is not locked) starts a new one;
-//   - a key whose lock ended within its window admits one attempt, and is
-//     locked again at once until that attempt gives its reservation back;
-//   - otherwise the count goes up, and reaching MaxFailures locks the key.
+//   - a key whose lock ended within its window is set to the limit, so it
+//     admits one attempt at a time (a failure locks it again);
+//   - otherwise the count goes up.
+//
+// Only a failure locks a key (Fail), never a reservation: a key full of
+// attempts being compared is not locked, and Reserve waits for them.
 func (t *Throttle) reserve(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
 	d, err := t.dialectOf(ctx)
 	if err != nil {
 		return 0, time.Time{}, err
-	}
-	lockAt := now.Add(t.cfg.Lockout)
-	var firstLock any // the lock of a first failure: only when one failure is the limit
-	if t.cfg.MaxFailures <= 1 {
-		firstLock = lockAt
 	}
 	q := reserveSQL(d)
 	var (
@@ -145,7 +206,7 @@ func (t *Throttle) reserve(ctx context.Context, key string, now time.Time) (int,
 	// SQLite that is what takes its turn in the database's write queue.
 	err = WithTx(ctx, t.client, func(tx *ent.Tx) error {
 		rows, err := tx.QueryContext(ctx, q,
-			key, now, firstLock, now.Add(-t.cfg.Window), t.cfg.MaxFailures, lockAt)
+			key, now, now.Add(-t.cfg.Window), t.cfg.MaxFailures)
 		if err != nil {
 			return err
 		}
@@ -199,8 +260,8 @@ func (t *Throttle) release(ctx context.Context, keys []string) error {
 }
 
 // reserveSQL is the reservation statement of a dialect. Its arguments:
-// 1 key, 2 now, 3 the lock of a first failure (or NULL), 4 the start of
-// the current window (now - Window), 5 MaxFailures, 6 now + Lockout. Times
+// 1 key, 2 now, 3 the start of the current window (now - Window), 4
+// MaxFailures. Times
 // are compared as the driver writes them: timestamptz on PostgreSQL, and
 // on SQLite UTC text of one layout, whose order is the order of time.
 func reserveSQL(d string) string {
@@ -211,12 +272,10 @@ func reserveSQL(d string) string {
 	return strings.NewReplacer(
 		"$key", arg(1, "text"),
 		"$now", arg(2, "timestamptz"),
-		"$firstlock", arg(3, "timestamptz"),
-		"$windowstart", arg(4, "timestamptz"),
-		"$max", arg(5, "bigint"),
-		"$lockat", arg(6, "timestamptz"),
+		"$windowstart", arg(3, "timestamptz"),
+		"$max", arg(4, "bigint"),
 	).Replace(`INSERT INTO login_throttles AS t (key, failures, window_started_at, locked_until)
-VALUES ($key, 1, $now, $firstlock)
+VALUES ($key, 1, $now, NULL)
 ON CONFLICT (key) DO UPDATE SET
   failures = CASE
     WHEN t.locked_until > $now THEN t.failures + 1
@@ -229,11 +288,19 @@ ON CONFLICT (key) DO UPDATE SET
     ELSE t.window_started_at END,
   locked_until = CASE
     WHEN t.locked_until > $now THEN t.locked_until
-    WHEN t.window_started_at < $windowstart THEN $firstlock
-    WHEN t.locked_until IS NOT NULL THEN $lockat
-    WHEN t.failures + 1 >= $max THEN $lockat
     ELSE NULL END
 RETURNING failures, locked_until`)
+}
+
+// lockSQL locks a key whose count of failures has reached the limit
+// (arguments: key, MaxFailures, now, now + Lockout).
+func lockSQL(d string) string {
+	if d == entdialect.Postgres {
+		return `UPDATE login_throttles SET locked_until = $4::timestamptz
+WHERE key = $1 AND failures >= $2::bigint AND (locked_until IS NULL OR locked_until <= $3::timestamptz)`
+	}
+	return `UPDATE login_throttles SET locked_until = ?4
+WHERE key = ?1 AND failures >= ?2 AND (locked_until IS NULL OR locked_until <= ?3)`
 }
 
 // releaseSQL is the delete-at-one and the decrement statements of a

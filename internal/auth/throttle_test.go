@@ -69,6 +69,10 @@ func parallelGuesses(t *testing.T, n int, attempt func(i int) error) (*heldCompa
 	return h, finish
 }
 
+// shortBusyWait keeps attempts held behind comparisons that a test holds
+// from waiting the default BusyWait.
+func shortBusyWait(c *auth.Config) { c.Throttle.BusyWait = 200 * time.Millisecond }
+
 // TestParallelGuessesStopAtTheLimit: of 20 simultaneous wrong guesses at
 // most MaxFailures compare a password, and the right password sent while
 // they are in flight is refused without being compared.
@@ -77,7 +81,7 @@ func TestParallelGuessesStopAtTheLimit(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("login", func(t *testing.T) {
-		f := setup(t)
+		f := setupWith(t, shortBusyWait)
 		f.user(t, "alice", "alice-password", false)
 		limit := f.auth.Config().Throttle.MaxFailures
 		h, finish := parallelGuesses(t, n, func(i int) error {
@@ -111,7 +115,7 @@ func TestParallelGuessesStopAtTheLimit(t *testing.T) {
 	})
 
 	t.Run("one address, many usernames", func(t *testing.T) {
-		f := setup(t)
+		f := setupWith(t, shortBusyWait)
 		f.user(t, "alice", "alice-password", false)
 		limit := f.auth.Config().Throttle.MaxFailures
 		h, finish := parallelGuesses(t, n, func(i int) error {
@@ -136,7 +140,7 @@ func TestParallelGuessesStopAtTheLimit(t *testing.T) {
 	})
 
 	t.Run("change password", func(t *testing.T) {
-		f := setup(t)
+		f := setupWith(t, shortBusyWait)
 		f.user(t, "alice", "alice-password", false)
 		limit := f.auth.Config().Throttle.MaxFailures
 		p, err := f.auth.Login(ctx, "alice", "alice-password", auth.ClientInfo{})
@@ -228,5 +232,49 @@ func TestLockEndingWithinWindow(t *testing.T) {
 	}
 	if _, err := f.auth.Login(ctx, "alice", "guess", ci); code(err) != apperr.Unauthenticated {
 		t.Fatalf("after a success: %v", err)
+	}
+}
+
+// TestSimultaneousRightPasswordsAllSignIn: more right passwords at once
+// than the limit of failures, from one address (an office behind one NAT)
+// or for one username, all sign in: attempts that find the key full of
+// attempts still being compared wait for them instead of being refused.
+func TestSimultaneousRightPasswordsAllSignIn(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		username func(i int) string
+	}{
+		{"one address, many usernames", func(i int) string { return fmt.Sprintf("user%02d", i) }},
+		{"one username", func(int) string { return "alice" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t)
+			n := 3 * f.auth.Config().Throttle.MaxFailures
+			for i := range n {
+				if i == 0 || tt.username(i) != tt.username(0) {
+					f.user(t, tt.username(i), "right-password", false)
+				}
+			}
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for i := range n {
+				go func() {
+					<-start
+					_, err := f.auth.Login(ctx, tt.username(i), "right-password", auth.ClientInfo{IP: "203.0.113.50"})
+					errs <- err
+				}()
+			}
+			close(start)
+			for range n {
+				if err := <-errs; err != nil {
+					t.Errorf("sign-in: %v", err)
+				}
+			}
+			// Nothing was a failure: a wrong password now is the first.
+			if _, err := f.auth.Login(ctx, tt.username(0), "wrong-password", auth.ClientInfo{IP: "203.0.113.50"}); code(err) != apperr.Unauthenticated {
+				t.Fatalf("a wrong password after them: %v, want UNAUTHENTICATED", err)
+			}
+		})
 	}
 }
