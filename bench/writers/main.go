@@ -6,9 +6,11 @@
 // users and 5 packages, then keeps -writers requests in flight for
 // -duration with vegeta, each a mutation picked at random from -mix:
 // createUser, assignPackage, updateUser (disabled: false, role: USER) or
-// login. It prints, per run, the requests, the errors by extensions.code
-// (and transport errors), the requests per second, the latencies, and how
-// often the server logged "database is locked" or "database is busy".
+// login (each user from an address of their own, through a trusted proxy
+// header; -one-address sends them all from 127.0.0.1). It prints, per run,
+// the requests, the errors by extensions.code (and transport errors), the
+// requests per second, the latencies, and how often the server logged
+// "database is locked" or "database is busy".
 //
 // Ten runs of 32 writers for 20 s, as reported for changes to the write
 // path (about four minutes):
@@ -71,6 +73,7 @@ type options struct {
 	logFile      string
 	mix          []string
 	perOp        bool
+	oneAddress   bool
 }
 
 func main() {
@@ -83,6 +86,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "directory for the run databases (default: a temporary one, removed)")
 	flag.IntVar(&o.maxOpenConns, "max-open-conns", def.Database.MaxOpenConns, "database.max_open_conns")
 	flag.DurationVar(&o.busyTimeout, "busy-timeout", def.Database.BusyTimeout.Duration, "database.busy_timeout")
+	flag.BoolVar(&o.oneAddress, "one-address", false, "send every login from 127.0.0.1 itself, not from each user's own address behind a trusted proxy")
 	flag.IntVar(&o.users, "users", 50, "users seeded for assignPackage, updateUser and login")
 	flag.IntVar(&o.packages, "packages", 5, "packages seeded for assignPackage")
 	flag.StringVar(&o.logFile, "log", "", "append the server's warnings and errors to this file")
@@ -178,6 +182,11 @@ func run(o options, n int) (*result, error) {
 	cfg.Database.MaxOpenConns = o.maxOpenConns
 	cfg.Database.BusyTimeout = config.Duration{Duration: o.busyTimeout}
 	cfg.Auth.BcryptCost = o.bcryptCost
+	if !o.oneAddress {
+		// Each user signs in from an address of their own, as real clients
+		// do, told by a proxy on this machine (see userAddress).
+		cfg.Server.TrustedProxies = []string{"127.0.0.1"}
+	}
 	logs := &lockedCounter{}
 	if o.logFile != "" {
 		f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -222,7 +231,7 @@ func run(o options, n int) (*result, error) {
 		m   vegeta.Metrics
 		res = &result{codes: map[string]int{}, ops: map[string]*vegeta.Metrics{}}
 	)
-	for r := range atk.Attack(s.targeter(url, token, n, o.mix), vegeta.Rate{}, o.duration, "writers") {
+	for r := range atk.Attack(s.targeter(url, token, n, o.mix, o.oneAddress), vegeta.Rate{}, o.duration, "writers") {
 		m.Add(r)
 		op := r.URL[strings.LastIndex(r.URL, "=")+1:]
 		if res.ops[op] == nil {
@@ -283,7 +292,7 @@ func seed(ctx context.Context, svc *service.Service, o options) (*seeded, error)
 var mutations = []string{"createUser", "assignPackage", "updateUser", "login"}
 
 // targeter picks one of the mix's mutations for each request.
-func (s *seeded) targeter(url, token string, run int, mix []string) vegeta.Targeter {
+func (s *seeded) targeter(url, token string, run int, mix []string, oneAddress bool) vegeta.Targeter {
 	auth := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + token}}
 	anon := http.Header{"Content-Type": {"application/json"}}
 	return func(t *vegeta.Target) error {
@@ -305,9 +314,14 @@ func (s *seeded) targeter(url, token string, run int, mix []string) vegeta.Targe
 			query = `mutation($u:ID!){updateUser(id:$u,input:{disabled:false,role:USER}){id}}`
 			vars = map[string]any{"u": id(s.users[rand.IntN(len(s.users))])}
 		case "login":
+			i := rand.IntN(len(s.names))
 			t.Header = anon
+			if !oneAddress {
+				t.Header = anon.Clone()
+				t.Header.Set("X-Forwarded-For", userAddress(i))
+			}
 			query = `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){token}}`
-			vars = map[string]any{"u": s.names[rand.IntN(len(s.names))], "p": password}
+			vars = map[string]any{"u": s.names[i], "p": password}
 		}
 		body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 		t.Body = body
@@ -316,6 +330,13 @@ func (s *seeded) targeter(url, token string, run int, mix []string) vegeta.Targe
 }
 
 func id(n int) string { return strconv.Itoa(n) }
+
+// userAddress is the client address the i-th seeded user signs in from:
+// one of the benchmarking range 198.18.0.0/15, only ever written into the
+// X-Forwarded-For header (no traffic goes there). The throttle counts
+// sign-ins per address too, and caps the password checks in flight from
+// one address at throttle.max_failures; -one-address shows that cap.
+func userAddress(i int) string { return fmt.Sprintf("198.18.%d.%d", i/250, i%250+1) }
 
 // errorCode is "" for a successful answer, else what went wrong.
 func errorCode(r *vegeta.Result) string {
