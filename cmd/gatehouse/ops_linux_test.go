@@ -4,10 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/testfs"
 )
 
 // TestServeOnAReadOnlyFileSystem: on a file system mounted read-only (a
@@ -17,24 +17,11 @@ func TestServeOnAReadOnlyFileSystem(t *testing.T) {
 	if testdb.Postgres() {
 		t.Skip("SQLite only")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a file system needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a file system: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testfs.Tmpfs(t, "1m")
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount read-only: %v", err)
-	}
+	testfs.ReadOnly(t, dir)
 	for _, tt := range []struct{ db, want string }{
 		{filepath.Join(dir, "data", "gatehouse.db"), "the database directory " + filepath.Join(dir, "data") + " is not writable (read-only file system)"},
 		{filepath.Join(dir, "new", "gatehouse.db"), "cannot create the database directory " + filepath.Join(dir, "new") + ": " + dir + " is not writable (read-only file system)"},

@@ -228,7 +228,7 @@ func snapshot(t *testing.T, sdb *sql.DB, driver string, only map[string]tableRow
 	if driver == db.Postgres {
 		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`
 	}
-	names := queryStrings(t, sdb, q)
+	names := testdb.Strings(t, sdb, q)
 	out := map[string]tableRows{}
 	for _, name := range names {
 		var cols []string
@@ -239,10 +239,10 @@ func snapshot(t *testing.T, sdb *sql.DB, driver string, only map[string]tableRow
 			}
 			cols = o.cols
 		} else if driver == db.Postgres {
-			cols = queryStrings(t, sdb, `SELECT column_name FROM information_schema.columns
+			cols = testdb.Strings(t, sdb, `SELECT column_name FROM information_schema.columns
 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`, name)
 		} else {
-			cols = queryStrings(t, sdb, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, name)
+			cols = testdb.Strings(t, sdb, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, name)
 		}
 		quoted := make([]string, len(cols))
 		for i, c := range cols {
@@ -280,24 +280,6 @@ WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`, na
 		rows.Close()
 		slices.Sort(tr.rows)
 		out[name] = tr
-	}
-	return out
-}
-
-func queryStrings(t *testing.T, sdb *sql.DB, q string, args ...any) []string {
-	t.Helper()
-	rows, err := sdb.QueryContext(context.Background(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
 	}
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/db"
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/testfs"
 )
 
 const createPackage = `mutation($n: String!, $d: String) { createPackage(input: {name: $n, detail: $d, days: 30}) { id } }`
@@ -158,7 +159,7 @@ func TestReadyzWhenWritesFail(t *testing.T) {
 		if testdb.Postgres() {
 			t.Skip("SQLite only")
 		}
-		dir := smallFileSystem(t)
+		dir := testfs.Tmpfs(t, "2m")
 		d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: filepath.Join(dir, "gatehouse.db")})
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
 	"gatehouse/ent/migrate"
@@ -93,7 +92,7 @@ func liveUniqueIndexes(t *testing.T, d *db.DB) []liveIndex {
 		}
 		return out
 	}
-	tables := queryStrings(t, d.SQL, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	tables := testdb.Strings(t, d.SQL, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
 	for _, table := range tables {
 		rows, err := d.SQL.QueryContext(ctx, `SELECT name, "unique", origin FROM pragma_index_list(?)`, table)
 		if err != nil {
@@ -112,30 +111,9 @@ func liveUniqueIndexes(t *testing.T, d *db.DB) []liveIndex {
 		}
 		rows.Close()
 		for _, name := range names {
-			cols := queryStrings(t, d.SQL, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
+			cols := testdb.Strings(t, d.SQL, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
 			out = append(out, liveIndex{table: table, name: name, columns: cols})
 		}
-	}
-	return out
-}
-
-func queryStrings(t *testing.T, sdb *sql.DB, query string, args ...any) []string {
-	t.Helper()
-	rows, err := sdb.QueryContext(context.Background(), query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

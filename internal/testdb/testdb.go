@@ -88,3 +88,26 @@ func withDatabase(t testing.TB, dsn, name string) string {
 	}
 	return dsn + " dbname=" + name
 }
+
+// Strings runs a query whose rows hold one string each and returns them,
+// failing t on any error.
+func Strings(t testing.TB, sdb *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := sdb.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
