@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -358,9 +359,10 @@ func TestGraceDaysParallel(t *testing.T) {
 	f.fixedClock()
 	admin := as(f.user("admin", user.RoleADMIN))
 	p := f.pkg("gold", 30)
+	// Enough assignments that rewriting them takes a while.
 	var ups []*ent.UserPackage
-	for _, name := range []string{"a", "b", "c"} {
-		up, err := f.svc.AssignPackage(admin, service.AssignPackageInput{UserID: f.user(name, user.RoleUSER).ID, PackageID: p.ID})
+	for i := range 40 {
+		up, err := f.svc.AssignPackage(admin, service.AssignPackageInput{UserID: f.user(fmt.Sprint("u", i), user.RoleUSER).ID, PackageID: p.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +388,15 @@ func TestGraceDaysParallel(t *testing.T) {
 		}
 	}
 	grace := f.db.Ent.Pkg.GetX(f.sys, p.ID).GraceDays
-	for _, up := range f.db.Ent.UserPackage.Query().AllX(f.sys) {
+	for i, old := range ups {
+		up := f.db.Ent.UserPackage.GetX(f.sys, old.ID)
+		exp := old.ExpiresAt
+		if i < parallelCalls {
+			exp = exp.Add(service.Day)
+		}
+		if !up.ExpiresAt.Equal(exp) {
+			t.Errorf("assignment %d: expires %v, want %v (an extension was lost)", up.ID, up.ExpiresAt, exp)
+		}
 		if want := up.ExpiresAt.Add(time.Duration(grace) * service.Day); !up.GraceEndsAt.Equal(want) {
 			t.Errorf("assignment %d: grace ends %v, want %v (expires %v, grace %d days)", up.ID, up.GraceEndsAt, want, up.ExpiresAt, grace)
 		}
