@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -35,6 +36,8 @@ type Client struct {
 	LoginThrottle *LoginThrottleClient
 	// PackageContent is the client for interacting with the PackageContent builders.
 	PackageContent *PackageContentClient
+	// PackageTrial is the client for interacting with the PackageTrial builders.
+	PackageTrial *PackageTrialClient
 	// Pkg is the client for interacting with the Pkg builders.
 	Pkg *PkgClient
 	// User is the client for interacting with the User builders.
@@ -56,6 +59,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.PackageContent = NewPackageContentClient(c.config)
+	c.PackageTrial = NewPackageTrialClient(c.config)
 	c.Pkg = NewPkgClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.UserPackage = NewUserPackageClient(c.config)
@@ -154,6 +158,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:         cfg,
 		LoginThrottle:  NewLoginThrottleClient(cfg),
 		PackageContent: NewPackageContentClient(cfg),
+		PackageTrial:   NewPackageTrialClient(cfg),
 		Pkg:            NewPkgClient(cfg),
 		User:           NewUserClient(cfg),
 		UserPackage:    NewUserPackageClient(cfg),
@@ -179,6 +184,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:         cfg,
 		LoginThrottle:  NewLoginThrottleClient(cfg),
 		PackageContent: NewPackageContentClient(cfg),
+		PackageTrial:   NewPackageTrialClient(cfg),
 		Pkg:            NewPkgClient(cfg),
 		User:           NewUserClient(cfg),
 		UserPackage:    NewUserPackageClient(cfg),
@@ -212,7 +218,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.LoginThrottle, c.PackageContent, c.Pkg, c.User, c.UserPackage, c.UserSession,
+		c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg, c.User, c.UserPackage,
+		c.UserSession,
 	} {
 		n.Use(hooks...)
 	}
@@ -222,7 +229,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.LoginThrottle, c.PackageContent, c.Pkg, c.User, c.UserPackage, c.UserSession,
+		c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg, c.User, c.UserPackage,
+		c.UserSession,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -235,6 +243,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LoginThrottle.mutate(ctx, m)
 	case *PackageContentMutation:
 		return c.PackageContent.mutate(ctx, m)
+	case *PackageTrialMutation:
+		return c.PackageTrial.mutate(ctx, m)
 	case *PkgMutation:
 		return c.Pkg.mutate(ctx, m)
 	case *UserMutation:
@@ -532,6 +542,172 @@ func (c *PackageContentClient) mutate(ctx context.Context, m *PackageContentMuta
 	}
 }
 
+// PackageTrialClient is a client for the PackageTrial schema.
+type PackageTrialClient struct {
+	config
+}
+
+// NewPackageTrialClient returns a client for the PackageTrial from the given config.
+func NewPackageTrialClient(c config) *PackageTrialClient {
+	return &PackageTrialClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `packagetrial.Hooks(f(g(h())))`.
+func (c *PackageTrialClient) Use(hooks ...Hook) {
+	c.hooks.PackageTrial = append(c.hooks.PackageTrial, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `packagetrial.Intercept(f(g(h())))`.
+func (c *PackageTrialClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PackageTrial = append(c.inters.PackageTrial, interceptors...)
+}
+
+// Create returns a builder for creating a PackageTrial entity.
+func (c *PackageTrialClient) Create() *PackageTrialCreate {
+	mutation := newPackageTrialMutation(c.config, OpCreate)
+	return &PackageTrialCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PackageTrial entities.
+func (c *PackageTrialClient) CreateBulk(builders ...*PackageTrialCreate) *PackageTrialCreateBulk {
+	return &PackageTrialCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PackageTrialClient) MapCreateBulk(slice any, setFunc func(*PackageTrialCreate, int)) *PackageTrialCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PackageTrialCreateBulk{err: fmt.Errorf("calling to PackageTrialClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PackageTrialCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PackageTrialCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PackageTrial.
+func (c *PackageTrialClient) Update() *PackageTrialUpdate {
+	mutation := newPackageTrialMutation(c.config, OpUpdate)
+	return &PackageTrialUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PackageTrialClient) UpdateOne(_m *PackageTrial) *PackageTrialUpdateOne {
+	mutation := newPackageTrialMutation(c.config, OpUpdateOne, withPackageTrial(_m))
+	return &PackageTrialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PackageTrialClient) UpdateOneID(id int) *PackageTrialUpdateOne {
+	mutation := newPackageTrialMutation(c.config, OpUpdateOne, withPackageTrialID(id))
+	return &PackageTrialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PackageTrial.
+func (c *PackageTrialClient) Delete() *PackageTrialDelete {
+	mutation := newPackageTrialMutation(c.config, OpDelete)
+	return &PackageTrialDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PackageTrialClient) DeleteOne(_m *PackageTrial) *PackageTrialDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PackageTrialClient) DeleteOneID(id int) *PackageTrialDeleteOne {
+	builder := c.Delete().Where(packagetrial.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PackageTrialDeleteOne{builder}
+}
+
+// Query returns a query builder for PackageTrial.
+func (c *PackageTrialClient) Query() *PackageTrialQuery {
+	return &PackageTrialQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePackageTrial},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PackageTrial entity by its id.
+func (c *PackageTrialClient) Get(ctx context.Context, id int) (*PackageTrial, error) {
+	return c.Query().Where(packagetrial.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PackageTrialClient) GetX(ctx context.Context, id int) *PackageTrial {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a PackageTrial.
+func (c *PackageTrialClient) QueryUser(_m *PackageTrial) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(packagetrial.Table, packagetrial.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, packagetrial.UserTable, packagetrial.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPackage queries the package edge of a PackageTrial.
+func (c *PackageTrialClient) QueryPackage(_m *PackageTrial) *PkgQuery {
+	query := (&PkgClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(packagetrial.Table, packagetrial.FieldID, id),
+			sqlgraph.To(pkg.Table, pkg.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, packagetrial.PackageTable, packagetrial.PackageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PackageTrialClient) Hooks() []Hook {
+	hooks := c.hooks.PackageTrial
+	return append(hooks[:len(hooks):len(hooks)], packagetrial.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PackageTrialClient) Interceptors() []Interceptor {
+	return c.inters.PackageTrial
+}
+
+func (c *PackageTrialClient) mutate(ctx context.Context, m *PackageTrialMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PackageTrialCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PackageTrialUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PackageTrialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PackageTrialDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PackageTrial mutation op: %q", m.Op())
+	}
+}
+
 // PkgClient is a client for the Pkg schema.
 type PkgClient struct {
 	config
@@ -665,6 +841,22 @@ func (c *PkgClient) QueryUserPackages(_m *Pkg) *UserPackageQuery {
 			sqlgraph.From(pkg.Table, pkg.FieldID, id),
 			sqlgraph.To(userpackage.Table, userpackage.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, pkg.UserPackagesTable, pkg.UserPackagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTrials queries the trials edge of a Pkg.
+func (c *PkgClient) QueryTrials(_m *Pkg) *PackageTrialQuery {
+	query := (&PackageTrialClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pkg.Table, pkg.FieldID, id),
+			sqlgraph.To(packagetrial.Table, packagetrial.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, pkg.TrialsTable, pkg.TrialsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -831,6 +1023,22 @@ func (c *UserClient) QuerySessions(_m *User) *UserSessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, id),
 			sqlgraph.To(usersession.Table, usersession.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTrials queries the trials edge of a User.
+func (c *UserClient) QueryTrials(_m *User) *PackageTrialQuery {
+	query := (&PackageTrialClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(packagetrial.Table, packagetrial.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TrialsTable, user.TrialsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1183,10 +1391,11 @@ func (c *UserSessionClient) mutate(ctx context.Context, m *UserSessionMutation) 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		LoginThrottle, PackageContent, Pkg, User, UserPackage, UserSession []ent.Hook
+		LoginThrottle, PackageContent, PackageTrial, Pkg, User, UserPackage,
+		UserSession []ent.Hook
 	}
 	inters struct {
-		LoginThrottle, PackageContent, Pkg, User, UserPackage,
+		LoginThrottle, PackageContent, PackageTrial, Pkg, User, UserPackage,
 		UserSession []ent.Interceptor
 	}
 )

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -80,6 +81,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			loginthrottle.Table:  loginthrottle.ValidColumn,
 			packagecontent.Table: packagecontent.ValidColumn,
+			packagetrial.Table:   packagetrial.ValidColumn,
 			pkg.Table:            pkg.ValidColumn,
 			user.Table:           user.ValidColumn,
 			userpackage.Table:    userpackage.ValidColumn,

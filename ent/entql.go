@@ -5,6 +5,7 @@ package ent
 import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
@@ -19,7 +20,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 6)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 7)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginthrottle.Table,
@@ -57,6 +58,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   packagetrial.Table,
+			Columns: packagetrial.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: packagetrial.FieldID,
+			},
+		},
+		Type: "PackageTrial",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			packagetrial.FieldUserID:    {Type: field.TypeInt, Column: packagetrial.FieldUserID},
+			packagetrial.FieldPackageID: {Type: field.TypeInt, Column: packagetrial.FieldPackageID},
+			packagetrial.FieldCreatedAt: {Type: field.TypeTime, Column: packagetrial.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pkg.Table,
 			Columns: pkg.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -71,9 +88,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pkg.FieldName:      {Type: field.TypeString, Column: pkg.FieldName},
 			pkg.FieldDetail:    {Type: field.TypeString, Column: pkg.FieldDetail},
 			pkg.FieldDays:      {Type: field.TypeInt, Column: pkg.FieldDays},
+			pkg.FieldTrial:     {Type: field.TypeBool, Column: pkg.FieldTrial},
+			pkg.FieldGraceDays: {Type: field.TypeInt, Column: pkg.FieldGraceDays},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -95,7 +114,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpackage.Table,
 			Columns: userpackage.Columns,
@@ -106,15 +125,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "UserPackage",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			userpackage.FieldCreatedAt: {Type: field.TypeTime, Column: userpackage.FieldCreatedAt},
-			userpackage.FieldUpdatedAt: {Type: field.TypeTime, Column: userpackage.FieldUpdatedAt},
-			userpackage.FieldUserID:    {Type: field.TypeInt, Column: userpackage.FieldUserID},
-			userpackage.FieldPackageID: {Type: field.TypeInt, Column: userpackage.FieldPackageID},
-			userpackage.FieldStartsAt:  {Type: field.TypeTime, Column: userpackage.FieldStartsAt},
-			userpackage.FieldExpiresAt: {Type: field.TypeTime, Column: userpackage.FieldExpiresAt},
+			userpackage.FieldCreatedAt:     {Type: field.TypeTime, Column: userpackage.FieldCreatedAt},
+			userpackage.FieldUpdatedAt:     {Type: field.TypeTime, Column: userpackage.FieldUpdatedAt},
+			userpackage.FieldUserID:        {Type: field.TypeInt, Column: userpackage.FieldUserID},
+			userpackage.FieldPackageID:     {Type: field.TypeInt, Column: userpackage.FieldPackageID},
+			userpackage.FieldStartsAt:      {Type: field.TypeTime, Column: userpackage.FieldStartsAt},
+			userpackage.FieldExpiresAt:     {Type: field.TypeTime, Column: userpackage.FieldExpiresAt},
+			userpackage.FieldGraceEndsAt:   {Type: field.TypeTime, Column: userpackage.FieldGraceEndsAt},
+			userpackage.FieldSuspendedAt:   {Type: field.TypeTime, Column: userpackage.FieldSuspendedAt},
+			userpackage.FieldSuspendReason: {Type: field.TypeString, Column: userpackage.FieldSuspendReason},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usersession.Table,
 			Columns: usersession.Columns,
@@ -149,6 +171,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Pkg",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagetrial.UserTable,
+			Columns: []string{packagetrial.UserColumn},
+			Bidi:    false,
+		},
+		"PackageTrial",
+		"User",
+	)
+	graph.MustAddE(
+		"package",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagetrial.PackageTable,
+			Columns: []string{packagetrial.PackageColumn},
+			Bidi:    false,
+		},
+		"PackageTrial",
+		"Pkg",
+	)
+	graph.MustAddE(
 		"contents",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -173,6 +219,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"UserPackage",
 	)
 	graph.MustAddE(
+		"trials",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+		},
+		"Pkg",
+		"PackageTrial",
+	)
+	graph.MustAddE(
 		"packages",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -195,6 +253,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"UserSession",
+	)
+	graph.MustAddE(
+		"trials",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"PackageTrial",
 	)
 	graph.MustAddE(
 		"user",
@@ -381,6 +451,89 @@ func (f *PackageContentFilter) WhereHasPackageWith(preds ...predicate.Pkg) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PackageTrialQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PackageTrialQuery builder.
+func (_q *PackageTrialQuery) Filter() *PackageTrialFilter {
+	return &PackageTrialFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PackageTrialMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PackageTrialMutation builder.
+func (m *PackageTrialMutation) Filter() *PackageTrialFilter {
+	return &PackageTrialFilter{config: m.config, predicateAdder: m}
+}
+
+// PackageTrialFilter provides a generic filtering capability at runtime for PackageTrialQuery.
+type PackageTrialFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PackageTrialFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PackageTrialFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(packagetrial.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *PackageTrialFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(packagetrial.FieldUserID))
+}
+
+// WherePackageID applies the entql int predicate on the package_id field.
+func (f *PackageTrialFilter) WherePackageID(p entql.IntP) {
+	f.Where(p.Field(packagetrial.FieldPackageID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PackageTrialFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(packagetrial.FieldCreatedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *PackageTrialFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *PackageTrialFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPackage applies a predicate to check if query has an edge package.
+func (f *PackageTrialFilter) WhereHasPackage() {
+	f.Where(entql.HasEdge("package"))
+}
+
+// WhereHasPackageWith applies a predicate to check if query has an edge package with a given conditions (other predicates).
+func (f *PackageTrialFilter) WhereHasPackageWith(preds ...predicate.Pkg) {
+	f.Where(entql.HasEdgeWith("package", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PkgQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -409,7 +562,7 @@ type PkgFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PkgFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -445,6 +598,16 @@ func (f *PkgFilter) WhereDays(p entql.IntP) {
 	f.Where(p.Field(pkg.FieldDays))
 }
 
+// WhereTrial applies the entql bool predicate on the trial field.
+func (f *PkgFilter) WhereTrial(p entql.BoolP) {
+	f.Where(p.Field(pkg.FieldTrial))
+}
+
+// WhereGraceDays applies the entql int predicate on the grace_days field.
+func (f *PkgFilter) WhereGraceDays(p entql.IntP) {
+	f.Where(p.Field(pkg.FieldGraceDays))
+}
+
 // WhereHasContents applies a predicate to check if query has an edge contents.
 func (f *PkgFilter) WhereHasContents() {
 	f.Where(entql.HasEdge("contents"))
@@ -467,6 +630,20 @@ func (f *PkgFilter) WhereHasUserPackages() {
 // WhereHasUserPackagesWith applies a predicate to check if query has an edge user_packages with a given conditions (other predicates).
 func (f *PkgFilter) WhereHasUserPackagesWith(preds ...predicate.UserPackage) {
 	f.Where(entql.HasEdgeWith("user_packages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTrials applies a predicate to check if query has an edge trials.
+func (f *PkgFilter) WhereHasTrials() {
+	f.Where(entql.HasEdge("trials"))
+}
+
+// WhereHasTrialsWith applies a predicate to check if query has an edge trials with a given conditions (other predicates).
+func (f *PkgFilter) WhereHasTrialsWith(preds ...predicate.PackageTrial) {
+	f.Where(entql.HasEdgeWith("trials", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -502,7 +679,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -586,6 +763,20 @@ func (f *UserFilter) WhereHasSessionsWith(preds ...predicate.UserSession) {
 	})))
 }
 
+// WhereHasTrials applies a predicate to check if query has an edge trials.
+func (f *UserFilter) WhereHasTrials() {
+	f.Where(entql.HasEdge("trials"))
+}
+
+// WhereHasTrialsWith applies a predicate to check if query has an edge trials with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTrialsWith(preds ...predicate.PackageTrial) {
+	f.Where(entql.HasEdgeWith("trials", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserPackageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -615,7 +806,7 @@ type UserPackageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPackageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -654,6 +845,21 @@ func (f *UserPackageFilter) WhereStartsAt(p entql.TimeP) {
 // WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
 func (f *UserPackageFilter) WhereExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(userpackage.FieldExpiresAt))
+}
+
+// WhereGraceEndsAt applies the entql time.Time predicate on the grace_ends_at field.
+func (f *UserPackageFilter) WhereGraceEndsAt(p entql.TimeP) {
+	f.Where(p.Field(userpackage.FieldGraceEndsAt))
+}
+
+// WhereSuspendedAt applies the entql time.Time predicate on the suspended_at field.
+func (f *UserPackageFilter) WhereSuspendedAt(p entql.TimeP) {
+	f.Where(p.Field(userpackage.FieldSuspendedAt))
+}
+
+// WhereSuspendReason applies the entql string predicate on the suspend_reason field.
+func (f *UserPackageFilter) WhereSuspendReason(p entql.StringP) {
+	f.Where(p.Field(userpackage.FieldSuspendReason))
 }
 
 // WhereHasUser applies a predicate to check if query has an edge user.
@@ -713,7 +919,7 @@ type UserSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -210,6 +210,16 @@ func (_q *PkgQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, pkg.FieldDays)
 				fieldSeen[pkg.FieldDays] = struct{}{}
 			}
+		case "trial":
+			if _, ok := fieldSeen[pkg.FieldTrial]; !ok {
+				selectedFields = append(selectedFields, pkg.FieldTrial)
+				fieldSeen[pkg.FieldTrial] = struct{}{}
+			}
+		case "graceDays":
+			if _, ok := fieldSeen[pkg.FieldGraceDays]; !ok {
+				selectedFields = append(selectedFields, pkg.FieldGraceDays)
+				fieldSeen[pkg.FieldGraceDays] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -493,6 +503,16 @@ func (_q *UserPackageQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[userpackage.FieldExpiresAt]; !ok {
 				selectedFields = append(selectedFields, userpackage.FieldExpiresAt)
 				fieldSeen[userpackage.FieldExpiresAt] = struct{}{}
+			}
+		case "suspendedAt":
+			if _, ok := fieldSeen[userpackage.FieldSuspendedAt]; !ok {
+				selectedFields = append(selectedFields, userpackage.FieldSuspendedAt)
+				fieldSeen[userpackage.FieldSuspendedAt] = struct{}{}
+			}
+		case "suspendReason":
+			if _, ok := fieldSeen[userpackage.FieldSuspendReason]; !ok {
+				selectedFields = append(selectedFields, userpackage.FieldSuspendReason)
+				fieldSeen[userpackage.FieldSuspendReason] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -720,6 +720,20 @@ var (
 			}
 		},
 	}
+	// PkgOrderFieldGraceDays orders Pkg by grace_days.
+	PkgOrderFieldGraceDays = &PackageOrderField{
+		Value: func(_m *Package) (ent.Value, error) {
+			return _m.GraceDays, nil
+		},
+		column: pkg.FieldGraceDays,
+		toTerm: pkg.ByGraceDays,
+		toCursor: func(_m *Package) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.GraceDays,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -734,6 +748,8 @@ func (f PackageOrderField) String() string {
 		str = "NAME"
 	case PkgOrderFieldDays.column:
 		str = "DAYS"
+	case PkgOrderFieldGraceDays.column:
+		str = "GRACE_DAYS"
 	}
 	return str
 }
@@ -758,6 +774,8 @@ func (f *PackageOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *PkgOrderFieldName
 	case "DAYS":
 		*f = *PkgOrderFieldDays
+	case "GRACE_DAYS":
+		*f = *PkgOrderFieldGraceDays
 	default:
 		return fmt.Errorf("%s is not a valid PackageOrderField", str)
 	}

@@ -395,6 +395,20 @@ type PackageWhereInput struct {
 	DaysLT    *int  `json:"daysLT,omitempty"`
 	DaysLTE   *int  `json:"daysLTE,omitempty"`
 
+	// "trial" field predicates.
+	Trial    *bool `json:"trial,omitempty"`
+	TrialNEQ *bool `json:"trialNEQ,omitempty"`
+
+	// "grace_days" field predicates.
+	GraceDays      *int  `json:"graceDays,omitempty"`
+	GraceDaysNEQ   *int  `json:"graceDaysNEQ,omitempty"`
+	GraceDaysIn    []int `json:"graceDaysIn,omitempty"`
+	GraceDaysNotIn []int `json:"graceDaysNotIn,omitempty"`
+	GraceDaysGT    *int  `json:"graceDaysGT,omitempty"`
+	GraceDaysGTE   *int  `json:"graceDaysGTE,omitempty"`
+	GraceDaysLT    *int  `json:"graceDaysLT,omitempty"`
+	GraceDaysLTE   *int  `json:"graceDaysLTE,omitempty"`
+
 	// "contents" edge predicates.
 	HasContents     *bool                       `json:"hasContents,omitempty"`
 	HasContentsWith []*PackageContentWhereInput `json:"hasContentsWith,omitempty"`
@@ -648,6 +662,36 @@ func (i *PackageWhereInput) P() (predicate.Pkg, error) {
 	}
 	if i.DaysLTE != nil {
 		predicates = append(predicates, pkg.DaysLTE(*i.DaysLTE))
+	}
+	if i.Trial != nil {
+		predicates = append(predicates, pkg.TrialEQ(*i.Trial))
+	}
+	if i.TrialNEQ != nil {
+		predicates = append(predicates, pkg.TrialNEQ(*i.TrialNEQ))
+	}
+	if i.GraceDays != nil {
+		predicates = append(predicates, pkg.GraceDaysEQ(*i.GraceDays))
+	}
+	if i.GraceDaysNEQ != nil {
+		predicates = append(predicates, pkg.GraceDaysNEQ(*i.GraceDaysNEQ))
+	}
+	if len(i.GraceDaysIn) > 0 {
+		predicates = append(predicates, pkg.GraceDaysIn(i.GraceDaysIn...))
+	}
+	if len(i.GraceDaysNotIn) > 0 {
+		predicates = append(predicates, pkg.GraceDaysNotIn(i.GraceDaysNotIn...))
+	}
+	if i.GraceDaysGT != nil {
+		predicates = append(predicates, pkg.GraceDaysGT(*i.GraceDaysGT))
+	}
+	if i.GraceDaysGTE != nil {
+		predicates = append(predicates, pkg.GraceDaysGTE(*i.GraceDaysGTE))
+	}
+	if i.GraceDaysLT != nil {
+		predicates = append(predicates, pkg.GraceDaysLT(*i.GraceDaysLT))
+	}
+	if i.GraceDaysLTE != nil {
+		predicates = append(predicates, pkg.GraceDaysLTE(*i.GraceDaysLTE))
 	}
 
 	if i.HasContents != nil {
@@ -1125,6 +1169,35 @@ type UserPackageWhereInput struct {
 	ExpiresAtLT    *time.Time  `json:"expiresAtLT,omitempty"`
 	ExpiresAtLTE   *time.Time  `json:"expiresAtLTE,omitempty"`
 
+	// "suspended_at" field predicates.
+	SuspendedAt       *time.Time  `json:"suspendedAt,omitempty"`
+	SuspendedAtNEQ    *time.Time  `json:"suspendedAtNEQ,omitempty"`
+	SuspendedAtIn     []time.Time `json:"suspendedAtIn,omitempty"`
+	SuspendedAtNotIn  []time.Time `json:"suspendedAtNotIn,omitempty"`
+	SuspendedAtGT     *time.Time  `json:"suspendedAtGT,omitempty"`
+	SuspendedAtGTE    *time.Time  `json:"suspendedAtGTE,omitempty"`
+	SuspendedAtLT     *time.Time  `json:"suspendedAtLT,omitempty"`
+	SuspendedAtLTE    *time.Time  `json:"suspendedAtLTE,omitempty"`
+	SuspendedAtIsNil  bool        `json:"suspendedAtIsNil,omitempty"`
+	SuspendedAtNotNil bool        `json:"suspendedAtNotNil,omitempty"`
+
+	// "suspend_reason" field predicates.
+	SuspendReason             *string  `json:"suspendReason,omitempty"`
+	SuspendReasonNEQ          *string  `json:"suspendReasonNEQ,omitempty"`
+	SuspendReasonIn           []string `json:"suspendReasonIn,omitempty"`
+	SuspendReasonNotIn        []string `json:"suspendReasonNotIn,omitempty"`
+	SuspendReasonGT           *string  `json:"suspendReasonGT,omitempty"`
+	SuspendReasonGTE          *string  `json:"suspendReasonGTE,omitempty"`
+	SuspendReasonLT           *string  `json:"suspendReasonLT,omitempty"`
+	SuspendReasonLTE          *string  `json:"suspendReasonLTE,omitempty"`
+	SuspendReasonContains     *string  `json:"suspendReasonContains,omitempty"`
+	SuspendReasonHasPrefix    *string  `json:"suspendReasonHasPrefix,omitempty"`
+	SuspendReasonHasSuffix    *string  `json:"suspendReasonHasSuffix,omitempty"`
+	SuspendReasonIsNil        bool     `json:"suspendReasonIsNil,omitempty"`
+	SuspendReasonNotNil       bool     `json:"suspendReasonNotNil,omitempty"`
+	SuspendReasonEqualFold    *string  `json:"suspendReasonEqualFold,omitempty"`
+	SuspendReasonContainsFold *string  `json:"suspendReasonContainsFold,omitempty"`
+
 	// "user" edge predicates.
 	HasUser     *bool             `json:"hasUser,omitempty"`
 	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
@@ -1348,6 +1421,81 @@ func (i *UserPackageWhereInput) P() (predicate.UserPackage, error) {
 	}
 	if i.ExpiresAtLTE != nil {
 		predicates = append(predicates, userpackage.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.SuspendedAt != nil {
+		predicates = append(predicates, userpackage.SuspendedAtEQ(*i.SuspendedAt))
+	}
+	if i.SuspendedAtNEQ != nil {
+		predicates = append(predicates, userpackage.SuspendedAtNEQ(*i.SuspendedAtNEQ))
+	}
+	if len(i.SuspendedAtIn) > 0 {
+		predicates = append(predicates, userpackage.SuspendedAtIn(i.SuspendedAtIn...))
+	}
+	if len(i.SuspendedAtNotIn) > 0 {
+		predicates = append(predicates, userpackage.SuspendedAtNotIn(i.SuspendedAtNotIn...))
+	}
+	if i.SuspendedAtGT != nil {
+		predicates = append(predicates, userpackage.SuspendedAtGT(*i.SuspendedAtGT))
+	}
+	if i.SuspendedAtGTE != nil {
+		predicates = append(predicates, userpackage.SuspendedAtGTE(*i.SuspendedAtGTE))
+	}
+	if i.SuspendedAtLT != nil {
+		predicates = append(predicates, userpackage.SuspendedAtLT(*i.SuspendedAtLT))
+	}
+	if i.SuspendedAtLTE != nil {
+		predicates = append(predicates, userpackage.SuspendedAtLTE(*i.SuspendedAtLTE))
+	}
+	if i.SuspendedAtIsNil {
+		predicates = append(predicates, userpackage.SuspendedAtIsNil())
+	}
+	if i.SuspendedAtNotNil {
+		predicates = append(predicates, userpackage.SuspendedAtNotNil())
+	}
+	if i.SuspendReason != nil {
+		predicates = append(predicates, userpackage.SuspendReasonEQ(*i.SuspendReason))
+	}
+	if i.SuspendReasonNEQ != nil {
+		predicates = append(predicates, userpackage.SuspendReasonNEQ(*i.SuspendReasonNEQ))
+	}
+	if len(i.SuspendReasonIn) > 0 {
+		predicates = append(predicates, userpackage.SuspendReasonIn(i.SuspendReasonIn...))
+	}
+	if len(i.SuspendReasonNotIn) > 0 {
+		predicates = append(predicates, userpackage.SuspendReasonNotIn(i.SuspendReasonNotIn...))
+	}
+	if i.SuspendReasonGT != nil {
+		predicates = append(predicates, userpackage.SuspendReasonGT(*i.SuspendReasonGT))
+	}
+	if i.SuspendReasonGTE != nil {
+		predicates = append(predicates, userpackage.SuspendReasonGTE(*i.SuspendReasonGTE))
+	}
+	if i.SuspendReasonLT != nil {
+		predicates = append(predicates, userpackage.SuspendReasonLT(*i.SuspendReasonLT))
+	}
+	if i.SuspendReasonLTE != nil {
+		predicates = append(predicates, userpackage.SuspendReasonLTE(*i.SuspendReasonLTE))
+	}
+	if i.SuspendReasonContains != nil {
+		predicates = append(predicates, userpackage.SuspendReasonContains(*i.SuspendReasonContains))
+	}
+	if i.SuspendReasonHasPrefix != nil {
+		predicates = append(predicates, userpackage.SuspendReasonHasPrefix(*i.SuspendReasonHasPrefix))
+	}
+	if i.SuspendReasonHasSuffix != nil {
+		predicates = append(predicates, userpackage.SuspendReasonHasSuffix(*i.SuspendReasonHasSuffix))
+	}
+	if i.SuspendReasonIsNil {
+		predicates = append(predicates, userpackage.SuspendReasonIsNil())
+	}
+	if i.SuspendReasonNotNil {
+		predicates = append(predicates, userpackage.SuspendReasonNotNil())
+	}
+	if i.SuspendReasonEqualFold != nil {
+		predicates = append(predicates, userpackage.SuspendReasonEqualFold(*i.SuspendReasonEqualFold))
+	}
+	if i.SuspendReasonContainsFold != nil {
+		predicates = append(predicates, userpackage.SuspendReasonContainsFold(*i.SuspendReasonContainsFold))
 	}
 
 	if i.HasUser != nil {

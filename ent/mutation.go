@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
@@ -31,6 +32,7 @@ const (
 	// Node types.
 	TypeLoginThrottle  = "LoginThrottle"
 	TypePackageContent = "PackageContent"
+	TypePackageTrial   = "PackageTrial"
 	TypePkg            = "Pkg"
 	TypeUser           = "User"
 	TypeUserPackage    = "UserPackage"
@@ -1182,6 +1184,543 @@ func (m *PackageContentMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PackageContent edge %s", name)
 }
 
+// PackageTrialMutation represents an operation that mutates the PackageTrial nodes in the graph.
+type PackageTrialMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	user            *int
+	cleareduser     bool
+	_package        *int
+	cleared_package bool
+	done            bool
+	oldValue        func(context.Context) (*PackageTrial, error)
+	predicates      []predicate.PackageTrial
+}
+
+var _ ent.Mutation = (*PackageTrialMutation)(nil)
+
+// packagetrialOption allows management of the mutation configuration using functional options.
+type packagetrialOption func(*PackageTrialMutation)
+
+// newPackageTrialMutation creates new mutation for the PackageTrial entity.
+func newPackageTrialMutation(c config, op Op, opts ...packagetrialOption) *PackageTrialMutation {
+	m := &PackageTrialMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePackageTrial,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPackageTrialID sets the ID field of the mutation.
+func withPackageTrialID(id int) packagetrialOption {
+	return func(m *PackageTrialMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PackageTrial
+		)
+		m.oldValue = func(ctx context.Context) (*PackageTrial, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PackageTrial.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPackageTrial sets the old PackageTrial of the mutation.
+func withPackageTrial(node *PackageTrial) packagetrialOption {
+	return func(m *PackageTrialMutation) {
+		m.oldValue = func(context.Context) (*PackageTrial, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PackageTrialMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PackageTrialMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PackageTrialMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PackageTrialMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PackageTrial.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *PackageTrialMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *PackageTrialMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the PackageTrial entity.
+// If the PackageTrial object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageTrialMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *PackageTrialMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetPackageID sets the "package_id" field.
+func (m *PackageTrialMutation) SetPackageID(i int) {
+	m._package = &i
+}
+
+// PackageID returns the value of the "package_id" field in the mutation.
+func (m *PackageTrialMutation) PackageID() (r int, exists bool) {
+	v := m._package
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackageID returns the old "package_id" field's value of the PackageTrial entity.
+// If the PackageTrial object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageTrialMutation) OldPackageID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackageID: %w", err)
+	}
+	return oldValue.PackageID, nil
+}
+
+// ResetPackageID resets all changes to the "package_id" field.
+func (m *PackageTrialMutation) ResetPackageID() {
+	m._package = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PackageTrialMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PackageTrialMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PackageTrial entity.
+// If the PackageTrial object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageTrialMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PackageTrialMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *PackageTrialMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[packagetrial.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *PackageTrialMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *PackageTrialMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *PackageTrialMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearPackage clears the "package" edge to the Pkg entity.
+func (m *PackageTrialMutation) ClearPackage() {
+	m.cleared_package = true
+	m.clearedFields[packagetrial.FieldPackageID] = struct{}{}
+}
+
+// PackageCleared reports if the "package" edge to the Pkg entity was cleared.
+func (m *PackageTrialMutation) PackageCleared() bool {
+	return m.cleared_package
+}
+
+// PackageIDs returns the "package" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PackageID instead. It exists only for internal usage by the builders.
+func (m *PackageTrialMutation) PackageIDs() (ids []int) {
+	if id := m._package; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPackage resets all changes to the "package" edge.
+func (m *PackageTrialMutation) ResetPackage() {
+	m._package = nil
+	m.cleared_package = false
+}
+
+// Where appends a list predicates to the PackageTrialMutation builder.
+func (m *PackageTrialMutation) Where(ps ...predicate.PackageTrial) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PackageTrialMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PackageTrialMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PackageTrial, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PackageTrialMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PackageTrialMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PackageTrial).
+func (m *PackageTrialMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PackageTrialMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.user != nil {
+		fields = append(fields, packagetrial.FieldUserID)
+	}
+	if m._package != nil {
+		fields = append(fields, packagetrial.FieldPackageID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, packagetrial.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PackageTrialMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case packagetrial.FieldUserID:
+		return m.UserID()
+	case packagetrial.FieldPackageID:
+		return m.PackageID()
+	case packagetrial.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PackageTrialMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case packagetrial.FieldUserID:
+		return m.OldUserID(ctx)
+	case packagetrial.FieldPackageID:
+		return m.OldPackageID(ctx)
+	case packagetrial.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PackageTrial field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PackageTrialMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case packagetrial.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case packagetrial.FieldPackageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackageID(v)
+		return nil
+	case packagetrial.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PackageTrial field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PackageTrialMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PackageTrialMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PackageTrialMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PackageTrial numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PackageTrialMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PackageTrialMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PackageTrialMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PackageTrial nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PackageTrialMutation) ResetField(name string) error {
+	switch name {
+	case packagetrial.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case packagetrial.FieldPackageID:
+		m.ResetPackageID()
+		return nil
+	case packagetrial.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PackageTrial field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PackageTrialMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.user != nil {
+		edges = append(edges, packagetrial.EdgeUser)
+	}
+	if m._package != nil {
+		edges = append(edges, packagetrial.EdgePackage)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PackageTrialMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case packagetrial.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case packagetrial.EdgePackage:
+		if id := m._package; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PackageTrialMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PackageTrialMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PackageTrialMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleareduser {
+		edges = append(edges, packagetrial.EdgeUser)
+	}
+	if m.cleared_package {
+		edges = append(edges, packagetrial.EdgePackage)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PackageTrialMutation) EdgeCleared(name string) bool {
+	switch name {
+	case packagetrial.EdgeUser:
+		return m.cleareduser
+	case packagetrial.EdgePackage:
+		return m.cleared_package
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PackageTrialMutation) ClearEdge(name string) error {
+	switch name {
+	case packagetrial.EdgeUser:
+		m.ClearUser()
+		return nil
+	case packagetrial.EdgePackage:
+		m.ClearPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown PackageTrial unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PackageTrialMutation) ResetEdge(name string) error {
+	switch name {
+	case packagetrial.EdgeUser:
+		m.ResetUser()
+		return nil
+	case packagetrial.EdgePackage:
+		m.ResetPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown PackageTrial edge %s", name)
+}
+
 // PkgMutation represents an operation that mutates the Pkg nodes in the graph.
 type PkgMutation struct {
 	config
@@ -1194,6 +1733,9 @@ type PkgMutation struct {
 	detail               *string
 	days                 *int
 	adddays              *int
+	trial                *bool
+	grace_days           *int
+	addgrace_days        *int
 	clearedFields        map[string]struct{}
 	contents             map[int]struct{}
 	removedcontents      map[int]struct{}
@@ -1201,6 +1743,9 @@ type PkgMutation struct {
 	user_packages        map[int]struct{}
 	removeduser_packages map[int]struct{}
 	cleareduser_packages bool
+	trials               map[int]struct{}
+	removedtrials        map[int]struct{}
+	clearedtrials        bool
 	done                 bool
 	oldValue             func(context.Context) (*Pkg, error)
 	predicates           []predicate.Pkg
@@ -1504,6 +2049,98 @@ func (m *PkgMutation) ResetDays() {
 	m.adddays = nil
 }
 
+// SetTrial sets the "trial" field.
+func (m *PkgMutation) SetTrial(b bool) {
+	m.trial = &b
+}
+
+// Trial returns the value of the "trial" field in the mutation.
+func (m *PkgMutation) Trial() (r bool, exists bool) {
+	v := m.trial
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrial returns the old "trial" field's value of the Pkg entity.
+// If the Pkg object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PkgMutation) OldTrial(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrial is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrial requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrial: %w", err)
+	}
+	return oldValue.Trial, nil
+}
+
+// ResetTrial resets all changes to the "trial" field.
+func (m *PkgMutation) ResetTrial() {
+	m.trial = nil
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (m *PkgMutation) SetGraceDays(i int) {
+	m.grace_days = &i
+	m.addgrace_days = nil
+}
+
+// GraceDays returns the value of the "grace_days" field in the mutation.
+func (m *PkgMutation) GraceDays() (r int, exists bool) {
+	v := m.grace_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGraceDays returns the old "grace_days" field's value of the Pkg entity.
+// If the Pkg object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PkgMutation) OldGraceDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGraceDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGraceDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGraceDays: %w", err)
+	}
+	return oldValue.GraceDays, nil
+}
+
+// AddGraceDays adds i to the "grace_days" field.
+func (m *PkgMutation) AddGraceDays(i int) {
+	if m.addgrace_days != nil {
+		*m.addgrace_days += i
+	} else {
+		m.addgrace_days = &i
+	}
+}
+
+// AddedGraceDays returns the value that was added to the "grace_days" field in this mutation.
+func (m *PkgMutation) AddedGraceDays() (r int, exists bool) {
+	v := m.addgrace_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGraceDays resets all changes to the "grace_days" field.
+func (m *PkgMutation) ResetGraceDays() {
+	m.grace_days = nil
+	m.addgrace_days = nil
+}
+
 // AddContentIDs adds the "contents" edge to the PackageContent entity by ids.
 func (m *PkgMutation) AddContentIDs(ids ...int) {
 	if m.contents == nil {
@@ -1612,6 +2249,60 @@ func (m *PkgMutation) ResetUserPackages() {
 	m.removeduser_packages = nil
 }
 
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by ids.
+func (m *PkgMutation) AddTrialIDs(ids ...int) {
+	if m.trials == nil {
+		m.trials = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.trials[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTrials clears the "trials" edge to the PackageTrial entity.
+func (m *PkgMutation) ClearTrials() {
+	m.clearedtrials = true
+}
+
+// TrialsCleared reports if the "trials" edge to the PackageTrial entity was cleared.
+func (m *PkgMutation) TrialsCleared() bool {
+	return m.clearedtrials
+}
+
+// RemoveTrialIDs removes the "trials" edge to the PackageTrial entity by IDs.
+func (m *PkgMutation) RemoveTrialIDs(ids ...int) {
+	if m.removedtrials == nil {
+		m.removedtrials = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.trials, ids[i])
+		m.removedtrials[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTrials returns the removed IDs of the "trials" edge to the PackageTrial entity.
+func (m *PkgMutation) RemovedTrialsIDs() (ids []int) {
+	for id := range m.removedtrials {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TrialsIDs returns the "trials" edge IDs in the mutation.
+func (m *PkgMutation) TrialsIDs() (ids []int) {
+	for id := range m.trials {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTrials resets all changes to the "trials" edge.
+func (m *PkgMutation) ResetTrials() {
+	m.trials = nil
+	m.clearedtrials = false
+	m.removedtrials = nil
+}
+
 // Where appends a list predicates to the PkgMutation builder.
 func (m *PkgMutation) Where(ps ...predicate.Pkg) {
 	m.predicates = append(m.predicates, ps...)
@@ -1646,7 +2337,7 @@ func (m *PkgMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PkgMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
 		fields = append(fields, pkg.FieldCreatedAt)
 	}
@@ -1661,6 +2352,12 @@ func (m *PkgMutation) Fields() []string {
 	}
 	if m.days != nil {
 		fields = append(fields, pkg.FieldDays)
+	}
+	if m.trial != nil {
+		fields = append(fields, pkg.FieldTrial)
+	}
+	if m.grace_days != nil {
+		fields = append(fields, pkg.FieldGraceDays)
 	}
 	return fields
 }
@@ -1680,6 +2377,10 @@ func (m *PkgMutation) Field(name string) (ent.Value, bool) {
 		return m.Detail()
 	case pkg.FieldDays:
 		return m.Days()
+	case pkg.FieldTrial:
+		return m.Trial()
+	case pkg.FieldGraceDays:
+		return m.GraceDays()
 	}
 	return nil, false
 }
@@ -1699,6 +2400,10 @@ func (m *PkgMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldDetail(ctx)
 	case pkg.FieldDays:
 		return m.OldDays(ctx)
+	case pkg.FieldTrial:
+		return m.OldTrial(ctx)
+	case pkg.FieldGraceDays:
+		return m.OldGraceDays(ctx)
 	}
 	return nil, fmt.Errorf("unknown Pkg field %s", name)
 }
@@ -1743,6 +2448,20 @@ func (m *PkgMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDays(v)
 		return nil
+	case pkg.FieldTrial:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrial(v)
+		return nil
+	case pkg.FieldGraceDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGraceDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Pkg field %s", name)
 }
@@ -1754,6 +2473,9 @@ func (m *PkgMutation) AddedFields() []string {
 	if m.adddays != nil {
 		fields = append(fields, pkg.FieldDays)
 	}
+	if m.addgrace_days != nil {
+		fields = append(fields, pkg.FieldGraceDays)
+	}
 	return fields
 }
 
@@ -1764,6 +2486,8 @@ func (m *PkgMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case pkg.FieldDays:
 		return m.AddedDays()
+	case pkg.FieldGraceDays:
+		return m.AddedGraceDays()
 	}
 	return nil, false
 }
@@ -1779,6 +2503,13 @@ func (m *PkgMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDays(v)
+		return nil
+	case pkg.FieldGraceDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGraceDays(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Pkg numeric field %s", name)
@@ -1822,18 +2553,27 @@ func (m *PkgMutation) ResetField(name string) error {
 	case pkg.FieldDays:
 		m.ResetDays()
 		return nil
+	case pkg.FieldTrial:
+		m.ResetTrial()
+		return nil
+	case pkg.FieldGraceDays:
+		m.ResetGraceDays()
+		return nil
 	}
 	return fmt.Errorf("unknown Pkg field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PkgMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.contents != nil {
 		edges = append(edges, pkg.EdgeContents)
 	}
 	if m.user_packages != nil {
 		edges = append(edges, pkg.EdgeUserPackages)
+	}
+	if m.trials != nil {
+		edges = append(edges, pkg.EdgeTrials)
 	}
 	return edges
 }
@@ -1854,18 +2594,27 @@ func (m *PkgMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case pkg.EdgeTrials:
+		ids := make([]ent.Value, 0, len(m.trials))
+		for id := range m.trials {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PkgMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedcontents != nil {
 		edges = append(edges, pkg.EdgeContents)
 	}
 	if m.removeduser_packages != nil {
 		edges = append(edges, pkg.EdgeUserPackages)
+	}
+	if m.removedtrials != nil {
+		edges = append(edges, pkg.EdgeTrials)
 	}
 	return edges
 }
@@ -1886,18 +2635,27 @@ func (m *PkgMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case pkg.EdgeTrials:
+		ids := make([]ent.Value, 0, len(m.removedtrials))
+		for id := range m.removedtrials {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PkgMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedcontents {
 		edges = append(edges, pkg.EdgeContents)
 	}
 	if m.cleareduser_packages {
 		edges = append(edges, pkg.EdgeUserPackages)
+	}
+	if m.clearedtrials {
+		edges = append(edges, pkg.EdgeTrials)
 	}
 	return edges
 }
@@ -1910,6 +2668,8 @@ func (m *PkgMutation) EdgeCleared(name string) bool {
 		return m.clearedcontents
 	case pkg.EdgeUserPackages:
 		return m.cleareduser_packages
+	case pkg.EdgeTrials:
+		return m.clearedtrials
 	}
 	return false
 }
@@ -1931,6 +2691,9 @@ func (m *PkgMutation) ResetEdge(name string) error {
 		return nil
 	case pkg.EdgeUserPackages:
 		m.ResetUserPackages()
+		return nil
+	case pkg.EdgeTrials:
+		m.ResetTrials()
 		return nil
 	}
 	return fmt.Errorf("unknown Pkg edge %s", name)
@@ -1959,6 +2722,9 @@ type UserMutation struct {
 	sessions         map[int]struct{}
 	removedsessions  map[int]struct{}
 	clearedsessions  bool
+	trials           map[int]struct{}
+	removedtrials    map[int]struct{}
+	clearedtrials    bool
 	done             bool
 	oldValue         func(context.Context) (*User, error)
 	predicates       []predicate.User
@@ -2527,6 +3293,60 @@ func (m *UserMutation) ResetSessions() {
 	m.removedsessions = nil
 }
 
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by ids.
+func (m *UserMutation) AddTrialIDs(ids ...int) {
+	if m.trials == nil {
+		m.trials = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.trials[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTrials clears the "trials" edge to the PackageTrial entity.
+func (m *UserMutation) ClearTrials() {
+	m.clearedtrials = true
+}
+
+// TrialsCleared reports if the "trials" edge to the PackageTrial entity was cleared.
+func (m *UserMutation) TrialsCleared() bool {
+	return m.clearedtrials
+}
+
+// RemoveTrialIDs removes the "trials" edge to the PackageTrial entity by IDs.
+func (m *UserMutation) RemoveTrialIDs(ids ...int) {
+	if m.removedtrials == nil {
+		m.removedtrials = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.trials, ids[i])
+		m.removedtrials[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTrials returns the removed IDs of the "trials" edge to the PackageTrial entity.
+func (m *UserMutation) RemovedTrialsIDs() (ids []int) {
+	for id := range m.removedtrials {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TrialsIDs returns the "trials" edge IDs in the mutation.
+func (m *UserMutation) TrialsIDs() (ids []int) {
+	for id := range m.trials {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTrials resets all changes to the "trials" edge.
+func (m *UserMutation) ResetTrials() {
+	m.trials = nil
+	m.clearedtrials = false
+	m.removedtrials = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -2820,12 +3640,15 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.packages != nil {
 		edges = append(edges, user.EdgePackages)
 	}
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.trials != nil {
+		edges = append(edges, user.EdgeTrials)
 	}
 	return edges
 }
@@ -2846,18 +3669,27 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeTrials:
+		ids := make([]ent.Value, 0, len(m.trials))
+		for id := range m.trials {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedpackages != nil {
 		edges = append(edges, user.EdgePackages)
 	}
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.removedtrials != nil {
+		edges = append(edges, user.EdgeTrials)
 	}
 	return edges
 }
@@ -2878,18 +3710,27 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeTrials:
+		ids := make([]ent.Value, 0, len(m.removedtrials))
+		for id := range m.removedtrials {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedpackages {
 		edges = append(edges, user.EdgePackages)
 	}
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.clearedtrials {
+		edges = append(edges, user.EdgeTrials)
 	}
 	return edges
 }
@@ -2902,6 +3743,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedpackages
 	case user.EdgeSessions:
 		return m.clearedsessions
+	case user.EdgeTrials:
+		return m.clearedtrials
 	}
 	return false
 }
@@ -2924,6 +3767,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 	case user.EdgeSessions:
 		m.ResetSessions()
 		return nil
+	case user.EdgeTrials:
+		m.ResetTrials()
+		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
 }
@@ -2938,6 +3784,9 @@ type UserPackageMutation struct {
 	updated_at      *time.Time
 	starts_at       *time.Time
 	expires_at      *time.Time
+	grace_ends_at   *time.Time
+	suspended_at    *time.Time
+	suspend_reason  *string
 	clearedFields   map[string]struct{}
 	user            *int
 	cleareduser     bool
@@ -3262,6 +4111,153 @@ func (m *UserPackageMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (m *UserPackageMutation) SetGraceEndsAt(t time.Time) {
+	m.grace_ends_at = &t
+}
+
+// GraceEndsAt returns the value of the "grace_ends_at" field in the mutation.
+func (m *UserPackageMutation) GraceEndsAt() (r time.Time, exists bool) {
+	v := m.grace_ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGraceEndsAt returns the old "grace_ends_at" field's value of the UserPackage entity.
+// If the UserPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserPackageMutation) OldGraceEndsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGraceEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGraceEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGraceEndsAt: %w", err)
+	}
+	return oldValue.GraceEndsAt, nil
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (m *UserPackageMutation) ClearGraceEndsAt() {
+	m.grace_ends_at = nil
+	m.clearedFields[userpackage.FieldGraceEndsAt] = struct{}{}
+}
+
+// GraceEndsAtCleared returns if the "grace_ends_at" field was cleared in this mutation.
+func (m *UserPackageMutation) GraceEndsAtCleared() bool {
+	_, ok := m.clearedFields[userpackage.FieldGraceEndsAt]
+	return ok
+}
+
+// ResetGraceEndsAt resets all changes to the "grace_ends_at" field.
+func (m *UserPackageMutation) ResetGraceEndsAt() {
+	m.grace_ends_at = nil
+	delete(m.clearedFields, userpackage.FieldGraceEndsAt)
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (m *UserPackageMutation) SetSuspendedAt(t time.Time) {
+	m.suspended_at = &t
+}
+
+// SuspendedAt returns the value of the "suspended_at" field in the mutation.
+func (m *UserPackageMutation) SuspendedAt() (r time.Time, exists bool) {
+	v := m.suspended_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSuspendedAt returns the old "suspended_at" field's value of the UserPackage entity.
+// If the UserPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserPackageMutation) OldSuspendedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSuspendedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSuspendedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSuspendedAt: %w", err)
+	}
+	return oldValue.SuspendedAt, nil
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (m *UserPackageMutation) ClearSuspendedAt() {
+	m.suspended_at = nil
+	m.clearedFields[userpackage.FieldSuspendedAt] = struct{}{}
+}
+
+// SuspendedAtCleared returns if the "suspended_at" field was cleared in this mutation.
+func (m *UserPackageMutation) SuspendedAtCleared() bool {
+	_, ok := m.clearedFields[userpackage.FieldSuspendedAt]
+	return ok
+}
+
+// ResetSuspendedAt resets all changes to the "suspended_at" field.
+func (m *UserPackageMutation) ResetSuspendedAt() {
+	m.suspended_at = nil
+	delete(m.clearedFields, userpackage.FieldSuspendedAt)
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (m *UserPackageMutation) SetSuspendReason(s string) {
+	m.suspend_reason = &s
+}
+
+// SuspendReason returns the value of the "suspend_reason" field in the mutation.
+func (m *UserPackageMutation) SuspendReason() (r string, exists bool) {
+	v := m.suspend_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSuspendReason returns the old "suspend_reason" field's value of the UserPackage entity.
+// If the UserPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserPackageMutation) OldSuspendReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSuspendReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSuspendReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSuspendReason: %w", err)
+	}
+	return oldValue.SuspendReason, nil
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (m *UserPackageMutation) ClearSuspendReason() {
+	m.suspend_reason = nil
+	m.clearedFields[userpackage.FieldSuspendReason] = struct{}{}
+}
+
+// SuspendReasonCleared returns if the "suspend_reason" field was cleared in this mutation.
+func (m *UserPackageMutation) SuspendReasonCleared() bool {
+	_, ok := m.clearedFields[userpackage.FieldSuspendReason]
+	return ok
+}
+
+// ResetSuspendReason resets all changes to the "suspend_reason" field.
+func (m *UserPackageMutation) ResetSuspendReason() {
+	m.suspend_reason = nil
+	delete(m.clearedFields, userpackage.FieldSuspendReason)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *UserPackageMutation) ClearUser() {
 	m.cleareduser = true
@@ -3350,7 +4346,7 @@ func (m *UserPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserPackageMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, userpackage.FieldCreatedAt)
 	}
@@ -3368,6 +4364,15 @@ func (m *UserPackageMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, userpackage.FieldExpiresAt)
+	}
+	if m.grace_ends_at != nil {
+		fields = append(fields, userpackage.FieldGraceEndsAt)
+	}
+	if m.suspended_at != nil {
+		fields = append(fields, userpackage.FieldSuspendedAt)
+	}
+	if m.suspend_reason != nil {
+		fields = append(fields, userpackage.FieldSuspendReason)
 	}
 	return fields
 }
@@ -3389,6 +4394,12 @@ func (m *UserPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.StartsAt()
 	case userpackage.FieldExpiresAt:
 		return m.ExpiresAt()
+	case userpackage.FieldGraceEndsAt:
+		return m.GraceEndsAt()
+	case userpackage.FieldSuspendedAt:
+		return m.SuspendedAt()
+	case userpackage.FieldSuspendReason:
+		return m.SuspendReason()
 	}
 	return nil, false
 }
@@ -3410,6 +4421,12 @@ func (m *UserPackageMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldStartsAt(ctx)
 	case userpackage.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case userpackage.FieldGraceEndsAt:
+		return m.OldGraceEndsAt(ctx)
+	case userpackage.FieldSuspendedAt:
+		return m.OldSuspendedAt(ctx)
+	case userpackage.FieldSuspendReason:
+		return m.OldSuspendReason(ctx)
 	}
 	return nil, fmt.Errorf("unknown UserPackage field %s", name)
 }
@@ -3461,6 +4478,27 @@ func (m *UserPackageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case userpackage.FieldGraceEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGraceEndsAt(v)
+		return nil
+	case userpackage.FieldSuspendedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSuspendedAt(v)
+		return nil
+	case userpackage.FieldSuspendReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSuspendReason(v)
+		return nil
 	}
 	return fmt.Errorf("unknown UserPackage field %s", name)
 }
@@ -3493,7 +4531,17 @@ func (m *UserPackageMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UserPackageMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(userpackage.FieldGraceEndsAt) {
+		fields = append(fields, userpackage.FieldGraceEndsAt)
+	}
+	if m.FieldCleared(userpackage.FieldSuspendedAt) {
+		fields = append(fields, userpackage.FieldSuspendedAt)
+	}
+	if m.FieldCleared(userpackage.FieldSuspendReason) {
+		fields = append(fields, userpackage.FieldSuspendReason)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -3506,6 +4554,17 @@ func (m *UserPackageMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UserPackageMutation) ClearField(name string) error {
+	switch name {
+	case userpackage.FieldGraceEndsAt:
+		m.ClearGraceEndsAt()
+		return nil
+	case userpackage.FieldSuspendedAt:
+		m.ClearSuspendedAt()
+		return nil
+	case userpackage.FieldSuspendReason:
+		m.ClearSuspendReason()
+		return nil
+	}
 	return fmt.Errorf("unknown UserPackage nullable field %s", name)
 }
 
@@ -3530,6 +4589,15 @@ func (m *UserPackageMutation) ResetField(name string) error {
 		return nil
 	case userpackage.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case userpackage.FieldGraceEndsAt:
+		m.ResetGraceEndsAt()
+		return nil
+	case userpackage.FieldSuspendedAt:
+		m.ResetSuspendedAt()
+		return nil
+	case userpackage.FieldSuspendReason:
+		m.ResetSuspendReason()
 		return nil
 	}
 	return fmt.Errorf("unknown UserPackage field %s", name)

@@ -27,6 +27,10 @@ type Pkg struct {
 	Detail string `json:"detail,omitempty"`
 	// Days holds the value of the "days" field.
 	Days int `json:"days,omitempty"`
+	// Trial holds the value of the "trial" field.
+	Trial bool `json:"trial,omitempty"`
+	// GraceDays holds the value of the "grace_days" field.
+	GraceDays int `json:"grace_days,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PkgQuery when eager-loading is set.
 	Edges        PkgEdges `json:"edges"`
@@ -39,14 +43,17 @@ type PkgEdges struct {
 	Contents []*PackageContent `json:"contents,omitempty"`
 	// UserPackages holds the value of the user_packages edge.
 	UserPackages []*UserPackage `json:"user_packages,omitempty"`
+	// Trials holds the value of the trials edge.
+	Trials []*PackageTrial `json:"trials,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
 	namedContents     map[string][]*PackageContent
 	namedUserPackages map[string][]*UserPackage
+	namedTrials       map[string][]*PackageTrial
 }
 
 // ContentsOrErr returns the Contents value or an error if the edge
@@ -67,12 +74,23 @@ func (e PkgEdges) UserPackagesOrErr() ([]*UserPackage, error) {
 	return nil, &NotLoadedError{edge: "user_packages"}
 }
 
+// TrialsOrErr returns the Trials value or an error if the edge
+// was not loaded in eager-loading.
+func (e PkgEdges) TrialsOrErr() ([]*PackageTrial, error) {
+	if e.loadedTypes[2] {
+		return e.Trials, nil
+	}
+	return nil, &NotLoadedError{edge: "trials"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Pkg) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case pkg.FieldID, pkg.FieldDays:
+		case pkg.FieldTrial:
+			values[i] = new(sql.NullBool)
+		case pkg.FieldID, pkg.FieldDays, pkg.FieldGraceDays:
 			values[i] = new(sql.NullInt64)
 		case pkg.FieldName, pkg.FieldDetail:
 			values[i] = new(sql.NullString)
@@ -129,6 +147,18 @@ func (_m *Pkg) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Days = int(value.Int64)
 			}
+		case pkg.FieldTrial:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field trial", values[i])
+			} else if value.Valid {
+				_m.Trial = value.Bool
+			}
+		case pkg.FieldGraceDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field grace_days", values[i])
+			} else if value.Valid {
+				_m.GraceDays = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -150,6 +180,11 @@ func (_m *Pkg) QueryContents() *PackageContentQuery {
 // QueryUserPackages queries the "user_packages" edge of the Pkg entity.
 func (_m *Pkg) QueryUserPackages() *UserPackageQuery {
 	return NewPkgClient(_m.config).QueryUserPackages(_m)
+}
+
+// QueryTrials queries the "trials" edge of the Pkg entity.
+func (_m *Pkg) QueryTrials() *PackageTrialQuery {
+	return NewPkgClient(_m.config).QueryTrials(_m)
 }
 
 // Update returns a builder for updating this Pkg.
@@ -189,6 +224,12 @@ func (_m *Pkg) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("days=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Days))
+	builder.WriteString(", ")
+	builder.WriteString("trial=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Trial))
+	builder.WriteString(", ")
+	builder.WriteString("grace_days=")
+	builder.WriteString(fmt.Sprintf("%v", _m.GraceDays))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -238,6 +279,30 @@ func (_m *Pkg) appendNamedUserPackages(name string, edges ...*UserPackage) {
 		_m.Edges.namedUserPackages[name] = []*UserPackage{}
 	} else {
 		_m.Edges.namedUserPackages[name] = append(_m.Edges.namedUserPackages[name], edges...)
+	}
+}
+
+// NamedTrials returns the Trials named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Pkg) NamedTrials(name string) ([]*PackageTrial, error) {
+	if _m.Edges.namedTrials == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTrials[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Pkg) appendNamedTrials(name string, edges ...*PackageTrial) {
+	if _m.Edges.namedTrials == nil {
+		_m.Edges.namedTrials = make(map[string][]*PackageTrial)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTrials[name] = []*PackageTrial{}
+	} else {
+		_m.Edges.namedTrials[name] = append(_m.Edges.namedTrials[name], edges...)
 	}
 }
 

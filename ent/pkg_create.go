@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/userpackage"
 	"time"
@@ -78,6 +79,34 @@ func (_c *PkgCreate) SetDays(v int) *PkgCreate {
 	return _c
 }
 
+// SetTrial sets the "trial" field.
+func (_c *PkgCreate) SetTrial(v bool) *PkgCreate {
+	_c.mutation.SetTrial(v)
+	return _c
+}
+
+// SetNillableTrial sets the "trial" field if the given value is not nil.
+func (_c *PkgCreate) SetNillableTrial(v *bool) *PkgCreate {
+	if v != nil {
+		_c.SetTrial(*v)
+	}
+	return _c
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (_c *PkgCreate) SetGraceDays(v int) *PkgCreate {
+	_c.mutation.SetGraceDays(v)
+	return _c
+}
+
+// SetNillableGraceDays sets the "grace_days" field if the given value is not nil.
+func (_c *PkgCreate) SetNillableGraceDays(v *int) *PkgCreate {
+	if v != nil {
+		_c.SetGraceDays(*v)
+	}
+	return _c
+}
+
 // AddContentIDs adds the "contents" edge to the PackageContent entity by IDs.
 func (_c *PkgCreate) AddContentIDs(ids ...int) *PkgCreate {
 	_c.mutation.AddContentIDs(ids...)
@@ -106,6 +135,21 @@ func (_c *PkgCreate) AddUserPackages(v ...*UserPackage) *PkgCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddUserPackageIDs(ids...)
+}
+
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_c *PkgCreate) AddTrialIDs(ids ...int) *PkgCreate {
+	_c.mutation.AddTrialIDs(ids...)
+	return _c
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_c *PkgCreate) AddTrials(v ...*PackageTrial) *PkgCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddTrialIDs(ids...)
 }
 
 // Mutation returns the PkgMutation object of the builder.
@@ -163,6 +207,14 @@ func (_c *PkgCreate) defaults() error {
 		v := pkg.DefaultDetail
 		_c.mutation.SetDetail(v)
 	}
+	if _, ok := _c.mutation.Trial(); !ok {
+		v := pkg.DefaultTrial
+		_c.mutation.SetTrial(v)
+	}
+	if _, ok := _c.mutation.GraceDays(); !ok {
+		v := pkg.DefaultGraceDays
+		_c.mutation.SetGraceDays(v)
+	}
 	return nil
 }
 
@@ -196,6 +248,17 @@ func (_c *PkgCreate) check() error {
 	if v, ok := _c.mutation.Days(); ok {
 		if err := pkg.DaysValidator(v); err != nil {
 			return &ValidationError{Name: "days", err: fmt.Errorf(`ent: validator failed for field "Pkg.days": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Trial(); !ok {
+		return &ValidationError{Name: "trial", err: errors.New(`ent: missing required field "Pkg.trial"`)}
+	}
+	if _, ok := _c.mutation.GraceDays(); !ok {
+		return &ValidationError{Name: "grace_days", err: errors.New(`ent: missing required field "Pkg.grace_days"`)}
+	}
+	if v, ok := _c.mutation.GraceDays(); ok {
+		if err := pkg.GraceDaysValidator(v); err != nil {
+			return &ValidationError{Name: "grace_days", err: fmt.Errorf(`ent: validator failed for field "Pkg.grace_days": %w`, err)}
 		}
 	}
 	return nil
@@ -245,6 +308,14 @@ func (_c *PkgCreate) createSpec() (*Pkg, *sqlgraph.CreateSpec) {
 		_spec.SetField(pkg.FieldDays, field.TypeInt, value)
 		_node.Days = value
 	}
+	if value, ok := _c.mutation.Trial(); ok {
+		_spec.SetField(pkg.FieldTrial, field.TypeBool, value)
+		_node.Trial = value
+	}
+	if value, ok := _c.mutation.GraceDays(); ok {
+		_spec.SetField(pkg.FieldGraceDays, field.TypeInt, value)
+		_node.GraceDays = value
+	}
 	if nodes := _c.mutation.ContentsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -270,6 +341,22 @@ func (_c *PkgCreate) createSpec() (*Pkg, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(userpackage.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -383,6 +470,36 @@ func (u *PkgUpsert) AddDays(v int) *PkgUpsert {
 	return u
 }
 
+// SetTrial sets the "trial" field.
+func (u *PkgUpsert) SetTrial(v bool) *PkgUpsert {
+	u.Set(pkg.FieldTrial, v)
+	return u
+}
+
+// UpdateTrial sets the "trial" field to the value that was provided on create.
+func (u *PkgUpsert) UpdateTrial() *PkgUpsert {
+	u.SetExcluded(pkg.FieldTrial)
+	return u
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (u *PkgUpsert) SetGraceDays(v int) *PkgUpsert {
+	u.Set(pkg.FieldGraceDays, v)
+	return u
+}
+
+// UpdateGraceDays sets the "grace_days" field to the value that was provided on create.
+func (u *PkgUpsert) UpdateGraceDays() *PkgUpsert {
+	u.SetExcluded(pkg.FieldGraceDays)
+	return u
+}
+
+// AddGraceDays adds v to the "grace_days" field.
+func (u *PkgUpsert) AddGraceDays(v int) *PkgUpsert {
+	u.Add(pkg.FieldGraceDays, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -488,6 +605,41 @@ func (u *PkgUpsertOne) AddDays(v int) *PkgUpsertOne {
 func (u *PkgUpsertOne) UpdateDays() *PkgUpsertOne {
 	return u.Update(func(s *PkgUpsert) {
 		s.UpdateDays()
+	})
+}
+
+// SetTrial sets the "trial" field.
+func (u *PkgUpsertOne) SetTrial(v bool) *PkgUpsertOne {
+	return u.Update(func(s *PkgUpsert) {
+		s.SetTrial(v)
+	})
+}
+
+// UpdateTrial sets the "trial" field to the value that was provided on create.
+func (u *PkgUpsertOne) UpdateTrial() *PkgUpsertOne {
+	return u.Update(func(s *PkgUpsert) {
+		s.UpdateTrial()
+	})
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (u *PkgUpsertOne) SetGraceDays(v int) *PkgUpsertOne {
+	return u.Update(func(s *PkgUpsert) {
+		s.SetGraceDays(v)
+	})
+}
+
+// AddGraceDays adds v to the "grace_days" field.
+func (u *PkgUpsertOne) AddGraceDays(v int) *PkgUpsertOne {
+	return u.Update(func(s *PkgUpsert) {
+		s.AddGraceDays(v)
+	})
+}
+
+// UpdateGraceDays sets the "grace_days" field to the value that was provided on create.
+func (u *PkgUpsertOne) UpdateGraceDays() *PkgUpsertOne {
+	return u.Update(func(s *PkgUpsert) {
+		s.UpdateGraceDays()
 	})
 }
 
@@ -762,6 +914,41 @@ func (u *PkgUpsertBulk) AddDays(v int) *PkgUpsertBulk {
 func (u *PkgUpsertBulk) UpdateDays() *PkgUpsertBulk {
 	return u.Update(func(s *PkgUpsert) {
 		s.UpdateDays()
+	})
+}
+
+// SetTrial sets the "trial" field.
+func (u *PkgUpsertBulk) SetTrial(v bool) *PkgUpsertBulk {
+	return u.Update(func(s *PkgUpsert) {
+		s.SetTrial(v)
+	})
+}
+
+// UpdateTrial sets the "trial" field to the value that was provided on create.
+func (u *PkgUpsertBulk) UpdateTrial() *PkgUpsertBulk {
+	return u.Update(func(s *PkgUpsert) {
+		s.UpdateTrial()
+	})
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (u *PkgUpsertBulk) SetGraceDays(v int) *PkgUpsertBulk {
+	return u.Update(func(s *PkgUpsert) {
+		s.SetGraceDays(v)
+	})
+}
+
+// AddGraceDays adds v to the "grace_days" field.
+func (u *PkgUpsertBulk) AddGraceDays(v int) *PkgUpsertBulk {
+	return u.Update(func(s *PkgUpsert) {
+		s.AddGraceDays(v)
+	})
+}
+
+// UpdateGraceDays sets the "grace_days" field to the value that was provided on create.
+func (u *PkgUpsertBulk) UpdateGraceDays() *PkgUpsertBulk {
+	return u.Update(func(s *PkgUpsert) {
+		s.UpdateGraceDays()
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/userpackage"
@@ -29,10 +30,12 @@ type PkgQuery struct {
 	predicates            []predicate.Pkg
 	withContents          *PackageContentQuery
 	withUserPackages      *UserPackageQuery
+	withTrials            *PackageTrialQuery
 	loadTotal             []func(context.Context, []*Pkg) error
 	modifiers             []func(*sql.Selector)
 	withNamedContents     map[string]*PackageContentQuery
 	withNamedUserPackages map[string]*UserPackageQuery
+	withNamedTrials       map[string]*PackageTrialQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -106,6 +109,28 @@ func (_q *PkgQuery) QueryUserPackages() *UserPackageQuery {
 			sqlgraph.From(pkg.Table, pkg.FieldID, selector),
 			sqlgraph.To(userpackage.Table, userpackage.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, pkg.UserPackagesTable, pkg.UserPackagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTrials chains the current query on the "trials" edge.
+func (_q *PkgQuery) QueryTrials() *PackageTrialQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pkg.Table, pkg.FieldID, selector),
+			sqlgraph.To(packagetrial.Table, packagetrial.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, pkg.TrialsTable, pkg.TrialsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -307,6 +332,7 @@ func (_q *PkgQuery) Clone() *PkgQuery {
 		predicates:       append([]predicate.Pkg{}, _q.predicates...),
 		withContents:     _q.withContents.Clone(),
 		withUserPackages: _q.withUserPackages.Clone(),
+		withTrials:       _q.withTrials.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -332,6 +358,17 @@ func (_q *PkgQuery) WithUserPackages(opts ...func(*UserPackageQuery)) *PkgQuery 
 		opt(query)
 	}
 	_q.withUserPackages = query
+	return _q
+}
+
+// WithTrials tells the query-builder to eager-load the nodes that are connected to
+// the "trials" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PkgQuery) WithTrials(opts ...func(*PackageTrialQuery)) *PkgQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTrials = query
 	return _q
 }
 
@@ -419,9 +456,10 @@ func (_q *PkgQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pkg, err
 	var (
 		nodes       = []*Pkg{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withContents != nil,
 			_q.withUserPackages != nil,
+			_q.withTrials != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -459,6 +497,13 @@ func (_q *PkgQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pkg, err
 			return nil, err
 		}
 	}
+	if query := _q.withTrials; query != nil {
+		if err := _q.loadTrials(ctx, query, nodes,
+			func(n *Pkg) { n.Edges.Trials = []*PackageTrial{} },
+			func(n *Pkg, e *PackageTrial) { n.Edges.Trials = append(n.Edges.Trials, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedContents {
 		if err := _q.loadContents(ctx, query, nodes,
 			func(n *Pkg) { n.appendNamedContents(name) },
@@ -470,6 +515,13 @@ func (_q *PkgQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pkg, err
 		if err := _q.loadUserPackages(ctx, query, nodes,
 			func(n *Pkg) { n.appendNamedUserPackages(name) },
 			func(n *Pkg, e *UserPackage) { n.appendNamedUserPackages(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTrials {
+		if err := _q.loadTrials(ctx, query, nodes,
+			func(n *Pkg) { n.appendNamedTrials(name) },
+			func(n *Pkg, e *PackageTrial) { n.appendNamedTrials(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -526,6 +578,36 @@ func (_q *PkgQuery) loadUserPackages(ctx context.Context, query *UserPackageQuer
 	}
 	query.Where(predicate.UserPackage(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(pkg.UserPackagesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PackageID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "package_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *PkgQuery) loadTrials(ctx context.Context, query *PackageTrialQuery, nodes []*Pkg, init func(*Pkg), assign func(*Pkg, *PackageTrial)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Pkg)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(packagetrial.FieldPackageID)
+	}
+	query.Where(predicate.PackageTrial(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(pkg.TrialsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -680,6 +762,20 @@ func (_q *PkgQuery) WithNamedUserPackages(name string, opts ...func(*UserPackage
 		_q.withNamedUserPackages = make(map[string]*UserPackageQuery)
 	}
 	_q.withNamedUserPackages[name] = query
+	return _q
+}
+
+// WithNamedTrials tells the query-builder to eager-load the nodes that are connected to the "trials"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PkgQuery) WithNamedTrials(name string, opts ...func(*PackageTrialQuery)) *PkgQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTrials == nil {
+		_q.withNamedTrials = make(map[string]*PackageTrialQuery)
+	}
+	_q.withNamedTrials[name] = query
 	return _q
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/userpackage"
@@ -85,6 +86,41 @@ func (_u *PkgUpdate) AddDays(v int) *PkgUpdate {
 	return _u
 }
 
+// SetTrial sets the "trial" field.
+func (_u *PkgUpdate) SetTrial(v bool) *PkgUpdate {
+	_u.mutation.SetTrial(v)
+	return _u
+}
+
+// SetNillableTrial sets the "trial" field if the given value is not nil.
+func (_u *PkgUpdate) SetNillableTrial(v *bool) *PkgUpdate {
+	if v != nil {
+		_u.SetTrial(*v)
+	}
+	return _u
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (_u *PkgUpdate) SetGraceDays(v int) *PkgUpdate {
+	_u.mutation.ResetGraceDays()
+	_u.mutation.SetGraceDays(v)
+	return _u
+}
+
+// SetNillableGraceDays sets the "grace_days" field if the given value is not nil.
+func (_u *PkgUpdate) SetNillableGraceDays(v *int) *PkgUpdate {
+	if v != nil {
+		_u.SetGraceDays(*v)
+	}
+	return _u
+}
+
+// AddGraceDays adds value to the "grace_days" field.
+func (_u *PkgUpdate) AddGraceDays(v int) *PkgUpdate {
+	_u.mutation.AddGraceDays(v)
+	return _u
+}
+
 // AddContentIDs adds the "contents" edge to the PackageContent entity by IDs.
 func (_u *PkgUpdate) AddContentIDs(ids ...int) *PkgUpdate {
 	_u.mutation.AddContentIDs(ids...)
@@ -113,6 +149,21 @@ func (_u *PkgUpdate) AddUserPackages(v ...*UserPackage) *PkgUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddUserPackageIDs(ids...)
+}
+
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_u *PkgUpdate) AddTrialIDs(ids ...int) *PkgUpdate {
+	_u.mutation.AddTrialIDs(ids...)
+	return _u
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_u *PkgUpdate) AddTrials(v ...*PackageTrial) *PkgUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTrialIDs(ids...)
 }
 
 // Mutation returns the PkgMutation object of the builder.
@@ -160,6 +211,27 @@ func (_u *PkgUpdate) RemoveUserPackages(v ...*UserPackage) *PkgUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUserPackageIDs(ids...)
+}
+
+// ClearTrials clears all "trials" edges to the PackageTrial entity.
+func (_u *PkgUpdate) ClearTrials() *PkgUpdate {
+	_u.mutation.ClearTrials()
+	return _u
+}
+
+// RemoveTrialIDs removes the "trials" edge to PackageTrial entities by IDs.
+func (_u *PkgUpdate) RemoveTrialIDs(ids ...int) *PkgUpdate {
+	_u.mutation.RemoveTrialIDs(ids...)
+	return _u
+}
+
+// RemoveTrials removes "trials" edges to PackageTrial entities.
+func (_u *PkgUpdate) RemoveTrials(v ...*PackageTrial) *PkgUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTrialIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -221,6 +293,11 @@ func (_u *PkgUpdate) check() error {
 			return &ValidationError{Name: "days", err: fmt.Errorf(`ent: validator failed for field "Pkg.days": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.GraceDays(); ok {
+		if err := pkg.GraceDaysValidator(v); err != nil {
+			return &ValidationError{Name: "grace_days", err: fmt.Errorf(`ent: validator failed for field "Pkg.grace_days": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -250,6 +327,15 @@ func (_u *PkgUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedDays(); ok {
 		_spec.AddField(pkg.FieldDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Trial(); ok {
+		_spec.SetField(pkg.FieldTrial, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.GraceDays(); ok {
+		_spec.SetField(pkg.FieldGraceDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGraceDays(); ok {
+		_spec.AddField(pkg.FieldGraceDays, field.TypeInt, value)
 	}
 	if _u.mutation.ContentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -334,6 +420,51 @@ func (_u *PkgUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(userpackage.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTrialsIDs(); len(nodes) > 0 && !_u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -416,6 +547,41 @@ func (_u *PkgUpdateOne) AddDays(v int) *PkgUpdateOne {
 	return _u
 }
 
+// SetTrial sets the "trial" field.
+func (_u *PkgUpdateOne) SetTrial(v bool) *PkgUpdateOne {
+	_u.mutation.SetTrial(v)
+	return _u
+}
+
+// SetNillableTrial sets the "trial" field if the given value is not nil.
+func (_u *PkgUpdateOne) SetNillableTrial(v *bool) *PkgUpdateOne {
+	if v != nil {
+		_u.SetTrial(*v)
+	}
+	return _u
+}
+
+// SetGraceDays sets the "grace_days" field.
+func (_u *PkgUpdateOne) SetGraceDays(v int) *PkgUpdateOne {
+	_u.mutation.ResetGraceDays()
+	_u.mutation.SetGraceDays(v)
+	return _u
+}
+
+// SetNillableGraceDays sets the "grace_days" field if the given value is not nil.
+func (_u *PkgUpdateOne) SetNillableGraceDays(v *int) *PkgUpdateOne {
+	if v != nil {
+		_u.SetGraceDays(*v)
+	}
+	return _u
+}
+
+// AddGraceDays adds value to the "grace_days" field.
+func (_u *PkgUpdateOne) AddGraceDays(v int) *PkgUpdateOne {
+	_u.mutation.AddGraceDays(v)
+	return _u
+}
+
 // AddContentIDs adds the "contents" edge to the PackageContent entity by IDs.
 func (_u *PkgUpdateOne) AddContentIDs(ids ...int) *PkgUpdateOne {
 	_u.mutation.AddContentIDs(ids...)
@@ -444,6 +610,21 @@ func (_u *PkgUpdateOne) AddUserPackages(v ...*UserPackage) *PkgUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddUserPackageIDs(ids...)
+}
+
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_u *PkgUpdateOne) AddTrialIDs(ids ...int) *PkgUpdateOne {
+	_u.mutation.AddTrialIDs(ids...)
+	return _u
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_u *PkgUpdateOne) AddTrials(v ...*PackageTrial) *PkgUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTrialIDs(ids...)
 }
 
 // Mutation returns the PkgMutation object of the builder.
@@ -491,6 +672,27 @@ func (_u *PkgUpdateOne) RemoveUserPackages(v ...*UserPackage) *PkgUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUserPackageIDs(ids...)
+}
+
+// ClearTrials clears all "trials" edges to the PackageTrial entity.
+func (_u *PkgUpdateOne) ClearTrials() *PkgUpdateOne {
+	_u.mutation.ClearTrials()
+	return _u
+}
+
+// RemoveTrialIDs removes the "trials" edge to PackageTrial entities by IDs.
+func (_u *PkgUpdateOne) RemoveTrialIDs(ids ...int) *PkgUpdateOne {
+	_u.mutation.RemoveTrialIDs(ids...)
+	return _u
+}
+
+// RemoveTrials removes "trials" edges to PackageTrial entities.
+func (_u *PkgUpdateOne) RemoveTrials(v ...*PackageTrial) *PkgUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTrialIDs(ids...)
 }
 
 // Where appends a list predicates to the PkgUpdate builder.
@@ -565,6 +767,11 @@ func (_u *PkgUpdateOne) check() error {
 			return &ValidationError{Name: "days", err: fmt.Errorf(`ent: validator failed for field "Pkg.days": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.GraceDays(); ok {
+		if err := pkg.GraceDaysValidator(v); err != nil {
+			return &ValidationError{Name: "grace_days", err: fmt.Errorf(`ent: validator failed for field "Pkg.grace_days": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -611,6 +818,15 @@ func (_u *PkgUpdateOne) sqlSave(ctx context.Context) (_node *Pkg, err error) {
 	}
 	if value, ok := _u.mutation.AddedDays(); ok {
 		_spec.AddField(pkg.FieldDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Trial(); ok {
+		_spec.SetField(pkg.FieldTrial, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.GraceDays(); ok {
+		_spec.SetField(pkg.FieldGraceDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGraceDays(); ok {
+		_spec.AddField(pkg.FieldGraceDays, field.TypeInt, value)
 	}
 	if _u.mutation.ContentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -695,6 +911,51 @@ func (_u *PkgUpdateOne) sqlSave(ctx context.Context) (_node *Pkg, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(userpackage.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTrialsIDs(); len(nodes) > 0 && !_u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pkg.TrialsTable,
+			Columns: []string{pkg.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

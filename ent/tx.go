@@ -18,6 +18,8 @@ type Tx struct {
 	LoginThrottle *LoginThrottleClient
 	// PackageContent is the client for interacting with the PackageContent builders.
 	PackageContent *PackageContentClient
+	// PackageTrial is the client for interacting with the PackageTrial builders.
+	PackageTrial *PackageTrialClient
 	// Pkg is the client for interacting with the Pkg builders.
 	Pkg *PkgClient
 	// User is the client for interacting with the User builders.
@@ -159,6 +161,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.PackageContent = NewPackageContentClient(tx.config)
+	tx.PackageTrial = NewPackageTrialClient(tx.config)
 	tx.Pkg = NewPkgClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserPackage = NewUserPackageClient(tx.config)

@@ -47,14 +47,17 @@ type UserEdges struct {
 	Packages []*UserPackage `json:"packages,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*UserSession `json:"sessions,omitempty"`
+	// Trials holds the value of the trials edge.
+	Trials []*PackageTrial `json:"trials,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
 	namedPackages map[string][]*UserPackage
 	namedSessions map[string][]*UserSession
+	namedTrials   map[string][]*PackageTrial
 }
 
 // PackagesOrErr returns the Packages value or an error if the edge
@@ -73,6 +76,15 @@ func (e UserEdges) SessionsOrErr() ([]*UserSession, error) {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// TrialsOrErr returns the Trials value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) TrialsOrErr() ([]*PackageTrial, error) {
+	if e.loadedTypes[2] {
+		return e.Trials, nil
+	}
+	return nil, &NotLoadedError{edge: "trials"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -187,6 +199,11 @@ func (_m *User) QuerySessions() *UserSessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
 }
 
+// QueryTrials queries the "trials" edge of the User entity.
+func (_m *User) QueryTrials() *PackageTrialQuery {
+	return NewUserClient(_m.config).QueryTrials(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -286,6 +303,30 @@ func (_m *User) appendNamedSessions(name string, edges ...*UserSession) {
 		_m.Edges.namedSessions[name] = []*UserSession{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedTrials returns the Trials named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedTrials(name string) ([]*PackageTrial, error) {
+	if _m.Edges.namedTrials == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTrials[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedTrials(name string, edges ...*PackageTrial) {
+	if _m.Edges.namedTrials == nil {
+		_m.Edges.namedTrials = make(map[string][]*PackageTrial)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTrials[name] = []*PackageTrial{}
+	} else {
+		_m.Edges.namedTrials[name] = append(_m.Edges.namedTrials[name], edges...)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
@@ -154,6 +155,21 @@ func (_c *UserCreate) AddSessions(v ...*UserSession) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddSessionIDs(ids...)
+}
+
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_c *UserCreate) AddTrialIDs(ids ...int) *UserCreate {
+	_c.mutation.AddTrialIDs(ids...)
+	return _c
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_c *UserCreate) AddTrials(v ...*PackageTrial) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddTrialIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -361,6 +377,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(usersession.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -29,10 +30,12 @@ type UserQuery struct {
 	predicates        []predicate.User
 	withPackages      *UserPackageQuery
 	withSessions      *UserSessionQuery
+	withTrials        *PackageTrialQuery
 	loadTotal         []func(context.Context, []*User) error
 	modifiers         []func(*sql.Selector)
 	withNamedPackages map[string]*UserPackageQuery
 	withNamedSessions map[string]*UserSessionQuery
+	withNamedTrials   map[string]*PackageTrialQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -106,6 +109,28 @@ func (_q *UserQuery) QuerySessions() *UserSessionQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(usersession.Table, usersession.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTrials chains the current query on the "trials" edge.
+func (_q *UserQuery) QueryTrials() *PackageTrialQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(packagetrial.Table, packagetrial.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TrialsTable, user.TrialsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -307,6 +332,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		predicates:   append([]predicate.User{}, _q.predicates...),
 		withPackages: _q.withPackages.Clone(),
 		withSessions: _q.withSessions.Clone(),
+		withTrials:   _q.withTrials.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -332,6 +358,17 @@ func (_q *UserQuery) WithSessions(opts ...func(*UserSessionQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withSessions = query
+	return _q
+}
+
+// WithTrials tells the query-builder to eager-load the nodes that are connected to
+// the "trials" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithTrials(opts ...func(*PackageTrialQuery)) *UserQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTrials = query
 	return _q
 }
 
@@ -419,9 +456,10 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withPackages != nil,
 			_q.withSessions != nil,
+			_q.withTrials != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -459,6 +497,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withTrials; query != nil {
+		if err := _q.loadTrials(ctx, query, nodes,
+			func(n *User) { n.Edges.Trials = []*PackageTrial{} },
+			func(n *User, e *PackageTrial) { n.Edges.Trials = append(n.Edges.Trials, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedPackages {
 		if err := _q.loadPackages(ctx, query, nodes,
 			func(n *User) { n.appendNamedPackages(name) },
@@ -470,6 +515,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
 			func(n *User, e *UserSession) { n.appendNamedSessions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTrials {
+		if err := _q.loadTrials(ctx, query, nodes,
+			func(n *User) { n.appendNamedTrials(name) },
+			func(n *User, e *PackageTrial) { n.appendNamedTrials(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -526,6 +578,36 @@ func (_q *UserQuery) loadSessions(ctx context.Context, query *UserSessionQuery, 
 	}
 	query.Where(predicate.UserSession(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.SessionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadTrials(ctx context.Context, query *PackageTrialQuery, nodes []*User, init func(*User), assign func(*User, *PackageTrial)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(packagetrial.FieldUserID)
+	}
+	query.Where(predicate.PackageTrial(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.TrialsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -680,6 +762,20 @@ func (_q *UserQuery) WithNamedSessions(name string, opts ...func(*UserSessionQue
 		_q.withNamedSessions = make(map[string]*UserSessionQuery)
 	}
 	_q.withNamedSessions[name] = query
+	return _q
+}
+
+// WithNamedTrials tells the query-builder to eager-load the nodes that are connected to the "trials"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedTrials(name string, opts ...func(*PackageTrialQuery)) *UserQuery {
+	query := (&PackageTrialClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTrials == nil {
+		_q.withNamedTrials = make(map[string]*PackageTrialQuery)
+	}
+	_q.withNamedTrials[name] = query
 	return _q
 }
 

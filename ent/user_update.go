@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -177,6 +178,21 @@ func (_u *UserUpdate) AddSessions(v ...*UserSession) *UserUpdate {
 	return _u.AddSessionIDs(ids...)
 }
 
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_u *UserUpdate) AddTrialIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddTrialIDs(ids...)
+	return _u
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_u *UserUpdate) AddTrials(v ...*PackageTrial) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTrialIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
@@ -222,6 +238,27 @@ func (_u *UserUpdate) RemoveSessions(v ...*UserSession) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSessionIDs(ids...)
+}
+
+// ClearTrials clears all "trials" edges to the PackageTrial entity.
+func (_u *UserUpdate) ClearTrials() *UserUpdate {
+	_u.mutation.ClearTrials()
+	return _u
+}
+
+// RemoveTrialIDs removes the "trials" edge to PackageTrial entities by IDs.
+func (_u *UserUpdate) RemoveTrialIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveTrialIDs(ids...)
+	return _u
+}
+
+// RemoveTrials removes "trials" edges to PackageTrial entities.
+func (_u *UserUpdate) RemoveTrials(v ...*PackageTrial) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTrialIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -428,6 +465,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTrialsIDs(); len(nodes) > 0 && !_u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{user.Label}
@@ -595,6 +677,21 @@ func (_u *UserUpdateOne) AddSessions(v ...*UserSession) *UserUpdateOne {
 	return _u.AddSessionIDs(ids...)
 }
 
+// AddTrialIDs adds the "trials" edge to the PackageTrial entity by IDs.
+func (_u *UserUpdateOne) AddTrialIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddTrialIDs(ids...)
+	return _u
+}
+
+// AddTrials adds the "trials" edges to the PackageTrial entity.
+func (_u *UserUpdateOne) AddTrials(v ...*PackageTrial) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTrialIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
@@ -640,6 +737,27 @@ func (_u *UserUpdateOne) RemoveSessions(v ...*UserSession) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSessionIDs(ids...)
+}
+
+// ClearTrials clears all "trials" edges to the PackageTrial entity.
+func (_u *UserUpdateOne) ClearTrials() *UserUpdateOne {
+	_u.mutation.ClearTrials()
+	return _u
+}
+
+// RemoveTrialIDs removes the "trials" edge to PackageTrial entities by IDs.
+func (_u *UserUpdateOne) RemoveTrialIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveTrialIDs(ids...)
+	return _u
+}
+
+// RemoveTrials removes "trials" edges to PackageTrial entities.
+func (_u *UserUpdateOne) RemoveTrials(v ...*PackageTrial) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTrialIDs(ids...)
 }
 
 // Where appends a list predicates to the UserUpdate builder.
@@ -869,6 +987,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(usersession.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTrialsIDs(); len(nodes) > 0 && !_u.mutation.TrialsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TrialsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TrialsTable,
+			Columns: []string{user.TrialsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(packagetrial.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

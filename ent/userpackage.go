@@ -31,6 +31,12 @@ type UserPackage struct {
 	StartsAt time.Time `json:"starts_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// GraceEndsAt holds the value of the "grace_ends_at" field.
+	GraceEndsAt time.Time `json:"grace_ends_at,omitempty"`
+	// SuspendedAt holds the value of the "suspended_at" field.
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
+	// SuspendReason holds the value of the "suspend_reason" field.
+	SuspendReason *string `json:"suspend_reason,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserPackageQuery when eager-loading is set.
 	Edges        UserPackageEdges `json:"edges"`
@@ -79,7 +85,9 @@ func (*UserPackage) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case userpackage.FieldID, userpackage.FieldUserID, userpackage.FieldPackageID:
 			values[i] = new(sql.NullInt64)
-		case userpackage.FieldCreatedAt, userpackage.FieldUpdatedAt, userpackage.FieldStartsAt, userpackage.FieldExpiresAt:
+		case userpackage.FieldSuspendReason:
+			values[i] = new(sql.NullString)
+		case userpackage.FieldCreatedAt, userpackage.FieldUpdatedAt, userpackage.FieldStartsAt, userpackage.FieldExpiresAt, userpackage.FieldGraceEndsAt, userpackage.FieldSuspendedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -137,6 +145,26 @@ func (_m *UserPackage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
+			}
+		case userpackage.FieldGraceEndsAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field grace_ends_at", values[i])
+			} else if value.Valid {
+				_m.GraceEndsAt = value.Time
+			}
+		case userpackage.FieldSuspendedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field suspended_at", values[i])
+			} else if value.Valid {
+				_m.SuspendedAt = new(time.Time)
+				*_m.SuspendedAt = value.Time
+			}
+		case userpackage.FieldSuspendReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field suspend_reason", values[i])
+			} else if value.Valid {
+				_m.SuspendReason = new(string)
+				*_m.SuspendReason = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -201,6 +229,19 @@ func (_m *UserPackage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("grace_ends_at=")
+	builder.WriteString(_m.GraceEndsAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.SuspendedAt; v != nil {
+		builder.WriteString("suspended_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SuspendReason; v != nil {
+		builder.WriteString("suspend_reason=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -76,6 +76,48 @@ func (_c *UserPackageCreate) SetExpiresAt(v time.Time) *UserPackageCreate {
 	return _c
 }
 
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (_c *UserPackageCreate) SetGraceEndsAt(v time.Time) *UserPackageCreate {
+	_c.mutation.SetGraceEndsAt(v)
+	return _c
+}
+
+// SetNillableGraceEndsAt sets the "grace_ends_at" field if the given value is not nil.
+func (_c *UserPackageCreate) SetNillableGraceEndsAt(v *time.Time) *UserPackageCreate {
+	if v != nil {
+		_c.SetGraceEndsAt(*v)
+	}
+	return _c
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (_c *UserPackageCreate) SetSuspendedAt(v time.Time) *UserPackageCreate {
+	_c.mutation.SetSuspendedAt(v)
+	return _c
+}
+
+// SetNillableSuspendedAt sets the "suspended_at" field if the given value is not nil.
+func (_c *UserPackageCreate) SetNillableSuspendedAt(v *time.Time) *UserPackageCreate {
+	if v != nil {
+		_c.SetSuspendedAt(*v)
+	}
+	return _c
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (_c *UserPackageCreate) SetSuspendReason(v string) *UserPackageCreate {
+	_c.mutation.SetSuspendReason(v)
+	return _c
+}
+
+// SetNillableSuspendReason sets the "suspend_reason" field if the given value is not nil.
+func (_c *UserPackageCreate) SetNillableSuspendReason(v *string) *UserPackageCreate {
+	if v != nil {
+		_c.SetSuspendReason(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *UserPackageCreate) SetUser(v *User) *UserPackageCreate {
 	return _c.SetUserID(v.ID)
@@ -160,6 +202,11 @@ func (_c *UserPackageCreate) check() error {
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "UserPackage.expires_at"`)}
 	}
+	if v, ok := _c.mutation.SuspendReason(); ok {
+		if err := userpackage.SuspendReasonValidator(v); err != nil {
+			return &ValidationError{Name: "suspend_reason", err: fmt.Errorf(`ent: validator failed for field "UserPackage.suspend_reason": %w`, err)}
+		}
+	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "UserPackage.user"`)}
 	}
@@ -208,6 +255,18 @@ func (_c *UserPackageCreate) createSpec() (*UserPackage, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(userpackage.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.GraceEndsAt(); ok {
+		_spec.SetField(userpackage.FieldGraceEndsAt, field.TypeTime, value)
+		_node.GraceEndsAt = value
+	}
+	if value, ok := _c.mutation.SuspendedAt(); ok {
+		_spec.SetField(userpackage.FieldSuspendedAt, field.TypeTime, value)
+		_node.SuspendedAt = &value
+	}
+	if value, ok := _c.mutation.SuspendReason(); ok {
+		_spec.SetField(userpackage.FieldSuspendReason, field.TypeString, value)
+		_node.SuspendReason = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -355,6 +414,60 @@ func (u *UserPackageUpsert) UpdateExpiresAt() *UserPackageUpsert {
 	return u
 }
 
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (u *UserPackageUpsert) SetGraceEndsAt(v time.Time) *UserPackageUpsert {
+	u.Set(userpackage.FieldGraceEndsAt, v)
+	return u
+}
+
+// UpdateGraceEndsAt sets the "grace_ends_at" field to the value that was provided on create.
+func (u *UserPackageUpsert) UpdateGraceEndsAt() *UserPackageUpsert {
+	u.SetExcluded(userpackage.FieldGraceEndsAt)
+	return u
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (u *UserPackageUpsert) ClearGraceEndsAt() *UserPackageUpsert {
+	u.SetNull(userpackage.FieldGraceEndsAt)
+	return u
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (u *UserPackageUpsert) SetSuspendedAt(v time.Time) *UserPackageUpsert {
+	u.Set(userpackage.FieldSuspendedAt, v)
+	return u
+}
+
+// UpdateSuspendedAt sets the "suspended_at" field to the value that was provided on create.
+func (u *UserPackageUpsert) UpdateSuspendedAt() *UserPackageUpsert {
+	u.SetExcluded(userpackage.FieldSuspendedAt)
+	return u
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (u *UserPackageUpsert) ClearSuspendedAt() *UserPackageUpsert {
+	u.SetNull(userpackage.FieldSuspendedAt)
+	return u
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (u *UserPackageUpsert) SetSuspendReason(v string) *UserPackageUpsert {
+	u.Set(userpackage.FieldSuspendReason, v)
+	return u
+}
+
+// UpdateSuspendReason sets the "suspend_reason" field to the value that was provided on create.
+func (u *UserPackageUpsert) UpdateSuspendReason() *UserPackageUpsert {
+	u.SetExcluded(userpackage.FieldSuspendReason)
+	return u
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (u *UserPackageUpsert) ClearSuspendReason() *UserPackageUpsert {
+	u.SetNull(userpackage.FieldSuspendReason)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -467,6 +580,69 @@ func (u *UserPackageUpsertOne) SetExpiresAt(v time.Time) *UserPackageUpsertOne {
 func (u *UserPackageUpsertOne) UpdateExpiresAt() *UserPackageUpsertOne {
 	return u.Update(func(s *UserPackageUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (u *UserPackageUpsertOne) SetGraceEndsAt(v time.Time) *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetGraceEndsAt(v)
+	})
+}
+
+// UpdateGraceEndsAt sets the "grace_ends_at" field to the value that was provided on create.
+func (u *UserPackageUpsertOne) UpdateGraceEndsAt() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateGraceEndsAt()
+	})
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (u *UserPackageUpsertOne) ClearGraceEndsAt() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearGraceEndsAt()
+	})
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (u *UserPackageUpsertOne) SetSuspendedAt(v time.Time) *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetSuspendedAt(v)
+	})
+}
+
+// UpdateSuspendedAt sets the "suspended_at" field to the value that was provided on create.
+func (u *UserPackageUpsertOne) UpdateSuspendedAt() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateSuspendedAt()
+	})
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (u *UserPackageUpsertOne) ClearSuspendedAt() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearSuspendedAt()
+	})
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (u *UserPackageUpsertOne) SetSuspendReason(v string) *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetSuspendReason(v)
+	})
+}
+
+// UpdateSuspendReason sets the "suspend_reason" field to the value that was provided on create.
+func (u *UserPackageUpsertOne) UpdateSuspendReason() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateSuspendReason()
+	})
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (u *UserPackageUpsertOne) ClearSuspendReason() *UserPackageUpsertOne {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearSuspendReason()
 	})
 }
 
@@ -748,6 +924,69 @@ func (u *UserPackageUpsertBulk) SetExpiresAt(v time.Time) *UserPackageUpsertBulk
 func (u *UserPackageUpsertBulk) UpdateExpiresAt() *UserPackageUpsertBulk {
 	return u.Update(func(s *UserPackageUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (u *UserPackageUpsertBulk) SetGraceEndsAt(v time.Time) *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetGraceEndsAt(v)
+	})
+}
+
+// UpdateGraceEndsAt sets the "grace_ends_at" field to the value that was provided on create.
+func (u *UserPackageUpsertBulk) UpdateGraceEndsAt() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateGraceEndsAt()
+	})
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (u *UserPackageUpsertBulk) ClearGraceEndsAt() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearGraceEndsAt()
+	})
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (u *UserPackageUpsertBulk) SetSuspendedAt(v time.Time) *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetSuspendedAt(v)
+	})
+}
+
+// UpdateSuspendedAt sets the "suspended_at" field to the value that was provided on create.
+func (u *UserPackageUpsertBulk) UpdateSuspendedAt() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateSuspendedAt()
+	})
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (u *UserPackageUpsertBulk) ClearSuspendedAt() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearSuspendedAt()
+	})
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (u *UserPackageUpsertBulk) SetSuspendReason(v string) *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.SetSuspendReason(v)
+	})
+}
+
+// UpdateSuspendReason sets the "suspend_reason" field to the value that was provided on create.
+func (u *UserPackageUpsertBulk) UpdateSuspendReason() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.UpdateSuspendReason()
+	})
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (u *UserPackageUpsertBulk) ClearSuspendReason() *UserPackageUpsertBulk {
+	return u.Update(func(s *UserPackageUpsert) {
+		s.ClearSuspendReason()
 	})
 }
 

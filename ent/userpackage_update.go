@@ -92,6 +92,66 @@ func (_u *UserPackageUpdate) SetNillableExpiresAt(v *time.Time) *UserPackageUpda
 	return _u
 }
 
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (_u *UserPackageUpdate) SetGraceEndsAt(v time.Time) *UserPackageUpdate {
+	_u.mutation.SetGraceEndsAt(v)
+	return _u
+}
+
+// SetNillableGraceEndsAt sets the "grace_ends_at" field if the given value is not nil.
+func (_u *UserPackageUpdate) SetNillableGraceEndsAt(v *time.Time) *UserPackageUpdate {
+	if v != nil {
+		_u.SetGraceEndsAt(*v)
+	}
+	return _u
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (_u *UserPackageUpdate) ClearGraceEndsAt() *UserPackageUpdate {
+	_u.mutation.ClearGraceEndsAt()
+	return _u
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (_u *UserPackageUpdate) SetSuspendedAt(v time.Time) *UserPackageUpdate {
+	_u.mutation.SetSuspendedAt(v)
+	return _u
+}
+
+// SetNillableSuspendedAt sets the "suspended_at" field if the given value is not nil.
+func (_u *UserPackageUpdate) SetNillableSuspendedAt(v *time.Time) *UserPackageUpdate {
+	if v != nil {
+		_u.SetSuspendedAt(*v)
+	}
+	return _u
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (_u *UserPackageUpdate) ClearSuspendedAt() *UserPackageUpdate {
+	_u.mutation.ClearSuspendedAt()
+	return _u
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (_u *UserPackageUpdate) SetSuspendReason(v string) *UserPackageUpdate {
+	_u.mutation.SetSuspendReason(v)
+	return _u
+}
+
+// SetNillableSuspendReason sets the "suspend_reason" field if the given value is not nil.
+func (_u *UserPackageUpdate) SetNillableSuspendReason(v *string) *UserPackageUpdate {
+	if v != nil {
+		_u.SetSuspendReason(*v)
+	}
+	return _u
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (_u *UserPackageUpdate) ClearSuspendReason() *UserPackageUpdate {
+	_u.mutation.ClearSuspendReason()
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *UserPackageUpdate) SetUser(v *User) *UserPackageUpdate {
 	return _u.SetUserID(v.ID)
@@ -163,6 +223,11 @@ func (_u *UserPackageUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *UserPackageUpdate) check() error {
+	if v, ok := _u.mutation.SuspendReason(); ok {
+		if err := userpackage.SuspendReasonValidator(v); err != nil {
+			return &ValidationError{Name: "suspend_reason", err: fmt.Errorf(`ent: validator failed for field "UserPackage.suspend_reason": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "UserPackage.user"`)
 	}
@@ -192,6 +257,24 @@ func (_u *UserPackageUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(userpackage.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.GraceEndsAt(); ok {
+		_spec.SetField(userpackage.FieldGraceEndsAt, field.TypeTime, value)
+	}
+	if _u.mutation.GraceEndsAtCleared() {
+		_spec.ClearField(userpackage.FieldGraceEndsAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendedAt(); ok {
+		_spec.SetField(userpackage.FieldSuspendedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SuspendedAtCleared() {
+		_spec.ClearField(userpackage.FieldSuspendedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendReason(); ok {
+		_spec.SetField(userpackage.FieldSuspendReason, field.TypeString, value)
+	}
+	if _u.mutation.SuspendReasonCleared() {
+		_spec.ClearField(userpackage.FieldSuspendReason, field.TypeString)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -333,6 +416,66 @@ func (_u *UserPackageUpdateOne) SetNillableExpiresAt(v *time.Time) *UserPackageU
 	return _u
 }
 
+// SetGraceEndsAt sets the "grace_ends_at" field.
+func (_u *UserPackageUpdateOne) SetGraceEndsAt(v time.Time) *UserPackageUpdateOne {
+	_u.mutation.SetGraceEndsAt(v)
+	return _u
+}
+
+// SetNillableGraceEndsAt sets the "grace_ends_at" field if the given value is not nil.
+func (_u *UserPackageUpdateOne) SetNillableGraceEndsAt(v *time.Time) *UserPackageUpdateOne {
+	if v != nil {
+		_u.SetGraceEndsAt(*v)
+	}
+	return _u
+}
+
+// ClearGraceEndsAt clears the value of the "grace_ends_at" field.
+func (_u *UserPackageUpdateOne) ClearGraceEndsAt() *UserPackageUpdateOne {
+	_u.mutation.ClearGraceEndsAt()
+	return _u
+}
+
+// SetSuspendedAt sets the "suspended_at" field.
+func (_u *UserPackageUpdateOne) SetSuspendedAt(v time.Time) *UserPackageUpdateOne {
+	_u.mutation.SetSuspendedAt(v)
+	return _u
+}
+
+// SetNillableSuspendedAt sets the "suspended_at" field if the given value is not nil.
+func (_u *UserPackageUpdateOne) SetNillableSuspendedAt(v *time.Time) *UserPackageUpdateOne {
+	if v != nil {
+		_u.SetSuspendedAt(*v)
+	}
+	return _u
+}
+
+// ClearSuspendedAt clears the value of the "suspended_at" field.
+func (_u *UserPackageUpdateOne) ClearSuspendedAt() *UserPackageUpdateOne {
+	_u.mutation.ClearSuspendedAt()
+	return _u
+}
+
+// SetSuspendReason sets the "suspend_reason" field.
+func (_u *UserPackageUpdateOne) SetSuspendReason(v string) *UserPackageUpdateOne {
+	_u.mutation.SetSuspendReason(v)
+	return _u
+}
+
+// SetNillableSuspendReason sets the "suspend_reason" field if the given value is not nil.
+func (_u *UserPackageUpdateOne) SetNillableSuspendReason(v *string) *UserPackageUpdateOne {
+	if v != nil {
+		_u.SetSuspendReason(*v)
+	}
+	return _u
+}
+
+// ClearSuspendReason clears the value of the "suspend_reason" field.
+func (_u *UserPackageUpdateOne) ClearSuspendReason() *UserPackageUpdateOne {
+	_u.mutation.ClearSuspendReason()
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *UserPackageUpdateOne) SetUser(v *User) *UserPackageUpdateOne {
 	return _u.SetUserID(v.ID)
@@ -417,6 +560,11 @@ func (_u *UserPackageUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *UserPackageUpdateOne) check() error {
+	if v, ok := _u.mutation.SuspendReason(); ok {
+		if err := userpackage.SuspendReasonValidator(v); err != nil {
+			return &ValidationError{Name: "suspend_reason", err: fmt.Errorf(`ent: validator failed for field "UserPackage.suspend_reason": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "UserPackage.user"`)
 	}
@@ -463,6 +611,24 @@ func (_u *UserPackageUpdateOne) sqlSave(ctx context.Context) (_node *UserPackage
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(userpackage.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.GraceEndsAt(); ok {
+		_spec.SetField(userpackage.FieldGraceEndsAt, field.TypeTime, value)
+	}
+	if _u.mutation.GraceEndsAtCleared() {
+		_spec.ClearField(userpackage.FieldGraceEndsAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendedAt(); ok {
+		_spec.SetField(userpackage.FieldSuspendedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SuspendedAtCleared() {
+		_spec.ClearField(userpackage.FieldSuspendedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendReason(); ok {
+		_spec.SetField(userpackage.FieldSuspendReason, field.TypeString, value)
+	}
+	if _u.mutation.SuspendReasonCleared() {
+		_spec.ClearField(userpackage.FieldSuspendReason, field.TypeString)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

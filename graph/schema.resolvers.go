@@ -10,6 +10,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/graph/generated"
+	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
@@ -111,6 +112,16 @@ func (r *mutationResolver) DeleteUserPackage(ctx context.Context, id int) (int, 
 	return r.Service.DeleteUserPackage(ctx, id)
 }
 
+// SuspendUserPackage is the resolver for the suspendUserPackage field.
+func (r *mutationResolver) SuspendUserPackage(ctx context.Context, id int, reason *string) (*ent.UserPackage, error) {
+	return r.Service.SuspendUserPackage(ctx, id, reason)
+}
+
+// ResumeUserPackage is the resolver for the resumeUserPackage field.
+func (r *mutationResolver) ResumeUserPackage(ctx context.Context, id int) (*ent.UserPackage, error) {
+	return r.Service.ResumeUserPackage(ctx, id)
+}
+
 // IssueSession is the resolver for the issueSession field.
 func (r *mutationResolver) IssueSession(ctx context.Context, input service.IssueSessionInput) (*auth.Payload, error) {
 	return r.Service.IssueSession(ctx, input, auth.ClientInfoFrom(ctx))
@@ -144,6 +155,11 @@ func (r *queryResolver) Package(ctx context.Context, id *int, name *string) (*en
 // ActiveFeatures is the resolver for the activeFeatures field.
 func (r *userResolver) ActiveFeatures(ctx context.Context, obj *ent.User) ([]packagecontent.Value, error) {
 	return r.Service.ActiveFeatures(ctx, obj.ID)
+}
+
+// State is the resolver for the state field.
+func (r *userPackageResolver) State(ctx context.Context, obj *ent.UserPackage) (access.State, error) {
+	return service.UserPackageState(obj, r.Service.Now()), nil
 }
 
 // Active is the resolver for the active field.

@@ -32,6 +32,18 @@ func (f PackageContentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PackageContentMutation", m)
 }
 
+// The PackageTrialFunc type is an adapter to allow the use of ordinary
+// function as PackageTrial mutator.
+type PackageTrialFunc func(context.Context, *ent.PackageTrialMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PackageTrialFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PackageTrialMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PackageTrialMutation", m)
+}
+
 // The PkgFunc type is an adapter to allow the use of ordinary
 // function as Pkg mutator.
 type PkgFunc func(context.Context, *ent.PkgMutation) (ent.Value, error)

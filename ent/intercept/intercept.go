@@ -9,6 +9,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
@@ -128,6 +129,33 @@ func (f TraversePackageContent) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.PackageContentQuery", q)
 }
 
+// The PackageTrialFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PackageTrialFunc func(context.Context, *ent.PackageTrialQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PackageTrialFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PackageTrialQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PackageTrialQuery", q)
+}
+
+// The TraversePackageTrial type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePackageTrial func(context.Context, *ent.PackageTrialQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePackageTrial) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePackageTrial) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PackageTrialQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PackageTrialQuery", q)
+}
+
 // The PkgFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PkgFunc func(context.Context, *ent.PkgQuery) (ent.Value, error)
 
@@ -243,6 +271,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.PackageContentQuery:
 		return &query[*ent.PackageContentQuery, predicate.PackageContent, packagecontent.OrderOption]{typ: ent.TypePackageContent, tq: q}, nil
+	case *ent.PackageTrialQuery:
+		return &query[*ent.PackageTrialQuery, predicate.PackageTrial, packagetrial.OrderOption]{typ: ent.TypePackageTrial, tq: q}, nil
 	case *ent.PkgQuery:
 		return &query[*ent.PkgQuery, predicate.Pkg, pkg.OrderOption]{typ: ent.TypePkg, tq: q}, nil
 	case *ent.UserQuery:

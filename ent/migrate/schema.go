@@ -53,6 +53,45 @@ var (
 			},
 		},
 	}
+	// PackageTrialsColumns holds the columns for the "package_trials" table.
+	PackageTrialsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "package_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// PackageTrialsTable holds the schema information for the "package_trials" table.
+	PackageTrialsTable = &schema.Table{
+		Name:       "package_trials",
+		Columns:    PackageTrialsColumns,
+		PrimaryKey: []*schema.Column{PackageTrialsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "package_trials_packages_trials",
+				Columns:    []*schema.Column{PackageTrialsColumns[2]},
+				RefColumns: []*schema.Column{PackagesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "package_trials_users_trials",
+				Columns:    []*schema.Column{PackageTrialsColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "packagetrial_user_id_package_id",
+				Unique:  true,
+				Columns: []*schema.Column{PackageTrialsColumns[3], PackageTrialsColumns[2]},
+			},
+			{
+				Name:    "packagetrial_package_id",
+				Unique:  false,
+				Columns: []*schema.Column{PackageTrialsColumns[2]},
+			},
+		},
+	}
 	// PackagesColumns holds the columns for the "packages" table.
 	PackagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -61,6 +100,8 @@ var (
 		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
 		{Name: "detail", Type: field.TypeString, Size: 2000, Default: ""},
 		{Name: "days", Type: field.TypeInt},
+		{Name: "trial", Type: field.TypeBool, Default: false},
+		{Name: "grace_days", Type: field.TypeInt, Default: 0},
 	}
 	// PackagesTable holds the schema information for the "packages" table.
 	PackagesTable = &schema.Table{
@@ -101,6 +142,9 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "starts_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "grace_ends_at", Type: field.TypeTime, Nullable: true},
+		{Name: "suspended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "suspend_reason", Type: field.TypeString, Nullable: true, Size: 500},
 		{Name: "package_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt},
 	}
@@ -112,13 +156,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "user_packages_packages_user_packages",
-				Columns:    []*schema.Column{UserPackagesColumns[5]},
+				Columns:    []*schema.Column{UserPackagesColumns[8]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "user_packages_users_packages",
-				Columns:    []*schema.Column{UserPackagesColumns[6]},
+				Columns:    []*schema.Column{UserPackagesColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -127,17 +171,22 @@ var (
 			{
 				Name:    "userpackage_user_id_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{UserPackagesColumns[6], UserPackagesColumns[5]},
+				Columns: []*schema.Column{UserPackagesColumns[9], UserPackagesColumns[8]},
 			},
 			{
 				Name:    "userpackage_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{UserPackagesColumns[5]},
+				Columns: []*schema.Column{UserPackagesColumns[8]},
 			},
 			{
 				Name:    "userpackage_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{UserPackagesColumns[4]},
+			},
+			{
+				Name:    "userpackage_grace_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{UserPackagesColumns[5]},
 			},
 		},
 	}
@@ -184,6 +233,7 @@ var (
 	Tables = []*schema.Table{
 		LoginThrottlesTable,
 		PackageContentsTable,
+		PackageTrialsTable,
 		PackagesTable,
 		UsersTable,
 		UserPackagesTable,
@@ -198,6 +248,11 @@ func init() {
 	PackageContentsTable.ForeignKeys[0].RefTable = PackagesTable
 	PackageContentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	PackageTrialsTable.ForeignKeys[0].RefTable = PackagesTable
+	PackageTrialsTable.ForeignKeys[1].RefTable = UsersTable
+	PackageTrialsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(25769803776),
 	}
 	PackagesTable.Annotation = &entsql.Annotation{
 		Table:          "packages",

@@ -25,10 +25,16 @@ const (
 	FieldDetail = "detail"
 	// FieldDays holds the string denoting the days field in the database.
 	FieldDays = "days"
+	// FieldTrial holds the string denoting the trial field in the database.
+	FieldTrial = "trial"
+	// FieldGraceDays holds the string denoting the grace_days field in the database.
+	FieldGraceDays = "grace_days"
 	// EdgeContents holds the string denoting the contents edge name in mutations.
 	EdgeContents = "contents"
 	// EdgeUserPackages holds the string denoting the user_packages edge name in mutations.
 	EdgeUserPackages = "user_packages"
+	// EdgeTrials holds the string denoting the trials edge name in mutations.
+	EdgeTrials = "trials"
 	// Table holds the table name of the pkg in the database.
 	Table = "packages"
 	// ContentsTable is the table that holds the contents relation/edge.
@@ -45,6 +51,13 @@ const (
 	UserPackagesInverseTable = "user_packages"
 	// UserPackagesColumn is the table column denoting the user_packages relation/edge.
 	UserPackagesColumn = "package_id"
+	// TrialsTable is the table that holds the trials relation/edge.
+	TrialsTable = "package_trials"
+	// TrialsInverseTable is the table name for the PackageTrial entity.
+	// It exists in this package in order to avoid circular dependency with the "packagetrial" package.
+	TrialsInverseTable = "package_trials"
+	// TrialsColumn is the table column denoting the trials relation/edge.
+	TrialsColumn = "package_id"
 )
 
 // Columns holds all SQL columns for pkg fields.
@@ -55,6 +68,8 @@ var Columns = []string{
 	FieldName,
 	FieldDetail,
 	FieldDays,
+	FieldTrial,
+	FieldGraceDays,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -89,6 +104,12 @@ var (
 	DetailValidator func(string) error
 	// DaysValidator is a validator for the "days" field. It is called by the builders before save.
 	DaysValidator func(int) error
+	// DefaultTrial holds the default value on creation for the "trial" field.
+	DefaultTrial bool
+	// DefaultGraceDays holds the default value on creation for the "grace_days" field.
+	DefaultGraceDays int
+	// GraceDaysValidator is a validator for the "grace_days" field. It is called by the builders before save.
+	GraceDaysValidator func(int) error
 )
 
 // OrderOption defines the ordering options for the Pkg queries.
@@ -124,6 +145,16 @@ func ByDays(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDays, opts...).ToFunc()
 }
 
+// ByTrial orders the results by the trial field.
+func ByTrial(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrial, opts...).ToFunc()
+}
+
+// ByGraceDays orders the results by the grace_days field.
+func ByGraceDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGraceDays, opts...).ToFunc()
+}
+
 // ByContentsCount orders the results by contents count.
 func ByContentsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -151,6 +182,20 @@ func ByUserPackages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newUserPackagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByTrialsCount orders the results by trials count.
+func ByTrialsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTrialsStep(), opts...)
+	}
+}
+
+// ByTrials orders the results by trials terms.
+func ByTrials(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTrialsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newContentsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -163,5 +208,12 @@ func newUserPackagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(UserPackagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, UserPackagesTable, UserPackagesColumn),
+	)
+}
+func newTrialsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TrialsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, TrialsTable, TrialsColumn),
 	)
 }

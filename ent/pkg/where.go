@@ -80,6 +80,16 @@ func Days(v int) predicate.Pkg {
 	return predicate.Pkg(sql.FieldEQ(FieldDays, v))
 }
 
+// Trial applies equality check predicate on the "trial" field. It's identical to TrialEQ.
+func Trial(v bool) predicate.Pkg {
+	return predicate.Pkg(sql.FieldEQ(FieldTrial, v))
+}
+
+// GraceDays applies equality check predicate on the "grace_days" field. It's identical to GraceDaysEQ.
+func GraceDays(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldEQ(FieldGraceDays, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Pkg {
 	return predicate.Pkg(sql.FieldEQ(FieldCreatedAt, v))
@@ -330,6 +340,56 @@ func DaysLTE(v int) predicate.Pkg {
 	return predicate.Pkg(sql.FieldLTE(FieldDays, v))
 }
 
+// TrialEQ applies the EQ predicate on the "trial" field.
+func TrialEQ(v bool) predicate.Pkg {
+	return predicate.Pkg(sql.FieldEQ(FieldTrial, v))
+}
+
+// TrialNEQ applies the NEQ predicate on the "trial" field.
+func TrialNEQ(v bool) predicate.Pkg {
+	return predicate.Pkg(sql.FieldNEQ(FieldTrial, v))
+}
+
+// GraceDaysEQ applies the EQ predicate on the "grace_days" field.
+func GraceDaysEQ(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldEQ(FieldGraceDays, v))
+}
+
+// GraceDaysNEQ applies the NEQ predicate on the "grace_days" field.
+func GraceDaysNEQ(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldNEQ(FieldGraceDays, v))
+}
+
+// GraceDaysIn applies the In predicate on the "grace_days" field.
+func GraceDaysIn(vs ...int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldIn(FieldGraceDays, vs...))
+}
+
+// GraceDaysNotIn applies the NotIn predicate on the "grace_days" field.
+func GraceDaysNotIn(vs ...int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldNotIn(FieldGraceDays, vs...))
+}
+
+// GraceDaysGT applies the GT predicate on the "grace_days" field.
+func GraceDaysGT(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldGT(FieldGraceDays, v))
+}
+
+// GraceDaysGTE applies the GTE predicate on the "grace_days" field.
+func GraceDaysGTE(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldGTE(FieldGraceDays, v))
+}
+
+// GraceDaysLT applies the LT predicate on the "grace_days" field.
+func GraceDaysLT(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldLT(FieldGraceDays, v))
+}
+
+// GraceDaysLTE applies the LTE predicate on the "grace_days" field.
+func GraceDaysLTE(v int) predicate.Pkg {
+	return predicate.Pkg(sql.FieldLTE(FieldGraceDays, v))
+}
+
 // HasContents applies the HasEdge predicate on the "contents" edge.
 func HasContents() predicate.Pkg {
 	return predicate.Pkg(func(s *sql.Selector) {
@@ -368,6 +428,29 @@ func HasUserPackages() predicate.Pkg {
 func HasUserPackagesWith(preds ...predicate.UserPackage) predicate.Pkg {
 	return predicate.Pkg(func(s *sql.Selector) {
 		step := newUserPackagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTrials applies the HasEdge predicate on the "trials" edge.
+func HasTrials() predicate.Pkg {
+	return predicate.Pkg(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, TrialsTable, TrialsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTrialsWith applies the HasEdge predicate on the "trials" edge with a given conditions (other predicates).
+func HasTrialsWith(preds ...predicate.PackageTrial) predicate.Pkg {
+	return predicate.Pkg(func(s *sql.Selector) {
+		step := newTrialsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -12,6 +12,9 @@ type LoginThrottle func(*sql.Selector)
 // PackageContent is the predicate function for packagecontent builders.
 type PackageContent func(*sql.Selector)
 
+// PackageTrial is the predicate function for packagetrial builders.
+type PackageTrial func(*sql.Selector)
+
 // Pkg is the predicate function for pkg builders.
 type Pkg func(*sql.Selector)
 

@@ -159,6 +159,30 @@ func (f PackageContentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackageContentMutation", m)
 }
 
+// The PackageTrialQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PackageTrialQueryRuleFunc func(context.Context, *ent.PackageTrialQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PackageTrialQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PackageTrialQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PackageTrialQuery", q)
+}
+
+// The PackageTrialMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PackageTrialMutationRuleFunc func(context.Context, *ent.PackageTrialMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PackageTrialMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PackageTrialMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackageTrialMutation", m)
+}
+
 // The PkgQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PkgQueryRuleFunc func(context.Context, *ent.PkgQuery) error
@@ -294,6 +318,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PackageContentQuery:
 		return q.Filter(), nil
+	case *ent.PackageTrialQuery:
+		return q.Filter(), nil
 	case *ent.PkgQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
@@ -312,6 +338,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.LoginThrottleMutation:
 		return m.Filter(), nil
 	case *ent.PackageContentMutation:
+		return m.Filter(), nil
+	case *ent.PackageTrialMutation:
 		return m.Filter(), nil
 	case *ent.PkgMutation:
 		return m.Filter(), nil

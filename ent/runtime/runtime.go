@@ -6,6 +6,7 @@ import (
 	"context"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
@@ -98,6 +99,21 @@ func init() {
 			return nil
 		}
 	}()
+	packagetrial.Policy = privacy.NewPolicies(schema.PackageTrial{})
+	packagetrial.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := packagetrial.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	packagetrialFields := schema.PackageTrial{}.Fields()
+	_ = packagetrialFields
+	// packagetrialDescCreatedAt is the schema descriptor for created_at field.
+	packagetrialDescCreatedAt := packagetrialFields[2].Descriptor()
+	// packagetrial.DefaultCreatedAt holds the default value on creation for the created_at field.
+	packagetrial.DefaultCreatedAt = packagetrialDescCreatedAt.Default.(func() time.Time)
 	pkgMixin := schema.Pkg{}.Mixin()
 	pkg.Policy = privacy.NewPolicies(schema.Pkg{})
 	pkg.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -150,6 +166,16 @@ func init() {
 	pkgDescDays := pkgFields[2].Descriptor()
 	// pkg.DaysValidator is a validator for the "days" field. It is called by the builders before save.
 	pkg.DaysValidator = pkgDescDays.Validators[0].(func(int) error)
+	// pkgDescTrial is the schema descriptor for trial field.
+	pkgDescTrial := pkgFields[3].Descriptor()
+	// pkg.DefaultTrial holds the default value on creation for the trial field.
+	pkg.DefaultTrial = pkgDescTrial.Default.(bool)
+	// pkgDescGraceDays is the schema descriptor for grace_days field.
+	pkgDescGraceDays := pkgFields[4].Descriptor()
+	// pkg.DefaultGraceDays holds the default value on creation for the grace_days field.
+	pkg.DefaultGraceDays = pkgDescGraceDays.Default.(int)
+	// pkg.GraceDaysValidator is a validator for the "grace_days" field. It is called by the builders before save.
+	pkg.GraceDaysValidator = pkgDescGraceDays.Validators[0].(func(int) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -229,6 +255,8 @@ func init() {
 	userpackageHooks := schema.UserPackage{}.Hooks()
 
 	userpackage.Hooks[1] = userpackageHooks[0]
+
+	userpackage.Hooks[2] = userpackageHooks[1]
 	userpackageMixinFields0 := userpackageMixin[0].Fields()
 	_ = userpackageMixinFields0
 	userpackageFields := schema.UserPackage{}.Fields()
@@ -243,6 +271,10 @@ func init() {
 	userpackage.DefaultUpdatedAt = userpackageDescUpdatedAt.Default.(func() time.Time)
 	// userpackage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	userpackage.UpdateDefaultUpdatedAt = userpackageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userpackageDescSuspendReason is the schema descriptor for suspend_reason field.
+	userpackageDescSuspendReason := userpackageFields[6].Descriptor()
+	// userpackage.SuspendReasonValidator is a validator for the "suspend_reason" field. It is called by the builders before save.
+	userpackage.SuspendReasonValidator = userpackageDescSuspendReason.Validators[0].(func(string) error)
 	usersession.Policy = privacy.NewPolicies(schema.UserSession{})
 	usersession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"entgo.io/ent"
@@ -85,4 +86,19 @@ func APIField(column string) string {
 		}
 	}
 	return string(out)
+}
+
+// together refuses a mutation that sets field without also setting with:
+// with is derived from field, and every write keeps the two in step.
+func together(field, with string) ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if _, ok := m.Field(field); ok {
+				if _, ok := m.Field(with); !ok {
+					return nil, fmt.Errorf("%s: %s set without %s", m.Type(), field, with)
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 }

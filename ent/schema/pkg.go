@@ -15,6 +15,9 @@ const (
 	PackageDetailMaxLen = 2000
 	// PackageMaxDays is about a hundred years.
 	PackageMaxDays = 36500
+	// PackageMaxGraceDays bounds the grace period after an assignment
+	// expires: a year.
+	PackageMaxGraceDays = 365
 )
 
 // Pkg is a package: a bundle of contents (features) granted for a number of
@@ -39,6 +42,16 @@ func (Pkg) Fields() []ent.Field {
 		field.Int("days").
 			Range(1, PackageMaxDays).
 			Annotations(entgql.OrderField("DAYS")),
+		// A trial is given to each user once (see PackageTrial).
+		field.Bool("trial").
+			Default(false),
+		// An assignment still grants the package this many days after it
+		// expires (state IN_GRACE). Assignments keep the end of their
+		// grace period in grace_ends_at, rewritten when this changes.
+		field.Int("grace_days").
+			Default(0).
+			Range(0, PackageMaxGraceDays).
+			Annotations(entgql.OrderField("GRACE_DAYS")),
 	}
 }
 
@@ -51,6 +64,10 @@ func (Pkg) Edges() []ent.Edge {
 		// database keeps the foreign key (NO ACTION) as the last word.
 		edge.To("user_packages", UserPackage.Type).
 			Annotations(entgql.Directives(adminOnly())),
+		// The record of who had this package's trial goes with the
+		// package: a new package is a new offer.
+		edge.To("trials", PackageTrial.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -71,6 +71,8 @@ func (User) Edges() []ent.Edge {
 			Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("sessions", UserSession.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("trials", PackageTrial.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -9,7 +9,12 @@ import (
 	"entgo.io/ent/schema/index"
 )
 
-// UserPackage assigns a package to a user from starts_at until expires_at.
+// Limits on a user package's fields.
+const SuspendReasonMaxLen = 500
+
+// UserPackage assigns a package to a user from starts_at until expires_at,
+// and on until grace_ends_at (expires_at plus the package's grace days).
+// Whether it grants the package at a time is decided in internal/access.
 type UserPackage struct{ ent.Schema }
 
 // Mixin of the UserPackage.
@@ -24,6 +29,25 @@ func (UserPackage) Fields() []ent.Field {
 			Annotations(entgql.OrderField("STARTS_AT")),
 		field.Time("expires_at").
 			Annotations(entgql.OrderField("EXPIRES_AT")),
+		// grace_ends_at is expires_at plus the package's grace days,
+		// kept so that list filters compare plain columns. It is written
+		// together with expires_at (the hook below refuses one without
+		// the other) and rewritten when the package's grace days change.
+		// NULL (a row written by an older release) reads as expires_at.
+		field.Time("grace_ends_at").
+			Optional().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		// A suspended assignment grants nothing until it is resumed; its
+		// dates keep running.
+		field.Time("suspended_at").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		field.String("suspend_reason").
+			Optional().
+			Nillable().
+			MaxLen(SuspendReasonMaxLen).
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 
@@ -49,12 +73,13 @@ func (UserPackage) Indexes() []ent.Index {
 		index.Fields("user_id", "package_id"),
 		index.Fields("package_id"),
 		index.Fields("expires_at"),
+		index.Fields("grace_ends_at"),
 	}
 }
 
 // Hooks of the UserPackage.
 func (UserPackage) Hooks() []ent.Hook {
-	return []ent.Hook{checkPeriod("starts_at", "expires_at")}
+	return []ent.Hook{checkPeriod("starts_at", "expires_at"), together("expires_at", "grace_ends_at")}
 }
 
 // Policy of the UserPackage: users read their own assignments.

@@ -40,6 +40,8 @@ const (
 	EdgePackages = "packages"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
+	// EdgeTrials holds the string denoting the trials edge name in mutations.
+	EdgeTrials = "trials"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// PackagesTable is the table that holds the packages relation/edge.
@@ -56,6 +58,13 @@ const (
 	SessionsInverseTable = "user_sessions"
 	// SessionsColumn is the table column denoting the sessions relation/edge.
 	SessionsColumn = "user_id"
+	// TrialsTable is the table that holds the trials relation/edge.
+	TrialsTable = "package_trials"
+	// TrialsInverseTable is the table name for the PackageTrial entity.
+	// It exists in this package in order to avoid circular dependency with the "packagetrial" package.
+	TrialsInverseTable = "package_trials"
+	// TrialsColumn is the table column denoting the trials relation/edge.
+	TrialsColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -216,6 +225,20 @@ func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByTrialsCount orders the results by trials count.
+func ByTrialsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTrialsStep(), opts...)
+	}
+}
+
+// ByTrials orders the results by trials terms.
+func ByTrials(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTrialsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newPackagesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -228,6 +251,13 @@ func newSessionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SessionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+	)
+}
+func newTrialsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TrialsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, TrialsTable, TrialsColumn),
 	)
 }
 

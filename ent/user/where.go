@@ -536,6 +536,29 @@ func HasSessionsWith(preds ...predicate.UserSession) predicate.User {
 	})
 }
 
+// HasTrials applies the HasEdge predicate on the "trials" edge.
+func HasTrials() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, TrialsTable, TrialsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTrialsWith applies the HasEdge predicate on the "trials" edge with a given conditions (other predicates).
+func HasTrialsWith(preds ...predicate.PackageTrial) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newTrialsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

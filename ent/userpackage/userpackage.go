@@ -27,6 +27,12 @@ const (
 	FieldStartsAt = "starts_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldGraceEndsAt holds the string denoting the grace_ends_at field in the database.
+	FieldGraceEndsAt = "grace_ends_at"
+	// FieldSuspendedAt holds the string denoting the suspended_at field in the database.
+	FieldSuspendedAt = "suspended_at"
+	// FieldSuspendReason holds the string denoting the suspend_reason field in the database.
+	FieldSuspendReason = "suspend_reason"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgePackage holds the string denoting the package edge name in mutations.
@@ -58,6 +64,9 @@ var Columns = []string{
 	FieldPackageID,
 	FieldStartsAt,
 	FieldExpiresAt,
+	FieldGraceEndsAt,
+	FieldSuspendedAt,
+	FieldSuspendReason,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -76,7 +85,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "gatehouse/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -84,6 +93,8 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// SuspendReasonValidator is a validator for the "suspend_reason" field. It is called by the builders before save.
+	SuspendReasonValidator func(string) error
 )
 
 // OrderOption defines the ordering options for the UserPackage queries.
@@ -122,6 +133,21 @@ func ByStartsAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByGraceEndsAt orders the results by the grace_ends_at field.
+func ByGraceEndsAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGraceEndsAt, opts...).ToFunc()
+}
+
+// BySuspendedAt orders the results by the suspended_at field.
+func BySuspendedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSuspendedAt, opts...).ToFunc()
+}
+
+// BySuspendReason orders the results by the suspend_reason field.
+func BySuspendReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSuspendReason, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -85,6 +85,21 @@ func ExpiresAt(v time.Time) predicate.UserPackage {
 	return predicate.UserPackage(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// GraceEndsAt applies equality check predicate on the "grace_ends_at" field. It's identical to GraceEndsAtEQ.
+func GraceEndsAt(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldGraceEndsAt, v))
+}
+
+// SuspendedAt applies equality check predicate on the "suspended_at" field. It's identical to SuspendedAtEQ.
+func SuspendedAt(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldSuspendedAt, v))
+}
+
+// SuspendReason applies equality check predicate on the "suspend_reason" field. It's identical to SuspendReasonEQ.
+func SuspendReason(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldSuspendReason, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.UserPackage {
 	return predicate.UserPackage(sql.FieldEQ(FieldCreatedAt, v))
@@ -283,6 +298,181 @@ func ExpiresAtLT(v time.Time) predicate.UserPackage {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.UserPackage {
 	return predicate.UserPackage(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// GraceEndsAtEQ applies the EQ predicate on the "grace_ends_at" field.
+func GraceEndsAtEQ(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtNEQ applies the NEQ predicate on the "grace_ends_at" field.
+func GraceEndsAtNEQ(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNEQ(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtIn applies the In predicate on the "grace_ends_at" field.
+func GraceEndsAtIn(vs ...time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIn(FieldGraceEndsAt, vs...))
+}
+
+// GraceEndsAtNotIn applies the NotIn predicate on the "grace_ends_at" field.
+func GraceEndsAtNotIn(vs ...time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotIn(FieldGraceEndsAt, vs...))
+}
+
+// GraceEndsAtGT applies the GT predicate on the "grace_ends_at" field.
+func GraceEndsAtGT(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGT(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtGTE applies the GTE predicate on the "grace_ends_at" field.
+func GraceEndsAtGTE(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGTE(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtLT applies the LT predicate on the "grace_ends_at" field.
+func GraceEndsAtLT(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLT(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtLTE applies the LTE predicate on the "grace_ends_at" field.
+func GraceEndsAtLTE(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLTE(FieldGraceEndsAt, v))
+}
+
+// GraceEndsAtIsNil applies the IsNil predicate on the "grace_ends_at" field.
+func GraceEndsAtIsNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIsNull(FieldGraceEndsAt))
+}
+
+// GraceEndsAtNotNil applies the NotNil predicate on the "grace_ends_at" field.
+func GraceEndsAtNotNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotNull(FieldGraceEndsAt))
+}
+
+// SuspendedAtEQ applies the EQ predicate on the "suspended_at" field.
+func SuspendedAtEQ(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldSuspendedAt, v))
+}
+
+// SuspendedAtNEQ applies the NEQ predicate on the "suspended_at" field.
+func SuspendedAtNEQ(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNEQ(FieldSuspendedAt, v))
+}
+
+// SuspendedAtIn applies the In predicate on the "suspended_at" field.
+func SuspendedAtIn(vs ...time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIn(FieldSuspendedAt, vs...))
+}
+
+// SuspendedAtNotIn applies the NotIn predicate on the "suspended_at" field.
+func SuspendedAtNotIn(vs ...time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotIn(FieldSuspendedAt, vs...))
+}
+
+// SuspendedAtGT applies the GT predicate on the "suspended_at" field.
+func SuspendedAtGT(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGT(FieldSuspendedAt, v))
+}
+
+// SuspendedAtGTE applies the GTE predicate on the "suspended_at" field.
+func SuspendedAtGTE(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGTE(FieldSuspendedAt, v))
+}
+
+// SuspendedAtLT applies the LT predicate on the "suspended_at" field.
+func SuspendedAtLT(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLT(FieldSuspendedAt, v))
+}
+
+// SuspendedAtLTE applies the LTE predicate on the "suspended_at" field.
+func SuspendedAtLTE(v time.Time) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLTE(FieldSuspendedAt, v))
+}
+
+// SuspendedAtIsNil applies the IsNil predicate on the "suspended_at" field.
+func SuspendedAtIsNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIsNull(FieldSuspendedAt))
+}
+
+// SuspendedAtNotNil applies the NotNil predicate on the "suspended_at" field.
+func SuspendedAtNotNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotNull(FieldSuspendedAt))
+}
+
+// SuspendReasonEQ applies the EQ predicate on the "suspend_reason" field.
+func SuspendReasonEQ(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEQ(FieldSuspendReason, v))
+}
+
+// SuspendReasonNEQ applies the NEQ predicate on the "suspend_reason" field.
+func SuspendReasonNEQ(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNEQ(FieldSuspendReason, v))
+}
+
+// SuspendReasonIn applies the In predicate on the "suspend_reason" field.
+func SuspendReasonIn(vs ...string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIn(FieldSuspendReason, vs...))
+}
+
+// SuspendReasonNotIn applies the NotIn predicate on the "suspend_reason" field.
+func SuspendReasonNotIn(vs ...string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotIn(FieldSuspendReason, vs...))
+}
+
+// SuspendReasonGT applies the GT predicate on the "suspend_reason" field.
+func SuspendReasonGT(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGT(FieldSuspendReason, v))
+}
+
+// SuspendReasonGTE applies the GTE predicate on the "suspend_reason" field.
+func SuspendReasonGTE(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldGTE(FieldSuspendReason, v))
+}
+
+// SuspendReasonLT applies the LT predicate on the "suspend_reason" field.
+func SuspendReasonLT(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLT(FieldSuspendReason, v))
+}
+
+// SuspendReasonLTE applies the LTE predicate on the "suspend_reason" field.
+func SuspendReasonLTE(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldLTE(FieldSuspendReason, v))
+}
+
+// SuspendReasonContains applies the Contains predicate on the "suspend_reason" field.
+func SuspendReasonContains(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldContains(FieldSuspendReason, v))
+}
+
+// SuspendReasonHasPrefix applies the HasPrefix predicate on the "suspend_reason" field.
+func SuspendReasonHasPrefix(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldHasPrefix(FieldSuspendReason, v))
+}
+
+// SuspendReasonHasSuffix applies the HasSuffix predicate on the "suspend_reason" field.
+func SuspendReasonHasSuffix(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldHasSuffix(FieldSuspendReason, v))
+}
+
+// SuspendReasonIsNil applies the IsNil predicate on the "suspend_reason" field.
+func SuspendReasonIsNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldIsNull(FieldSuspendReason))
+}
+
+// SuspendReasonNotNil applies the NotNil predicate on the "suspend_reason" field.
+func SuspendReasonNotNil() predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldNotNull(FieldSuspendReason))
+}
+
+// SuspendReasonEqualFold applies the EqualFold predicate on the "suspend_reason" field.
+func SuspendReasonEqualFold(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldEqualFold(FieldSuspendReason, v))
+}
+
+// SuspendReasonContainsFold applies the ContainsFold predicate on the "suspend_reason" field.
+func SuspendReasonContainsFold(v string) predicate.UserPackage {
+	return predicate.UserPackage(sql.FieldContainsFold(FieldSuspendReason, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

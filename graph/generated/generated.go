@@ -10,6 +10,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
+	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
 	"math"
@@ -48,11 +49,12 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	AccessCheck struct {
-		Code      func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		Feature   func(childComplexity int) int
-		Granted   func(childComplexity int) int
-		StartsAt  func(childComplexity int) int
+		Code       func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		Feature    func(childComplexity int) int
+		GraceUntil func(childComplexity int) int
+		Granted    func(childComplexity int) int
+		StartsAt   func(childComplexity int) int
 	}
 
 	AuthPayload struct {
@@ -78,7 +80,9 @@ type ComplexityRoot struct {
 		Logout               func(childComplexity int) int
 		LogoutEverywhere     func(childComplexity int) int
 		RefreshSession       func(childComplexity int) int
+		ResumeUserPackage    func(childComplexity int, id int) int
 		RevokeSession        func(childComplexity int, id int) int
+		SuspendUserPackage   func(childComplexity int, id int, reason *string) int
 		UpdatePackage        func(childComplexity int, id int, input service.UpdatePackageInput) int
 		UpdatePackageContent func(childComplexity int, id int, input service.UpdatePackageContentInput) int
 		UpdateUser           func(childComplexity int, id int, input service.UpdateUserInput) int
@@ -90,8 +94,10 @@ type ComplexityRoot struct {
 		CreatedAt    func(childComplexity int) int
 		Days         func(childComplexity int) int
 		Detail       func(childComplexity int) int
+		GraceDays    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Name         func(childComplexity int) int
+		Trial        func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
 		UserPackages func(childComplexity int) int
 	}
@@ -174,16 +180,19 @@ type ComplexityRoot struct {
 	}
 
 	UserPackage struct {
-		Active    func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Package   func(childComplexity int) int
-		PackageID func(childComplexity int) int
-		StartsAt  func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
-		User      func(childComplexity int) int
-		UserID    func(childComplexity int) int
+		Active        func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Package       func(childComplexity int) int
+		PackageID     func(childComplexity int) int
+		StartsAt      func(childComplexity int) int
+		State         func(childComplexity int) int
+		SuspendReason func(childComplexity int) int
+		SuspendedAt   func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		User          func(childComplexity int) int
+		UserID        func(childComplexity int) int
 	}
 
 	UserPackageConnection struct {
@@ -247,6 +256,8 @@ type MutationResolver interface {
 	AssignPackage(ctx context.Context, input service.AssignPackageInput) (*ent.UserPackage, error)
 	UpdateUserPackage(ctx context.Context, id int, input service.UpdateUserPackageInput) (*ent.UserPackage, error)
 	DeleteUserPackage(ctx context.Context, id int) (int, error)
+	SuspendUserPackage(ctx context.Context, id int, reason *string) (*ent.UserPackage, error)
+	ResumeUserPackage(ctx context.Context, id int) (*ent.UserPackage, error)
 	IssueSession(ctx context.Context, input service.IssueSessionInput) (*auth.Payload, error)
 	DeleteUserSession(ctx context.Context, id int) (int, error)
 }
@@ -267,6 +278,7 @@ type UserResolver interface {
 	ActiveFeatures(ctx context.Context, obj *ent.User) ([]packagecontent.Value, error)
 }
 type UserPackageResolver interface {
+	State(ctx context.Context, obj *ent.UserPackage) (access.State, error)
 	Active(ctx context.Context, obj *ent.UserPackage) (bool, error)
 }
 type UserSessionResolver interface {
@@ -310,6 +322,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessCheck.Feature(childComplexity), true
+	case "AccessCheck.graceUntil":
+		if e.ComplexityRoot.AccessCheck.GraceUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessCheck.GraceUntil(childComplexity), true
 	case "AccessCheck.granted":
 		if e.ComplexityRoot.AccessCheck.Granted == nil {
 			break
@@ -498,6 +516,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity), true
+	case "Mutation.resumeUserPackage":
+		if e.ComplexityRoot.Mutation.ResumeUserPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeUserPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeUserPackage(childComplexity, args["id"].(int)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -509,6 +538,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["id"].(int)), true
+	case "Mutation.suspendUserPackage":
+		if e.ComplexityRoot.Mutation.SuspendUserPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_suspendUserPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SuspendUserPackage(childComplexity, args["id"].(int), args["reason"].(*string)), true
 	case "Mutation.updatePackage":
 		if e.ComplexityRoot.Mutation.UpdatePackage == nil {
 			break
@@ -578,6 +618,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Package.Detail(childComplexity), true
+	case "Package.graceDays":
+		if e.ComplexityRoot.Package.GraceDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Package.GraceDays(childComplexity), true
 	case "Package.id":
 		if e.ComplexityRoot.Package.ID == nil {
 			break
@@ -590,6 +636,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Package.Name(childComplexity), true
+	case "Package.trial":
+		if e.ComplexityRoot.Package.Trial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Package.Trial(childComplexity), true
 	case "Package.updatedAt":
 		if e.ComplexityRoot.Package.UpdatedAt == nil {
 			break
@@ -988,6 +1040,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserPackage.StartsAt(childComplexity), true
+	case "UserPackage.state":
+		if e.ComplexityRoot.UserPackage.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPackage.State(childComplexity), true
+	case "UserPackage.suspendReason":
+		if e.ComplexityRoot.UserPackage.SuspendReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPackage.SuspendReason(childComplexity), true
+	case "UserPackage.suspendedAt":
+		if e.ComplexityRoot.UserPackage.SuspendedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPackage.SuspendedAt(childComplexity), true
 	case "UserPackage.updatedAt":
 		if e.ComplexityRoot.UserPackage.UpdatedAt == nil {
 			break
@@ -1296,6 +1366,8 @@ type Package implements Node @goModel(model: "gatehouse/ent.Pkg") {
   name: String!
   detail: String!
   days: Int!
+  trial: Boolean!
+  graceDays: Int!
   contents: [PackageContent!]
   userPackages: [UserPackage!] @hasRole(role: ADMIN)
 }
@@ -1488,6 +1560,7 @@ enum PackageOrderField {
   UPDATED_AT
   NAME
   DAYS
+  GRACE_DAYS
 }
 """
 PackageWhereInput is used for filtering Pkg objects.
@@ -1573,6 +1646,22 @@ input PackageWhereInput {
   daysGTE: Int
   daysLT: Int
   daysLTE: Int
+  """
+  trial field predicates
+  """
+  trial: Boolean
+  trialNEQ: Boolean
+  """
+  grace_days field predicates
+  """
+  graceDays: Int
+  graceDaysNEQ: Int
+  graceDaysIn: [Int!]
+  graceDaysNotIn: [Int!]
+  graceDaysGT: Int
+  graceDaysGTE: Int
+  graceDaysLT: Int
+  graceDaysLTE: Int
   """
   contents edge predicates
   """
@@ -1865,6 +1954,8 @@ type UserPackage implements Node {
   packageID: ID!
   startsAt: Time!
   expiresAt: Time!
+  suspendedAt: Time
+  suspendReason: String
   user: User!
   package: Package!
 }
@@ -1997,6 +2088,37 @@ input UserPackageWhereInput {
   expiresAtGTE: Time
   expiresAtLT: Time
   expiresAtLTE: Time
+  """
+  suspended_at field predicates
+  """
+  suspendedAt: Time
+  suspendedAtNEQ: Time
+  suspendedAtIn: [Time!]
+  suspendedAtNotIn: [Time!]
+  suspendedAtGT: Time
+  suspendedAtGTE: Time
+  suspendedAtLT: Time
+  suspendedAtLTE: Time
+  suspendedAtIsNil: Boolean
+  suspendedAtNotNil: Boolean
+  """
+  suspend_reason field predicates
+  """
+  suspendReason: String
+  suspendReasonNEQ: String
+  suspendReasonIn: [String!]
+  suspendReasonNotIn: [String!]
+  suspendReasonGT: String
+  suspendReasonGTE: String
+  suspendReasonLT: String
+  suspendReasonLTE: String
+  suspendReasonContains: String
+  suspendReasonHasPrefix: String
+  suspendReasonHasSuffix: String
+  suspendReasonIsNil: Boolean
+  suspendReasonNotNil: Boolean
+  suspendReasonEqualFold: String
+  suspendReasonContainsFold: String
   """
   user edge predicates
   """
@@ -2307,13 +2429,29 @@ extend type Query {
 }
 
 extend type User {
-  "The features of the user's active packages, each once."
+  "The features the user's packages grant now (active or in grace), each once."
   activeFeatures: [ContentValue!]!
 }
 
 extend type UserPackage {
-  "Started and not yet expired."
+  "Where the assignment stands now."
+  state: AssignmentState!
+  "Whether it grants its package now: state ACTIVE or IN_GRACE."
   active: Boolean!
+}
+
+"Where an assignment stands at a moment; every assignment is in exactly one state."
+enum AssignmentState {
+  "Started, not expired, not suspended."
+  ACTIVE
+  "Starts later (suspended or not)."
+  NOT_STARTED
+  "Expired less than its package's graceDays ago and not suspended: still grants the package."
+  IN_GRACE
+  "Would be ACTIVE or IN_GRACE, but is suspended: grants nothing until resumed."
+  SUSPENDED
+  "Expired, and its grace period (if any) is over too."
+  EXPIRED
 }
 
 extend type UserSession {
@@ -2331,27 +2469,34 @@ type AuthPayload {
   user: User!
 }
 
-"Why access was or was not granted."
+"Why access was or was not granted. Decided in this order over the assignments whose package holds the feature: the first that applies wins."
 enum AccessCode {
-  "An active package grants the feature."
+  "Some assignment is active (started, not expired, not suspended)."
   GRANTED
-  "The user holds no package at all."
-  NO_PACKAGE
-  "A package grants the feature but has not started yet."
+  "Granted: none is active, but one expired less than its package's graceDays ago and is not suspended."
+  IN_GRACE
+  "One starts later."
   NOT_STARTED
-  "A package granted the feature but has expired."
+  "One would be active or in grace, but is suspended."
+  SUSPENDED
+  "All of them have expired (grace periods included)."
   EXPIRED
   "The user's packages do not include the feature."
   FEATURE_MISSING
+  "The user holds no package at all."
+  NO_PACKAGE
 }
 
 type AccessCheck {
   feature: ContentValue!
   granted: Boolean!
   code: AccessCode!
-  "When granted: when the latest-expiring active package granting it expires. When NOT_STARTED: when it starts is in startsAt. When EXPIRED: when it expired."
+  "GRANTED: the latest expiry among the active assignments. IN_GRACE: the latest expiry among those in grace. EXPIRED: the latest expiry of all."
   expiresAt: Time
+  "NOT_STARTED: the earliest start."
   startsAt: Time
+  "IN_GRACE: when the latest grace period ends."
+  graceUntil: Time
 }
 
 input LoginInput {
@@ -2385,6 +2530,10 @@ input CreatePackageInput {
   name: String!
   detail: String = ""
   days: Int!
+  "A trial is given to each user once."
+  trial: Boolean = false
+  "Assignments still grant the package this many days after they expire (0 to 365)."
+  graceDays: Int = 0
   contents: [PackageContentInput!]
 }
 
@@ -2392,6 +2541,9 @@ input UpdatePackageInput {
   name: String
   detail: String
   days: Int
+  trial: Boolean
+  "A change moves the end of the grace period of every assignment of the package."
+  graceDays: Int
   "When given, replaces all of the package's contents."
   contents: [PackageContentInput!]
 }
@@ -2459,10 +2611,14 @@ type Mutation {
   updatePackageContent(id: ID!, input: UpdatePackageContentInput!): PackageContent! @hasRole(role: ADMIN)
   deletePackageContent(id: ID!): ID! @hasRole(role: ADMIN)
 
-  "Assigns a package to a user, or extends the assignment the user already holds."
+  "Assigns a package to a user, or extends the assignment the user already holds (not yet expired). A trial package is given to a user once: CONFLICT (field packageID) if they ever held it."
   assignPackage(input: AssignPackageInput!): UserPackage! @hasRole(role: ADMIN)
   updateUserPackage(id: ID!, input: UpdateUserPackageInput!): UserPackage! @hasRole(role: ADMIN)
   deleteUserPackage(id: ID!): ID! @hasRole(role: ADMIN)
+  "Suspends an assignment: it grants nothing until resumed, while its dates keep running. Suspending it again replaces the reason (at most 500 characters)."
+  suspendUserPackage(id: ID!, reason: String): UserPackage! @hasRole(role: ADMIN)
+  "Ends an assignment's suspension; one that is not suspended is returned as it is."
+  resumeUserPackage(id: ID!): UserPackage! @hasRole(role: ADMIN)
 
   "Issues a token for a user (e.g. a headless client), shown once."
   issueSession(input: IssueSessionInput!): AuthPayload! @hasRole(role: ADMIN)
@@ -2488,6 +2644,8 @@ func (ec *executionContext) childFields_AccessCheck(ctx context.Context, field g
 		return ec.fieldContext_AccessCheck_expiresAt(ctx, field)
 	case "startsAt":
 		return ec.fieldContext_AccessCheck_startsAt(ctx, field)
+	case "graceUntil":
+		return ec.fieldContext_AccessCheck_graceUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccessCheck", field.Name)
 }
@@ -2520,6 +2678,10 @@ func (ec *executionContext) childFields_Package(ctx context.Context, field graph
 		return ec.fieldContext_Package_detail(ctx, field)
 	case "days":
 		return ec.fieldContext_Package_days(ctx, field)
+	case "trial":
+		return ec.fieldContext_Package_trial(ctx, field)
+	case "graceDays":
+		return ec.fieldContext_Package_graceDays(ctx, field)
 	case "contents":
 		return ec.fieldContext_Package_contents(ctx, field)
 	case "userPackages":
@@ -2670,10 +2832,16 @@ func (ec *executionContext) childFields_UserPackage(ctx context.Context, field g
 		return ec.fieldContext_UserPackage_startsAt(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_UserPackage_expiresAt(ctx, field)
+	case "suspendedAt":
+		return ec.fieldContext_UserPackage_suspendedAt(ctx, field)
+	case "suspendReason":
+		return ec.fieldContext_UserPackage_suspendReason(ctx, field)
 	case "user":
 		return ec.fieldContext_UserPackage_user(ctx, field)
 	case "package":
 		return ec.fieldContext_UserPackage_package(ctx, field)
+	case "state":
+		return ec.fieldContext_UserPackage_state(ctx, field)
 	case "active":
 		return ec.fieldContext_UserPackage_active(ctx, field)
 	}
@@ -3060,6 +3228,20 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resumeUserPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3071,6 +3253,28 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_suspendUserPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -3664,8 +3868,8 @@ func (ec *executionContext) _AccessCheck_code(ctx context.Context, field graphql
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v service.AccessCode) graphql.Marshaler {
-			return ec.marshalNAccessCode2gatehouseᚋinternalᚋserviceᚐAccessCode(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v access.Code) graphql.Marshaler {
+			return ec.marshalNAccessCode2gatehouseᚋinternalᚋaccessᚐCode(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3718,6 +3922,29 @@ func (ec *executionContext) _AccessCheck_startsAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AccessCheck_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AccessCheck_graceUntil(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessCheck_graceUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GraceUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccessCheck_graceUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "Time")
 }
 
@@ -4850,6 +5077,130 @@ func (ec *executionContext) fieldContext_Mutation_deleteUserPackage(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_suspendUserPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_suspendUserPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SuspendUserPackage(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.UserPackage
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.UserPackage
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserPackage) graphql.Marshaler {
+			return ec.marshalNUserPackage2ᚖgatehouseᚋentᚐUserPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_suspendUserPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserPackage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_suspendUserPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeUserPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeUserPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeUserPackage(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.UserPackage
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.UserPackage
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserPackage) graphql.Marshaler {
+			return ec.marshalNUserPackage2ᚖgatehouseᚋentᚐUserPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeUserPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserPackage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeUserPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_issueSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5109,6 +5460,52 @@ func (ec *executionContext) _Package_days(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Package_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Package", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Package_trial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Package_trial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Package", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Package_graceDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GraceDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Package_graceDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Package", field, false, false, "Int")
 }
 
@@ -7017,6 +7414,52 @@ func (ec *executionContext) fieldContext_UserPackage_expiresAt(_ context.Context
 	return graphql.NewScalarFieldContext("UserPackage", field, false, false, "Time")
 }
 
+func (ec *executionContext) _UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserPackage_suspendedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuspendedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserPackage_suspendedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserPackage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserPackage_suspendReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuspendReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserPackage_suspendReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserPackage", field, false, false, "String")
+}
+
 func (ec *executionContext) _UserPackage_user(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7079,6 +7522,29 @@ func (ec *executionContext) fieldContext_UserPackage_package(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UserPackage_state(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserPackage_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UserPackage().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v access.State) graphql.Marshaler {
+			return ec.marshalNAssignmentState2gatehouseᚋinternalᚋaccessᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserPackage_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserPackage", field, true, true, "AssignmentState")
 }
 
 func (ec *executionContext) _UserPackage_active(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
@@ -8879,8 +9345,14 @@ func (ec *executionContext) unmarshalInputCreatePackageInput(ctx context.Context
 	if _, present := asMap["detail"]; !present {
 		asMap["detail"] = ""
 	}
+	if _, present := asMap["trial"]; !present {
+		asMap["trial"] = false
+	}
+	if _, present := asMap["graceDays"]; !present {
+		asMap["graceDays"] = 0
+	}
 
-	fieldsInOrder := [...]string{"name", "detail", "days", "contents"}
+	fieldsInOrder := [...]string{"name", "detail", "days", "trial", "graceDays", "contents"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8908,6 +9380,20 @@ func (ec *executionContext) unmarshalInputCreatePackageInput(ctx context.Context
 				return it, err
 			}
 			it.Days = data
+		case "trial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trial"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trial = data
+		case "graceDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDays = data
 		case "contents":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contents"))
 			data, err := ec.unmarshalOPackageContentInput2ᚕᚖgatehouseᚋinternalᚋserviceᚐPackageContentInputᚄ(ctx, v)
@@ -9658,7 +10144,7 @@ func (ec *executionContext) unmarshalInputPackageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "detail", "detailNEQ", "detailIn", "detailNotIn", "detailGT", "detailGTE", "detailLT", "detailLTE", "detailContains", "detailHasPrefix", "detailHasSuffix", "detailEqualFold", "detailContainsFold", "days", "daysNEQ", "daysIn", "daysNotIn", "daysGT", "daysGTE", "daysLT", "daysLTE", "hasContents", "hasContentsWith", "hasUserPackages", "hasUserPackagesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "detail", "detailNEQ", "detailIn", "detailNotIn", "detailGT", "detailGTE", "detailLT", "detailLTE", "detailContains", "detailHasPrefix", "detailHasSuffix", "detailEqualFold", "detailContainsFold", "days", "daysNEQ", "daysIn", "daysNotIn", "daysGT", "daysGTE", "daysLT", "daysLTE", "trial", "trialNEQ", "graceDays", "graceDaysNEQ", "graceDaysIn", "graceDaysNotIn", "graceDaysGT", "graceDaysGTE", "graceDaysLT", "graceDaysLTE", "hasContents", "hasContentsWith", "hasUserPackages", "hasUserPackagesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10092,6 +10578,76 @@ func (ec *executionContext) unmarshalInputPackageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DaysLTE = data
+		case "trial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trial"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trial = data
+		case "trialNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trialNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrialNEQ = data
+		case "graceDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDays = data
+		case "graceDaysNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysNEQ = data
+		case "graceDaysIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysIn = data
+		case "graceDaysNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysNotIn = data
+		case "graceDaysGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysGT = data
+		case "graceDaysGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysGTE = data
+		case "graceDaysLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysLT = data
+		case "graceDaysLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDaysLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDaysLTE = data
 		case "hasContents":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasContents"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -10197,7 +10753,7 @@ func (ec *executionContext) unmarshalInputUpdatePackageInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "detail", "days", "contents"}
+	fieldsInOrder := [...]string{"name", "detail", "days", "trial", "graceDays", "contents"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10225,6 +10781,20 @@ func (ec *executionContext) unmarshalInputUpdatePackageInput(ctx context.Context
 				return it, err
 			}
 			it.Days = data
+		case "trial":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trial"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trial = data
+		case "graceDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graceDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraceDays = data
 		case "contents":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contents"))
 			data, err := ec.unmarshalOPackageContentInput2ᚕᚖgatehouseᚋinternalᚋserviceᚐPackageContentInputᚄ(ctx, v)
@@ -10485,7 +11055,7 @@ func (ec *executionContext) unmarshalInputUserPackageWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "userID", "userIDNEQ", "userIDIn", "userIDNotIn", "packageID", "packageIDNEQ", "packageIDIn", "packageIDNotIn", "startsAt", "startsAtNEQ", "startsAtIn", "startsAtNotIn", "startsAtGT", "startsAtGTE", "startsAtLT", "startsAtLTE", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "hasUser", "hasUserWith", "hasPackage", "hasPackageWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "userID", "userIDNEQ", "userIDIn", "userIDNotIn", "packageID", "packageIDNEQ", "packageIDIn", "packageIDNotIn", "startsAt", "startsAtNEQ", "startsAtIn", "startsAtNotIn", "startsAtGT", "startsAtGTE", "startsAtLT", "startsAtLTE", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "suspendedAt", "suspendedAtNEQ", "suspendedAtIn", "suspendedAtNotIn", "suspendedAtGT", "suspendedAtGTE", "suspendedAtLT", "suspendedAtLTE", "suspendedAtIsNil", "suspendedAtNotNil", "suspendReason", "suspendReasonNEQ", "suspendReasonIn", "suspendReasonNotIn", "suspendReasonGT", "suspendReasonGTE", "suspendReasonLT", "suspendReasonLTE", "suspendReasonContains", "suspendReasonHasPrefix", "suspendReasonHasSuffix", "suspendReasonIsNil", "suspendReasonNotNil", "suspendReasonEqualFold", "suspendReasonContainsFold", "hasUser", "hasUserWith", "hasPackage", "hasPackageWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10849,6 +11419,181 @@ func (ec *executionContext) unmarshalInputUserPackageWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.ExpiresAtLTE = data
+		case "suspendedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAt = data
+		case "suspendedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtNEQ = data
+		case "suspendedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtIn = data
+		case "suspendedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtNotIn = data
+		case "suspendedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtGT = data
+		case "suspendedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtGTE = data
+		case "suspendedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtLT = data
+		case "suspendedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtLTE = data
+		case "suspendedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtIsNil = data
+		case "suspendedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendedAtNotNil = data
+		case "suspendReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReason = data
+		case "suspendReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonNEQ = data
+		case "suspendReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonIn = data
+		case "suspendReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonNotIn = data
+		case "suspendReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonGT = data
+		case "suspendReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonGTE = data
+		case "suspendReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonLT = data
+		case "suspendReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonLTE = data
+		case "suspendReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonContains = data
+		case "suspendReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonHasPrefix = data
+		case "suspendReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonHasSuffix = data
+		case "suspendReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonIsNil = data
+		case "suspendReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonNotNil = data
+		case "suspendReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonEqualFold = data
+		case "suspendReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suspendReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuspendReasonContainsFold = data
 		case "hasUser":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasUser"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -12114,6 +12859,11 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "graceUntil":
+			out.Values[i] = ec._AccessCheck_graceUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12324,6 +13074,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "suspendUserPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_suspendUserPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeUserPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeUserPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "issueSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_issueSession(ctx, field)
@@ -12393,6 +13157,16 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "days":
 			out.Values[i] = ec._Package_days(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trial":
+			out.Values[i] = ec._Package_trial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "graceDays":
+			out.Values[i] = ec._Package_graceDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -13023,6 +13797,16 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "suspendedAt":
+			out.Values[i] = ec._UserPackage_suspendedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suspendReason":
+			out.Values[i] = ec._UserPackage_suspendReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "user":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13034,6 +13818,12 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._UserPackage_package(ctx, field, obj)
+				})
+		case "state":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UserPackage_state(ctx, field, obj)
 				})
 		case "active":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -13681,19 +14471,29 @@ func (ec *executionContext) marshalNAccessCheck2ᚖgatehouseᚋinternalᚋservic
 	return ec._AccessCheck(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAccessCode2gatehouseᚋinternalᚋserviceᚐAccessCode(ctx context.Context, v any) (service.AccessCode, error) {
-	var res service.AccessCode
+func (ec *executionContext) unmarshalNAccessCode2gatehouseᚋinternalᚋaccessᚐCode(ctx context.Context, v any) (access.Code, error) {
+	var res access.Code
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAccessCode2gatehouseᚋinternalᚋserviceᚐAccessCode(ctx context.Context, sel ast.SelectionSet, v service.AccessCode) graphql.Marshaler {
+func (ec *executionContext) marshalNAccessCode2gatehouseᚋinternalᚋaccessᚐCode(ctx context.Context, sel ast.SelectionSet, v access.Code) graphql.Marshaler {
 	return v
 }
 
 func (ec *executionContext) unmarshalNAssignPackageInput2gatehouseᚋinternalᚋserviceᚐAssignPackageInput(ctx context.Context, v any) (service.AssignPackageInput, error) {
 	res, err := ec.unmarshalInputAssignPackageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAssignmentState2gatehouseᚋinternalᚋaccessᚐState(ctx context.Context, v any) (access.State, error) {
+	var res access.State
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssignmentState2gatehouseᚋinternalᚋaccessᚐState(ctx context.Context, sel ast.SelectionSet, v access.State) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNAuthPayload2ᚖgatehouseᚋinternalᚋauthᚐPayload(ctx context.Context, sel ast.SelectionSet, v *auth.Payload) graphql.Marshaler {

@@ -11,6 +11,7 @@ import (
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/viewer"
 )
@@ -286,9 +287,10 @@ func (s *Service) slide(sess *ent.UserSession, now time.Time) time.Time {
 	return exp
 }
 
-// SessionActive reports whether a session works at now.
+// SessionActive reports whether a session works at now (the rule is
+// access.SessionActive).
 func SessionActive(sess *ent.UserSession, now time.Time) bool {
-	return sess.RevokedAt == nil && now.Before(sess.ExpiresAt) && now.Before(sess.MaxExpiresAt)
+	return access.SessionActive(sess, now)
 }
 
 // Refresh extends the viewer's current session.
@@ -418,11 +420,7 @@ func RevokeUserSessions(ctx context.Context, c *ent.Client, userID, keep int, no
 	if err := c.User.Update().Where(user.ID(userID)).AddSessionEpoch(1).Exec(ctx); err != nil {
 		return 0, err
 	}
-	q := c.UserSession.Update().Where(
-		usersession.UserID(userID),
-		usersession.RevokedAtIsNil(),
-		usersession.ExpiresAtGT(now),
-	)
+	q := c.UserSession.Update().Where(usersession.UserID(userID), access.SessionActiveAt(now))
 	if keep != 0 {
 		q = q.Where(usersession.IDNEQ(keep))
 	}

@@ -2,54 +2,34 @@ package service
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"gatehouse/ent"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/userpackage"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/viewer"
 )
 
-// AccessCode says why access was or was not granted.
-type AccessCode string
+// AccessCode says why access was or was not granted (see access.Code).
+type AccessCode = access.Code
 
-// The access codes.
+// The access codes, in the order they are decided.
 const (
-	AccessGranted        AccessCode = "GRANTED"
-	AccessNoPackage      AccessCode = "NO_PACKAGE"
-	AccessNotStarted     AccessCode = "NOT_STARTED"
-	AccessExpired        AccessCode = "EXPIRED"
-	AccessFeatureMissing AccessCode = "FEATURE_MISSING"
+	AccessGranted        = access.CodeGranted
+	AccessInGrace        = access.CodeInGrace
+	AccessNotStarted     = access.CodeNotStarted
+	AccessSuspended      = access.CodeSuspended
+	AccessExpired        = access.CodeExpired
+	AccessFeatureMissing = access.CodeFeatureMissing
+	AccessNoPackage      = access.CodeNoPackage
 )
-
-// MarshalGQL writes the code as a GraphQL enum value.
-func (c AccessCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (c *AccessCode) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("access code must be a string")
-	}
-	switch AccessCode(s) {
-	case AccessGranted, AccessNoPackage, AccessNotStarted, AccessExpired, AccessFeatureMissing:
-		*c = AccessCode(s)
-		return nil
-	}
-	return fmt.Errorf("%q is not an access code", s)
-}
 
 // AccessCheck answers whether a user may use a feature now.
 type AccessCheck struct {
-	Feature   packagecontent.Value
-	Granted   bool
-	Code      AccessCode
-	StartsAt  *time.Time
-	ExpiresAt *time.Time
+	Feature packagecontent.Value
+	access.Check
 }
 
 // CheckAccess tells whether the viewer may use feature now.
@@ -71,44 +51,15 @@ func (s *Service) CheckAccess(ctx context.Context, feature packagecontent.Value)
 	return decideAccess(ups, feature, s.now()), nil
 }
 
-// decideAccess is CheckAccess's rule over a user's assignments.
+// decideAccess is CheckAccess's decision over a user's assignments.
 func decideAccess(ups []*ent.UserPackage, feature packagecontent.Value, now time.Time) *AccessCheck {
-	out := &AccessCheck{Feature: feature}
-	if len(ups) == 0 {
-		out.Code = AccessNoPackage
-		return out
-	}
-	var granted, nextStart, lastEnd *time.Time
+	var with []access.Assignment
 	for _, up := range ups {
-		if !grants(up, feature) {
-			continue
-		}
-		switch {
-		case UserPackageActive(up, now):
-			if granted == nil || up.ExpiresAt.After(*granted) {
-				granted = &up.ExpiresAt
-			}
-		case now.Before(up.StartsAt):
-			if nextStart == nil || up.StartsAt.Before(*nextStart) {
-				nextStart = &up.StartsAt
-			}
-		default:
-			if lastEnd == nil || up.ExpiresAt.After(*lastEnd) {
-				lastEnd = &up.ExpiresAt
-			}
+		if grants(up, feature) {
+			with = append(with, access.FromUserPackage(up))
 		}
 	}
-	switch {
-	case granted != nil:
-		out.Granted, out.Code, out.ExpiresAt = true, AccessGranted, granted
-	case nextStart != nil:
-		out.Code, out.StartsAt = AccessNotStarted, nextStart
-	case lastEnd != nil:
-		out.Code, out.ExpiresAt = AccessExpired, lastEnd
-	default:
-		out.Code = AccessFeatureMissing
-	}
-	return out
+	return &AccessCheck{Feature: feature, Check: access.Decide(len(ups) > 0, with, now)}
 }
 
 func grants(up *ent.UserPackage, feature packagecontent.Value) bool {
@@ -124,11 +75,11 @@ func grants(up *ent.UserPackage, feature packagecontent.Value) bool {
 }
 
 // ActiveFeatures lists, in the enum's order, the features the user's
-// active packages grant now.
+// packages grant now (active or in grace).
 func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]packagecontent.Value, error) {
 	now := s.now()
 	ups, err := s.client.UserPackage.Query().
-		Where(userpackage.UserID(userID), UserPackageActiveAt(now)).
+		Where(userpackage.UserID(userID), access.GrantingAt(now)).
 		WithPackage(func(q *ent.PkgQuery) { q.WithContents() }).
 		All(ctx)
 	if err != nil {

@@ -5,9 +5,13 @@ import (
 	"time"
 
 	"gatehouse/ent"
+	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/pkg"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/userpackage"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/viewer"
 )
 
 // AssignPackageInput assigns a package to a user.
@@ -27,16 +31,41 @@ type UpdateUserPackageInput struct {
 	ExtendDays *int
 }
 
-// UserPackageActive reports whether an assignment grants its package at now.
+// UserPackageActive reports whether an assignment grants its package at
+// now: ACTIVE or IN_GRACE (the rule is access.StateOf).
 func UserPackageActive(up *ent.UserPackage, now time.Time) bool {
-	return !now.Before(up.StartsAt) && now.Before(up.ExpiresAt)
+	return UserPackageState(up, now).Grants()
+}
+
+// UserPackageState is the state of an assignment at now.
+func UserPackageState(up *ent.UserPackage, now time.Time) access.State {
+	return access.StateOf(access.FromUserPackage(up), now)
+}
+
+// setExpiry sets an assignment's expiry and, in step with it, the end of
+// its grace period under its package's graceDays. Every write of
+// expires_at, and every change of a package's grace days, goes through
+// here (the schema refuses expires_at written alone).
+func setExpiry(m *ent.UserPackageMutation, expires time.Time, graceDays int) {
+	m.SetExpiresAt(expires)
+	m.SetGraceEndsAt(access.GraceEnd(expires, graceDays))
+}
+
+// lockPackage reads package id for writing one of its assignments. On
+// PostgreSQL it holds a shared lock on the package's row until the
+// transaction ends, so that a change of the package's grace days (which
+// updates the row first) waits for the assignment to be written, or the
+// assignment waits for the new grace days.
+func lockPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.Pkg, error) {
+	return tx.Pkg.Query().Where(pkg.ID(id), forShare).Only(ctx)
 }
 
 // AssignPackage assigns a package to a user for days (default: the
 // package's) from startsAt (default: now). If the user already holds the
 // package and it has not expired, that assignment is extended by days
-// instead. The user's row is locked meanwhile, so parallel calls for one
-// user make one assignment and extend it by each call's days.
+// instead. A trial package is given to a user once (see giveTrial). The
+// user's row is locked meanwhile, so parallel calls for one user make one
+// assignment and extend it by each call's days.
 func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*ent.UserPackage, error) {
 	if in.Days != nil {
 		if err := checkDays("days", *in.Days); err != nil {
@@ -48,7 +77,7 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 		if _, err := lockUser(ctx, tx, in.UserID); err != nil {
 			return notFound(err, "user", "userID")
 		}
-		p, err := tx.Pkg.Get(ctx, in.PackageID)
+		p, err := lockPackage(ctx, tx, in.PackageID)
 		if err != nil {
 			return notFound(err, "package", "packageID")
 		}
@@ -73,8 +102,15 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			if err != nil {
 				return err
 			}
-			up, err = tx.UserPackage.UpdateOne(held).SetExpiresAt(exp).Save(ctx)
+			u := tx.UserPackage.UpdateOne(held)
+			setExpiry(u.Mutation(), exp, p.GraceDays)
+			up, err = u.Save(ctx)
 			return err
+		}
+		if p.Trial {
+			if err := giveTrial(ctx, tx, in.UserID, in.PackageID); err != nil {
+				return err
+			}
 		}
 		start := now
 		if in.StartsAt != nil {
@@ -84,15 +120,50 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 		if err != nil {
 			return err
 		}
-		up, err = tx.UserPackage.Create().
+		c := tx.UserPackage.Create().
 			SetUserID(in.UserID).
 			SetPackageID(in.PackageID).
-			SetStartsAt(start).
-			SetExpiresAt(exp).
-			Save(ctx)
+			SetStartsAt(start)
+		setExpiry(c.Mutation(), exp, p.GraceDays)
+		up, err = c.Save(ctx)
 		return err
 	})
 	return unwrap(up, err)
+}
+
+// giveTrial records that a user is given a trial package, or refuses with
+// CONFLICT if they ever held it: a record exists (it outlives deleted
+// assignments), or an assignment made before the package became a trial.
+// The caller holds the user's lock, so two calls cannot both give it; the
+// unique index is the last word.
+func giveTrial(ctx context.Context, tx *ent.Tx, userID, pkgID int) error {
+	// The record is internal: no viewer reads or writes it.
+	sys := viewer.System(ctx)
+	had, err := tx.PackageTrial.Query().
+		Where(packagetrial.UserID(userID), packagetrial.PackageID(pkgID)).
+		Exist(sys)
+	if err != nil {
+		return err
+	}
+	if !had {
+		if had, err = tx.UserPackage.Query().
+			Where(userpackage.UserID(userID), userpackage.PackageID(pkgID)).
+			Exist(ctx); err != nil {
+			return err
+		}
+	}
+	if had {
+		return errTrialUsed()
+	}
+	err = tx.PackageTrial.Create().SetUserID(userID).SetPackageID(pkgID).Exec(sys)
+	if ent.IsConstraintError(err) {
+		return errTrialUsed()
+	}
+	return err
+}
+
+func errTrialUsed() error {
+	return apperr.Conflicting("packageID", "%s", conflictMessages["package_trials.package_id"])
 }
 
 // maxExpiry keeps stored times within what every database holds.
@@ -136,12 +207,16 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 		if old, err = tx.UserPackage.Get(ctx, id); err != nil {
 			return notFound(err, "user package", "id")
 		}
+		p, err := lockPackage(ctx, tx, old.PackageID)
+		if err != nil {
+			return err
+		}
 		u := tx.UserPackage.UpdateOne(old)
 		if in.StartsAt != nil {
 			u.SetStartsAt(schema.Timestamp(*in.StartsAt))
 		}
 		if in.ExpiresAt != nil {
-			u.SetExpiresAt(schema.Timestamp(*in.ExpiresAt))
+			setExpiry(u.Mutation(), schema.Timestamp(*in.ExpiresAt), p.GraceDays)
 		}
 		if in.ExtendDays != nil {
 			from := old.ExpiresAt
@@ -152,8 +227,66 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 			if err != nil {
 				return err
 			}
-			u.SetExpiresAt(exp)
+			setExpiry(u.Mutation(), exp, p.GraceDays)
 		}
+		up, err = u.Save(ctx)
+		return err
+	})
+	return unwrap(up, err)
+}
+
+// SuspendUserPackage suspends an assignment: it grants nothing until it is
+// resumed, while its dates keep running. Suspending a suspended assignment
+// replaces its reason (and keeps when it was suspended). reason is at most
+// SuspendReasonMaxLen characters; empty means none.
+func (s *Service) SuspendUserPackage(ctx context.Context, id int, reason *string) (*ent.UserPackage, error) {
+	var why *string
+	if reason != nil {
+		r, err := text("reason", *reason, false, schema.SuspendReasonMaxLen)
+		if err != nil {
+			return nil, err
+		}
+		if r != "" {
+			why = &r
+		}
+	}
+	return s.changeUserPackage(ctx, id, func(old *ent.UserPackage, u *ent.UserPackageUpdateOne) {
+		if old.SuspendedAt == nil {
+			u.SetSuspendedAt(s.now())
+		}
+		if why != nil {
+			u.SetSuspendReason(*why)
+		} else {
+			u.ClearSuspendReason()
+		}
+	})
+}
+
+// ResumeUserPackage ends an assignment's suspension; an assignment that
+// is not suspended is left as it is.
+func (s *Service) ResumeUserPackage(ctx context.Context, id int) (*ent.UserPackage, error) {
+	return s.changeUserPackage(ctx, id, func(_ *ent.UserPackage, u *ent.UserPackageUpdateOne) {
+		u.ClearSuspendedAt().ClearSuspendReason()
+	})
+}
+
+// changeUserPackage reads assignment id under its user's lock and saves
+// the change set makes to it.
+func (s *Service) changeUserPackage(ctx context.Context, id int, set func(*ent.UserPackage, *ent.UserPackageUpdateOne)) (*ent.UserPackage, error) {
+	var up *ent.UserPackage
+	err := s.tx(ctx, func(tx *ent.Tx) error {
+		old, err := tx.UserPackage.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "user package", "id")
+		}
+		if _, err := lockUser(ctx, tx, old.UserID); err != nil {
+			return notFound(err, "user package", "id")
+		}
+		if old, err = tx.UserPackage.Get(ctx, id); err != nil {
+			return notFound(err, "user package", "id")
+		}
+		u := tx.UserPackage.UpdateOne(old)
+		set(old, u)
 		up, err = u.Save(ctx)
 		return err
 	})

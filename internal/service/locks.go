@@ -20,7 +20,11 @@ import (
 //
 //  1. lockAdmins: every enabled admin, by an operation that may leave one
 //     fewer (demote, disable, delete);
-//  2. lockUser: the user whose assignments or account change.
+//  2. lockUser: the user whose assignments or account change;
+//  3. lockPackage: the package of the assignment written, shared (its
+//     grace days are copied into the assignment). UpdatePackage updates
+//     the package's row before it rewrites its assignments, so the two
+//     never interleave.
 //
 // On PostgreSQL these are SELECT … FOR UPDATE. SQLite has no row locks and
 // needs none: each of its write transactions begins IMMEDIATE and holds the
@@ -32,6 +36,15 @@ import (
 func forUpdate(s *sql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()
+	}
+}
+
+// forShare is a query predicate that keeps the rows the query reads from
+// being changed until the transaction ends, where the database has row
+// locks; other readers that share the lock do not wait.
+func forShare(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForShare()
 	}
 }
 

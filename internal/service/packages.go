@@ -21,19 +21,28 @@ type PackageContentInput struct {
 
 // CreatePackageInput creates a package with its contents.
 type CreatePackageInput struct {
-	Name     string
-	Detail   *string
-	Days     int
-	Contents []*PackageContentInput
+	Name   string
+	Detail *string
+	Days   int
+	// Trial packages are given to each user once (default false).
+	Trial *bool
+	// GraceDays: assignments still grant the package this many days after
+	// they expire (default 0, at most schema.PackageMaxGraceDays).
+	GraceDays *int
+	Contents  []*PackageContentInput
 }
 
 // UpdatePackageInput changes a package; nil fields stay as they are. A
 // non-nil Contents (even empty) replaces all the package's contents.
 type UpdatePackageInput struct {
-	Name     *string
-	Detail   *string
-	Days     *int
-	Contents []*PackageContentInput
+	Name   *string
+	Detail *string
+	Days   *int
+	Trial  *bool
+	// GraceDays, when changed, moves the grace end of every assignment of
+	// the package, in the same transaction.
+	GraceDays *int
+	Contents  []*PackageContentInput
 }
 
 // CreatePackageContentInput adds one content to a package.
@@ -67,6 +76,13 @@ func checkValue(field string, v packagecontent.Value) error {
 
 func checkDays(field string, days int) error {
 	return intRange(field, days, 1, schema.PackageMaxDays)
+}
+
+func checkGraceDays(days *int) error {
+	if days == nil {
+		return nil
+	}
+	return intRange("graceDays", *days, 0, schema.PackageMaxGraceDays)
 }
 
 // checkContents validates a contents list and returns it cleaned.
@@ -111,13 +127,22 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 	if err := checkDays("days", in.Days); err != nil {
 		return nil, err
 	}
+	if err := checkGraceDays(in.GraceDays); err != nil {
+		return nil, err
+	}
 	contents, err := checkContents(in.Contents)
 	if err != nil {
 		return nil, err
 	}
 	var p *ent.Pkg
 	err = s.tx(ctx, func(tx *ent.Tx) error {
-		if p, err = tx.Pkg.Create().SetName(name).SetDetail(detail).SetDays(in.Days).Save(ctx); err != nil {
+		if p, err = tx.Pkg.Create().
+			SetName(name).
+			SetDetail(detail).
+			SetDays(in.Days).
+			SetNillableTrial(in.Trial).
+			SetNillableGraceDays(in.GraceDays).
+			Save(ctx); err != nil {
 			return err
 		}
 		return addContents(ctx, tx, p.ID, contents)
@@ -158,6 +183,9 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 			return nil, err
 		}
 	}
+	if err := checkGraceDays(in.GraceDays); err != nil {
+		return nil, err
+	}
 	var contents []PackageContentInput
 	if in.Contents != nil {
 		if contents, err = checkContents(in.Contents); err != nil {
@@ -170,15 +198,25 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 		if err != nil {
 			return notFound(err, "package", "id")
 		}
-		up := tx.Pkg.UpdateOne(old).SetNillableDays(in.Days)
+		up := tx.Pkg.UpdateOne(old).
+			SetNillableDays(in.Days).
+			SetNillableTrial(in.Trial).
+			SetNillableGraceDays(in.GraceDays)
 		if in.Name != nil {
 			up.SetName(name)
 		}
 		if in.Detail != nil {
 			up.SetDetail(detail)
 		}
+		// The package's row is written first: assignments being written
+		// meanwhile wait for it (see lockPackage).
 		if p, err = up.Save(ctx); err != nil {
 			return err
+		}
+		if p.GraceDays != old.GraceDays {
+			if err := rewriteGraceEnds(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		if in.Contents == nil {
 			return nil
@@ -189,6 +227,26 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 		return addContents(ctx, tx, id, contents)
 	})
 	return unwrap(p, err)
+}
+
+// rewriteGraceEnds moves the grace end of every assignment of p to its
+// expiry plus p's grace days.
+func rewriteGraceEnds(ctx context.Context, tx *ent.Tx, p *ent.Pkg) error {
+	ups, err := tx.UserPackage.Query().
+		Where(userpackage.PackageID(p.ID)).
+		Select(userpackage.FieldID, userpackage.FieldExpiresAt).
+		All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, up := range ups {
+		u := tx.UserPackage.UpdateOneID(up.ID)
+		setExpiry(u.Mutation(), up.ExpiresAt, p.GraceDays)
+		if err := u.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeletePackage deletes a package with its contents; a package still

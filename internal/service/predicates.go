@@ -4,48 +4,29 @@ import (
 	"time"
 
 	"gatehouse/ent/predicate"
-	"gatehouse/ent/userpackage"
-	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 )
 
-// The SQL forms of the "active" rules, for lists that filter on them. Each
-// keeps exactly the rows its Go form (UserPackageActive, auth.SessionActive)
-// calls active at now; keep the pairs in step.
+// Names kept for the lists that filter on the rules; the rules themselves
+// live in internal/access.
 
-// UserPackageActiveAt keeps the assignments that grant their package at now.
-func UserPackageActiveAt(now time.Time) predicate.UserPackage {
-	return userpackage.And(userpackage.StartsAtLTE(now), userpackage.ExpiresAtGT(now))
-}
+// UserPackageActiveAt keeps the assignments that grant their package at
+// now (ACTIVE or IN_GRACE): the SQL form of UserPackageActive.
+func UserPackageActiveAt(now time.Time) predicate.UserPackage { return access.GrantingAt(now) }
 
 // UserPackageUpcomingAt keeps the assignments that start after now.
-func UserPackageUpcomingAt(now time.Time) predicate.UserPackage {
-	return userpackage.StartsAtGT(now)
-}
+func UserPackageUpcomingAt(now time.Time) predicate.UserPackage { return access.NotStartedAt(now) }
 
-// UserPackageExpiredAt keeps the assignments that have ended by now.
-func UserPackageExpiredAt(now time.Time) predicate.UserPackage {
-	return userpackage.ExpiresAtLTE(now)
-}
+// UserPackageExpiredAt keeps the assignments that have EXPIRED by now
+// (grace period included).
+func UserPackageExpiredAt(now time.Time) predicate.UserPackage { return access.ExpiredAt(now) }
 
 // SessionActiveAt keeps the sessions that work at now.
-func SessionActiveAt(now time.Time) predicate.UserSession {
-	return usersession.And(
-		usersession.RevokedAtIsNil(),
-		usersession.ExpiresAtGT(now),
-		usersession.MaxExpiresAtGT(now),
-	)
-}
+func SessionActiveAt(now time.Time) predicate.UserSession { return access.SessionActiveAt(now) }
 
 // SessionRevoked keeps the sessions that were revoked.
-func SessionRevoked() predicate.UserSession {
-	return usersession.RevokedAtNotNil()
-}
+func SessionRevoked() predicate.UserSession { return access.SessionRevoked() }
 
 // SessionExpiredAt keeps the sessions that ran out by now without being
 // revoked.
-func SessionExpiredAt(now time.Time) predicate.UserSession {
-	return usersession.And(
-		usersession.RevokedAtIsNil(),
-		usersession.Or(usersession.ExpiresAtLTE(now), usersession.MaxExpiresAtLTE(now)),
-	)
-}
+func SessionExpiredAt(now time.Time) predicate.UserSession { return access.SessionExpiredAt(now) }

@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/schema"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 )
@@ -49,7 +50,7 @@ func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 const MaxContents = 100
 
 // Day is the length of the "days" of packages and assignments.
-const Day = 24 * time.Hour
+const Day = access.Day
 
 // text trims s and checks its length in characters.
 func text(field, s string, required bool, maxLen int) (string, error) {
