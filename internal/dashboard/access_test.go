@@ -12,11 +12,13 @@ import (
 	"golang.org/x/net/html"
 
 	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/service"
+	"gatehouse/views/components"
 )
 
 // textByID is the visible text of the element with the HTML id ("" when
@@ -324,4 +326,71 @@ func TestPackageTrialAndGrace(t *testing.T) {
 			t.Fatalf("saved trial=%v graceDays=%d", saved.Trial, saved.GraceDays)
 		}
 	})
+}
+
+// TestUserPageStates: a user's page shows each assignment's state and the
+// features granted now, those only in grace marked with when grace ends.
+func TestUserPageStates(t *testing.T) {
+	s := start(t, nil)
+	w := seed(t, s)
+	ctx := adminCtx(w.admin.ID)
+	svc := s.App.Service
+	grace := 10
+	gp, err := svc.CreatePackage(ctx, service.CreatePackageInput{
+		Name: "Lapsed", Days: 30, GraceDays: &grace,
+		Contents: []*service.PackageContentInput{
+			{Name: "Auto", Value: packagecontent.ValueAUTO_GATHER},
+			{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, days := svc.Now().Add(-32*24*time.Hour), 30
+	up, err := svc.AssignPackage(ctx, service.AssignPackageInput{UserID: w.user.ID, PackageID: gp.ID, StartsAt: &start, Days: &days})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := signIn(t, s, "root", adminPW)
+	cases := []struct {
+		name      string
+		suspend   []int // assignments suspended first
+		states    []string
+		features  string // the chips, in the enum's order
+		noFeature string
+	}{
+		{"active and in grace", nil, []string{"ACTIVE", "IN GRACE"},
+			"MOE_GATHERER|AUTO_GATHER · in grace until " + components.FormatTime(up.ExpiresAt.Add(10*24*time.Hour)) + "|CLOUD_SYNC", ""},
+		{"the active one suspended", []int{w.assignment.ID}, []string{"SUSPENDED", "IN GRACE"},
+			"AUTO_GATHER · in grace until " + components.FormatTime(up.ExpiresAt.Add(10*24*time.Hour)) + "|CLOUD_SYNC · in grace until", "MOE_GATHERER"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b.t = t
+			for _, id := range []int{w.assignment.ID, up.ID} {
+				if _, err := svc.ResumeUserPackage(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range tc.suspend {
+				if _, err := svc.SuspendUserPackage(ctx, id, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := b.get("/admin/users/" + itoa(w.user.ID)).wantStatus(http.StatusOK).wantText(tc.states...)
+			var chips []string
+			for _, c := range findAll(p.doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == "user-features" }) {
+				for _, bd := range findAll(c, func(n *html.Node) bool { return hasClass(n, "badge") }) {
+					chips = append(chips, strings.Join(strings.Fields(textOf(bd)), " "))
+				}
+			}
+			got := strings.Join(chips, "|")
+			if !strings.HasPrefix(got, tc.features) || len(chips) != strings.Count(tc.features, "|")+1 {
+				t.Fatalf("features %q, want %q", got, tc.features)
+			}
+			if tc.noFeature != "" && strings.Contains(got, tc.noFeature) {
+				t.Fatalf("features %q include %s", got, tc.noFeature)
+			}
+		})
+	}
 }

@@ -589,7 +589,7 @@ func TestEverySort(t *testing.T) {
 	b := signIn(t, s, "root", adminPW)
 	for path, keys := range map[string][]string{
 		"/admin/users":            {"username", "role", "disabled", "lastLogin", "created"},
-		"/admin/packages":         {"name", "days", "contents", "created"},
+		"/admin/packages":         {"name", "days", "graceDays", "contents", "created"},
 		"/admin/package-contents": {"name", "value", "package", "created"},
 		"/admin/user-packages":    {"user", "package", "startsAt", "expiresAt", "created"},
 		"/admin/sessions":         {"user", "created", "lastSeen", "expiresAt"},
