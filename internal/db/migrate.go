@@ -30,6 +30,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
+	for _, stmt := range dataMigrations {
+		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate data: %w", err)
+		}
+	}
 	for _, stmt := range sessionTableDDL(d.Driver) {
 		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate dashboard sessions: %w", err)
@@ -41,6 +46,15 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dataMigrations fill new columns of rows written by earlier releases,
+// after ent has added the columns. Each is idempotent (it touches only rows
+// not yet filled) and plain SQL that SQLite and PostgreSQL read alike.
+var dataMigrations = []string{
+	// An assignment's grace ends at its expiry plus its package's grace
+	// days; packages from before grace days have none.
+	`UPDATE user_packages SET grace_ends_at = expires_at WHERE grace_ends_at IS NULL`,
 }
 
 // writeProbeDDL is the one-row table CheckWrites rewrites (the same on

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/dashboard"
@@ -141,6 +143,57 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, info fixt
 	for _, u := range users {
 		if u.SessionEpoch != 0 {
 			t.Errorf("user %s starts with session epoch %d, want 0", u.Username, u.SessionEpoch)
+		}
+	}
+
+	// Old packages are no trials and have no grace; old assignments end
+	// their grace at their expiry, are not suspended, and every state's
+	// SQL form agrees with StateOf about them.
+	for _, p := range d.Ent.Pkg.Query().AllX(sys) {
+		if p.Trial || p.GraceDays != 0 {
+			t.Errorf("package %s upgraded to trial %v, grace days %d", p.Name, p.Trial, p.GraceDays)
+		}
+	}
+	ups := d.Ent.UserPackage.Query().Order(userpackage.ByID()).AllX(sys)
+	if len(ups) == 0 {
+		t.Fatal("the fixture has no assignments")
+	}
+	var moments []time.Time
+	for _, up := range ups {
+		if !up.GraceEndsAt.Equal(up.ExpiresAt) || up.SuspendedAt != nil || up.SuspendReason != nil {
+			t.Errorf("assignment %d upgraded to grace end %v (expires %v), suspended %v", up.ID, up.GraceEndsAt, up.ExpiresAt, up.SuspendedAt)
+		}
+		moments = append(moments, up.StartsAt, up.ExpiresAt, up.ExpiresAt.Add(-time.Second))
+	}
+	states := map[access.State]bool{}
+	for _, now := range moments {
+		for _, st := range access.States() {
+			var want []int
+			for _, up := range ups {
+				if access.StateOf(access.FromUserPackage(up), now) == st {
+					want = append(want, up.ID)
+					states[st] = true
+				}
+			}
+			got := d.Ent.UserPackage.Query().Where(access.StateAt(st, now)).Order(userpackage.ByID()).IDsX(sys)
+			if !slices.Equal(got, want) {
+				t.Errorf("at %v the upgraded assignments in state %s: SQL %v, StateOf %v", now, st, got, want)
+			}
+		}
+	}
+	for _, st := range []access.State{access.StateActive, access.StateNotStarted, access.StateExpired} {
+		if !states[st] {
+			t.Errorf("no upgraded assignment was ever %s", st)
+		}
+	}
+	// Migrating again changes nothing.
+	once := snapshot(t, d.SQL, d.Driver, nil)
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	for name, rows := range snapshot(t, d.SQL, d.Driver, nil) {
+		if !slices.Equal(rows.rows, once[name].rows) {
+			t.Errorf("a second migration changed %s", name)
 		}
 	}
 

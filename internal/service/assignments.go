@@ -152,16 +152,18 @@ func giveTrial(ctx context.Context, tx *ent.Tx, userID, pkgID int) error {
 		}
 	}
 	if had {
-		return errTrialUsed
+		return errTrialUsed()
 	}
 	err = tx.PackageTrial.Create().SetUserID(userID).SetPackageID(pkgID).Exec(sys)
 	if ent.IsConstraintError(err) {
-		return errTrialUsed
+		return errTrialUsed()
 	}
 	return err
 }
 
-var errTrialUsed = apperr.Conflicting("packageID", "this trial package was already given to the user; a trial is given once")
+func errTrialUsed() error {
+	return apperr.Conflicting("packageID", "%s", conflictMessages["package_trials.package_id"])
+}
 
 // maxExpiry keeps stored times within what every database holds.
 var maxExpiry = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

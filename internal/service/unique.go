@@ -48,6 +48,7 @@ type conflictField struct {
 var conflictMessages = map[string]string{
 	"packages.name":          "a package with this name already exists",
 	"package_contents.value": "the package already has a content with this value",
+	"package_trials.package_id": "this trial package was already given to the user; a trial is given once",
 }
 
 const defaultConflictMessage = "is already taken"

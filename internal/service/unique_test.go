@@ -46,6 +46,13 @@ var duplicates = map[string]duplicate{
 		_, err = f.svc.CreatePackageContent(f.sys, service.CreatePackageContentInput{PackageID: p.ID, Name: "Sync again", Value: packagecontent.ValueCLOUD_SYNC})
 		return err
 	}},
+	"package_trials(user_id,package_id)": {"packageID", func(f *fixture) error {
+		u, p := f.user("trier", user.RoleUSER), f.pkg("trial-twice", 7)
+		if err := f.db.Ent.PackageTrial.Create().SetUserID(u.ID).SetPackageID(p.ID).Exec(f.sys); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		return f.db.Ent.PackageTrial.Create().SetUserID(u.ID).SetPackageID(p.ID).Exec(f.sys)
+	}},
 	"login_throttles(key)": {"key", func(f *fixture) error {
 		create := f.db.Ent.LoginThrottle.Create().SetKey("user:bob").SetWindowStartedAt(time.Now())
 		if err := create.Exec(f.sys); err != nil {
