@@ -394,3 +394,25 @@ func TestUserPageStates(t *testing.T) {
 		})
 	}
 }
+
+// TestTrialGivenOnce: assigning a trial package to a user who has held it,
+// even if that assignment was deleted, shows the refusal beside the
+// package field and keeps the choices.
+func TestTrialGivenOnce(t *testing.T) {
+	s := start(t, nil)
+	w := seed(t, s)
+	ctx := adminCtx(w.admin.ID)
+	yes := true
+	tp, err := s.App.Service.CreatePackage(ctx, service.CreatePackageInput{Name: "Taster", Days: 7, Trial: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := signIn(t, s, "root", adminPW)
+	form := url.Values{"userID": {itoa(w.user.ID)}, "packageID": {itoa(tp.ID)}, "days": {"7"}, "action": {"save"}}
+	p := b.post("/admin/user-packages/new", form).wantRedirect("/admin/user-packages/")
+	loc := p.Header.Get("Location")
+	b.follow(p).wantFlash("Package assigned until").wantText("alice · Taster", "ACTIVE")
+	b.post(loc+"/delete", nil).wantRedirect("/admin/user-packages")
+	b.post("/admin/user-packages/new", form).wantStatus(http.StatusUnprocessableEntity).
+		wantFieldError("packageID", "trial").wantValue("packageID", itoa(tp.ID)).wantValue("userID", itoa(w.user.ID))
+}

@@ -44,7 +44,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		{"suspended", func() (int, error) { return c.UserPackage.Query().Where(access.SuspendedAt(now)).Count(ctx) }},
 		{"sessions", func() (int, error) { return c.UserSession.Query().Count(ctx) }},
 		{"activeSessions", func() (int, error) {
-			return c.UserSession.Query().Where(service.SessionActiveAt(now)).Count(ctx)
+			return c.UserSession.Query().Where(access.SessionActiveAt(now)).Count(ctx)
 		}},
 	}
 	for _, q := range counts {

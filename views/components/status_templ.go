@@ -15,7 +15,6 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/internal/access"
-	"gatehouse/internal/auth"
 )
 
 // AssignmentState is where an assignment is at now (the rule is
@@ -42,10 +41,10 @@ func assignmentKind(s access.State) string {
 }
 
 // SessionState names where a session is at now: active, revoked or expired
-// (the rule is auth.SessionActive).
+// (the rule is access.SessionActive).
 func SessionState(s *ent.UserSession, now time.Time) string {
 	switch {
-	case auth.SessionActive(s, now):
+	case access.SessionActive(s, now):
 		return "active"
 	case s.RevokedAt != nil:
 		return "revoked"
