@@ -63,8 +63,9 @@ func lockPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.Pkg, error) {
 // AssignPackage assigns a package to a user for days (default: the
 // package's) from startsAt (default: now). If the user already holds the
 // package and it has not expired, that assignment is extended by days
-// instead. The user's row is locked meanwhile, so parallel calls for one
-// user make one assignment and extend it by each call's days.
+// instead. A trial package is given to a user once (see giveTrial). The
+// user's row is locked meanwhile, so parallel calls for one user make one
+// assignment and extend it by each call's days.
 func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*ent.UserPackage, error) {
 	if in.Days != nil {
 		if err := checkDays("days", *in.Days); err != nil {

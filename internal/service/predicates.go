@@ -10,9 +10,9 @@ import (
 // Names kept for the lists that filter on the rules; the rules themselves
 // live in internal/access.
 
-// UserPackageActiveAt keeps the assignments that are ACTIVE at now
-// (started, not expired, not suspended). In grace is a state of its own.
-func UserPackageActiveAt(now time.Time) predicate.UserPackage { return access.ActiveAt(now) }
+// UserPackageActiveAt keeps the assignments that grant their package at
+// now (ACTIVE or IN_GRACE): the SQL form of UserPackageActive.
+func UserPackageActiveAt(now time.Time) predicate.UserPackage { return access.GrantingAt(now) }
 
 // UserPackageUpcomingAt keeps the assignments that start after now.
 func UserPackageUpcomingAt(now time.Time) predicate.UserPackage { return access.NotStartedAt(now) }

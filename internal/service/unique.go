@@ -46,8 +46,8 @@ type conflictField struct {
 // conflictMessages words conflicts on some columns ("table.column") more
 // helpfully than the default; the others are "is already taken".
 var conflictMessages = map[string]string{
-	"packages.name":          "a package with this name already exists",
-	"package_contents.value": "the package already has a content with this value",
+	"packages.name":             "a package with this name already exists",
+	"package_contents.value":    "the package already has a content with this value",
 	"package_trials.package_id": "this trial package was already given to the user; a trial is given once",
 }
 
