@@ -287,6 +287,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 	b.typeInto("#f-name", "Gold")
 	b.typeInto("#f-days", "30")
 	b.typeInto("#f-detail", "The gold tier")
+	b.typeInto("#f-graceDays", "3")
 	b.click(`button[value="add-row"]`, http.StatusOK)
 	if got := b.value("#f-name"); got != "Gold" {
 		t.Fatalf("adding a row lost the name: %q", got)
@@ -299,6 +300,9 @@ func TestBrowserAdminFlow(t *testing.T) {
 	b.flash("Package Gold created with 2 contents.")
 	b.heading("Gold")
 	b.see("The gold tier", "Moe gatherer", "Cloud sync", "MOE_GATHERER", "CLOUD_SYNC")
+	if got := b.text("#package-grace-days"); !strings.HasPrefix(got, "3") {
+		t.Fatalf("grace days %q", got)
+	}
 
 	// A validation error keeps what was typed and says what is wrong.
 	b.click(`.mainnav a[href="/admin/users"]`, http.StatusOK)
@@ -335,7 +339,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 	b.click(`form .form-actions button[value="save"]`, http.StatusOK)
 	b.flash("Package assigned until")
 	b.heading("alice · Gold")
-	if got := b.text("#assignment-state"); got != "active" {
+	if got := b.text("#assignment-state"); got != "ACTIVE" {
 		t.Fatalf("state %q", got)
 	}
 
@@ -359,6 +363,31 @@ func TestBrowserAdminFlow(t *testing.T) {
 		t.Fatalf("expires after extending %q", got)
 	}
 	b.screenshot("user-package-detail")
+
+	// Support suspends it from its page, saying why: the badge and the
+	// reason show, and alice's page agrees.
+	b.typeInto("#f-reason", "Chargeback on invoice 2291")
+	b.click(`form.suspend-form button[type=submit]`, http.StatusOK)
+	b.flash("Suspended alice · Gold: it grants nothing until resumed.")
+	b.heading("alice · Gold")
+	if got := b.text("#assignment-state"); got != "SUSPENDED" {
+		t.Fatalf("state after suspending %q", got)
+	}
+	if got := b.text("#assignment-suspend-reason"); got != "Chargeback on invoice 2291" {
+		t.Fatalf("reason %q", got)
+	}
+	b.screenshot("user-package-suspended")
+	b.click(`a[href^="/admin/users/"]`, http.StatusOK)
+	b.heading("alice")
+	b.see("SUSPENDED")
+	b.step("go back", func(ctx context.Context) error { return chromedp.Do(ctx, chromedp.NavigateBack()) })
+	b.heading("alice · Gold")
+	// And resumes it.
+	b.click(`form[action$="/resume"] button[type=submit]`, http.StatusOK)
+	b.flash("Resumed alice · Gold.")
+	if got := b.text("#assignment-state"); got != "ACTIVE" {
+		t.Fatalf("state after resuming %q", got)
+	}
 
 	// Issue a session for alice; the token shows once.
 	b.click(`.mainnav a[href="/admin/sessions"]`, http.StatusOK)

@@ -117,6 +117,8 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/user-packages/{id}/edit", d.assignmentEdit)
 	admin("POST /admin/user-packages/{id}/edit", d.assignmentUpdate)
 	admin("POST /admin/user-packages/{id}/extend", d.assignmentExtend)
+	admin("POST /admin/user-packages/{id}/suspend", d.assignmentSuspend)
+	admin("POST /admin/user-packages/{id}/resume", d.assignmentResume)
 	admin("GET /admin/user-packages/{id}/delete", d.assignmentDeleteConfirm)
 	admin("POST /admin/user-packages/{id}/delete", d.assignmentDelete)
 

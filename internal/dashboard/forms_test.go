@@ -361,7 +361,7 @@ func TestAssignmentForms(t *testing.T) {
 		b.t = t
 		p := b.post("/admin/user-packages/new", url.Values{"userID": {bid}, "packageID": {pid}, "days": {"5"}, "startsAt": {"2030-03-01T10:00"}}).
 			wantRedirect("/admin/user-packages/")
-		b.follow(p).wantFlash("Package assigned until 2030-03-06 10:00 UTC.").wantText("bob · Gold", "upcoming")
+		b.follow(p).wantFlash("Package assigned until 2030-03-06 10:00 UTC.").wantText("bob · Gold", "NOT STARTED")
 		up, err := c.UserPackage.Query().Where(userpackage.UserID(bob.ID)).Only(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -383,7 +383,7 @@ func TestAssignmentForms(t *testing.T) {
 			wantStatus(http.StatusUnprocessableEntity).wantFieldError("startsAt", "must not be empty")
 		p := b.post("/admin/user-packages/"+itoa(upID)+"/edit", url.Values{"startsAt": {"2020-01-01T00:00"}, "expiresAt": {"2040-01-01T00:00"}}).
 			wantRedirect("/admin/user-packages/" + itoa(upID))
-		b.follow(p).wantFlash("Saved bob · Gold").wantText("active")
+		b.follow(p).wantFlash("Saved bob · Gold").wantText("ACTIVE")
 	})
 	t.Run("extend", func(t *testing.T) {
 		b.t = t
@@ -412,8 +412,8 @@ func TestAssignmentForms(t *testing.T) {
 		b.t = t
 		b.get("/admin/user-packages?userID=" + bid).wantText("Edit bob · Gold").wantNoText("Edit alice · Gold")
 		b.get("/admin/user-packages?q=ALI").wantText("Edit alice · Gold").wantNoText("Edit bob · Gold")
-		b.get("/admin/user-packages?status=expired").wantText("No user packages match")
-		p := b.get("/admin/user-packages?status=active&sort=user&dir=desc").wantText("Edit alice · Gold", "Edit bob · Gold")
+		b.get("/admin/user-packages?status=EXPIRED").wantText("No user packages match")
+		p := b.get("/admin/user-packages?status=ACTIVE&sort=user&dir=desc").wantText("Edit alice · Gold", "Edit bob · Gold")
 		if strings.Index(p.Body, "Edit<span class=\"visually-hidden\"> bob") > strings.Index(p.Body, "Edit<span class=\"visually-hidden\"> alice") {
 			t.Fatal("not sorted by user, descending")
 		}
@@ -589,7 +589,7 @@ func TestEverySort(t *testing.T) {
 	b := signIn(t, s, "root", adminPW)
 	for path, keys := range map[string][]string{
 		"/admin/users":            {"username", "role", "disabled", "lastLogin", "created"},
-		"/admin/packages":         {"name", "days", "contents", "created"},
+		"/admin/packages":         {"name", "days", "graceDays", "contents", "created"},
 		"/admin/package-contents": {"name", "value", "package", "created"},
 		"/admin/user-packages":    {"user", "package", "startsAt", "expiresAt", "created"},
 		"/admin/sessions":         {"user", "created", "lastSeen", "expiresAt"},

@@ -8,6 +8,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
 	"gatehouse/views/overview"
@@ -37,11 +38,13 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		{"contents", func() (int, error) { return c.PackageContent.Query().Count(ctx) }},
 		{"assignments", func() (int, error) { return c.UserPackage.Query().Count(ctx) }},
 		{"activeAssignments", func() (int, error) {
-			return c.UserPackage.Query().Where(service.UserPackageActiveAt(now)).Count(ctx)
+			return c.UserPackage.Query().Where(access.ActiveAt(now)).Count(ctx)
 		}},
+		{"inGrace", func() (int, error) { return c.UserPackage.Query().Where(access.InGraceAt(now)).Count(ctx) }},
+		{"suspended", func() (int, error) { return c.UserPackage.Query().Where(access.SuspendedAt(now)).Count(ctx) }},
 		{"sessions", func() (int, error) { return c.UserSession.Query().Count(ctx) }},
 		{"activeSessions", func() (int, error) {
-			return c.UserSession.Query().Where(service.SessionActiveAt(now)).Count(ctx)
+			return c.UserSession.Query().Where(access.SessionActiveAt(now)).Count(ctx)
 		}},
 	}
 	for _, q := range counts {
@@ -51,7 +54,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	expiring, err := c.UserPackage.Query().
-		Where(service.UserPackageActiveAt(now), userpackage.ExpiresAtLTE(now.Add(expiringDays*service.Day))).
+		Where(access.ActiveAt(now), userpackage.ExpiresAtLTE(now.Add(expiringDays*service.Day))).
 		WithUser().WithPackage().
 		Order(userpackage.ByExpiresAt(), userpackage.ByID()).
 		Limit(expiringShown).
@@ -76,7 +79,8 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 			{Label: "Packages", Value: n["packages"], Href: "/admin/packages"},
 			{Label: "Package contents", Value: n["contents"], Href: "/admin/package-contents"},
 			{Label: "User packages", Value: n["assignments"], Href: "/admin/user-packages",
-				Detail: components.Plural(n["activeAssignments"], "active", "active")},
+				Detail: join(components.Plural(n["activeAssignments"], "active", "active"),
+					plural0(n["inGrace"], "in grace", "in grace"), plural0(n["suspended"], "suspended", "suspended"))},
 			{Label: "Sessions", Value: n["sessions"], Href: "/admin/sessions",
 				Detail: components.Plural(n["activeSessions"], "active", "active")},
 		},

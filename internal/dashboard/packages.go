@@ -13,6 +13,7 @@ import (
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/userpackage"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
@@ -21,7 +22,7 @@ import (
 
 var packageListSpec = listSpec{
 	path:  packages.Path,
-	sorts: []string{"name", "days", "contents", "created"},
+	sorts: []string{"name", "days", "graceDays", "contents", "created"},
 	sort:  "name",
 	dir:   "asc",
 	filters: map[string]func(string) bool{
@@ -29,7 +30,7 @@ var packageListSpec = listSpec{
 	},
 }
 
-var packageFields = []string{"name", "detail", "days", "contents"}
+var packageFields = []string{"name", "detail", "days", "graceDays", "trial", "contents"}
 
 // packageAssignmentsShown is how many assignments a package's page lists.
 const packageAssignmentsShown = 50
@@ -69,6 +70,8 @@ func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
 	switch l.Sort {
 	case "days":
 		order = pkg.ByDays(o)
+	case "graceDays":
+		order = pkg.ByGraceDays(o)
 	case "contents":
 		order = pkg.ByContentsCount(o)
 	case "created":
@@ -108,7 +111,7 @@ func (d *Dashboard) activeHolders(r *http.Request, rows []*ent.Pkg) (map[int]int
 		Count     int `json:"count"`
 	}
 	err := d.client.UserPackage.Query().
-		Where(userpackage.PackageIDIn(ids...), service.UserPackageActiveAt(d.svc.Now())).
+		Where(userpackage.PackageIDIn(ids...), access.ActiveAt(d.svc.Now())).
 		GroupBy(userpackage.FieldPackageID).
 		Aggregate(ent.Count()).
 		Scan(r.Context(), &counts)
@@ -164,6 +167,7 @@ func newPackageForm() packages.Form {
 func (d *Dashboard) packageNew(w http.ResponseWriter, r *http.Request) {
 	f := newPackageForm()
 	f.Return = returnOf(r)
+	f.GraceDays = "0"
 	// Two empty rows: most packages grant something.
 	f.Contents = []packages.ContentRow{{}, {}}
 	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "New package", "packages"), f))
@@ -177,6 +181,7 @@ func (d *Dashboard) packageEdit(w http.ResponseWriter, r *http.Request) {
 	f := newPackageForm()
 	f.ID, f.Current, f.Return = p.ID, p.Name, returnOf(r)
 	f.Name, f.Detail, f.Days = p.Name, p.Detail, strconv.Itoa(p.Days)
+	f.GraceDays, f.Trial = strconv.Itoa(p.GraceDays), p.Trial
 	for _, c := range p.Edges.Contents {
 		f.Contents = append(f.Contents, packages.ContentRow{Name: c.Name, Value: string(c.Value)})
 	}
@@ -194,6 +199,7 @@ func readPackageForm(r *http.Request) (packages.Form, *formReader) {
 	f.Errors = fr.errs
 	f.Return = returnOf(r)
 	f.Name, f.Detail, f.Days = fr.str("name"), fr.str("detail"), fr.str("days")
+	f.GraceDays, f.Trial = fr.str("graceDays"), fr.boolean("trial")
 	seen := map[int]bool{}
 	var idx []int
 	for k := range r.PostForm {
@@ -220,6 +226,18 @@ func readPackageForm(r *http.Request) (packages.Form, *formReader) {
 		})
 	}
 	return f, fr
+}
+
+// readPackageTerms reads grace days and the trial box; a field the form
+// did not carry at all is left out (nil), so the service keeps its default
+// or the stored value.
+func readPackageTerms(fr *formReader) (grace *int, trial *bool) {
+	grace = fr.optInteger("graceDays")
+	if fr.has("trial") {
+		t := fr.boolean("trial")
+		trial = &t
+	}
+	return grace, trial
 }
 
 // rowAction applies "add a row" and "remove row N"; it reports whether
@@ -291,11 +309,12 @@ func (d *Dashboard) packageCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	days, daysOK := fr.integer("days")
+	grace, trial := readPackageTerms(fr)
 	status := http.StatusUnprocessableEntity
-	if daysOK {
+	if daysOK && !fr.errs.Has("graceDays") {
 		contents, rows := contentsInput(f)
 		p, err := d.svc.CreatePackage(r.Context(), service.CreatePackageInput{
-			Name: f.Name, Detail: &f.Detail, Days: days, Contents: contents,
+			Name: f.Name, Detail: &f.Detail, Days: days, GraceDays: grace, Trial: trial, Contents: contents,
 		})
 		if err == nil {
 			d.redirect(w, r, components.WithReturn(packages.Href(p.ID), f.Return),
@@ -324,11 +343,12 @@ func (d *Dashboard) packageUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	days, daysOK := fr.integer("days")
+	grace, trial := readPackageTerms(fr)
 	status := http.StatusUnprocessableEntity
-	if daysOK {
+	if daysOK && !fr.errs.Has("graceDays") {
 		contents, rows := contentsInput(f)
 		saved, err := d.svc.UpdatePackage(r.Context(), p.ID, service.UpdatePackageInput{
-			Name: &f.Name, Detail: &f.Detail, Days: &days, Contents: contents,
+			Name: &f.Name, Detail: &f.Detail, Days: &days, GraceDays: grace, Trial: trial, Contents: contents,
 		})
 		if err == nil {
 			d.redirect(w, r, Or(f.Return, packages.Href(p.ID)), "Package "+saved.Name+" saved.")

@@ -36,9 +36,9 @@ func pageRoutes(w *world) []route {
 		{"/admin/package-contents/" + c, "Moe gatherer", []string{"MOE_GATHERER", "Gold"}},
 		{"/admin/package-contents/" + c + "/edit", "Edit content Moe gatherer", []string{"Gold"}},
 		{"/admin/package-contents/" + c + "/delete", "Delete content Moe gatherer?", []string{"Nothing else is deleted"}},
-		{"/admin/user-packages", "User packages", []string{"alice", "Gold", "active"}},
+		{"/admin/user-packages", "User packages", []string{"alice", "Gold", "ACTIVE"}},
 		{"/admin/user-packages/new", "Assign a package", []string{"User", "Package", "Days"}},
-		{"/admin/user-packages/" + a, "alice · Gold", []string{"Extend by days", "active"}},
+		{"/admin/user-packages/" + a, "alice · Gold", []string{"Extend by days", "ACTIVE", "Suspend", "Reason"}},
 		{"/admin/user-packages/" + a + "/edit", "Edit alice · Gold", []string{"Starts at (UTC)", "Expires at (UTC)"}},
 		{"/admin/user-packages/" + a + "/delete", "Delete alice · Gold?", []string{"loses the package's features"}},
 		{"/admin/sessions", "Sessions", []string{"alice", "build server", "192.0.2.7"}},
@@ -67,6 +67,8 @@ func postRoutes(w *world) map[string]url.Values {
 		"/admin/user-packages/new":                 {"userID": {u}, "packageID": {p}},
 		"/admin/user-packages/" + a + "/edit":      {"startsAt": {"2030-01-01T00:00"}, "expiresAt": {"2031-01-01T00:00"}},
 		"/admin/user-packages/" + a + "/extend":    {"extendDays": {"365"}},
+		"/admin/user-packages/" + a + "/suspend":   {"reason": {"cross-site"}},
+		"/admin/user-packages/" + a + "/resume":    {},
 		"/admin/user-packages/" + a + "/delete":    {},
 		"/admin/sessions/new":                      {"userID": {u}},
 		"/admin/sessions/" + s + "/edit":           {"expiresAt": {"2030-01-01T00:00"}},
@@ -146,6 +148,9 @@ func TestRoutesByViewer(t *testing.T) {
 	}
 	if ss, err := c.UserSession.Get(ctx, w.session.ID); err != nil || ss.RevokedAt != nil {
 		t.Fatalf("session = %+v, %v", ss, err)
+	}
+	if up, err := c.UserPackage.Get(ctx, w.assignment.ID); err != nil || up.SuspendedAt != nil {
+		t.Fatalf("assignment = %+v, %v", up, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/user"
 	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
@@ -43,11 +44,11 @@ func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
 	}
 	switch l.Filter("status") {
 	case "active":
-		q.Where(service.SessionActiveAt(now))
+		q.Where(access.SessionActiveAt(now))
 	case "revoked":
-		q.Where(service.SessionRevoked())
+		q.Where(access.SessionRevoked())
 	case "expired":
-		q.Where(service.SessionExpiredAt(now))
+		q.Where(access.SessionExpiredAt(now))
 	}
 	if id := filterID(l, "userID"); id != 0 {
 		q.Where(usersession.UserID(id))

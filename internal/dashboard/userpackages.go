@@ -11,6 +11,7 @@ import (
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
@@ -23,10 +24,20 @@ var assignmentListSpec = listSpec{
 	sort:  "created",
 	dir:   "desc",
 	filters: map[string]func(string) bool{
-		"status":    oneOf("active", "upcoming", "expired"),
+		"status":    isState,
 		"packageID": isID,
 		"userID":    isID,
 	},
+}
+
+// isState accepts the name of an assignment state, such as IN_GRACE.
+func isState(v string) bool {
+	for _, st := range access.States() {
+		if v == string(st) {
+			return true
+		}
+	}
+	return false
 }
 
 var assignmentFields = []string{"userID", "packageID", "days", "startsAt", "expiresAt"}
@@ -42,13 +53,8 @@ func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
 			userpackage.HasPackageWith(pkg.NameContainsFold(l.Q)),
 		))
 	}
-	switch l.Filter("status") {
-	case "active":
-		q.Where(service.UserPackageActiveAt(now))
-	case "upcoming":
-		q.Where(service.UserPackageUpcomingAt(now))
-	case "expired":
-		q.Where(service.UserPackageExpiredAt(now))
+	if st := l.Filter("status"); st != "" {
+		q.Where(access.StateAt(access.State(st), now))
 	}
 	if id := filterID(l, "packageID"); id != 0 {
 		q.Where(userpackage.PackageID(id))
@@ -110,12 +116,21 @@ func (d *Dashboard) loadAssignment(w http.ResponseWriter, r *http.Request) (*ent
 	return up, true
 }
 
-func (d *Dashboard) renderAssignment(w http.ResponseWriter, r *http.Request, status int, up *ent.UserPackage, ext userpackages.Extend) {
+func (d *Dashboard) renderAssignment(w http.ResponseWriter, r *http.Request, status int, up *ent.UserPackage, ext userpackages.Extend, sus userpackages.Suspend) {
 	ret := returnOf(r)
 	d.render(w, r, status, userpackages.Detail(d.page(r, userpackages.Label(up), "user-packages"), userpackages.DetailData{
-		UP: up, Extend: ext, Now: d.svc.Now(), Return: ret,
+		UP: up, Extend: ext, Suspend: sus, Now: d.svc.Now(), Return: ret,
 		Here: components.WithReturn(userpackages.Href(up.ID), ret),
 	}))
+}
+
+// defaultExtend is the extend form offering the package's days.
+func defaultExtend(up *ent.UserPackage) userpackages.Extend {
+	ext := userpackages.Extend{}
+	if up.Edges.Package != nil {
+		ext.Days = strconv.Itoa(up.Edges.Package.Days)
+	}
+	return ext
 }
 
 func (d *Dashboard) assignmentDetail(w http.ResponseWriter, r *http.Request) {
@@ -123,11 +138,7 @@ func (d *Dashboard) assignmentDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ext := userpackages.Extend{}
-	if up.Edges.Package != nil {
-		ext.Days = strconv.Itoa(up.Edges.Package.Days)
-	}
-	d.renderAssignment(w, r, http.StatusOK, up, ext)
+	d.renderAssignment(w, r, http.StatusOK, up, defaultExtend(up), userpackages.Suspend{})
 }
 
 // assignmentForm is an empty new-assignment form with its choices.
@@ -287,7 +298,51 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ext.Error = Or(fr.errs.Get("extendDays"), fr.errs.Form())
-	d.renderAssignment(w, r, http.StatusUnprocessableEntity, up, ext)
+	d.renderAssignment(w, r, http.StatusUnprocessableEntity, up, ext, userpackages.Suspend{})
+}
+
+// assignmentSuspend suspends the assignment with the reason typed, if any.
+func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
+	up, ok := d.loadAssignment(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	fr := newFormReader(r)
+	sus := userpackages.Suspend{Reason: fr.str("reason")}
+	var reason *string
+	if strings.TrimSpace(sus.Reason) != "" {
+		reason = &sus.Reason
+	}
+	_, err := d.svc.SuspendUserPackage(r.Context(), up.ID, reason)
+	if err == nil {
+		d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)),
+			"Suspended "+userpackages.Label(up)+": it grants nothing until resumed.")
+		return
+	}
+	status, ok := formErrors(r, err, fr.errs, "reason")
+	if !ok {
+		d.serverError(w, r, err)
+		return
+	}
+	if e := service.Classify(r.Context(), err); e != nil && e.Code == apperr.NotFound {
+		d.notFound(w, r)
+		return
+	}
+	sus.Error = Or(fr.errs.Get("reason"), fr.errs.Form())
+	d.renderAssignment(w, r, status, up, defaultExtend(up), sus)
+}
+
+// assignmentResume lifts the assignment's suspension.
+func (d *Dashboard) assignmentResume(w http.ResponseWriter, r *http.Request) {
+	up, ok := d.loadAssignment(w, r)
+	if !ok || !d.parseForm(w, r) {
+		return
+	}
+	if _, err := d.svc.ResumeUserPackage(r.Context(), up.ID); err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)), "Resumed "+userpackages.Label(up)+".")
 }
 
 func (d *Dashboard) assignmentDeleteConfirm(w http.ResponseWriter, r *http.Request) {

@@ -10,31 +10,41 @@ import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
 import (
+	"strings"
 	"time"
 
 	"gatehouse/ent"
-	"gatehouse/internal/auth"
-	"gatehouse/internal/service"
+	"gatehouse/internal/access"
 )
 
-// AssignmentState names where an assignment is at now: upcoming, active
-// or expired (the rule is service.UserPackageActive).
-func AssignmentState(up *ent.UserPackage, now time.Time) string {
-	switch {
-	case service.UserPackageActive(up, now):
-		return "active"
-	case now.Before(up.StartsAt):
-		return "upcoming"
-	default:
-		return "expired"
+// AssignmentState is where an assignment is at now (the rule is
+// access.StateOf).
+func AssignmentState(up *ent.UserPackage, now time.Time) access.State {
+	return access.StateOf(access.FromUserPackage(up), now)
+}
+
+// StateLabel is how the dashboard writes a state: "IN GRACE".
+func StateLabel(s access.State) string { return strings.ReplaceAll(string(s), "_", " ") }
+
+func assignmentKind(s access.State) string {
+	switch s {
+	case access.StateActive:
+		return "ok"
+	case access.StateInGrace:
+		return "warn"
+	case access.StateNotStarted:
+		return "info"
+	case access.StateSuspended:
+		return "danger"
 	}
+	return "muted"
 }
 
 // SessionState names where a session is at now: active, revoked or expired
-// (the rule is auth.SessionActive).
+// (the rule is access.SessionActive).
 func SessionState(s *ent.UserSession, now time.Time) string {
 	switch {
-	case auth.SessionActive(s, now):
+	case access.SessionActive(s, now):
 		return "active"
 	case s.RevokedAt != nil:
 		return "revoked"
@@ -47,8 +57,6 @@ func stateKind(state string) string {
 	switch state {
 	case "active":
 		return "ok"
-	case "upcoming":
-		return "info"
 	case "revoked":
 		return "danger"
 	}
@@ -73,7 +81,33 @@ func AssignmentBadge(up *ent.UserPackage, now time.Time) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Badge(stateKind(AssignmentState(up, now)), AssignmentState(up, now)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = StateBadge(AssignmentState(up, now)).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		return nil
+	})
+}
+
+// StateBadge shows an assignment state.
+func StateBadge(s access.State) templ.Component {
+	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
+			return templ_7745c5c3_CtxErr
+		}
+		templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+		if !templ_7745c5c3_IsBuffer {
+			defer func() {
+				templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err == nil {
+					templ_7745c5c3_Err = templ_7745c5c3_BufErr
+				}
+			}()
+		}
+		ctx = templ.InitializeContext(ctx)
+		ctx = templ.ClearChildren(ctx)
+		templ_7745c5c3_Err = Badge(assignmentKind(s), StateLabel(s)).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

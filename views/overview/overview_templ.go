@@ -169,7 +169,7 @@ func Page(p layout.Page, d Data) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " days</h2><a href=\"/admin/user-packages?status=active&amp;sort=expiresAt&amp;dir=asc\" class=\"btn btn-small btn-ghost\">All active</a></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " days</h2><a href=\"/admin/user-packages?status=ACTIVE&amp;sort=expiresAt&amp;dir=asc\" class=\"btn btn-small btn-ghost\">All active</a></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
