@@ -318,7 +318,7 @@ func TestContentForms(t *testing.T) {
 
 	// Filters: by package and by feature.
 	b.get("/admin/package-contents?feature=auto_gather").wantText("Auto gather", "Showing 1–1 of 1")
-	b.get("/admin/package-contents?packageID=" + pid + "&q=cloud").wantText("Cloud sync", "Showing 1–1 of 1")
+	b.get("/admin/package-contents?packageID="+pid+"&q=cloud").wantText("Cloud sync", "Showing 1–1 of 1")
 
 	p = b.post("/admin/package-contents/"+itoa(auto.ID)+"/delete", nil).wantRedirect("/admin/package-contents")
 	b.follow(p).wantFlash("Content Auto gather removed from Gold.")
