@@ -165,7 +165,9 @@ func (d *Dashboard) featureDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cs, err := f.QueryContents().WithPackage().
+	// From the contents themselves: an edge query is DISTINCT, which
+	// PostgreSQL refuses to order by a joined column.
+	cs, err := d.client.PackageContent.Query().Where(packagecontent.FeatureID(f.ID)).WithPackage().
 		Order(packagecontent.ByPackageField(pkg.FieldName), packagecontent.ByID()).
 		Limit(maxChoices).All(r.Context())
 	if err != nil {
