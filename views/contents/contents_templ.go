@@ -158,7 +158,7 @@ func List(p layout.Page, d ListData) templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = components.ListTools(d.List, "Name or package").Render(templ.WithChildren(ctx, templ_7745c5c3_Var5), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.ListTools(d.List, "Name, package or feature").Render(templ.WithChildren(ctx, templ_7745c5c3_Var5), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
