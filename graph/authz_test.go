@@ -53,7 +53,7 @@ func matrixOps() []matrixOp {
 		return id(w.CreateUser(next("target"), "target-password", user.RoleUSER).ID)
 	}
 	newPkg := func(w *world) string {
-		r := w.MustDo(w.tokenFor("root", adminPW), `mutation($n:String!){createPackage(input:{name:$n,days:3,contents:[{name:"c",value:MOE_GATHERER}]}){id contents{id}}}`,
+		r := w.MustDo(w.tokenFor("root", adminPW), `mutation($n:String!){createPackage(input:{name:$n,days:3,contents:[{name:"c",featureKey: "moe_gatherer"}]}){id contents{id}}}`,
 			map[string]any{"n": next("pkg")})
 		var d struct{ CreatePackage struct{ ID string } }
 		r.Decode(w.t, &d)
@@ -77,8 +77,8 @@ func matrixOps() []matrixOp {
 	none := func(*world) map[string]any { return nil }
 	return []matrixOp{
 		{name: "login", who: public, query: `mutation{login(input:{username:"alice",password:"alice-password"}){token user{username packages{package{name}}}}}`, vars: none},
-		{name: "me", who: signedIn, query: `{me{id username packages{active package{name contents{value}}} sessions{id} activeFeatures}}`, vars: none},
-		{name: "checkAccess", who: signedIn, query: `{checkAccess(feature:MOE_GATHERER){granted code}}`, vars: none},
+		{name: "me", who: signedIn, query: `{me{id username packages{active package{name contents{feature{key}}}} sessions{id} activeFeatures{key limit}}}`, vars: none},
+		{name: "checkAccess", who: signedIn, query: `{checkAccess(feature: "moe_gatherer"){granted code}}`, vars: none},
 		{name: "node (alice's assignment)", who: signedIn, query: `query($id:ID!){node(id:$id){id ... on UserPackage{expiresAt}}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": id(w.aliceUP.ID)} }, other: "NOT_FOUND"},
 		{name: "nodes (alice and her package)", who: signedIn, query: `query($ids:[ID!]!){nodes(ids:$ids){id}}`,
@@ -110,7 +110,7 @@ func matrixOps() []matrixOp {
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
 		{name: "deletePackage", who: adminOnly, query: `mutation($id:ID!){deletePackage(id:$id)}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
-		{name: "createPackageContent", who: adminOnly, query: `mutation($id:ID!){createPackageContent(input:{packageID:$id,name:"x",value:CLOUD_SYNC}){id}}`,
+		{name: "createPackageContent", who: adminOnly, query: `mutation($id:ID!){createPackageContent(input:{packageID:$id,name:"x",featureKey: "cloud_sync"}){id}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
 		{name: "updatePackageContent", who: adminOnly, query: `mutation($id:ID!){updatePackageContent(id:$id,input:{name:"y"}){name}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newContent(w)} }},
