@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
@@ -67,6 +68,13 @@ func matrixOps() []matrixOp {
 		r.Decode(w.t, &d)
 		return d.Node.Contents[0].ID
 	}
+	newFeature := func(w *world) string {
+		f, err := w.App.Service.CreateFeature(sys(), service.CreateFeatureInput{Key: next("feature_"), Name: "F", Kind: feature.KindSWITCH})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return id(f.ID)
+	}
 	aliceSession := func(w *world) string {
 		p, err := w.App.Auth.Login(context.Background(), "alice", alicePW, auth.ClientInfo{})
 		if err != nil {
@@ -83,6 +91,16 @@ func matrixOps() []matrixOp {
 			vars: func(w *world) map[string]any { return map[string]any{"id": id(w.aliceUP.ID)} }, other: "NOT_FOUND"},
 		{name: "nodes (alice and her package)", who: signedIn, query: `query($ids:[ID!]!){nodes(ids:$ids){id}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"ids": []string{id(w.alice.ID), id(w.pro.ID)}} }, other: "NOT_FOUND"},
+		{name: "node (a feature of alice's package)", who: signedIn, query: `query($id:ID!){node(id:$id){id ... on Feature{key kind}}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": featureID(w, "moe_gatherer")} }, other: "NOT_FOUND"},
+		{name: "features", who: adminOnly, query: `{features(first:10){totalCount edges{node{key}}}}`, vars: none},
+		{name: "feature", who: adminOnly, query: `{feature(key:"moe_gatherer"){id}}`, vars: none},
+		{name: "createFeature", who: adminOnly, query: `mutation($k:String!){createFeature(input:{key:$k,name:"x",kind:LIMIT}){id}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"k": next("created_")} }},
+		{name: "updateFeature", who: adminOnly, query: `mutation($id:ID!){updateFeature(id:$id,input:{name:"y"}){name}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": newFeature(w)} }},
+		{name: "deleteFeature", who: adminOnly, query: `mutation($id:ID!){deleteFeature(id:$id)}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": newFeature(w)} }},
 		{name: "users", who: adminOnly, query: `{users(first:10){totalCount edges{node{username}}}}`, vars: none},
 		{name: "packages", who: adminOnly, query: `{packages{totalCount}}`, vars: none},
 		{name: "packageContents", who: adminOnly, query: `{packageContents{totalCount}}`, vars: none},
@@ -216,4 +234,9 @@ func expectation(op matrixOp, who string) string {
 		return op.other
 	}
 	return ""
+}
+
+// featureID is the id of the feature with key.
+func featureID(w *world, key string) string {
+	return id(w.App.DB.Ent.Feature.Query().Where(feature.Key(key)).OnlyIDX(sys()))
 }
