@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/ent/migrate"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/migrate"
 	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
