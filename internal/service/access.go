@@ -58,42 +58,44 @@ func (s *Service) CheckAccess(ctx context.Context, key string) (*AccessCheck, er
 	if err != nil {
 		return nil, err
 	}
-	ups, err := s.client.UserPackage.Query().
-		Where(userpackage.UserID(v.UserID)).
-		WithPackage(func(q *ent.PkgQuery) {
-			q.WithContents(func(q *ent.PackageContentQuery) { q.Where(packagecontent.FeatureID(f.ID)) })
-		}).
-		All(ctx)
+	ups, err := s.client.UserPackage.Query().Where(userpackage.UserID(v.UserID)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return decideAccess(ups, key, f.ID, s.now()), nil
+	// The contents of this feature in the user's packages: their limits.
+	limits := map[int]*int{}
+	if len(ups) > 0 {
+		pkgIDs := make([]int, 0, len(ups))
+		for _, up := range ups {
+			pkgIDs = append(pkgIDs, up.PackageID)
+		}
+		contents, err := s.client.PackageContent.Query().
+			Where(packagecontent.FeatureID(f.ID), packagecontent.PackageIDIn(pkgIDs...)).
+			Select(packagecontent.FieldPackageID, packagecontent.FieldLimit).
+			All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range contents {
+			limits[c.PackageID] = c.Limit
+		}
+	}
+	return decideAccess(ups, key, limits, s.now()), nil
 }
 
-// decideAccess is CheckAccess's decision over a user's assignments, for
-// the feature with id featureID.
-func decideAccess(ups []*ent.UserPackage, key string, featureID int, now time.Time) *AccessCheck {
+// decideAccess is CheckAccess's decision over a user's assignments, given
+// the limit of the feature in each of the user's packages that holds it
+// (a nil limit for a SWITCH).
+func decideAccess(ups []*ent.UserPackage, key string, limits map[int]*int, now time.Time) *AccessCheck {
 	var with []access.Assignment
 	for _, up := range ups {
-		if c := contentOf(up, featureID); c != nil {
+		if limit, ok := limits[up.PackageID]; ok {
 			a := access.FromUserPackage(up)
-			a.Limit = c.Limit
+			a.Limit = limit
 			with = append(with, a)
 		}
 	}
 	return &AccessCheck{Feature: key, Check: access.Decide(len(ups) > 0, with, now)}
-}
-
-func contentOf(up *ent.UserPackage, featureID int) *ent.PackageContent {
-	if up.Edges.Package == nil {
-		return nil
-	}
-	for _, c := range up.Edges.Package.Edges.Contents {
-		if c.FeatureID == featureID {
-			return c
-		}
-	}
-	return nil
 }
 
 // ActiveFeature is one feature a user's packages grant now, merged over
