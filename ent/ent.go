@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -79,6 +80,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			feature.Table:        feature.ValidColumn,
 			loginthrottle.Table:  loginthrottle.ValidColumn,
 			packagecontent.Table: packagecontent.ValidColumn,
 			packagetrial.Table:   packagetrial.ValidColumn,

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"gatehouse/ent/feature"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -20,8 +21,27 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 7)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
 	graph.Nodes[0] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   feature.Table,
+			Columns: feature.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: feature.FieldID,
+			},
+		},
+		Type: "Feature",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			feature.FieldCreatedAt:   {Type: field.TypeTime, Column: feature.FieldCreatedAt},
+			feature.FieldUpdatedAt:   {Type: field.TypeTime, Column: feature.FieldUpdatedAt},
+			feature.FieldKey:         {Type: field.TypeString, Column: feature.FieldKey},
+			feature.FieldName:        {Type: field.TypeString, Column: feature.FieldName},
+			feature.FieldDescription: {Type: field.TypeString, Column: feature.FieldDescription},
+			feature.FieldKind:        {Type: field.TypeEnum, Column: feature.FieldKind},
+		},
+	}
+	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginthrottle.Table,
 			Columns: loginthrottle.Columns,
@@ -38,7 +58,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginthrottle.FieldLockedUntil:     {Type: field.TypeTime, Column: loginthrottle.FieldLockedUntil},
 		},
 	}
-	graph.Nodes[1] = &sqlgraph.Node{
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagecontent.Table,
 			Columns: packagecontent.Columns,
@@ -52,11 +72,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagecontent.FieldCreatedAt: {Type: field.TypeTime, Column: packagecontent.FieldCreatedAt},
 			packagecontent.FieldUpdatedAt: {Type: field.TypeTime, Column: packagecontent.FieldUpdatedAt},
 			packagecontent.FieldName:      {Type: field.TypeString, Column: packagecontent.FieldName},
-			packagecontent.FieldValue:     {Type: field.TypeEnum, Column: packagecontent.FieldValue},
 			packagecontent.FieldPackageID: {Type: field.TypeInt, Column: packagecontent.FieldPackageID},
+			packagecontent.FieldFeatureID: {Type: field.TypeInt, Column: packagecontent.FieldFeatureID},
+			packagecontent.FieldLimit:     {Type: field.TypeInt, Column: packagecontent.FieldLimit},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagetrial.Table,
 			Columns: packagetrial.Columns,
@@ -72,7 +93,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagetrial.FieldCreatedAt: {Type: field.TypeTime, Column: packagetrial.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pkg.Table,
 			Columns: pkg.Columns,
@@ -92,7 +113,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pkg.FieldGraceDays: {Type: field.TypeInt, Column: pkg.FieldGraceDays},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -114,7 +135,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpackage.Table,
 			Columns: userpackage.Columns,
@@ -136,7 +157,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpackage.FieldSuspendReason: {Type: field.TypeString, Column: userpackage.FieldSuspendReason},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usersession.Table,
 			Columns: usersession.Columns,
@@ -159,6 +180,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.MustAddE(
+		"contents",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   feature.ContentsTable,
+			Columns: []string{feature.ContentsColumn},
+			Bidi:    false,
+		},
+		"Feature",
+		"PackageContent",
+	)
+	graph.MustAddE(
 		"package",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -169,6 +202,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"PackageContent",
 		"Pkg",
+	)
+	graph.MustAddE(
+		"feature",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+		},
+		"PackageContent",
+		"Feature",
 	)
 	graph.MustAddE(
 		"user",
@@ -312,6 +357,90 @@ type predicateAdder interface {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *FeatureQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FeatureQuery builder.
+func (_q *FeatureQuery) Filter() *FeatureFilter {
+	return &FeatureFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FeatureMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FeatureMutation builder.
+func (m *FeatureMutation) Filter() *FeatureFilter {
+	return &FeatureFilter{config: m.config, predicateAdder: m}
+}
+
+// FeatureFilter provides a generic filtering capability at runtime for FeatureQuery.
+type FeatureFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FeatureFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FeatureFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(feature.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FeatureFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(feature.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *FeatureFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(feature.FieldUpdatedAt))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *FeatureFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(feature.FieldKey))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *FeatureFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(feature.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *FeatureFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(feature.FieldDescription))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *FeatureFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(feature.FieldKind))
+}
+
+// WhereHasContents applies a predicate to check if query has an edge contents.
+func (f *FeatureFilter) WhereHasContents() {
+	f.Where(entql.HasEdge("contents"))
+}
+
+// WhereHasContentsWith applies a predicate to check if query has an edge contents with a given conditions (other predicates).
+func (f *FeatureFilter) WhereHasContentsWith(preds ...predicate.PackageContent) {
+	f.Where(entql.HasEdgeWith("contents", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LoginThrottleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -340,7 +469,7 @@ type LoginThrottleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginThrottleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -400,7 +529,7 @@ type PackageContentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageContentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -426,14 +555,19 @@ func (f *PackageContentFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(packagecontent.FieldName))
 }
 
-// WhereValue applies the entql string predicate on the value field.
-func (f *PackageContentFilter) WhereValue(p entql.StringP) {
-	f.Where(p.Field(packagecontent.FieldValue))
-}
-
 // WherePackageID applies the entql int predicate on the package_id field.
 func (f *PackageContentFilter) WherePackageID(p entql.IntP) {
 	f.Where(p.Field(packagecontent.FieldPackageID))
+}
+
+// WhereFeatureID applies the entql int predicate on the feature_id field.
+func (f *PackageContentFilter) WhereFeatureID(p entql.IntP) {
+	f.Where(p.Field(packagecontent.FieldFeatureID))
+}
+
+// WhereLimit applies the entql int predicate on the limit field.
+func (f *PackageContentFilter) WhereLimit(p entql.IntP) {
+	f.Where(p.Field(packagecontent.FieldLimit))
 }
 
 // WhereHasPackage applies a predicate to check if query has an edge package.
@@ -444,6 +578,20 @@ func (f *PackageContentFilter) WhereHasPackage() {
 // WhereHasPackageWith applies a predicate to check if query has an edge package with a given conditions (other predicates).
 func (f *PackageContentFilter) WhereHasPackageWith(preds ...predicate.Pkg) {
 	f.Where(entql.HasEdgeWith("package", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFeature applies a predicate to check if query has an edge feature.
+func (f *PackageContentFilter) WhereHasFeature() {
+	f.Where(entql.HasEdge("feature"))
+}
+
+// WhereHasFeatureWith applies a predicate to check if query has an edge feature with a given conditions (other predicates).
+func (f *PackageContentFilter) WhereHasFeatureWith(preds ...predicate.Feature) {
+	f.Where(entql.HasEdgeWith("feature", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -479,7 +627,7 @@ type PackageTrialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageTrialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -562,7 +710,7 @@ type PkgFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PkgFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -679,7 +827,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -806,7 +954,7 @@ type UserPackageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPackageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -919,7 +1067,7 @@ type UserSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

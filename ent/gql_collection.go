@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
@@ -13,6 +14,120 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FeatureQuery) CollectFields(ctx context.Context, satisfies ...string) (*FeatureQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FeatureQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(feature.Columns))
+		selectedFields = []string{feature.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[feature.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, feature.FieldCreatedAt)
+				fieldSeen[feature.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[feature.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, feature.FieldUpdatedAt)
+				fieldSeen[feature.FieldUpdatedAt] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[feature.FieldKey]; !ok {
+				selectedFields = append(selectedFields, feature.FieldKey)
+				fieldSeen[feature.FieldKey] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[feature.FieldName]; !ok {
+				selectedFields = append(selectedFields, feature.FieldName)
+				fieldSeen[feature.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[feature.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, feature.FieldDescription)
+				fieldSeen[feature.FieldDescription] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[feature.FieldKind]; !ok {
+				selectedFields = append(selectedFields, feature.FieldKind)
+				fieldSeen[feature.FieldKind] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type featurePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FeaturePaginateOption
+}
+
+func newFeaturePaginateArgs(rv map[string]any) *featurePaginateArgs {
+	args := &featurePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &FeatureOrder{Field: &FeatureOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithFeatureOrder(order))
+			}
+		case *FeatureOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithFeatureOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*FeatureWhereInput); ok {
+		args.opts = append(args.opts, WithFeatureFilter(v.Filter))
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *PackageContentQuery) CollectFields(ctx context.Context, satisfies ...string) (*PackageContentQuery, error) {
@@ -50,6 +165,21 @@ func (_q *PackageContentQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, packagecontent.FieldPackageID)
 				fieldSeen[packagecontent.FieldPackageID] = struct{}{}
 			}
+
+		case "feature":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FeatureClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, featureImplementors)...); err != nil {
+				return err
+			}
+			_q.withFeature = query
+			if _, ok := fieldSeen[packagecontent.FieldFeatureID]; !ok {
+				selectedFields = append(selectedFields, packagecontent.FieldFeatureID)
+				fieldSeen[packagecontent.FieldFeatureID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[packagecontent.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, packagecontent.FieldCreatedAt)
@@ -65,15 +195,20 @@ func (_q *PackageContentQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, packagecontent.FieldName)
 				fieldSeen[packagecontent.FieldName] = struct{}{}
 			}
-		case "value":
-			if _, ok := fieldSeen[packagecontent.FieldValue]; !ok {
-				selectedFields = append(selectedFields, packagecontent.FieldValue)
-				fieldSeen[packagecontent.FieldValue] = struct{}{}
-			}
 		case "packageID":
 			if _, ok := fieldSeen[packagecontent.FieldPackageID]; !ok {
 				selectedFields = append(selectedFields, packagecontent.FieldPackageID)
 				fieldSeen[packagecontent.FieldPackageID] = struct{}{}
+			}
+		case "featureID":
+			if _, ok := fieldSeen[packagecontent.FieldFeatureID]; !ok {
+				selectedFields = append(selectedFields, packagecontent.FieldFeatureID)
+				fieldSeen[packagecontent.FieldFeatureID] = struct{}{}
+			}
+		case "limit":
+			if _, ok := fieldSeen[packagecontent.FieldLimit]; !ok {
+				selectedFields = append(selectedFields, packagecontent.FieldLimit)
+				fieldSeen[packagecontent.FieldLimit] = struct{}{}
 			}
 		case "id":
 		case "__typename":

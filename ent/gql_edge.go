@@ -16,6 +16,14 @@ func (_m *PackageContent) Package(ctx context.Context) (*Pkg, error) {
 	return result, err
 }
 
+func (_m *PackageContent) Feature(ctx context.Context) (*Feature, error) {
+	result, err := _m.Edges.FeatureOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFeature().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Pkg) Contents(ctx context.Context) (result []*PackageContent, err error) {
 	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
 		result, err = _m.NamedContents(graphql.GetFieldContext(ctx).Field.Alias)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/internal"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
@@ -22,6 +23,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var featureImplementors = []string{"Feature", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Feature) IsNode() {}
 
 var packagecontentImplementors = []string{"PackageContent", "Node"}
 
@@ -125,6 +131,15 @@ func (c *Client) Noder(ctx context.Context, id int, opts ...NodeOption) (_ Noder
 
 func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error) {
 	switch table {
+	case feature.Table:
+		query := c.Feature.Query().
+			Where(feature.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, featureImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case packagecontent.Table:
 		query := c.PackageContent.Query().
 			Where(packagecontent.ID(id))
@@ -243,6 +258,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case feature.Table:
+		query := c.Feature.Query().
+			Where(feature.IDIn(ids...))
+		query, err := query.CollectFields(ctx, featureImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case packagecontent.Table:
 		query := c.PackageContent.Query().
 			Where(packagecontent.IDIn(ids...))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
@@ -100,6 +101,374 @@ func paginateLimit(first, last *int) int {
 		limit = *last + 1
 	}
 	return limit
+}
+
+// FeatureEdge is the edge representation of Feature.
+type FeatureEdge struct {
+	Node   *Feature `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// FeatureConnection is the connection containing edges to Feature.
+type FeatureConnection struct {
+	Edges      []*FeatureEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *FeatureConnection) build(nodes []*Feature, pager *featurePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Feature
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Feature {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Feature {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FeatureEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FeatureEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FeaturePaginateOption enables pagination customization.
+type FeaturePaginateOption func(*featurePager) error
+
+// WithFeatureOrder configures pagination ordering.
+func WithFeatureOrder(order *FeatureOrder) FeaturePaginateOption {
+	if order == nil {
+		order = DefaultFeatureOrder
+	}
+	o := *order
+	return func(pager *featurePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFeatureOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFeatureFilter configures pagination filter.
+func WithFeatureFilter(filter func(*FeatureQuery) (*FeatureQuery, error)) FeaturePaginateOption {
+	return func(pager *featurePager) error {
+		if filter == nil {
+			return errors.New("FeatureQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type featurePager struct {
+	reverse bool
+	order   *FeatureOrder
+	filter  func(*FeatureQuery) (*FeatureQuery, error)
+}
+
+func newFeaturePager(opts []FeaturePaginateOption, reverse bool) (*featurePager, error) {
+	pager := &featurePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFeatureOrder
+	}
+	return pager, nil
+}
+
+func (p *featurePager) applyFilter(query *FeatureQuery) (*FeatureQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *featurePager) toCursor(_m *Feature) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *featurePager) applyCursors(query *FeatureQuery, after, before *Cursor) (*FeatureQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFeatureOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *featurePager) applyOrder(query *FeatureQuery) *FeatureQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFeatureOrder.Field {
+		query = query.Order(DefaultFeatureOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *featurePager) orderExpr(query *FeatureQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFeatureOrder.Field {
+			b.Comma().Ident(DefaultFeatureOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Feature.
+func (_m *FeatureQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FeaturePaginateOption,
+) (*FeatureConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFeaturePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FeatureConnection{Edges: []*FeatureEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// FeatureOrderFieldCreatedAt orders Feature by created_at.
+	FeatureOrderFieldCreatedAt = &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: feature.FieldCreatedAt,
+		toTerm: feature.ByCreatedAt,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// FeatureOrderFieldUpdatedAt orders Feature by updated_at.
+	FeatureOrderFieldUpdatedAt = &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: feature.FieldUpdatedAt,
+		toTerm: feature.ByUpdatedAt,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// FeatureOrderFieldKey orders Feature by key.
+	FeatureOrderFieldKey = &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.Key, nil
+		},
+		column: feature.FieldKey,
+		toTerm: feature.ByKey,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Key,
+			}
+		},
+	}
+	// FeatureOrderFieldName orders Feature by name.
+	FeatureOrderFieldName = &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: feature.FieldName,
+		toTerm: feature.ByName,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// FeatureOrderFieldKind orders Feature by kind.
+	FeatureOrderFieldKind = &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.Kind, nil
+		},
+		column: feature.FieldKind,
+		toTerm: feature.ByKind,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Kind,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f FeatureOrderField) String() string {
+	var str string
+	switch f.column {
+	case FeatureOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case FeatureOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case FeatureOrderFieldKey.column:
+		str = "KEY"
+	case FeatureOrderFieldName.column:
+		str = "NAME"
+	case FeatureOrderFieldKind.column:
+		str = "KIND"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f FeatureOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *FeatureOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("FeatureOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *FeatureOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *FeatureOrderFieldUpdatedAt
+	case "KEY":
+		*f = *FeatureOrderFieldKey
+	case "NAME":
+		*f = *FeatureOrderFieldName
+	case "KIND":
+		*f = *FeatureOrderFieldKind
+	default:
+		return fmt.Errorf("%s is not a valid FeatureOrderField", str)
+	}
+	return nil
+}
+
+// FeatureOrderField defines the ordering field of Feature.
+type FeatureOrderField struct {
+	// Value extracts the ordering value from the given Feature.
+	Value    func(*Feature) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) feature.OrderOption
+	toCursor func(*Feature) Cursor
+}
+
+// FeatureOrder defines the ordering of Feature.
+type FeatureOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *FeatureOrderField `json:"field"`
+}
+
+// DefaultFeatureOrder is the default ordering of Feature.
+var DefaultFeatureOrder = &FeatureOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FeatureOrderField{
+		Value: func(_m *Feature) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: feature.FieldID,
+		toTerm: feature.ByID,
+		toCursor: func(_m *Feature) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Feature into FeatureEdge.
+func (_m *Feature) ToEdge(order *FeatureOrder) *FeatureEdge {
+	if order == nil {
+		order = DefaultFeatureOrder
+	}
+	return &FeatureEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
 }
 
 // PackageContentEdge is the edge representation of PackageContent.
@@ -353,20 +722,6 @@ var (
 			}
 		},
 	}
-	// PackageContentOrderFieldValue orders PackageContent by value.
-	PackageContentOrderFieldValue = &PackageContentOrderField{
-		Value: func(_m *PackageContent) (ent.Value, error) {
-			return _m.Value, nil
-		},
-		column: packagecontent.FieldValue,
-		toTerm: packagecontent.ByValue,
-		toCursor: func(_m *PackageContent) Cursor {
-			return Cursor{
-				ID:    _m.ID,
-				Value: _m.Value,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -379,8 +734,6 @@ func (f PackageContentOrderField) String() string {
 		str = "UPDATED_AT"
 	case PackageContentOrderFieldName.column:
 		str = "NAME"
-	case PackageContentOrderFieldValue.column:
-		str = "VALUE"
 	}
 	return str
 }
@@ -403,8 +756,6 @@ func (f *PackageContentOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *PackageContentOrderFieldUpdatedAt
 	case "NAME":
 		*f = *PackageContentOrderFieldName
-	case "VALUE":
-		*f = *PackageContentOrderFieldValue
 	default:
 		return fmt.Errorf("%s is not a valid PackageContentOrderField", str)
 	}

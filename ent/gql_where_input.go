@@ -5,6 +5,7 @@ package ent
 import (
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
@@ -13,6 +14,378 @@ import (
 	"gatehouse/ent/usersession"
 	"time"
 )
+
+// FeatureWhereInput represents a where input for filtering Feature queries.
+type FeatureWhereInput struct {
+	Predicates []predicate.Feature  `json:"-"`
+	Not        *FeatureWhereInput   `json:"not,omitempty"`
+	Or         []*FeatureWhereInput `json:"or,omitempty"`
+	And        []*FeatureWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "key" field predicates.
+	Key             *string  `json:"key,omitempty"`
+	KeyNEQ          *string  `json:"keyNEQ,omitempty"`
+	KeyIn           []string `json:"keyIn,omitempty"`
+	KeyNotIn        []string `json:"keyNotIn,omitempty"`
+	KeyGT           *string  `json:"keyGT,omitempty"`
+	KeyGTE          *string  `json:"keyGTE,omitempty"`
+	KeyLT           *string  `json:"keyLT,omitempty"`
+	KeyLTE          *string  `json:"keyLTE,omitempty"`
+	KeyContains     *string  `json:"keyContains,omitempty"`
+	KeyHasPrefix    *string  `json:"keyHasPrefix,omitempty"`
+	KeyHasSuffix    *string  `json:"keyHasSuffix,omitempty"`
+	KeyEqualFold    *string  `json:"keyEqualFold,omitempty"`
+	KeyContainsFold *string  `json:"keyContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *feature.Kind  `json:"kind,omitempty"`
+	KindNEQ   *feature.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []feature.Kind `json:"kindIn,omitempty"`
+	KindNotIn []feature.Kind `json:"kindNotIn,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FeatureWhereInput) AddPredicates(predicates ...predicate.Feature) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FeatureWhereInput filter on the FeatureQuery builder.
+func (i *FeatureWhereInput) Filter(q *FeatureQuery) (*FeatureQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFeatureWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFeatureWhereInput is returned in case the FeatureWhereInput is empty.
+var ErrEmptyFeatureWhereInput = errors.New("ent: empty predicate FeatureWhereInput")
+
+// P returns a predicate for filtering features.
+// An error is returned if the input is empty or invalid.
+func (i *FeatureWhereInput) P() (predicate.Feature, error) {
+	var predicates []predicate.Feature
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, feature.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Feature, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, feature.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Feature, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, feature.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, feature.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, feature.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, feature.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, feature.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, feature.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, feature.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, feature.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, feature.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, feature.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, feature.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, feature.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, feature.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, feature.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, feature.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, feature.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, feature.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, feature.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, feature.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, feature.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, feature.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, feature.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, feature.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, feature.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, feature.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Key != nil {
+		predicates = append(predicates, feature.KeyEQ(*i.Key))
+	}
+	if i.KeyNEQ != nil {
+		predicates = append(predicates, feature.KeyNEQ(*i.KeyNEQ))
+	}
+	if len(i.KeyIn) > 0 {
+		predicates = append(predicates, feature.KeyIn(i.KeyIn...))
+	}
+	if len(i.KeyNotIn) > 0 {
+		predicates = append(predicates, feature.KeyNotIn(i.KeyNotIn...))
+	}
+	if i.KeyGT != nil {
+		predicates = append(predicates, feature.KeyGT(*i.KeyGT))
+	}
+	if i.KeyGTE != nil {
+		predicates = append(predicates, feature.KeyGTE(*i.KeyGTE))
+	}
+	if i.KeyLT != nil {
+		predicates = append(predicates, feature.KeyLT(*i.KeyLT))
+	}
+	if i.KeyLTE != nil {
+		predicates = append(predicates, feature.KeyLTE(*i.KeyLTE))
+	}
+	if i.KeyContains != nil {
+		predicates = append(predicates, feature.KeyContains(*i.KeyContains))
+	}
+	if i.KeyHasPrefix != nil {
+		predicates = append(predicates, feature.KeyHasPrefix(*i.KeyHasPrefix))
+	}
+	if i.KeyHasSuffix != nil {
+		predicates = append(predicates, feature.KeyHasSuffix(*i.KeyHasSuffix))
+	}
+	if i.KeyEqualFold != nil {
+		predicates = append(predicates, feature.KeyEqualFold(*i.KeyEqualFold))
+	}
+	if i.KeyContainsFold != nil {
+		predicates = append(predicates, feature.KeyContainsFold(*i.KeyContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, feature.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, feature.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, feature.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, feature.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, feature.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, feature.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, feature.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, feature.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, feature.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, feature.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, feature.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, feature.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, feature.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, feature.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, feature.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, feature.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, feature.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, feature.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, feature.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, feature.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, feature.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, feature.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, feature.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, feature.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, feature.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, feature.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, feature.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, feature.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, feature.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, feature.KindNotIn(i.KindNotIn...))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFeatureWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return feature.And(predicates...), nil
+	}
+}
 
 // PackageContentWhereInput represents a where input for filtering PackageContent queries.
 type PackageContentWhereInput struct {
@@ -66,21 +439,37 @@ type PackageContentWhereInput struct {
 	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
 	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
 
-	// "value" field predicates.
-	Value      *packagecontent.Value  `json:"value,omitempty"`
-	ValueNEQ   *packagecontent.Value  `json:"valueNEQ,omitempty"`
-	ValueIn    []packagecontent.Value `json:"valueIn,omitempty"`
-	ValueNotIn []packagecontent.Value `json:"valueNotIn,omitempty"`
-
 	// "package_id" field predicates.
 	PackageID      *int  `json:"packageID,omitempty"`
 	PackageIDNEQ   *int  `json:"packageIDNEQ,omitempty"`
 	PackageIDIn    []int `json:"packageIDIn,omitempty"`
 	PackageIDNotIn []int `json:"packageIDNotIn,omitempty"`
 
+	// "feature_id" field predicates.
+	FeatureID      *int  `json:"featureID,omitempty"`
+	FeatureIDNEQ   *int  `json:"featureIDNEQ,omitempty"`
+	FeatureIDIn    []int `json:"featureIDIn,omitempty"`
+	FeatureIDNotIn []int `json:"featureIDNotIn,omitempty"`
+
+	// "limit" field predicates.
+	Limit       *int  `json:"limit,omitempty"`
+	LimitNEQ    *int  `json:"limitNEQ,omitempty"`
+	LimitIn     []int `json:"limitIn,omitempty"`
+	LimitNotIn  []int `json:"limitNotIn,omitempty"`
+	LimitGT     *int  `json:"limitGT,omitempty"`
+	LimitGTE    *int  `json:"limitGTE,omitempty"`
+	LimitLT     *int  `json:"limitLT,omitempty"`
+	LimitLTE    *int  `json:"limitLTE,omitempty"`
+	LimitIsNil  bool  `json:"limitIsNil,omitempty"`
+	LimitNotNil bool  `json:"limitNotNil,omitempty"`
+
 	// "package" edge predicates.
 	HasPackage     *bool                `json:"hasPackage,omitempty"`
 	HasPackageWith []*PackageWhereInput `json:"hasPackageWith,omitempty"`
+
+	// "feature" edge predicates.
+	HasFeature     *bool                `json:"hasFeature,omitempty"`
+	HasFeatureWith []*FeatureWhereInput `json:"hasFeatureWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -265,18 +654,6 @@ func (i *PackageContentWhereInput) P() (predicate.PackageContent, error) {
 	if i.NameContainsFold != nil {
 		predicates = append(predicates, packagecontent.NameContainsFold(*i.NameContainsFold))
 	}
-	if i.Value != nil {
-		predicates = append(predicates, packagecontent.ValueEQ(*i.Value))
-	}
-	if i.ValueNEQ != nil {
-		predicates = append(predicates, packagecontent.ValueNEQ(*i.ValueNEQ))
-	}
-	if len(i.ValueIn) > 0 {
-		predicates = append(predicates, packagecontent.ValueIn(i.ValueIn...))
-	}
-	if len(i.ValueNotIn) > 0 {
-		predicates = append(predicates, packagecontent.ValueNotIn(i.ValueNotIn...))
-	}
 	if i.PackageID != nil {
 		predicates = append(predicates, packagecontent.PackageIDEQ(*i.PackageID))
 	}
@@ -288,6 +665,48 @@ func (i *PackageContentWhereInput) P() (predicate.PackageContent, error) {
 	}
 	if len(i.PackageIDNotIn) > 0 {
 		predicates = append(predicates, packagecontent.PackageIDNotIn(i.PackageIDNotIn...))
+	}
+	if i.FeatureID != nil {
+		predicates = append(predicates, packagecontent.FeatureIDEQ(*i.FeatureID))
+	}
+	if i.FeatureIDNEQ != nil {
+		predicates = append(predicates, packagecontent.FeatureIDNEQ(*i.FeatureIDNEQ))
+	}
+	if len(i.FeatureIDIn) > 0 {
+		predicates = append(predicates, packagecontent.FeatureIDIn(i.FeatureIDIn...))
+	}
+	if len(i.FeatureIDNotIn) > 0 {
+		predicates = append(predicates, packagecontent.FeatureIDNotIn(i.FeatureIDNotIn...))
+	}
+	if i.Limit != nil {
+		predicates = append(predicates, packagecontent.LimitEQ(*i.Limit))
+	}
+	if i.LimitNEQ != nil {
+		predicates = append(predicates, packagecontent.LimitNEQ(*i.LimitNEQ))
+	}
+	if len(i.LimitIn) > 0 {
+		predicates = append(predicates, packagecontent.LimitIn(i.LimitIn...))
+	}
+	if len(i.LimitNotIn) > 0 {
+		predicates = append(predicates, packagecontent.LimitNotIn(i.LimitNotIn...))
+	}
+	if i.LimitGT != nil {
+		predicates = append(predicates, packagecontent.LimitGT(*i.LimitGT))
+	}
+	if i.LimitGTE != nil {
+		predicates = append(predicates, packagecontent.LimitGTE(*i.LimitGTE))
+	}
+	if i.LimitLT != nil {
+		predicates = append(predicates, packagecontent.LimitLT(*i.LimitLT))
+	}
+	if i.LimitLTE != nil {
+		predicates = append(predicates, packagecontent.LimitLTE(*i.LimitLTE))
+	}
+	if i.LimitIsNil {
+		predicates = append(predicates, packagecontent.LimitIsNil())
+	}
+	if i.LimitNotNil {
+		predicates = append(predicates, packagecontent.LimitNotNil())
 	}
 
 	if i.HasPackage != nil {
@@ -307,6 +726,24 @@ func (i *PackageContentWhereInput) P() (predicate.PackageContent, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, packagecontent.HasPackageWith(with...))
+	}
+	if i.HasFeature != nil {
+		p := packagecontent.HasFeature()
+		if !*i.HasFeature {
+			p = packagecontent.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFeatureWith) > 0 {
+		with := make([]predicate.Feature, 0, len(i.HasFeatureWith))
+		for _, w := range i.HasFeatureWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFeatureWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, packagecontent.HasFeatureWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -30,6 +31,7 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeFeature        = "Feature"
 	TypeLoginThrottle  = "LoginThrottle"
 	TypePackageContent = "PackageContent"
 	TypePackageTrial   = "PackageTrial"
@@ -38,6 +40,695 @@ const (
 	TypeUserPackage    = "UserPackage"
 	TypeUserSession    = "UserSession"
 )
+
+// FeatureMutation represents an operation that mutates the Feature nodes in the graph.
+type FeatureMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	key             *string
+	name            *string
+	description     *string
+	kind            *feature.Kind
+	clearedFields   map[string]struct{}
+	contents        map[int]struct{}
+	removedcontents map[int]struct{}
+	clearedcontents bool
+	done            bool
+	oldValue        func(context.Context) (*Feature, error)
+	predicates      []predicate.Feature
+}
+
+var _ ent.Mutation = (*FeatureMutation)(nil)
+
+// featureOption allows management of the mutation configuration using functional options.
+type featureOption func(*FeatureMutation)
+
+// newFeatureMutation creates new mutation for the Feature entity.
+func newFeatureMutation(c config, op Op, opts ...featureOption) *FeatureMutation {
+	m := &FeatureMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFeature,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFeatureID sets the ID field of the mutation.
+func withFeatureID(id int) featureOption {
+	return func(m *FeatureMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Feature
+		)
+		m.oldValue = func(ctx context.Context) (*Feature, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Feature.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFeature sets the old Feature of the mutation.
+func withFeature(node *Feature) featureOption {
+	return func(m *FeatureMutation) {
+		m.oldValue = func(context.Context) (*Feature, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FeatureMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FeatureMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FeatureMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FeatureMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Feature.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FeatureMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FeatureMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FeatureMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FeatureMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FeatureMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FeatureMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *FeatureMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *FeatureMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *FeatureMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetName sets the "name" field.
+func (m *FeatureMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *FeatureMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *FeatureMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *FeatureMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *FeatureMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *FeatureMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *FeatureMutation) SetKind(f feature.Kind) {
+	m.kind = &f
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *FeatureMutation) Kind() (r feature.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Feature entity.
+// If the Feature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeatureMutation) OldKind(ctx context.Context) (v feature.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *FeatureMutation) ResetKind() {
+	m.kind = nil
+}
+
+// AddContentIDs adds the "contents" edge to the PackageContent entity by ids.
+func (m *FeatureMutation) AddContentIDs(ids ...int) {
+	if m.contents == nil {
+		m.contents = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.contents[ids[i]] = struct{}{}
+	}
+}
+
+// ClearContents clears the "contents" edge to the PackageContent entity.
+func (m *FeatureMutation) ClearContents() {
+	m.clearedcontents = true
+}
+
+// ContentsCleared reports if the "contents" edge to the PackageContent entity was cleared.
+func (m *FeatureMutation) ContentsCleared() bool {
+	return m.clearedcontents
+}
+
+// RemoveContentIDs removes the "contents" edge to the PackageContent entity by IDs.
+func (m *FeatureMutation) RemoveContentIDs(ids ...int) {
+	if m.removedcontents == nil {
+		m.removedcontents = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.contents, ids[i])
+		m.removedcontents[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedContents returns the removed IDs of the "contents" edge to the PackageContent entity.
+func (m *FeatureMutation) RemovedContentsIDs() (ids []int) {
+	for id := range m.removedcontents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ContentsIDs returns the "contents" edge IDs in the mutation.
+func (m *FeatureMutation) ContentsIDs() (ids []int) {
+	for id := range m.contents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetContents resets all changes to the "contents" edge.
+func (m *FeatureMutation) ResetContents() {
+	m.contents = nil
+	m.clearedcontents = false
+	m.removedcontents = nil
+}
+
+// Where appends a list predicates to the FeatureMutation builder.
+func (m *FeatureMutation) Where(ps ...predicate.Feature) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FeatureMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FeatureMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Feature, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FeatureMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FeatureMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Feature).
+func (m *FeatureMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FeatureMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, feature.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, feature.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, feature.FieldKey)
+	}
+	if m.name != nil {
+		fields = append(fields, feature.FieldName)
+	}
+	if m.description != nil {
+		fields = append(fields, feature.FieldDescription)
+	}
+	if m.kind != nil {
+		fields = append(fields, feature.FieldKind)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FeatureMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case feature.FieldCreatedAt:
+		return m.CreatedAt()
+	case feature.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case feature.FieldKey:
+		return m.Key()
+	case feature.FieldName:
+		return m.Name()
+	case feature.FieldDescription:
+		return m.Description()
+	case feature.FieldKind:
+		return m.Kind()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FeatureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case feature.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case feature.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case feature.FieldKey:
+		return m.OldKey(ctx)
+	case feature.FieldName:
+		return m.OldName(ctx)
+	case feature.FieldDescription:
+		return m.OldDescription(ctx)
+	case feature.FieldKind:
+		return m.OldKind(ctx)
+	}
+	return nil, fmt.Errorf("unknown Feature field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeatureMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case feature.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case feature.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case feature.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case feature.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case feature.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case feature.FieldKind:
+		v, ok := value.(feature.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Feature field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FeatureMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FeatureMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeatureMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Feature numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FeatureMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FeatureMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FeatureMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Feature nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FeatureMutation) ResetField(name string) error {
+	switch name {
+	case feature.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case feature.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case feature.FieldKey:
+		m.ResetKey()
+		return nil
+	case feature.FieldName:
+		m.ResetName()
+		return nil
+	case feature.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case feature.FieldKind:
+		m.ResetKind()
+		return nil
+	}
+	return fmt.Errorf("unknown Feature field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FeatureMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.contents != nil {
+		edges = append(edges, feature.EdgeContents)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FeatureMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case feature.EdgeContents:
+		ids := make([]ent.Value, 0, len(m.contents))
+		for id := range m.contents {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FeatureMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedcontents != nil {
+		edges = append(edges, feature.EdgeContents)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FeatureMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case feature.EdgeContents:
+		ids := make([]ent.Value, 0, len(m.removedcontents))
+		for id := range m.removedcontents {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FeatureMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcontents {
+		edges = append(edges, feature.EdgeContents)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FeatureMutation) EdgeCleared(name string) bool {
+	switch name {
+	case feature.EdgeContents:
+		return m.clearedcontents
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FeatureMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Feature unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FeatureMutation) ResetEdge(name string) error {
+	switch name {
+	case feature.EdgeContents:
+		m.ResetContents()
+		return nil
+	}
+	return fmt.Errorf("unknown Feature edge %s", name)
+}
 
 // LoginThrottleMutation represents an operation that mutates the LoginThrottle nodes in the graph.
 type LoginThrottleMutation struct {
@@ -594,10 +1285,13 @@ type PackageContentMutation struct {
 	created_at      *time.Time
 	updated_at      *time.Time
 	name            *string
-	value           *packagecontent.Value
+	_limit          *int
+	add_limit       *int
 	clearedFields   map[string]struct{}
 	_package        *int
 	cleared_package bool
+	feature         *int
+	clearedfeature  bool
 	done            bool
 	oldValue        func(context.Context) (*PackageContent, error)
 	predicates      []predicate.PackageContent
@@ -809,42 +1503,6 @@ func (m *PackageContentMutation) ResetName() {
 	m.name = nil
 }
 
-// SetValue sets the "value" field.
-func (m *PackageContentMutation) SetValue(pa packagecontent.Value) {
-	m.value = &pa
-}
-
-// Value returns the value of the "value" field in the mutation.
-func (m *PackageContentMutation) Value() (r packagecontent.Value, exists bool) {
-	v := m.value
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldValue returns the old "value" field's value of the PackageContent entity.
-// If the PackageContent object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PackageContentMutation) OldValue(ctx context.Context) (v packagecontent.Value, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldValue is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldValue requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldValue: %w", err)
-	}
-	return oldValue.Value, nil
-}
-
-// ResetValue resets all changes to the "value" field.
-func (m *PackageContentMutation) ResetValue() {
-	m.value = nil
-}
-
 // SetPackageID sets the "package_id" field.
 func (m *PackageContentMutation) SetPackageID(i int) {
 	m._package = &i
@@ -881,6 +1539,112 @@ func (m *PackageContentMutation) ResetPackageID() {
 	m._package = nil
 }
 
+// SetFeatureID sets the "feature_id" field.
+func (m *PackageContentMutation) SetFeatureID(i int) {
+	m.feature = &i
+}
+
+// FeatureID returns the value of the "feature_id" field in the mutation.
+func (m *PackageContentMutation) FeatureID() (r int, exists bool) {
+	v := m.feature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeatureID returns the old "feature_id" field's value of the PackageContent entity.
+// If the PackageContent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageContentMutation) OldFeatureID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeatureID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeatureID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeatureID: %w", err)
+	}
+	return oldValue.FeatureID, nil
+}
+
+// ResetFeatureID resets all changes to the "feature_id" field.
+func (m *PackageContentMutation) ResetFeatureID() {
+	m.feature = nil
+}
+
+// SetLimit sets the "limit" field.
+func (m *PackageContentMutation) SetLimit(i int) {
+	m._limit = &i
+	m.add_limit = nil
+}
+
+// Limit returns the value of the "limit" field in the mutation.
+func (m *PackageContentMutation) Limit() (r int, exists bool) {
+	v := m._limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLimit returns the old "limit" field's value of the PackageContent entity.
+// If the PackageContent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageContentMutation) OldLimit(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLimit: %w", err)
+	}
+	return oldValue.Limit, nil
+}
+
+// AddLimit adds i to the "limit" field.
+func (m *PackageContentMutation) AddLimit(i int) {
+	if m.add_limit != nil {
+		*m.add_limit += i
+	} else {
+		m.add_limit = &i
+	}
+}
+
+// AddedLimit returns the value that was added to the "limit" field in this mutation.
+func (m *PackageContentMutation) AddedLimit() (r int, exists bool) {
+	v := m.add_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (m *PackageContentMutation) ClearLimit() {
+	m._limit = nil
+	m.add_limit = nil
+	m.clearedFields[packagecontent.FieldLimit] = struct{}{}
+}
+
+// LimitCleared returns if the "limit" field was cleared in this mutation.
+func (m *PackageContentMutation) LimitCleared() bool {
+	_, ok := m.clearedFields[packagecontent.FieldLimit]
+	return ok
+}
+
+// ResetLimit resets all changes to the "limit" field.
+func (m *PackageContentMutation) ResetLimit() {
+	m._limit = nil
+	m.add_limit = nil
+	delete(m.clearedFields, packagecontent.FieldLimit)
+}
+
 // ClearPackage clears the "package" edge to the Pkg entity.
 func (m *PackageContentMutation) ClearPackage() {
 	m.cleared_package = true
@@ -906,6 +1670,33 @@ func (m *PackageContentMutation) PackageIDs() (ids []int) {
 func (m *PackageContentMutation) ResetPackage() {
 	m._package = nil
 	m.cleared_package = false
+}
+
+// ClearFeature clears the "feature" edge to the Feature entity.
+func (m *PackageContentMutation) ClearFeature() {
+	m.clearedfeature = true
+	m.clearedFields[packagecontent.FieldFeatureID] = struct{}{}
+}
+
+// FeatureCleared reports if the "feature" edge to the Feature entity was cleared.
+func (m *PackageContentMutation) FeatureCleared() bool {
+	return m.clearedfeature
+}
+
+// FeatureIDs returns the "feature" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FeatureID instead. It exists only for internal usage by the builders.
+func (m *PackageContentMutation) FeatureIDs() (ids []int) {
+	if id := m.feature; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFeature resets all changes to the "feature" edge.
+func (m *PackageContentMutation) ResetFeature() {
+	m.feature = nil
+	m.clearedfeature = false
 }
 
 // Where appends a list predicates to the PackageContentMutation builder.
@@ -942,7 +1733,7 @@ func (m *PackageContentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackageContentMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, packagecontent.FieldCreatedAt)
 	}
@@ -952,11 +1743,14 @@ func (m *PackageContentMutation) Fields() []string {
 	if m.name != nil {
 		fields = append(fields, packagecontent.FieldName)
 	}
-	if m.value != nil {
-		fields = append(fields, packagecontent.FieldValue)
-	}
 	if m._package != nil {
 		fields = append(fields, packagecontent.FieldPackageID)
+	}
+	if m.feature != nil {
+		fields = append(fields, packagecontent.FieldFeatureID)
+	}
+	if m._limit != nil {
+		fields = append(fields, packagecontent.FieldLimit)
 	}
 	return fields
 }
@@ -972,10 +1766,12 @@ func (m *PackageContentMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case packagecontent.FieldName:
 		return m.Name()
-	case packagecontent.FieldValue:
-		return m.Value()
 	case packagecontent.FieldPackageID:
 		return m.PackageID()
+	case packagecontent.FieldFeatureID:
+		return m.FeatureID()
+	case packagecontent.FieldLimit:
+		return m.Limit()
 	}
 	return nil, false
 }
@@ -991,10 +1787,12 @@ func (m *PackageContentMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldUpdatedAt(ctx)
 	case packagecontent.FieldName:
 		return m.OldName(ctx)
-	case packagecontent.FieldValue:
-		return m.OldValue(ctx)
 	case packagecontent.FieldPackageID:
 		return m.OldPackageID(ctx)
+	case packagecontent.FieldFeatureID:
+		return m.OldFeatureID(ctx)
+	case packagecontent.FieldLimit:
+		return m.OldLimit(ctx)
 	}
 	return nil, fmt.Errorf("unknown PackageContent field %s", name)
 }
@@ -1025,19 +1823,26 @@ func (m *PackageContentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetName(v)
 		return nil
-	case packagecontent.FieldValue:
-		v, ok := value.(packagecontent.Value)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetValue(v)
-		return nil
 	case packagecontent.FieldPackageID:
 		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPackageID(v)
+		return nil
+	case packagecontent.FieldFeatureID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeatureID(v)
+		return nil
+	case packagecontent.FieldLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLimit(v)
 		return nil
 	}
 	return fmt.Errorf("unknown PackageContent field %s", name)
@@ -1047,6 +1852,9 @@ func (m *PackageContentMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *PackageContentMutation) AddedFields() []string {
 	var fields []string
+	if m.add_limit != nil {
+		fields = append(fields, packagecontent.FieldLimit)
+	}
 	return fields
 }
 
@@ -1055,6 +1863,8 @@ func (m *PackageContentMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *PackageContentMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case packagecontent.FieldLimit:
+		return m.AddedLimit()
 	}
 	return nil, false
 }
@@ -1064,6 +1874,13 @@ func (m *PackageContentMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *PackageContentMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case packagecontent.FieldLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLimit(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PackageContent numeric field %s", name)
 }
@@ -1071,7 +1888,11 @@ func (m *PackageContentMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *PackageContentMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(packagecontent.FieldLimit) {
+		fields = append(fields, packagecontent.FieldLimit)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -1084,6 +1905,11 @@ func (m *PackageContentMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *PackageContentMutation) ClearField(name string) error {
+	switch name {
+	case packagecontent.FieldLimit:
+		m.ClearLimit()
+		return nil
+	}
 	return fmt.Errorf("unknown PackageContent nullable field %s", name)
 }
 
@@ -1100,11 +1926,14 @@ func (m *PackageContentMutation) ResetField(name string) error {
 	case packagecontent.FieldName:
 		m.ResetName()
 		return nil
-	case packagecontent.FieldValue:
-		m.ResetValue()
-		return nil
 	case packagecontent.FieldPackageID:
 		m.ResetPackageID()
+		return nil
+	case packagecontent.FieldFeatureID:
+		m.ResetFeatureID()
+		return nil
+	case packagecontent.FieldLimit:
+		m.ResetLimit()
 		return nil
 	}
 	return fmt.Errorf("unknown PackageContent field %s", name)
@@ -1112,9 +1941,12 @@ func (m *PackageContentMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PackageContentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m._package != nil {
 		edges = append(edges, packagecontent.EdgePackage)
+	}
+	if m.feature != nil {
+		edges = append(edges, packagecontent.EdgeFeature)
 	}
 	return edges
 }
@@ -1127,13 +1959,17 @@ func (m *PackageContentMutation) AddedIDs(name string) []ent.Value {
 		if id := m._package; id != nil {
 			return []ent.Value{*id}
 		}
+	case packagecontent.EdgeFeature:
+		if id := m.feature; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PackageContentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	return edges
 }
 
@@ -1145,9 +1981,12 @@ func (m *PackageContentMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PackageContentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.cleared_package {
 		edges = append(edges, packagecontent.EdgePackage)
+	}
+	if m.clearedfeature {
+		edges = append(edges, packagecontent.EdgeFeature)
 	}
 	return edges
 }
@@ -1158,6 +1997,8 @@ func (m *PackageContentMutation) EdgeCleared(name string) bool {
 	switch name {
 	case packagecontent.EdgePackage:
 		return m.cleared_package
+	case packagecontent.EdgeFeature:
+		return m.clearedfeature
 	}
 	return false
 }
@@ -1169,6 +2010,9 @@ func (m *PackageContentMutation) ClearEdge(name string) error {
 	case packagecontent.EdgePackage:
 		m.ClearPackage()
 		return nil
+	case packagecontent.EdgeFeature:
+		m.ClearFeature()
+		return nil
 	}
 	return fmt.Errorf("unknown PackageContent unique edge %s", name)
 }
@@ -1179,6 +2023,9 @@ func (m *PackageContentMutation) ResetEdge(name string) error {
 	switch name {
 	case packagecontent.EdgePackage:
 		m.ResetPackage()
+		return nil
+	case packagecontent.EdgeFeature:
+		m.ResetFeature()
 		return nil
 	}
 	return fmt.Errorf("unknown PackageContent edge %s", name)

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"strings"
@@ -24,10 +25,12 @@ type PackageContent struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
-	// Value holds the value of the "value" field.
-	Value packagecontent.Value `json:"value,omitempty"`
 	// PackageID holds the value of the "package_id" field.
 	PackageID int `json:"package_id,omitempty"`
+	// FeatureID holds the value of the "feature_id" field.
+	FeatureID int `json:"feature_id,omitempty"`
+	// Limit holds the value of the "limit" field.
+	Limit *int `json:"limit,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PackageContentQuery when eager-loading is set.
 	Edges        PackageContentEdges `json:"edges"`
@@ -38,11 +41,13 @@ type PackageContent struct {
 type PackageContentEdges struct {
 	// Package holds the value of the package edge.
 	Package *Pkg `json:"package,omitempty"`
+	// Feature holds the value of the feature edge.
+	Feature *Feature `json:"feature,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [2]map[string]int
 }
 
 // PackageOrErr returns the Package value or an error if the edge
@@ -56,14 +61,25 @@ func (e PackageContentEdges) PackageOrErr() (*Pkg, error) {
 	return nil, &NotLoadedError{edge: "package"}
 }
 
+// FeatureOrErr returns the Feature value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e PackageContentEdges) FeatureOrErr() (*Feature, error) {
+	if e.Feature != nil {
+		return e.Feature, nil
+	} else if e.loadedTypes[1] {
+		return nil, &NotFoundError{label: feature.Label}
+	}
+	return nil, &NotLoadedError{edge: "feature"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*PackageContent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case packagecontent.FieldID, packagecontent.FieldPackageID:
+		case packagecontent.FieldID, packagecontent.FieldPackageID, packagecontent.FieldFeatureID, packagecontent.FieldLimit:
 			values[i] = new(sql.NullInt64)
-		case packagecontent.FieldName, packagecontent.FieldValue:
+		case packagecontent.FieldName:
 			values[i] = new(sql.NullString)
 		case packagecontent.FieldCreatedAt, packagecontent.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -106,17 +122,24 @@ func (_m *PackageContent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Name = value.String
 			}
-		case packagecontent.FieldValue:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field value", values[i])
-			} else if value.Valid {
-				_m.Value = packagecontent.Value(value.String)
-			}
 		case packagecontent.FieldPackageID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field package_id", values[i])
 			} else if value.Valid {
 				_m.PackageID = int(value.Int64)
+			}
+		case packagecontent.FieldFeatureID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field feature_id", values[i])
+			} else if value.Valid {
+				_m.FeatureID = int(value.Int64)
+			}
+		case packagecontent.FieldLimit:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field limit", values[i])
+			} else if value.Valid {
+				_m.Limit = new(int)
+				*_m.Limit = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -125,15 +148,20 @@ func (_m *PackageContent) assignValues(columns []string, values []any) error {
 	return nil
 }
 
-// GetValue returns the ent.Value that was dynamically selected and assigned to the PackageContent.
+// Value returns the ent.Value that was dynamically selected and assigned to the PackageContent.
 // This includes values selected through modifiers, order, etc.
-func (_m *PackageContent) GetValue(name string) (ent.Value, error) {
+func (_m *PackageContent) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
 // QueryPackage queries the "package" edge of the PackageContent entity.
 func (_m *PackageContent) QueryPackage() *PkgQuery {
 	return NewPackageContentClient(_m.config).QueryPackage(_m)
+}
+
+// QueryFeature queries the "feature" edge of the PackageContent entity.
+func (_m *PackageContent) QueryFeature() *FeatureQuery {
+	return NewPackageContentClient(_m.config).QueryFeature(_m)
 }
 
 // Update returns a builder for updating this PackageContent.
@@ -168,11 +196,16 @@ func (_m *PackageContent) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
-	builder.WriteString("value=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Value))
-	builder.WriteString(", ")
 	builder.WriteString("package_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PackageID))
+	builder.WriteString(", ")
+	builder.WriteString("feature_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FeatureID))
+	builder.WriteString(", ")
+	if v := _m.Limit; v != nil {
+		builder.WriteString("limit=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

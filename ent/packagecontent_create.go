@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"time"
@@ -57,21 +58,40 @@ func (_c *PackageContentCreate) SetName(v string) *PackageContentCreate {
 	return _c
 }
 
-// SetValue sets the "value" field.
-func (_c *PackageContentCreate) SetValue(v packagecontent.Value) *PackageContentCreate {
-	_c.mutation.SetValue(v)
-	return _c
-}
-
 // SetPackageID sets the "package_id" field.
 func (_c *PackageContentCreate) SetPackageID(v int) *PackageContentCreate {
 	_c.mutation.SetPackageID(v)
 	return _c
 }
 
+// SetFeatureID sets the "feature_id" field.
+func (_c *PackageContentCreate) SetFeatureID(v int) *PackageContentCreate {
+	_c.mutation.SetFeatureID(v)
+	return _c
+}
+
+// SetLimit sets the "limit" field.
+func (_c *PackageContentCreate) SetLimit(v int) *PackageContentCreate {
+	_c.mutation.SetLimit(v)
+	return _c
+}
+
+// SetNillableLimit sets the "limit" field if the given value is not nil.
+func (_c *PackageContentCreate) SetNillableLimit(v *int) *PackageContentCreate {
+	if v != nil {
+		_c.SetLimit(*v)
+	}
+	return _c
+}
+
 // SetPackage sets the "package" edge to the Pkg entity.
 func (_c *PackageContentCreate) SetPackage(v *Pkg) *PackageContentCreate {
 	return _c.SetPackageID(v.ID)
+}
+
+// SetFeature sets the "feature" edge to the Feature entity.
+func (_c *PackageContentCreate) SetFeature(v *Feature) *PackageContentCreate {
+	return _c.SetFeatureID(v.ID)
 }
 
 // Mutation returns the PackageContentMutation object of the builder.
@@ -144,19 +164,22 @@ func (_c *PackageContentCreate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "PackageContent.name": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.Value(); !ok {
-		return &ValidationError{Name: "value", err: errors.New(`ent: missing required field "PackageContent.value"`)}
-	}
-	if v, ok := _c.mutation.Value(); ok {
-		if err := packagecontent.ValueValidator(v); err != nil {
-			return &ValidationError{Name: "value", err: fmt.Errorf(`ent: validator failed for field "PackageContent.value": %w`, err)}
-		}
-	}
 	if _, ok := _c.mutation.PackageID(); !ok {
 		return &ValidationError{Name: "package_id", err: errors.New(`ent: missing required field "PackageContent.package_id"`)}
 	}
+	if _, ok := _c.mutation.FeatureID(); !ok {
+		return &ValidationError{Name: "feature_id", err: errors.New(`ent: missing required field "PackageContent.feature_id"`)}
+	}
+	if v, ok := _c.mutation.Limit(); ok {
+		if err := packagecontent.LimitValidator(v); err != nil {
+			return &ValidationError{Name: "limit", err: fmt.Errorf(`ent: validator failed for field "PackageContent.limit": %w`, err)}
+		}
+	}
 	if len(_c.mutation.PackageIDs()) == 0 {
 		return &ValidationError{Name: "package", err: errors.New(`ent: missing required edge "PackageContent.package"`)}
+	}
+	if len(_c.mutation.FeatureIDs()) == 0 {
+		return &ValidationError{Name: "feature", err: errors.New(`ent: missing required edge "PackageContent.feature"`)}
 	}
 	return nil
 }
@@ -197,9 +220,9 @@ func (_c *PackageContentCreate) createSpec() (*PackageContent, *sqlgraph.CreateS
 		_spec.SetField(packagecontent.FieldName, field.TypeString, value)
 		_node.Name = value
 	}
-	if value, ok := _c.mutation.Value(); ok {
-		_spec.SetField(packagecontent.FieldValue, field.TypeEnum, value)
-		_node.Value = value
+	if value, ok := _c.mutation.Limit(); ok {
+		_spec.SetField(packagecontent.FieldLimit, field.TypeInt, value)
+		_node.Limit = &value
 	}
 	if nodes := _c.mutation.PackageIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -216,6 +239,23 @@ func (_c *PackageContentCreate) createSpec() (*PackageContent, *sqlgraph.CreateS
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.PackageID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.FeatureIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(feature.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.FeatureID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -294,18 +334,6 @@ func (u *PackageContentUpsert) UpdateName() *PackageContentUpsert {
 	return u
 }
 
-// SetValue sets the "value" field.
-func (u *PackageContentUpsert) SetValue(v packagecontent.Value) *PackageContentUpsert {
-	u.Set(packagecontent.FieldValue, v)
-	return u
-}
-
-// UpdateValue sets the "value" field to the value that was provided on create.
-func (u *PackageContentUpsert) UpdateValue() *PackageContentUpsert {
-	u.SetExcluded(packagecontent.FieldValue)
-	return u
-}
-
 // SetPackageID sets the "package_id" field.
 func (u *PackageContentUpsert) SetPackageID(v int) *PackageContentUpsert {
 	u.Set(packagecontent.FieldPackageID, v)
@@ -315,6 +343,42 @@ func (u *PackageContentUpsert) SetPackageID(v int) *PackageContentUpsert {
 // UpdatePackageID sets the "package_id" field to the value that was provided on create.
 func (u *PackageContentUpsert) UpdatePackageID() *PackageContentUpsert {
 	u.SetExcluded(packagecontent.FieldPackageID)
+	return u
+}
+
+// SetFeatureID sets the "feature_id" field.
+func (u *PackageContentUpsert) SetFeatureID(v int) *PackageContentUpsert {
+	u.Set(packagecontent.FieldFeatureID, v)
+	return u
+}
+
+// UpdateFeatureID sets the "feature_id" field to the value that was provided on create.
+func (u *PackageContentUpsert) UpdateFeatureID() *PackageContentUpsert {
+	u.SetExcluded(packagecontent.FieldFeatureID)
+	return u
+}
+
+// SetLimit sets the "limit" field.
+func (u *PackageContentUpsert) SetLimit(v int) *PackageContentUpsert {
+	u.Set(packagecontent.FieldLimit, v)
+	return u
+}
+
+// UpdateLimit sets the "limit" field to the value that was provided on create.
+func (u *PackageContentUpsert) UpdateLimit() *PackageContentUpsert {
+	u.SetExcluded(packagecontent.FieldLimit)
+	return u
+}
+
+// AddLimit adds v to the "limit" field.
+func (u *PackageContentUpsert) AddLimit(v int) *PackageContentUpsert {
+	u.Add(packagecontent.FieldLimit, v)
+	return u
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (u *PackageContentUpsert) ClearLimit() *PackageContentUpsert {
+	u.SetNull(packagecontent.FieldLimit)
 	return u
 }
 
@@ -391,20 +455,6 @@ func (u *PackageContentUpsertOne) UpdateName() *PackageContentUpsertOne {
 	})
 }
 
-// SetValue sets the "value" field.
-func (u *PackageContentUpsertOne) SetValue(v packagecontent.Value) *PackageContentUpsertOne {
-	return u.Update(func(s *PackageContentUpsert) {
-		s.SetValue(v)
-	})
-}
-
-// UpdateValue sets the "value" field to the value that was provided on create.
-func (u *PackageContentUpsertOne) UpdateValue() *PackageContentUpsertOne {
-	return u.Update(func(s *PackageContentUpsert) {
-		s.UpdateValue()
-	})
-}
-
 // SetPackageID sets the "package_id" field.
 func (u *PackageContentUpsertOne) SetPackageID(v int) *PackageContentUpsertOne {
 	return u.Update(func(s *PackageContentUpsert) {
@@ -416,6 +466,48 @@ func (u *PackageContentUpsertOne) SetPackageID(v int) *PackageContentUpsertOne {
 func (u *PackageContentUpsertOne) UpdatePackageID() *PackageContentUpsertOne {
 	return u.Update(func(s *PackageContentUpsert) {
 		s.UpdatePackageID()
+	})
+}
+
+// SetFeatureID sets the "feature_id" field.
+func (u *PackageContentUpsertOne) SetFeatureID(v int) *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.SetFeatureID(v)
+	})
+}
+
+// UpdateFeatureID sets the "feature_id" field to the value that was provided on create.
+func (u *PackageContentUpsertOne) UpdateFeatureID() *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.UpdateFeatureID()
+	})
+}
+
+// SetLimit sets the "limit" field.
+func (u *PackageContentUpsertOne) SetLimit(v int) *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.SetLimit(v)
+	})
+}
+
+// AddLimit adds v to the "limit" field.
+func (u *PackageContentUpsertOne) AddLimit(v int) *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.AddLimit(v)
+	})
+}
+
+// UpdateLimit sets the "limit" field to the value that was provided on create.
+func (u *PackageContentUpsertOne) UpdateLimit() *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.UpdateLimit()
+	})
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (u *PackageContentUpsertOne) ClearLimit() *PackageContentUpsertOne {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.ClearLimit()
 	})
 }
 
@@ -658,20 +750,6 @@ func (u *PackageContentUpsertBulk) UpdateName() *PackageContentUpsertBulk {
 	})
 }
 
-// SetValue sets the "value" field.
-func (u *PackageContentUpsertBulk) SetValue(v packagecontent.Value) *PackageContentUpsertBulk {
-	return u.Update(func(s *PackageContentUpsert) {
-		s.SetValue(v)
-	})
-}
-
-// UpdateValue sets the "value" field to the value that was provided on create.
-func (u *PackageContentUpsertBulk) UpdateValue() *PackageContentUpsertBulk {
-	return u.Update(func(s *PackageContentUpsert) {
-		s.UpdateValue()
-	})
-}
-
 // SetPackageID sets the "package_id" field.
 func (u *PackageContentUpsertBulk) SetPackageID(v int) *PackageContentUpsertBulk {
 	return u.Update(func(s *PackageContentUpsert) {
@@ -683,6 +761,48 @@ func (u *PackageContentUpsertBulk) SetPackageID(v int) *PackageContentUpsertBulk
 func (u *PackageContentUpsertBulk) UpdatePackageID() *PackageContentUpsertBulk {
 	return u.Update(func(s *PackageContentUpsert) {
 		s.UpdatePackageID()
+	})
+}
+
+// SetFeatureID sets the "feature_id" field.
+func (u *PackageContentUpsertBulk) SetFeatureID(v int) *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.SetFeatureID(v)
+	})
+}
+
+// UpdateFeatureID sets the "feature_id" field to the value that was provided on create.
+func (u *PackageContentUpsertBulk) UpdateFeatureID() *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.UpdateFeatureID()
+	})
+}
+
+// SetLimit sets the "limit" field.
+func (u *PackageContentUpsertBulk) SetLimit(v int) *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.SetLimit(v)
+	})
+}
+
+// AddLimit adds v to the "limit" field.
+func (u *PackageContentUpsertBulk) AddLimit(v int) *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.AddLimit(v)
+	})
+}
+
+// UpdateLimit sets the "limit" field to the value that was provided on create.
+func (u *PackageContentUpsertBulk) UpdateLimit() *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.UpdateLimit()
+	})
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (u *PackageContentUpsertBulk) ClearLimit() *PackageContentUpsertBulk {
+	return u.Update(func(s *PackageContentUpsert) {
+		s.ClearLimit()
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
@@ -26,6 +27,7 @@ type PackageContentQuery struct {
 	inters      []Interceptor
 	predicates  []predicate.PackageContent
 	withPackage *PkgQuery
+	withFeature *FeatureQuery
 	loadTotal   []func(context.Context, []*PackageContent) error
 	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -79,6 +81,28 @@ func (_q *PackageContentQuery) QueryPackage() *PkgQuery {
 			sqlgraph.From(packagecontent.Table, packagecontent.FieldID, selector),
 			sqlgraph.To(pkg.Table, pkg.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, packagecontent.PackageTable, packagecontent.PackageColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryFeature chains the current query on the "feature" edge.
+func (_q *PackageContentQuery) QueryFeature() *FeatureQuery {
+	query := (&FeatureClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(packagecontent.Table, packagecontent.FieldID, selector),
+			sqlgraph.To(feature.Table, feature.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, packagecontent.FeatureTable, packagecontent.FeatureColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -279,6 +303,7 @@ func (_q *PackageContentQuery) Clone() *PackageContentQuery {
 		inters:      append([]Interceptor{}, _q.inters...),
 		predicates:  append([]predicate.PackageContent{}, _q.predicates...),
 		withPackage: _q.withPackage.Clone(),
+		withFeature: _q.withFeature.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -293,6 +318,17 @@ func (_q *PackageContentQuery) WithPackage(opts ...func(*PkgQuery)) *PackageCont
 		opt(query)
 	}
 	_q.withPackage = query
+	return _q
+}
+
+// WithFeature tells the query-builder to eager-load the nodes that are connected to
+// the "feature" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PackageContentQuery) WithFeature(opts ...func(*FeatureQuery)) *PackageContentQuery {
+	query := (&FeatureClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withFeature = query
 	return _q
 }
 
@@ -380,8 +416,9 @@ func (_q *PackageContentQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*PackageContent{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withPackage != nil,
+			_q.withFeature != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -408,6 +445,12 @@ func (_q *PackageContentQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	if query := _q.withPackage; query != nil {
 		if err := _q.loadPackage(ctx, query, nodes, nil,
 			func(n *PackageContent, e *Pkg) { n.Edges.Package = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withFeature; query != nil {
+		if err := _q.loadFeature(ctx, query, nodes, nil,
+			func(n *PackageContent, e *Feature) { n.Edges.Feature = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -448,6 +491,35 @@ func (_q *PackageContentQuery) loadPackage(ctx context.Context, query *PkgQuery,
 	}
 	return nil
 }
+func (_q *PackageContentQuery) loadFeature(ctx context.Context, query *FeatureQuery, nodes []*PackageContent, init func(*PackageContent), assign func(*PackageContent, *Feature)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*PackageContent)
+	for i := range nodes {
+		fk := nodes[i].FeatureID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(feature.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "feature_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *PackageContentQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -479,6 +551,9 @@ func (_q *PackageContentQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withPackage != nil {
 			_spec.Node.AddColumnOnce(packagecontent.FieldPackageID)
+		}
+		if _q.withFeature != nil {
+			_spec.Node.AddColumnOnce(packagecontent.FieldFeatureID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

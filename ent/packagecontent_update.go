@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
@@ -49,20 +50,6 @@ func (_u *PackageContentUpdate) SetNillableName(v *string) *PackageContentUpdate
 	return _u
 }
 
-// SetValue sets the "value" field.
-func (_u *PackageContentUpdate) SetValue(v packagecontent.Value) *PackageContentUpdate {
-	_u.mutation.SetValue(v)
-	return _u
-}
-
-// SetNillableValue sets the "value" field if the given value is not nil.
-func (_u *PackageContentUpdate) SetNillableValue(v *packagecontent.Value) *PackageContentUpdate {
-	if v != nil {
-		_u.SetValue(*v)
-	}
-	return _u
-}
-
 // SetPackageID sets the "package_id" field.
 func (_u *PackageContentUpdate) SetPackageID(v int) *PackageContentUpdate {
 	_u.mutation.SetPackageID(v)
@@ -77,9 +64,55 @@ func (_u *PackageContentUpdate) SetNillablePackageID(v *int) *PackageContentUpda
 	return _u
 }
 
+// SetFeatureID sets the "feature_id" field.
+func (_u *PackageContentUpdate) SetFeatureID(v int) *PackageContentUpdate {
+	_u.mutation.SetFeatureID(v)
+	return _u
+}
+
+// SetNillableFeatureID sets the "feature_id" field if the given value is not nil.
+func (_u *PackageContentUpdate) SetNillableFeatureID(v *int) *PackageContentUpdate {
+	if v != nil {
+		_u.SetFeatureID(*v)
+	}
+	return _u
+}
+
+// SetLimit sets the "limit" field.
+func (_u *PackageContentUpdate) SetLimit(v int) *PackageContentUpdate {
+	_u.mutation.ResetLimit()
+	_u.mutation.SetLimit(v)
+	return _u
+}
+
+// SetNillableLimit sets the "limit" field if the given value is not nil.
+func (_u *PackageContentUpdate) SetNillableLimit(v *int) *PackageContentUpdate {
+	if v != nil {
+		_u.SetLimit(*v)
+	}
+	return _u
+}
+
+// AddLimit adds value to the "limit" field.
+func (_u *PackageContentUpdate) AddLimit(v int) *PackageContentUpdate {
+	_u.mutation.AddLimit(v)
+	return _u
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (_u *PackageContentUpdate) ClearLimit() *PackageContentUpdate {
+	_u.mutation.ClearLimit()
+	return _u
+}
+
 // SetPackage sets the "package" edge to the Pkg entity.
 func (_u *PackageContentUpdate) SetPackage(v *Pkg) *PackageContentUpdate {
 	return _u.SetPackageID(v.ID)
+}
+
+// SetFeature sets the "feature" edge to the Feature entity.
+func (_u *PackageContentUpdate) SetFeature(v *Feature) *PackageContentUpdate {
+	return _u.SetFeatureID(v.ID)
 }
 
 // Mutation returns the PackageContentMutation object of the builder.
@@ -90,6 +123,12 @@ func (_u *PackageContentUpdate) Mutation() *PackageContentMutation {
 // ClearPackage clears the "package" edge to the Pkg entity.
 func (_u *PackageContentUpdate) ClearPackage() *PackageContentUpdate {
 	_u.mutation.ClearPackage()
+	return _u
+}
+
+// ClearFeature clears the "feature" edge to the Feature entity.
+func (_u *PackageContentUpdate) ClearFeature() *PackageContentUpdate {
+	_u.mutation.ClearFeature()
 	return _u
 }
 
@@ -142,13 +181,16 @@ func (_u *PackageContentUpdate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "PackageContent.name": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.Value(); ok {
-		if err := packagecontent.ValueValidator(v); err != nil {
-			return &ValidationError{Name: "value", err: fmt.Errorf(`ent: validator failed for field "PackageContent.value": %w`, err)}
+	if v, ok := _u.mutation.Limit(); ok {
+		if err := packagecontent.LimitValidator(v); err != nil {
+			return &ValidationError{Name: "limit", err: fmt.Errorf(`ent: validator failed for field "PackageContent.limit": %w`, err)}
 		}
 	}
 	if _u.mutation.PackageCleared() && len(_u.mutation.PackageIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "PackageContent.package"`)
+	}
+	if _u.mutation.FeatureCleared() && len(_u.mutation.FeatureIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "PackageContent.feature"`)
 	}
 	return nil
 }
@@ -171,8 +213,14 @@ func (_u *PackageContentUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(packagecontent.FieldName, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.Value(); ok {
-		_spec.SetField(packagecontent.FieldValue, field.TypeEnum, value)
+	if value, ok := _u.mutation.Limit(); ok {
+		_spec.SetField(packagecontent.FieldLimit, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedLimit(); ok {
+		_spec.AddField(packagecontent.FieldLimit, field.TypeInt, value)
+	}
+	if _u.mutation.LimitCleared() {
+		_spec.ClearField(packagecontent.FieldLimit, field.TypeInt)
 	}
 	if _u.mutation.PackageCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -196,6 +244,35 @@ func (_u *PackageContentUpdate) sqlSave(ctx context.Context) (_node int, err err
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(pkg.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FeatureCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(feature.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FeatureIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(feature.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -243,20 +320,6 @@ func (_u *PackageContentUpdateOne) SetNillableName(v *string) *PackageContentUpd
 	return _u
 }
 
-// SetValue sets the "value" field.
-func (_u *PackageContentUpdateOne) SetValue(v packagecontent.Value) *PackageContentUpdateOne {
-	_u.mutation.SetValue(v)
-	return _u
-}
-
-// SetNillableValue sets the "value" field if the given value is not nil.
-func (_u *PackageContentUpdateOne) SetNillableValue(v *packagecontent.Value) *PackageContentUpdateOne {
-	if v != nil {
-		_u.SetValue(*v)
-	}
-	return _u
-}
-
 // SetPackageID sets the "package_id" field.
 func (_u *PackageContentUpdateOne) SetPackageID(v int) *PackageContentUpdateOne {
 	_u.mutation.SetPackageID(v)
@@ -271,9 +334,55 @@ func (_u *PackageContentUpdateOne) SetNillablePackageID(v *int) *PackageContentU
 	return _u
 }
 
+// SetFeatureID sets the "feature_id" field.
+func (_u *PackageContentUpdateOne) SetFeatureID(v int) *PackageContentUpdateOne {
+	_u.mutation.SetFeatureID(v)
+	return _u
+}
+
+// SetNillableFeatureID sets the "feature_id" field if the given value is not nil.
+func (_u *PackageContentUpdateOne) SetNillableFeatureID(v *int) *PackageContentUpdateOne {
+	if v != nil {
+		_u.SetFeatureID(*v)
+	}
+	return _u
+}
+
+// SetLimit sets the "limit" field.
+func (_u *PackageContentUpdateOne) SetLimit(v int) *PackageContentUpdateOne {
+	_u.mutation.ResetLimit()
+	_u.mutation.SetLimit(v)
+	return _u
+}
+
+// SetNillableLimit sets the "limit" field if the given value is not nil.
+func (_u *PackageContentUpdateOne) SetNillableLimit(v *int) *PackageContentUpdateOne {
+	if v != nil {
+		_u.SetLimit(*v)
+	}
+	return _u
+}
+
+// AddLimit adds value to the "limit" field.
+func (_u *PackageContentUpdateOne) AddLimit(v int) *PackageContentUpdateOne {
+	_u.mutation.AddLimit(v)
+	return _u
+}
+
+// ClearLimit clears the value of the "limit" field.
+func (_u *PackageContentUpdateOne) ClearLimit() *PackageContentUpdateOne {
+	_u.mutation.ClearLimit()
+	return _u
+}
+
 // SetPackage sets the "package" edge to the Pkg entity.
 func (_u *PackageContentUpdateOne) SetPackage(v *Pkg) *PackageContentUpdateOne {
 	return _u.SetPackageID(v.ID)
+}
+
+// SetFeature sets the "feature" edge to the Feature entity.
+func (_u *PackageContentUpdateOne) SetFeature(v *Feature) *PackageContentUpdateOne {
+	return _u.SetFeatureID(v.ID)
 }
 
 // Mutation returns the PackageContentMutation object of the builder.
@@ -284,6 +393,12 @@ func (_u *PackageContentUpdateOne) Mutation() *PackageContentMutation {
 // ClearPackage clears the "package" edge to the Pkg entity.
 func (_u *PackageContentUpdateOne) ClearPackage() *PackageContentUpdateOne {
 	_u.mutation.ClearPackage()
+	return _u
+}
+
+// ClearFeature clears the "feature" edge to the Feature entity.
+func (_u *PackageContentUpdateOne) ClearFeature() *PackageContentUpdateOne {
+	_u.mutation.ClearFeature()
 	return _u
 }
 
@@ -349,13 +464,16 @@ func (_u *PackageContentUpdateOne) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "PackageContent.name": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.Value(); ok {
-		if err := packagecontent.ValueValidator(v); err != nil {
-			return &ValidationError{Name: "value", err: fmt.Errorf(`ent: validator failed for field "PackageContent.value": %w`, err)}
+	if v, ok := _u.mutation.Limit(); ok {
+		if err := packagecontent.LimitValidator(v); err != nil {
+			return &ValidationError{Name: "limit", err: fmt.Errorf(`ent: validator failed for field "PackageContent.limit": %w`, err)}
 		}
 	}
 	if _u.mutation.PackageCleared() && len(_u.mutation.PackageIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "PackageContent.package"`)
+	}
+	if _u.mutation.FeatureCleared() && len(_u.mutation.FeatureIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "PackageContent.feature"`)
 	}
 	return nil
 }
@@ -395,8 +513,14 @@ func (_u *PackageContentUpdateOne) sqlSave(ctx context.Context) (_node *PackageC
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(packagecontent.FieldName, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.Value(); ok {
-		_spec.SetField(packagecontent.FieldValue, field.TypeEnum, value)
+	if value, ok := _u.mutation.Limit(); ok {
+		_spec.SetField(packagecontent.FieldLimit, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedLimit(); ok {
+		_spec.AddField(packagecontent.FieldLimit, field.TypeInt, value)
+	}
+	if _u.mutation.LimitCleared() {
+		_spec.ClearField(packagecontent.FieldLimit, field.TypeInt)
 	}
 	if _u.mutation.PackageCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -420,6 +544,35 @@ func (_u *PackageContentUpdateOne) sqlSave(ctx context.Context) (_node *PackageC
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(pkg.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.FeatureCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(feature.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.FeatureIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   packagecontent.FeatureTable,
+			Columns: []string{packagecontent.FeatureColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(feature.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

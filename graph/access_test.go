@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/service"
 )
@@ -49,7 +48,7 @@ func newAccessWorld(t *testing.T, graceDays, start, expiry int) *accessWorld {
 	carol := w.CreateUser("carol", "carol-password", "USER")
 	var err error
 	a.pkg, err = svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Support", Days: 30, GraceDays: &graceDays, Contents: []*service.PackageContentInput{
-		{Name: "Support", Value: packagecontent.ValuePRIORITY_SUPPORT},
+		{Name: "Support", FeatureKey: "priority_support"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +68,7 @@ func newAccessWorld(t *testing.T, graceDays, start, expiry int) *accessWorld {
 func (a *accessWorld) check(t *testing.T) accessAnswer {
 	t.Helper()
 	var d struct{ CheckAccess accessAnswer }
-	a.MustDo(a.token, `{checkAccess(feature:PRIORITY_SUPPORT){granted code expiresAt startsAt graceUntil}}`, nil).Decode(t, &d)
+	a.MustDo(a.token, `{checkAccess(feature: "priority_support"){granted code expiresAt startsAt graceUntil}}`, nil).Decode(t, &d)
 	return d.CheckAccess
 }
 
@@ -86,10 +85,14 @@ func (a *accessWorld) state(t *testing.T) upState {
 func (a *accessWorld) features(t *testing.T) []string {
 	t.Helper()
 	var d struct {
-		Me struct{ ActiveFeatures []string }
+		Me struct{ ActiveFeatures []struct{ Key string } }
 	}
-	a.MustDo(a.token, `{me{activeFeatures}}`, nil).Decode(t, &d)
-	return d.Me.ActiveFeatures
+	a.MustDo(a.token, `{me{activeFeatures{key}}}`, nil).Decode(t, &d)
+	var out []string
+	for _, f := range d.Me.ActiveFeatures {
+		out = append(out, f.Key)
+	}
+	return out
 }
 
 func (a *accessWorld) suspend(t *testing.T, token string, reason any) *upState {

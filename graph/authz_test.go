@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
@@ -53,7 +54,7 @@ func matrixOps() []matrixOp {
 		return id(w.CreateUser(next("target"), "target-password", user.RoleUSER).ID)
 	}
 	newPkg := func(w *world) string {
-		r := w.MustDo(w.tokenFor("root", adminPW), `mutation($n:String!){createPackage(input:{name:$n,days:3,contents:[{name:"c",value:MOE_GATHERER}]}){id contents{id}}}`,
+		r := w.MustDo(w.tokenFor("root", adminPW), `mutation($n:String!){createPackage(input:{name:$n,days:3,contents:[{name:"c",featureKey: "moe_gatherer"}]}){id contents{id}}}`,
 			map[string]any{"n": next("pkg")})
 		var d struct{ CreatePackage struct{ ID string } }
 		r.Decode(w.t, &d)
@@ -67,6 +68,13 @@ func matrixOps() []matrixOp {
 		r.Decode(w.t, &d)
 		return d.Node.Contents[0].ID
 	}
+	newFeature := func(w *world) string {
+		f, err := w.App.Service.CreateFeature(sys(), service.CreateFeatureInput{Key: next("feature_"), Name: "F", Kind: feature.KindSWITCH})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return id(f.ID)
+	}
 	aliceSession := func(w *world) string {
 		p, err := w.App.Auth.Login(context.Background(), "alice", alicePW, auth.ClientInfo{})
 		if err != nil {
@@ -77,12 +85,22 @@ func matrixOps() []matrixOp {
 	none := func(*world) map[string]any { return nil }
 	return []matrixOp{
 		{name: "login", who: public, query: `mutation{login(input:{username:"alice",password:"alice-password"}){token user{username packages{package{name}}}}}`, vars: none},
-		{name: "me", who: signedIn, query: `{me{id username packages{active package{name contents{value}}} sessions{id} activeFeatures}}`, vars: none},
-		{name: "checkAccess", who: signedIn, query: `{checkAccess(feature:MOE_GATHERER){granted code}}`, vars: none},
+		{name: "me", who: signedIn, query: `{me{id username packages{active package{name contents{feature{key}}}} sessions{id} activeFeatures{key limit}}}`, vars: none},
+		{name: "checkAccess", who: signedIn, query: `{checkAccess(feature: "moe_gatherer"){granted code}}`, vars: none},
 		{name: "node (alice's assignment)", who: signedIn, query: `query($id:ID!){node(id:$id){id ... on UserPackage{expiresAt}}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": id(w.aliceUP.ID)} }, other: "NOT_FOUND"},
 		{name: "nodes (alice and her package)", who: signedIn, query: `query($ids:[ID!]!){nodes(ids:$ids){id}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"ids": []string{id(w.alice.ID), id(w.pro.ID)}} }, other: "NOT_FOUND"},
+		{name: "node (a feature of alice's package)", who: signedIn, query: `query($id:ID!){node(id:$id){id ... on Feature{key kind}}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": featureID(w, "moe_gatherer")} }, other: "NOT_FOUND"},
+		{name: "features", who: adminOnly, query: `{features(first:10){totalCount edges{node{key}}}}`, vars: none},
+		{name: "feature", who: adminOnly, query: `{feature(key:"moe_gatherer"){id}}`, vars: none},
+		{name: "createFeature", who: adminOnly, query: `mutation($k:String!){createFeature(input:{key:$k,name:"x",kind:LIMIT}){id}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"k": next("created_")} }},
+		{name: "updateFeature", who: adminOnly, query: `mutation($id:ID!){updateFeature(id:$id,input:{name:"y"}){name}}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": newFeature(w)} }},
+		{name: "deleteFeature", who: adminOnly, query: `mutation($id:ID!){deleteFeature(id:$id)}`,
+			vars: func(w *world) map[string]any { return map[string]any{"id": newFeature(w)} }},
 		{name: "users", who: adminOnly, query: `{users(first:10){totalCount edges{node{username}}}}`, vars: none},
 		{name: "packages", who: adminOnly, query: `{packages{totalCount}}`, vars: none},
 		{name: "packageContents", who: adminOnly, query: `{packageContents{totalCount}}`, vars: none},
@@ -110,7 +128,7 @@ func matrixOps() []matrixOp {
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
 		{name: "deletePackage", who: adminOnly, query: `mutation($id:ID!){deletePackage(id:$id)}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
-		{name: "createPackageContent", who: adminOnly, query: `mutation($id:ID!){createPackageContent(input:{packageID:$id,name:"x",value:CLOUD_SYNC}){id}}`,
+		{name: "createPackageContent", who: adminOnly, query: `mutation($id:ID!){createPackageContent(input:{packageID:$id,name:"x",featureKey: "cloud_sync"}){id}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newPkg(w)} }},
 		{name: "updatePackageContent", who: adminOnly, query: `mutation($id:ID!){updatePackageContent(id:$id,input:{name:"y"}){name}}`,
 			vars: func(w *world) map[string]any { return map[string]any{"id": newContent(w)} }},
@@ -216,4 +234,9 @@ func expectation(op matrixOp, who string) string {
 		return op.other
 	}
 	return ""
+}
+
+// featureID is the id of the feature with key.
+func featureID(w *world, key string) string {
+	return id(w.App.DB.Ent.Feature.Query().Where(feature.Key(key)).OnlyIDX(sys()))
 }

@@ -34,9 +34,10 @@ func post(b *testing.B, url, token string, body []byte) {
 // checkAccess over HTTP with a bearer token.
 func BenchmarkCheckAccess(b *testing.B) {
 	s := apptest.Start(b, nil, app.Options{})
+	seedFeatures(b, s.App.Service)
 	u := s.CreateUser("alice", "alice-password", user.RoleUSER)
 	p, err := s.App.Service.CreatePackage(sys(), service.CreatePackageInput{Name: "Pro", Days: 30,
-		Contents: []*service.PackageContentInput{{Name: "g", Value: "MOE_GATHERER"}}})
+		Contents: []*service.PackageContentInput{{Name: "g", FeatureKey: "moe_gatherer"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func BenchmarkCheckAccess(b *testing.B) {
 		b.Fatal(err)
 	}
 	tok := s.Login("alice", "alice-password")
-	body, _ := json.Marshal(map[string]any{"query": `{checkAccess(feature:MOE_GATHERER){granted code expiresAt}}`})
+	body, _ := json.Marshal(map[string]any{"query": `{checkAccess(feature: "moe_gatherer"){granted code expiresAt}}`})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -56,9 +57,10 @@ func BenchmarkCheckAccess(b *testing.B) {
 // their packages, contents and sessions.
 func BenchmarkUsersPage(b *testing.B) {
 	s := apptest.Start(b, nil, app.Options{})
+	seedFeatures(b, s.App.Service)
 	s.CreateUser("root", "root-password", user.RoleADMIN)
 	p, err := s.App.Service.CreatePackage(sys(), service.CreatePackageInput{Name: "Pro", Days: 30,
-		Contents: []*service.PackageContentInput{{Name: "g", Value: "MOE_GATHERER"}, {Name: "s", Value: "CLOUD_SYNC"}}})
+		Contents: []*service.PackageContentInput{{Name: "g", FeatureKey: "moe_gatherer"}, {Name: "s", FeatureKey: "cloud_sync"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func BenchmarkUsersPage(b *testing.B) {
 		}
 	}
 	tok := s.Login("root", "root-password")
-	body, _ := json.Marshal(map[string]any{"query": `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id value}}} sessions{id active}}}}}`})
+	body, _ := json.Marshal(map[string]any{"query": `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id limit feature{key}}}} sessions{id active}}}}}`})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -27,6 +27,15 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// Features is the resolver for the features field.
+func (r *queryResolver) Features(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) (*ent.FeatureConnection, error) {
+	first, last, err := pageArgs(first, last)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Feature.Query().Paginate(ctx, after, first, before, last, ent.WithFeatureOrder(orderBy), ent.WithFeatureFilter(where.Filter))
+}
+
 // PackageContents is the resolver for the packageContents field.
 func (r *queryResolver) PackageContents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageContentOrder, where *ent.PackageContentWhereInput) (*ent.PackageContentConnection, error) {
 	first, last, err := pageArgs(first, last)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
@@ -44,16 +44,17 @@ func newWorld(t *testing.T, adjust func(*config.Config)) *world {
 	w.alice = s.CreateUser("alice", alicePW, user.RoleUSER)
 	w.bob = s.CreateUser("bob", bobPW, user.RoleUSER)
 	svc := s.App.Service
+	seedFeatures(t, svc)
 	var err error
 	w.pro, err = svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Pro", Days: 30, Contents: []*service.PackageContentInput{
-		{Name: "Gatherer", Value: packagecontent.ValueMOE_GATHERER},
-		{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
+		{Name: "Gatherer", FeatureKey: "moe_gatherer"},
+		{Name: "Sync", FeatureKey: "cloud_sync"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.basic, err = svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Basic", Days: 7, Contents: []*service.PackageContentInput{
-		{Name: "Auto", Value: packagecontent.ValueAUTO_GATHER},
+		{Name: "Auto", FeatureKey: "auto_gather"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,25 @@ func newWorld(t *testing.T, adjust func(*config.Config)) *world {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// testFeatures are the features every test world starts with.
+var testFeatures = []service.CreateFeatureInput{
+	{Key: "moe_gatherer", Name: "Moe gatherer", Kind: feature.KindSWITCH},
+	{Key: "cloud_sync", Name: "Cloud sync", Kind: feature.KindSWITCH},
+	{Key: "auto_gather", Name: "Auto gather", Kind: feature.KindSWITCH},
+	{Key: "priority_support", Name: "Priority support", Kind: feature.KindSWITCH},
+	{Key: "projects", Name: "Projects", Kind: feature.KindLIMIT},
+}
+
+// seedFeatures defines testFeatures.
+func seedFeatures(t testing.TB, svc *service.Service) {
+	t.Helper()
+	for _, in := range testFeatures {
+		if _, err := svc.CreateFeature(sys(), in); err != nil {
+			t.Fatalf("create feature %s: %v", in.Key, err)
+		}
+	}
 }
 
 func id(n int) string { return strconv.Itoa(n) }

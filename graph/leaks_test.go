@@ -23,6 +23,11 @@ func TestNoPathReachesAnotherUsersData(t *testing.T) {
 		{"node of bob's assignment", `query($id:ID!){node(id:$id){id}}`, map[string]any{"id": id(w.bobUP.ID)}, "NOT_FOUND"},
 		{"node of bob's session", `query($id:ID!){node(id:$id){id}}`, map[string]any{"id": id(bobSession)}, "NOT_FOUND"},
 		{"node of a package alice does not hold", `query($id:ID!){node(id:$id){id}}`, map[string]any{"id": id(w.basic.ID)}, "NOT_FOUND"},
+		{"node of a feature only bob's package grants", `query($id:ID!){node(id:$id){id ... on Feature{key}}}`, map[string]any{"id": featureID(w, "auto_gather")}, "NOT_FOUND"},
+		{"nodes mixing her feature and bob's", `query($ids:[ID!]!){nodes(ids:$ids){id}}`, map[string]any{"ids": []string{featureID(w, "moe_gatherer"), featureID(w, "auto_gather")}}, "NOT_FOUND"},
+		{"the feature catalogue", `{features(first:50){edges{node{key}}}}`, nil, "FORBIDDEN"},
+		{"a feature by key", `{feature(key:"auto_gather"){id}}`, nil, "FORBIDDEN"},
+		{"her features are hers only", `{me{packages{package{contents{feature{key name kind}}}} activeFeatures{key}}}`, nil, ""},
 		{"nodes mixing hers and bob's", `query($ids:[ID!]!){nodes(ids:$ids){id}}`, map[string]any{"ids": []string{id(w.alice.ID), id(w.bob.ID)}}, "NOT_FOUND"},
 		{"who else holds her package", `{me{packages{package{userPackages{user{username}}}}}}`, nil, "FORBIDDEN"},
 		{"her package's contents lead nowhere else", `{me{packages{package{contents{package{userPackages{id}}}}}}}`, nil, "FORBIDDEN"},
@@ -39,7 +44,7 @@ func TestNoPathReachesAnotherUsersData(t *testing.T) {
 			} else {
 				mustData(t, r)
 			}
-			for _, secret := range []string{`"bob"`, id(w.bob.ID), id(bobSession), id(w.bobUP.ID), "Basic"} {
+			for _, secret := range []string{`"bob"`, id(w.bob.ID), id(bobSession), id(w.bobUP.ID), "Basic", "auto_gather", "Auto gather", featureID(w, "auto_gather")} {
 				if strings.Contains(string(r.Data), secret) {
 					t.Fatalf("answer holds bob's data %s: %s", secret, r.Data)
 				}

@@ -52,11 +52,11 @@ func TestLimits(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("{")
 		for i := 0; i < 4; i++ {
-			fmt.Fprintf(&b, "u%d: users(first:100){edges{node{id username packages{id package{id name contents{id name value}}} sessions{id expiresAt}}}} ", i)
+			fmt.Fprintf(&b, "u%d: users(first:100){edges{node{id username packages{id package{id name contents{id name limit feature{key}}}} sessions{id expiresAt}}}} ", i)
 		}
 		b.WriteString("}")
 		wantCode(t, w.Do(admin, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
-		mustData(t, w.Do(admin, `{users(first:100){edges{node{id username packages{id package{id name contents{id name value}}} sessions{id expiresAt}}}}}`, nil))
+		mustData(t, w.Do(admin, `{users(first:100){edges{node{id username packages{id package{id name contents{id name limit feature{key}}}} sessions{id expiresAt}}}}}`, nil))
 	})
 
 	t.Run("body size", func(t *testing.T) {
@@ -157,10 +157,11 @@ func TestPageOfUsersCostsFixedStatements(t *testing.T) {
 	s, n := countingServer(t)
 	s.CreateUser("root", adminPW, user.RoleADMIN)
 	svc := s.App.Service
+	seedFeatures(t, svc)
 	pkgs := make([]*ent.Pkg, 3)
 	for i := range pkgs {
 		p, err := svc.CreatePackage(sys(), service.CreatePackageInput{Name: fmt.Sprintf("P%d", i), Days: 10, Contents: []*service.PackageContentInput{
-			{Name: "a", Value: "MOE_GATHERER"}, {Name: "b", Value: "CLOUD_SYNC"},
+			{Name: "a", FeatureKey: "moe_gatherer"}, {Name: "b", FeatureKey: "cloud_sync"},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -182,7 +183,7 @@ func TestPageOfUsersCostsFixedStatements(t *testing.T) {
 		}
 	}
 	token := s.Login("root", adminPW)
-	query := `query($n:Int){users(first:$n){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id name value}}} sessions{id active}}}}}`
+	query := `query($n:Int){users(first:$n){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id name limit feature{key}}}} sessions{id active}}}}}`
 	count := func(page int) int64 {
 		s.MustDo(token, query, map[string]any{"n": page}) // warm: session touch, caches
 		before := n.Load()

@@ -116,14 +116,20 @@ type pkgAnswer struct {
 	ID       string
 	Name     string
 	Days     int
-	Contents []struct{ ID, Name, Value string }
+	Contents []contentAnswer
+}
+
+type contentAnswer struct {
+	ID, Name string
+	Limit    *int
+	Feature  struct{ Key string }
 }
 
 func TestPackageMutations(t *testing.T) {
 	w := newWorld(t, nil)
 	admin := w.tokenFor("root", adminPW)
-	create := `mutation($in:CreatePackageInput!){createPackage(input:$in){id name days contents{id name value}}}`
-	contents := []map[string]any{{"name": "One", "value": "MOE_GATHERER"}, {"name": "Two", "value": "CLOUD_SYNC"}}
+	create := `mutation($in:CreatePackageInput!){createPackage(input:$in){id name days contents{id name limit feature{key}}}}`
+	contents := []map[string]any{{"name": "One", "featureKey": "moe_gatherer"}, {"name": "Two", "featureKey": "cloud_sync"}}
 
 	r := w.Do(admin, create, map[string]any{"in": map[string]any{"name": "Team", "days": 10, "contents": contents}})
 	mustData(t, r)
@@ -131,7 +137,7 @@ func TestPackageMutations(t *testing.T) {
 	r.Decode(t, &d)
 	p := d.CreatePackage
 	sort.Slice(p.Contents, func(i, j int) bool { return p.Contents[i].Name < p.Contents[j].Name })
-	if p.ID == "" || len(p.Contents) != 2 || p.Contents[0].Value != "MOE_GATHERER" || p.Contents[1].Name != "Two" {
+	if p.ID == "" || len(p.Contents) != 2 || p.Contents[0].Feature.Key != "moe_gatherer" || p.Contents[0].Limit != nil || p.Contents[1].Name != "Two" {
 		t.Fatalf("nested create: %+v", p)
 	}
 
@@ -147,8 +153,13 @@ func TestPackageMutations(t *testing.T) {
 		{"name too long", map[string]any{"name": strings.Repeat("n", 101), "days": 1}, "BAD_USER_INPUT", "name"},
 		{"detail too long", map[string]any{"name": "A", "detail": strings.Repeat("d", 2001), "days": 1}, "BAD_USER_INPUT", "detail"},
 		{"duplicate name", map[string]any{"name": "Team", "days": 1}, "CONFLICT", "name"},
-		{"a value twice", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "value": "CLOUD_SYNC"}, {"name": "y", "value": "CLOUD_SYNC"}}}, "BAD_USER_INPUT", "contents.1.value"},
-		{"unknown value", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "value": "TELEPORT"}}}, "BAD_USER_INPUT", ""},
+		{"a value twice", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "cloud_sync"}, {"name": "y", "featureKey": "cloud_sync"}}}, "BAD_USER_INPUT", "contents.1.featureKey"},
+		{"no feature key", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "value": "TELEPORT"}}}, "BAD_USER_INPUT", ""},
+		{"unknown feature", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "teleport"}}}, "NOT_FOUND", "contents.0.featureKey"},
+		{"a bad feature key", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "Teleport!"}}}, "BAD_USER_INPUT", "contents.0.featureKey"},
+		{"a LIMIT feature without a limit", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "projects"}}}, "BAD_USER_INPUT", "contents.0.limit"},
+		{"a negative limit", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "projects", "limit": -1}}}, "BAD_USER_INPUT", "contents.0.limit"},
+		{"a SWITCH feature with a limit", map[string]any{"name": "B", "days": 1, "contents": []map[string]any{{"name": "x", "featureKey": "cloud_sync", "limit": 3}}}, "BAD_USER_INPUT", "contents.0.limit"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,13 +171,13 @@ func TestPackageMutations(t *testing.T) {
 		})
 	}
 
-	update := `mutation($id:ID!,$in:UpdatePackageInput!){updatePackage(id:$id,input:$in){id name days contents{id name value}}}`
+	update := `mutation($id:ID!,$in:UpdatePackageInput!){updatePackage(id:$id,input:$in){id name days contents{id name limit feature{key}}}}`
 	t.Run("contents given replace the old ones", func(t *testing.T) {
-		r := w.Do(admin, update, map[string]any{"id": p.ID, "in": map[string]any{"days": 12, "contents": []map[string]any{{"name": "Three", "value": "PRIORITY_SUPPORT"}}}})
+		r := w.Do(admin, update, map[string]any{"id": p.ID, "in": map[string]any{"days": 12, "contents": []map[string]any{{"name": "Three", "featureKey": "priority_support"}}}})
 		mustData(t, r)
 		var d struct{ UpdatePackage pkgAnswer }
 		r.Decode(t, &d)
-		if d.UpdatePackage.Days != 12 || len(d.UpdatePackage.Contents) != 1 || d.UpdatePackage.Contents[0].Value != "PRIORITY_SUPPORT" {
+		if d.UpdatePackage.Days != 12 || len(d.UpdatePackage.Contents) != 1 || d.UpdatePackage.Contents[0].Feature.Key != "priority_support" {
 			t.Fatalf("replace: %+v", d.UpdatePackage)
 		}
 	})
@@ -179,23 +190,27 @@ func TestPackageMutations(t *testing.T) {
 		}
 	})
 	t.Run("a failed update changes nothing", func(t *testing.T) {
-		r := w.Do(admin, update, map[string]any{"id": p.ID, "in": map[string]any{"name": "Pro", "contents": []map[string]any{{"name": "x", "value": "MOE_GATHERER"}}}})
+		r := w.Do(admin, update, map[string]any{"id": p.ID, "in": map[string]any{"name": "Pro", "contents": []map[string]any{{"name": "x", "featureKey": "moe_gatherer"}}}})
 		wantCode(t, r, "CONFLICT")
 		var d struct{ Node pkgAnswer }
-		w.MustDo(admin, `query($id:ID!){node(id:$id){... on Package{name contents{value}}}}`, map[string]any{"id": p.ID}).Decode(t, &d)
-		if d.Node.Name != "Team+" || len(d.Node.Contents) != 1 || d.Node.Contents[0].Value != "PRIORITY_SUPPORT" {
+		w.MustDo(admin, `query($id:ID!){node(id:$id){... on Package{name contents{feature{key}}}}}`, map[string]any{"id": p.ID}).Decode(t, &d)
+		if d.Node.Name != "Team+" || len(d.Node.Contents) != 1 || d.Node.Contents[0].Feature.Key != "priority_support" {
 			t.Fatalf("half an update landed: %+v", d.Node)
 		}
 	})
 
 	t.Run("package contents", func(t *testing.T) {
-		r := w.Do(admin, `mutation($p:ID!){createPackageContent(input:{packageID:$p,name:"Sync",value:CLOUD_SYNC}){id package{name}}}`, map[string]any{"p": p.ID})
+		r := w.Do(admin, `mutation($p:ID!){createPackageContent(input:{packageID:$p,name:"Sync",featureKey: "cloud_sync"}){id package{name}}}`, map[string]any{"p": p.ID})
 		mustData(t, r)
 		var d struct{ CreatePackageContent struct{ ID string } }
 		r.Decode(t, &d)
-		wantCode(t, w.Do(admin, `mutation($p:ID!){createPackageContent(input:{packageID:$p,name:"Again",value:CLOUD_SYNC}){id}}`, map[string]any{"p": p.ID}), "CONFLICT")
-		wantCode(t, w.Do(admin, `mutation{createPackageContent(input:{packageID:"4294999999",name:"x",value:CLOUD_SYNC}){id}}`, nil), "NOT_FOUND")
-		mustData(t, w.Do(admin, `mutation($id:ID!){updatePackageContent(id:$id,input:{name:"Cloud sync",value:AUTO_GATHER}){name value}}`, map[string]any{"id": d.CreatePackageContent.ID}))
+		r = w.Do(admin, `mutation($p:ID!){createPackageContent(input:{packageID:$p,name:"Again",featureKey: "cloud_sync"}){id}}`, map[string]any{"p": p.ID})
+		wantCode(t, r, "CONFLICT")
+		if field(r) != "featureKey" {
+			t.Fatalf("a feature twice in a package: field %q, want featureKey", field(r))
+		}
+		wantCode(t, w.Do(admin, `mutation{createPackageContent(input:{packageID:"4294999999",name:"x",featureKey: "cloud_sync"}){id}}`, nil), "NOT_FOUND")
+		mustData(t, w.Do(admin, `mutation($id:ID!){updatePackageContent(id:$id,input:{name:"Cloud sync",featureKey: "auto_gather"}){name feature{key}}}`, map[string]any{"id": d.CreatePackageContent.ID}))
 		mustData(t, w.Do(admin, `mutation($id:ID!){deletePackageContent(id:$id)}`, map[string]any{"id": d.CreatePackageContent.ID}))
 		wantCode(t, w.Do(admin, `mutation($id:ID!){deletePackageContent(id:$id)}`, map[string]any{"id": d.CreatePackageContent.ID}), "NOT_FOUND")
 	})
@@ -320,40 +335,41 @@ func TestCheckAccess(t *testing.T) {
 				Code    string
 			}
 		}
-		w.MustDo(tok, `query($f:ContentValue!){checkAccess(feature:$f){granted code expiresAt startsAt}}`, map[string]any{"f": feature}).Decode(t, &d)
+		w.MustDo(tok, `query($f:String!){checkAccess(feature:$f){granted code expiresAt startsAt}}`, map[string]any{"f": feature}).Decode(t, &d)
 		return d.CheckAccess.Code, d.CheckAccess.Granted
 	}
-	if c, g := check(carol, "MOE_GATHERER"); c != "NO_PACKAGE" || g {
+	if c, g := check(carol, "moe_gatherer"); c != "NO_PACKAGE" || g {
 		t.Fatalf("no package: %s %v", c, g)
 	}
 	alice := w.tokenFor("alice", alicePW)
-	if c, g := check(alice, "MOE_GATHERER"); c != "GRANTED" || !g {
+	if c, g := check(alice, "moe_gatherer"); c != "GRANTED" || !g {
 		t.Fatalf("granted: %s %v", c, g)
 	}
-	if c, g := check(alice, "PRIORITY_SUPPORT"); c != "FEATURE_MISSING" || g {
+	if c, g := check(alice, "priority_support"); c != "FEATURE_MISSING" || g {
 		t.Fatalf("missing: %s %v", c, g)
 	}
 	future := time.Now().UTC().Add(days(3)).Format(time.RFC3339)
 	mustData(t, w.Do(admin, `mutation($u:ID!,$p:ID!,$s:Time){assignPackage(input:{userID:$u,packageID:$p,startsAt:$s}){id}}`,
 		map[string]any{"u": id(w.alice.ID), "p": id(w.basic.ID), "s": future}))
-	if c, g := check(alice, "AUTO_GATHER"); c != "NOT_STARTED" || g {
+	if c, g := check(alice, "auto_gather"); c != "NOT_STARTED" || g {
 		t.Fatalf("not started: %s %v", c, g)
 	}
 	past := time.Now().UTC().Add(-days(60))
 	mustData(t, w.Do(admin, `mutation($id:ID!,$s:Time,$e:Time){updateUserPackage(id:$id,input:{startsAt:$s,expiresAt:$e}){id}}`,
 		map[string]any{"id": id(w.aliceUP.ID), "s": past.Format(time.RFC3339), "e": past.Add(days(30)).Format(time.RFC3339)}))
-	if c, g := check(alice, "MOE_GATHERER"); c != "EXPIRED" || g {
+	if c, g := check(alice, "moe_gatherer"); c != "EXPIRED" || g {
 		t.Fatalf("expired: %s %v", c, g)
 	}
 	var d struct {
-		Me struct{ ActiveFeatures []string }
+		Me struct{ ActiveFeatures []struct{ Key string } }
 	}
-	w.MustDo(alice, `{me{activeFeatures}}`, nil).Decode(t, &d)
+	w.MustDo(alice, `{me{activeFeatures{key}}}`, nil).Decode(t, &d)
 	if len(d.Me.ActiveFeatures) != 0 {
 		t.Fatalf("active features of expired/unstarted packages: %v", d.Me.ActiveFeatures)
 	}
-	wantCode(t, w.Do(alice, `{checkAccess(feature:TELEPORT){granted}}`, nil), "GRAPHQL_VALIDATION_FAILED")
-	wantCode(t, w.Do(alice, `query($f:ContentValue!){checkAccess(feature:$f){granted}}`, map[string]any{"f": "TELEPORT"}), "BAD_USER_INPUT")
+	if c, g := check(alice, "teleport"); c != "UNKNOWN_FEATURE" || g {
+		t.Fatalf("unknown feature: %s %v", c, g)
+	}
 }
 
 func TestIssuedSessions(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // query text was seen before: a hash and a cache look-up.
 func BenchmarkQueryLimitsSeenQuery(b *testing.B) {
 	l := newQueryLimits(true)
-	p := &graphql.RawParams{Query: `{checkAccess(feature:MOE_GATHERER){granted code expiresAt}}`}
+	p := &graphql.RawParams{Query: `{checkAccess(feature: "moe_gatherer"){granted code expiresAt}}`}
 	ctx := context.Background()
 	if err := l.MutateOperationParameters(ctx, p); err != nil {
 		b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkQueryLimitsSeenQuery(b *testing.B) {
 // BenchmarkQueryLimitsNewQuery measures a query text not seen before
 // (parsed and measured), the page of users.
 func BenchmarkQueryLimitsNewQuery(b *testing.B) {
-	q := `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id value}}} sessions{id active}}}}}`
+	q := `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id limit feature{key}}}} sessions{id active}}}}}`
 	ctx := context.Background()
 	l := newQueryLimits(true)
 	i := 0

@@ -50,7 +50,7 @@ func TestQueryCostIsBoundedByItsText(t *testing.T) {
 	})
 	t.Run("legitimate queries pass", func(t *testing.T) {
 		mustData(t, w.Do(admin, introspectionQuery, nil))
-		mustData(t, w.Do(admin, `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id name value}}} sessions{id active}}}}}`, nil))
+		mustData(t, w.Do(admin, `{users(first:100){totalCount edges{node{id username packages{id expiresAt active package{id name contents{id name limit feature{key}}}} sessions{id active}}}}}`, nil))
 		mustData(t, w.Do(admin, fanOut(6), nil))
 		mustData(t, w.Do(admin, "{me{"+repeat(250, func(int) string { return "id " })+"}}", nil))
 	})

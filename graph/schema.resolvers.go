@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
 	"gatehouse/graph/generated"
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
@@ -82,6 +81,21 @@ func (r *mutationResolver) DeletePackage(ctx context.Context, id int) (int, erro
 	return r.Service.DeletePackage(ctx, id)
 }
 
+// CreateFeature is the resolver for the createFeature field.
+func (r *mutationResolver) CreateFeature(ctx context.Context, input service.CreateFeatureInput) (*ent.Feature, error) {
+	return r.Service.CreateFeature(ctx, input)
+}
+
+// UpdateFeature is the resolver for the updateFeature field.
+func (r *mutationResolver) UpdateFeature(ctx context.Context, id int, input service.UpdateFeatureInput) (*ent.Feature, error) {
+	return r.Service.UpdateFeature(ctx, id, input)
+}
+
+// DeleteFeature is the resolver for the deleteFeature field.
+func (r *mutationResolver) DeleteFeature(ctx context.Context, id int) (int, error) {
+	return r.Service.DeleteFeature(ctx, id)
+}
+
 // CreatePackageContent is the resolver for the createPackageContent field.
 func (r *mutationResolver) CreatePackageContent(ctx context.Context, input service.CreatePackageContentInput) (*ent.PackageContent, error) {
 	return r.Service.CreatePackageContent(ctx, input)
@@ -138,7 +152,7 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 }
 
 // CheckAccess is the resolver for the checkAccess field.
-func (r *queryResolver) CheckAccess(ctx context.Context, feature packagecontent.Value) (*service.AccessCheck, error) {
+func (r *queryResolver) CheckAccess(ctx context.Context, feature string) (*service.AccessCheck, error) {
 	return r.Service.CheckAccess(ctx, feature)
 }
 
@@ -152,9 +166,22 @@ func (r *queryResolver) Package(ctx context.Context, id *int, name *string) (*en
 	return r.Service.FindPackage(ctx, id, name)
 }
 
+// Feature is the resolver for the feature field.
+func (r *queryResolver) Feature(ctx context.Context, id *int, key *string) (*ent.Feature, error) {
+	return r.Service.FindFeature(ctx, id, key)
+}
+
 // ActiveFeatures is the resolver for the activeFeatures field.
-func (r *userResolver) ActiveFeatures(ctx context.Context, obj *ent.User) ([]packagecontent.Value, error) {
-	return r.Service.ActiveFeatures(ctx, obj.ID)
+func (r *userResolver) ActiveFeatures(ctx context.Context, obj *ent.User) ([]*service.ActiveFeature, error) {
+	fs, err := r.Service.ActiveFeatures(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*service.ActiveFeature, len(fs))
+	for i := range fs {
+		out[i] = &fs[i]
+	}
+	return out, nil
 }
 
 // State is the resolver for the state field.

@@ -249,7 +249,7 @@ func TestInternalErrorsLogTheRequestID(t *testing.T) {
 }
 
 const createPackageMutation = `mutation AddPackage($name: String!) {
-  createPackage(input: {name: $name, days: 30, contents: [{name: "gather", value: MOE_GATHERER}, {name: "sync", value: CLOUD_SYNC}]}) { id }
+  createPackage(input: {name: $name, days: 30, contents: [{name: "gather", featureKey: "moe_gatherer"}, {name: "sync", featureKey: "cloud_sync"}]}) { id }
 }`
 
 // packageContents lists every package's name with its number of contents.
@@ -259,7 +259,7 @@ func packageContents(t *testing.T, url, token string) map[string]int {
 	var after any
 	for {
 		res := gql(t, url, token, "All", `query All($after: Cursor) {
-  packages(first: 100, after: $after) { edges { node { name contents { value } } } pageInfo { hasNextPage endCursor } }
+  packages(first: 100, after: $after) { edges { node { name contents { feature { key } } } } pageInfo { hasNextPage endCursor } }
 }`, map[string]any{"after": after}, nil)
 		if len(res.Errors) > 0 {
 			t.Fatalf("packages: %s", res.raw)
@@ -269,7 +269,7 @@ func packageContents(t *testing.T, url, token string) map[string]int {
 				Edges []struct {
 					Node struct {
 						Name     string
-						Contents []struct{ Value string }
+						Contents []struct{ Feature struct{ Key string } }
 					}
 				}
 				PageInfo struct {
@@ -317,6 +317,12 @@ func TestBackupWhileWritingThenServeFromIt(t *testing.T) {
 	mustCLI(t, m, "root-password-1\n", "user", "create", "--username", "root", "--role", "admin", "--password-stdin", "--db", live)
 	s := startServe(t, m, "--db", live)
 	token, _ := login(t, s.url, "root", "root-password-1")
+	for _, key := range []string{"moe_gatherer", "cloud_sync"} {
+		res := gql(t, s.url, token, "AddFeature", `mutation AddFeature($k: String!) { createFeature(input: {key: $k, name: $k, kind: SWITCH}) { id } }`, map[string]any{"k": key}, nil)
+		if len(res.Errors) > 0 {
+			t.Fatalf("create feature %s: %s", key, res.raw)
+		}
+	}
 
 	// The writer creates pkg-0000, pkg-0001, ... one after the other, each
 	// package with two contents in one transaction.

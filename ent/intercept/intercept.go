@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -73,6 +74,33 @@ func (f TraverseFunc) Traverse(ctx context.Context, q ent.Query) error {
 		return err
 	}
 	return f(ctx, query)
+}
+
+// The FeatureFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FeatureFunc func(context.Context, *ent.FeatureQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FeatureFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FeatureQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FeatureQuery", q)
+}
+
+// The TraverseFeature type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFeature func(context.Context, *ent.FeatureQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFeature) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFeature) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeatureQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FeatureQuery", q)
 }
 
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -267,6 +295,8 @@ func (f TraverseUserSession) Traverse(ctx context.Context, q ent.Query) error {
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
+	case *ent.FeatureQuery:
+		return &query[*ent.FeatureQuery, predicate.Feature, feature.OrderOption]{typ: ent.TypeFeature, tq: q}, nil
 	case *ent.LoginThrottleQuery:
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.PackageContentQuery:

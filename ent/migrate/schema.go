@@ -9,6 +9,22 @@ import (
 )
 
 var (
+	// FeaturesColumns holds the columns for the "features" table.
+	FeaturesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "description", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SWITCH", "LIMIT"}},
+	}
+	// FeaturesTable holds the schema information for the "features" table.
+	FeaturesTable = &schema.Table{
+		Name:       "features",
+		Columns:    FeaturesColumns,
+		PrimaryKey: []*schema.Column{FeaturesColumns[0]},
+	}
 	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
 	LoginThrottlesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -29,7 +45,8 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 100},
-		{Name: "value", Type: field.TypeEnum, Enums: []string{"MOE_GATHERER", "AUTO_GATHER", "CLOUD_SYNC", "PRIORITY_SUPPORT"}},
+		{Name: "limit", Type: field.TypeInt, Nullable: true},
+		{Name: "feature_id", Type: field.TypeInt},
 		{Name: "package_id", Type: field.TypeInt},
 	}
 	// PackageContentsTable holds the schema information for the "package_contents" table.
@@ -39,17 +56,28 @@ var (
 		PrimaryKey: []*schema.Column{PackageContentsColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
-				Symbol:     "package_contents_packages_contents",
+				Symbol:     "package_contents_features_contents",
 				Columns:    []*schema.Column{PackageContentsColumns[5]},
+				RefColumns: []*schema.Column{FeaturesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "package_contents_packages_contents",
+				Columns:    []*schema.Column{PackageContentsColumns[6]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "packagecontent_package_id_value",
+				Name:    "packagecontent_package_id_feature_id",
 				Unique:  true,
-				Columns: []*schema.Column{PackageContentsColumns[5], PackageContentsColumns[4]},
+				Columns: []*schema.Column{PackageContentsColumns[6], PackageContentsColumns[5]},
+			},
+			{
+				Name:    "packagecontent_feature_id",
+				Unique:  false,
+				Columns: []*schema.Column{PackageContentsColumns[5]},
 			},
 		},
 	}
@@ -231,6 +259,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		FeaturesTable,
 		LoginThrottlesTable,
 		PackageContentsTable,
 		PackageTrialsTable,
@@ -242,10 +271,14 @@ var (
 )
 
 func init() {
+	FeaturesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
 	LoginThrottlesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
 	}
-	PackageContentsTable.ForeignKeys[0].RefTable = PackagesTable
+	PackageContentsTable.ForeignKeys[0].RefTable = FeaturesTable
+	PackageContentsTable.ForeignKeys[1].RefTable = PackagesTable
 	PackageContentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}

@@ -3,9 +3,6 @@
 package packagecontent
 
 import (
-	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -24,12 +21,16 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldName holds the string denoting the name field in the database.
 	FieldName = "name"
-	// FieldValue holds the string denoting the value field in the database.
-	FieldValue = "value"
 	// FieldPackageID holds the string denoting the package_id field in the database.
 	FieldPackageID = "package_id"
+	// FieldFeatureID holds the string denoting the feature_id field in the database.
+	FieldFeatureID = "feature_id"
+	// FieldLimit holds the string denoting the limit field in the database.
+	FieldLimit = "limit"
 	// EdgePackage holds the string denoting the package edge name in mutations.
 	EdgePackage = "package"
+	// EdgeFeature holds the string denoting the feature edge name in mutations.
+	EdgeFeature = "feature"
 	// Table holds the table name of the packagecontent in the database.
 	Table = "package_contents"
 	// PackageTable is the table that holds the package relation/edge.
@@ -39,6 +40,13 @@ const (
 	PackageInverseTable = "packages"
 	// PackageColumn is the table column denoting the package relation/edge.
 	PackageColumn = "package_id"
+	// FeatureTable is the table that holds the feature relation/edge.
+	FeatureTable = "package_contents"
+	// FeatureInverseTable is the table name for the Feature entity.
+	// It exists in this package in order to avoid circular dependency with the "feature" package.
+	FeatureInverseTable = "features"
+	// FeatureColumn is the table column denoting the feature relation/edge.
+	FeatureColumn = "feature_id"
 )
 
 // Columns holds all SQL columns for packagecontent fields.
@@ -47,8 +55,9 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldName,
-	FieldValue,
 	FieldPackageID,
+	FieldFeatureID,
+	FieldLimit,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -77,32 +86,9 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// LimitValidator is a validator for the "limit" field. It is called by the builders before save.
+	LimitValidator func(int) error
 )
-
-// Value defines the type for the "value" enum field.
-type Value string
-
-// Value values.
-const (
-	ValueMOE_GATHERER     Value = "MOE_GATHERER"
-	ValueAUTO_GATHER      Value = "AUTO_GATHER"
-	ValueCLOUD_SYNC       Value = "CLOUD_SYNC"
-	ValuePRIORITY_SUPPORT Value = "PRIORITY_SUPPORT"
-)
-
-func (v Value) String() string {
-	return string(v)
-}
-
-// ValueValidator is a validator for the "value" field enum values. It is called by the builders before save.
-func ValueValidator(v Value) error {
-	switch v {
-	case ValueMOE_GATHERER, ValueAUTO_GATHER, ValueCLOUD_SYNC, ValuePRIORITY_SUPPORT:
-		return nil
-	default:
-		return fmt.Errorf("packagecontent: invalid enum value for value field: %q", v)
-	}
-}
 
 // OrderOption defines the ordering options for the PackageContent queries.
 type OrderOption func(*sql.Selector)
@@ -127,20 +113,32 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
 }
 
-// ByValue orders the results by the value field.
-func ByValue(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldValue, opts...).ToFunc()
-}
-
 // ByPackageID orders the results by the package_id field.
 func ByPackageID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPackageID, opts...).ToFunc()
+}
+
+// ByFeatureID orders the results by the feature_id field.
+func ByFeatureID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFeatureID, opts...).ToFunc()
+}
+
+// ByLimit orders the results by the limit field.
+func ByLimit(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLimit, opts...).ToFunc()
 }
 
 // ByPackageField orders the results by package field.
 func ByPackageField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newPackageStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByFeatureField orders the results by feature field.
+func ByFeatureField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newFeatureStep(), sql.OrderByField(field, opts...))
 	}
 }
 func newPackageStep() *sqlgraph.Step {
@@ -150,21 +148,10 @@ func newPackageStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.M2O, true, PackageTable, PackageColumn),
 	)
 }
-
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Value) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Value) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Value(str)
-	if err := ValueValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Value", str)
-	}
-	return nil
+func newFeatureStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(FeatureInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, FeatureTable, FeatureColumn),
+	)
 }

@@ -75,6 +75,16 @@ func PackageID(v int) predicate.PackageContent {
 	return predicate.PackageContent(sql.FieldEQ(FieldPackageID, v))
 }
 
+// FeatureID applies equality check predicate on the "feature_id" field. It's identical to FeatureIDEQ.
+func FeatureID(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldEQ(FieldFeatureID, v))
+}
+
+// Limit applies equality check predicate on the "limit" field. It's identical to LimitEQ.
+func Limit(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldEQ(FieldLimit, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.PackageContent {
 	return predicate.PackageContent(sql.FieldEQ(FieldCreatedAt, v))
@@ -220,26 +230,6 @@ func NameContainsFold(v string) predicate.PackageContent {
 	return predicate.PackageContent(sql.FieldContainsFold(FieldName, v))
 }
 
-// ValueEQ applies the EQ predicate on the "value" field.
-func ValueEQ(v Value) predicate.PackageContent {
-	return predicate.PackageContent(sql.FieldEQ(FieldValue, v))
-}
-
-// ValueNEQ applies the NEQ predicate on the "value" field.
-func ValueNEQ(v Value) predicate.PackageContent {
-	return predicate.PackageContent(sql.FieldNEQ(FieldValue, v))
-}
-
-// ValueIn applies the In predicate on the "value" field.
-func ValueIn(vs ...Value) predicate.PackageContent {
-	return predicate.PackageContent(sql.FieldIn(FieldValue, vs...))
-}
-
-// ValueNotIn applies the NotIn predicate on the "value" field.
-func ValueNotIn(vs ...Value) predicate.PackageContent {
-	return predicate.PackageContent(sql.FieldNotIn(FieldValue, vs...))
-}
-
 // PackageIDEQ applies the EQ predicate on the "package_id" field.
 func PackageIDEQ(v int) predicate.PackageContent {
 	return predicate.PackageContent(sql.FieldEQ(FieldPackageID, v))
@@ -260,6 +250,76 @@ func PackageIDNotIn(vs ...int) predicate.PackageContent {
 	return predicate.PackageContent(sql.FieldNotIn(FieldPackageID, vs...))
 }
 
+// FeatureIDEQ applies the EQ predicate on the "feature_id" field.
+func FeatureIDEQ(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldEQ(FieldFeatureID, v))
+}
+
+// FeatureIDNEQ applies the NEQ predicate on the "feature_id" field.
+func FeatureIDNEQ(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldNEQ(FieldFeatureID, v))
+}
+
+// FeatureIDIn applies the In predicate on the "feature_id" field.
+func FeatureIDIn(vs ...int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldIn(FieldFeatureID, vs...))
+}
+
+// FeatureIDNotIn applies the NotIn predicate on the "feature_id" field.
+func FeatureIDNotIn(vs ...int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldNotIn(FieldFeatureID, vs...))
+}
+
+// LimitEQ applies the EQ predicate on the "limit" field.
+func LimitEQ(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldEQ(FieldLimit, v))
+}
+
+// LimitNEQ applies the NEQ predicate on the "limit" field.
+func LimitNEQ(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldNEQ(FieldLimit, v))
+}
+
+// LimitIn applies the In predicate on the "limit" field.
+func LimitIn(vs ...int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldIn(FieldLimit, vs...))
+}
+
+// LimitNotIn applies the NotIn predicate on the "limit" field.
+func LimitNotIn(vs ...int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldNotIn(FieldLimit, vs...))
+}
+
+// LimitGT applies the GT predicate on the "limit" field.
+func LimitGT(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldGT(FieldLimit, v))
+}
+
+// LimitGTE applies the GTE predicate on the "limit" field.
+func LimitGTE(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldGTE(FieldLimit, v))
+}
+
+// LimitLT applies the LT predicate on the "limit" field.
+func LimitLT(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldLT(FieldLimit, v))
+}
+
+// LimitLTE applies the LTE predicate on the "limit" field.
+func LimitLTE(v int) predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldLTE(FieldLimit, v))
+}
+
+// LimitIsNil applies the IsNil predicate on the "limit" field.
+func LimitIsNil() predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldIsNull(FieldLimit))
+}
+
+// LimitNotNil applies the NotNil predicate on the "limit" field.
+func LimitNotNil() predicate.PackageContent {
+	return predicate.PackageContent(sql.FieldNotNull(FieldLimit))
+}
+
 // HasPackage applies the HasEdge predicate on the "package" edge.
 func HasPackage() predicate.PackageContent {
 	return predicate.PackageContent(func(s *sql.Selector) {
@@ -275,6 +335,29 @@ func HasPackage() predicate.PackageContent {
 func HasPackageWith(preds ...predicate.Pkg) predicate.PackageContent {
 	return predicate.PackageContent(func(s *sql.Selector) {
 		step := newPackageStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasFeature applies the HasEdge predicate on the "feature" edge.
+func HasFeature() predicate.PackageContent {
+	return predicate.PackageContent(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, FeatureTable, FeatureColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasFeatureWith applies the HasEdge predicate on the "feature" edge with a given conditions (other predicates).
+func HasFeatureWith(preds ...predicate.Feature) predicate.PackageContent {
+	return predicate.PackageContent(func(s *sql.Selector) {
+		step := newFeatureStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

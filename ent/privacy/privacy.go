@@ -111,6 +111,30 @@ func DenyMutationOperationRule(op ent.Op) MutationRule {
 	return OnMutationOperation(rule, op)
 }
 
+// The FeatureQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FeatureQueryRuleFunc func(context.Context, *ent.FeatureQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FeatureQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeatureQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FeatureQuery", q)
+}
+
+// The FeatureMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FeatureMutationRuleFunc func(context.Context, *ent.FeatureMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FeatureMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FeatureMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FeatureMutation", m)
+}
+
 // The LoginThrottleQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LoginThrottleQueryRuleFunc func(context.Context, *ent.LoginThrottleQuery) error
@@ -314,6 +338,8 @@ var _ QueryMutationRule = FilterFunc(nil)
 
 func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
+	case *ent.FeatureQuery:
+		return q.Filter(), nil
 	case *ent.LoginThrottleQuery:
 		return q.Filter(), nil
 	case *ent.PackageContentQuery:
@@ -335,6 +361,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
+	case *ent.FeatureMutation:
+		return m.Filter(), nil
 	case *ent.LoginThrottleMutation:
 		return m.Filter(), nil
 	case *ent.PackageContentMutation:

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"context"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -22,6 +23,58 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	featureMixin := schema.Feature{}.Mixin()
+	feature.Policy = privacy.NewPolicies(schema.Feature{})
+	feature.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := feature.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	featureMixinFields0 := featureMixin[0].Fields()
+	_ = featureMixinFields0
+	featureFields := schema.Feature{}.Fields()
+	_ = featureFields
+	// featureDescCreatedAt is the schema descriptor for created_at field.
+	featureDescCreatedAt := featureMixinFields0[0].Descriptor()
+	// feature.DefaultCreatedAt holds the default value on creation for the created_at field.
+	feature.DefaultCreatedAt = featureDescCreatedAt.Default.(func() time.Time)
+	// featureDescUpdatedAt is the schema descriptor for updated_at field.
+	featureDescUpdatedAt := featureMixinFields0[1].Descriptor()
+	// feature.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	feature.DefaultUpdatedAt = featureDescUpdatedAt.Default.(func() time.Time)
+	// feature.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	feature.UpdateDefaultUpdatedAt = featureDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// featureDescKey is the schema descriptor for key field.
+	featureDescKey := featureFields[0].Descriptor()
+	// feature.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	feature.KeyValidator = featureDescKey.Validators[0].(func(string) error)
+	// featureDescName is the schema descriptor for name field.
+	featureDescName := featureFields[1].Descriptor()
+	// feature.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	feature.NameValidator = func() func(string) error {
+		validators := featureDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// featureDescDescription is the schema descriptor for description field.
+	featureDescDescription := featureFields[2].Descriptor()
+	// feature.DefaultDescription holds the default value on creation for the description field.
+	feature.DefaultDescription = featureDescDescription.Default.(string)
+	// feature.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	feature.DescriptionValidator = featureDescDescription.Validators[0].(func(string) error)
 	loginthrottle.Policy = privacy.NewPolicies(schema.LoginThrottle{})
 	loginthrottle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -99,6 +152,10 @@ func init() {
 			return nil
 		}
 	}()
+	// packagecontentDescLimit is the schema descriptor for limit field.
+	packagecontentDescLimit := packagecontentFields[3].Descriptor()
+	// packagecontent.LimitValidator is a validator for the "limit" field. It is called by the builders before save.
+	packagecontent.LimitValidator = packagecontentDescLimit.Validators[0].(func(int) error)
 	packagetrial.Policy = privacy.NewPolicies(schema.PackageTrial{})
 	packagetrial.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -25,10 +25,14 @@ func (PackageContent) Fields() []ent.Field {
 			NotEmpty().
 			MaxLen(PackageContentNameMaxLen).
 			Annotations(entgql.OrderField("NAME")),
-		field.Enum("value").
-			Values(ContentValues...).
-			Annotations(entgql.Type("ContentValue"), entgql.OrderField("VALUE")),
 		field.Int("package_id"),
+		field.Int("feature_id"),
+		// The amount granted of a LIMIT feature (required, at least 0);
+		// a SWITCH feature has none.
+		field.Int("limit").
+			Optional().
+			Nillable().
+			Min(0),
 	}
 }
 
@@ -40,13 +44,19 @@ func (PackageContent) Edges() []ent.Edge {
 			Field("package_id").
 			Unique().
 			Required(),
+		edge.From("feature", Feature.Type).
+			Ref("contents").
+			Field("feature_id").
+			Unique().
+			Required(),
 	}
 }
 
 // Indexes of the PackageContent: a package grants a feature once.
 func (PackageContent) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("package_id", "value").Unique(),
+		index.Fields("package_id", "feature_id").Unique(),
+		index.Fields("feature_id"),
 	}
 }
 

@@ -80,3 +80,9 @@ func heldPackage(userID int) entql.P {
 func contentOfHeldPackage(userID int) entql.P {
 	return entql.HasEdgeWith("package", heldPackage(userID))
 }
+
+// featureOfHeldPackage keeps the features granted by packages the viewer
+// holds.
+func featureOfHeldPackage(userID int) entql.P {
+	return entql.HasEdgeWith("contents", contentOfHeldPackage(userID))
+}

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
@@ -54,7 +54,17 @@ type ComplexityRoot struct {
 		Feature    func(childComplexity int) int
 		GraceUntil func(childComplexity int) int
 		Granted    func(childComplexity int) int
+		Limit      func(childComplexity int) int
 		StartsAt   func(childComplexity int) int
+	}
+
+	ActiveFeature struct {
+		ExpiresAt func(childComplexity int) int
+		InGrace   func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Limit     func(childComplexity int) int
+		Name      func(childComplexity int) int
 	}
 
 	AuthPayload struct {
@@ -64,12 +74,35 @@ type ComplexityRoot struct {
 		User      func(childComplexity int) int
 	}
 
+	Feature struct {
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Key         func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Name        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	FeatureConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	FeatureEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AssignPackage        func(childComplexity int, input service.AssignPackageInput) int
 		ChangePassword       func(childComplexity int, currentPassword string, newPassword string) int
+		CreateFeature        func(childComplexity int, input service.CreateFeatureInput) int
 		CreatePackage        func(childComplexity int, input service.CreatePackageInput) int
 		CreatePackageContent func(childComplexity int, input service.CreatePackageContentInput) int
 		CreateUser           func(childComplexity int, input service.CreateUserInput) int
+		DeleteFeature        func(childComplexity int, id int) int
 		DeletePackage        func(childComplexity int, id int) int
 		DeletePackageContent func(childComplexity int, id int) int
 		DeleteUser           func(childComplexity int, id int) int
@@ -83,6 +116,7 @@ type ComplexityRoot struct {
 		ResumeUserPackage    func(childComplexity int, id int) int
 		RevokeSession        func(childComplexity int, id int) int
 		SuspendUserPackage   func(childComplexity int, id int, reason *string) int
+		UpdateFeature        func(childComplexity int, id int, input service.UpdateFeatureInput) int
 		UpdatePackage        func(childComplexity int, id int, input service.UpdatePackageInput) int
 		UpdatePackageContent func(childComplexity int, id int, input service.UpdatePackageContentInput) int
 		UpdateUser           func(childComplexity int, id int, input service.UpdateUserInput) int
@@ -110,12 +144,14 @@ type ComplexityRoot struct {
 
 	PackageContent struct {
 		CreatedAt func(childComplexity int) int
+		Feature   func(childComplexity int) int
+		FeatureID func(childComplexity int) int
 		ID        func(childComplexity int) int
+		Limit     func(childComplexity int) int
 		Name      func(childComplexity int) int
 		Package   func(childComplexity int) int
 		PackageID func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
-		Value     func(childComplexity int) int
 	}
 
 	PackageContentConnection struct {
@@ -142,7 +178,9 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		CheckAccess     func(childComplexity int, feature packagecontent.Value) int
+		CheckAccess     func(childComplexity int, feature string) int
+		Feature         func(childComplexity int, id *int, key *string) int
+		Features        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) int
 		Me              func(childComplexity int) int
 		Node            func(childComplexity int, id int) int
 		Nodes           func(childComplexity int, ids []int) int
@@ -250,6 +288,9 @@ type MutationResolver interface {
 	CreatePackage(ctx context.Context, input service.CreatePackageInput) (*ent.Pkg, error)
 	UpdatePackage(ctx context.Context, id int, input service.UpdatePackageInput) (*ent.Pkg, error)
 	DeletePackage(ctx context.Context, id int) (int, error)
+	CreateFeature(ctx context.Context, input service.CreateFeatureInput) (*ent.Feature, error)
+	UpdateFeature(ctx context.Context, id int, input service.UpdateFeatureInput) (*ent.Feature, error)
+	DeleteFeature(ctx context.Context, id int) (int, error)
 	CreatePackageContent(ctx context.Context, input service.CreatePackageContentInput) (*ent.PackageContent, error)
 	UpdatePackageContent(ctx context.Context, id int, input service.UpdatePackageContentInput) (*ent.PackageContent, error)
 	DeletePackageContent(ctx context.Context, id int) (int, error)
@@ -264,18 +305,20 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
+	Features(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) (*ent.FeatureConnection, error)
 	PackageContents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageContentOrder, where *ent.PackageContentWhereInput) (*ent.PackageContentConnection, error)
 	Packages(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageOrder, where *ent.PackageWhereInput) (*ent.PackageConnection, error)
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	UserPackages(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserPackageOrder, where *ent.UserPackageWhereInput) (*ent.UserPackageConnection, error)
 	UserSessions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserSessionOrder, where *ent.UserSessionWhereInput) (*ent.UserSessionConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
-	CheckAccess(ctx context.Context, feature packagecontent.Value) (*service.AccessCheck, error)
+	CheckAccess(ctx context.Context, feature string) (*service.AccessCheck, error)
 	User(ctx context.Context, id *int, username *string) (*ent.User, error)
 	Package(ctx context.Context, id *int, name *string) (*ent.Pkg, error)
+	Feature(ctx context.Context, id *int, key *string) (*ent.Feature, error)
 }
 type UserResolver interface {
-	ActiveFeatures(ctx context.Context, obj *ent.User) ([]packagecontent.Value, error)
+	ActiveFeatures(ctx context.Context, obj *ent.User) ([]*service.ActiveFeature, error)
 }
 type UserPackageResolver interface {
 	State(ctx context.Context, obj *ent.UserPackage) (access.State, error)
@@ -334,12 +377,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccessCheck.Granted(childComplexity), true
+	case "AccessCheck.limit":
+		if e.ComplexityRoot.AccessCheck.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessCheck.Limit(childComplexity), true
 	case "AccessCheck.startsAt":
 		if e.ComplexityRoot.AccessCheck.StartsAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AccessCheck.StartsAt(childComplexity), true
+
+	case "ActiveFeature.expiresAt":
+		if e.ComplexityRoot.ActiveFeature.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.ExpiresAt(childComplexity), true
+	case "ActiveFeature.inGrace":
+		if e.ComplexityRoot.ActiveFeature.InGrace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.InGrace(childComplexity), true
+	case "ActiveFeature.key":
+		if e.ComplexityRoot.ActiveFeature.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.Key(childComplexity), true
+	case "ActiveFeature.kind":
+		if e.ComplexityRoot.ActiveFeature.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.Kind(childComplexity), true
+	case "ActiveFeature.limit":
+		if e.ComplexityRoot.ActiveFeature.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.Limit(childComplexity), true
+	case "ActiveFeature.name":
+		if e.ComplexityRoot.ActiveFeature.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveFeature.Name(childComplexity), true
 
 	case "AuthPayload.expiresAt":
 		if e.ComplexityRoot.AuthPayload.ExpiresAt == nil {
@@ -366,6 +452,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
 
+	case "Feature.createdAt":
+		if e.ComplexityRoot.Feature.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.CreatedAt(childComplexity), true
+	case "Feature.description":
+		if e.ComplexityRoot.Feature.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.Description(childComplexity), true
+	case "Feature.id":
+		if e.ComplexityRoot.Feature.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.ID(childComplexity), true
+	case "Feature.key":
+		if e.ComplexityRoot.Feature.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.Key(childComplexity), true
+	case "Feature.kind":
+		if e.ComplexityRoot.Feature.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.Kind(childComplexity), true
+	case "Feature.name":
+		if e.ComplexityRoot.Feature.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.Name(childComplexity), true
+	case "Feature.updatedAt":
+		if e.ComplexityRoot.Feature.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Feature.UpdatedAt(childComplexity), true
+
+	case "FeatureConnection.edges":
+		if e.ComplexityRoot.FeatureConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeatureConnection.Edges(childComplexity), true
+	case "FeatureConnection.pageInfo":
+		if e.ComplexityRoot.FeatureConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeatureConnection.PageInfo(childComplexity), true
+	case "FeatureConnection.totalCount":
+		if e.ComplexityRoot.FeatureConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeatureConnection.TotalCount(childComplexity), true
+
+	case "FeatureEdge.cursor":
+		if e.ComplexityRoot.FeatureEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeatureEdge.Cursor(childComplexity), true
+	case "FeatureEdge.node":
+		if e.ComplexityRoot.FeatureEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeatureEdge.Node(childComplexity), true
+
 	case "Mutation.assignPackage":
 		if e.ComplexityRoot.Mutation.AssignPackage == nil {
 			break
@@ -388,6 +549,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
+	case "Mutation.createFeature":
+		if e.ComplexityRoot.Mutation.CreateFeature == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createFeature_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateFeature(childComplexity, args["input"].(service.CreateFeatureInput)), true
 	case "Mutation.createPackage":
 		if e.ComplexityRoot.Mutation.CreatePackage == nil {
 			break
@@ -421,6 +593,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(service.CreateUserInput)), true
+	case "Mutation.deleteFeature":
+		if e.ComplexityRoot.Mutation.DeleteFeature == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteFeature_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteFeature(childComplexity, args["id"].(int)), true
 	case "Mutation.deletePackage":
 		if e.ComplexityRoot.Mutation.DeletePackage == nil {
 			break
@@ -549,6 +732,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SuspendUserPackage(childComplexity, args["id"].(int), args["reason"].(*string)), true
+	case "Mutation.updateFeature":
+		if e.ComplexityRoot.Mutation.UpdateFeature == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateFeature_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateFeature(childComplexity, args["id"].(int), args["input"].(service.UpdateFeatureInput)), true
 	case "Mutation.updatePackage":
 		if e.ComplexityRoot.Mutation.UpdatePackage == nil {
 			break
@@ -680,12 +874,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageContent.CreatedAt(childComplexity), true
+	case "PackageContent.feature":
+		if e.ComplexityRoot.PackageContent.Feature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageContent.Feature(childComplexity), true
+	case "PackageContent.featureID":
+		if e.ComplexityRoot.PackageContent.FeatureID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageContent.FeatureID(childComplexity), true
 	case "PackageContent.id":
 		if e.ComplexityRoot.PackageContent.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.PackageContent.ID(childComplexity), true
+	case "PackageContent.limit":
+		if e.ComplexityRoot.PackageContent.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageContent.Limit(childComplexity), true
 	case "PackageContent.name":
 		if e.ComplexityRoot.PackageContent.Name == nil {
 			break
@@ -710,12 +922,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageContent.UpdatedAt(childComplexity), true
-	case "PackageContent.value":
-		if e.ComplexityRoot.PackageContent.Value == nil {
-			break
-		}
-
-		return e.ComplexityRoot.PackageContent.Value(childComplexity), true
 
 	case "PackageContentConnection.edges":
 		if e.ComplexityRoot.PackageContentConnection.Edges == nil {
@@ -797,7 +1003,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.CheckAccess(childComplexity, args["feature"].(packagecontent.Value)), true
+		return e.ComplexityRoot.Query.CheckAccess(childComplexity, args["feature"].(string)), true
+	case "Query.feature":
+		if e.ComplexityRoot.Query.Feature == nil {
+			break
+		}
+
+		args, err := ec.field_Query_feature_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Feature(childComplexity, args["id"].(*int), args["key"].(*string)), true
+	case "Query.features":
+		if e.ComplexityRoot.Query.Features == nil {
+			break
+		}
+
+		args, err := ec.field_Query_features_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Features(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FeatureOrder), args["where"].(*ent.FeatureWhereInput)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1224,9 +1452,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AssignPackageInput", ec.unmarshalInputAssignPackageInput),
+			graphql.NewInputUnmarshaler("CreateFeatureInput", ec.unmarshalInputCreateFeatureInput),
 			graphql.NewInputUnmarshaler("CreatePackageContentInput", ec.unmarshalInputCreatePackageContentInput),
 			graphql.NewInputUnmarshaler("CreatePackageInput", ec.unmarshalInputCreatePackageInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("FeatureOrder", ec.unmarshalInputFeatureOrder),
+			graphql.NewInputUnmarshaler("FeatureWhereInput", ec.unmarshalInputFeatureWhereInput),
 			graphql.NewInputUnmarshaler("IssueSessionInput", ec.unmarshalInputIssueSessionInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("PackageContentInput", ec.unmarshalInputPackageContentInput),
@@ -1234,6 +1465,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PackageContentWhereInput", ec.unmarshalInputPackageContentWhereInput),
 			graphql.NewInputUnmarshaler("PackageOrder", ec.unmarshalInputPackageOrder),
 			graphql.NewInputUnmarshaler("PackageWhereInput", ec.unmarshalInputPackageWhereInput),
+			graphql.NewInputUnmarshaler("UpdateFeatureInput", ec.unmarshalInputUpdateFeatureInput),
 			graphql.NewInputUnmarshaler("UpdatePackageContentInput", ec.unmarshalInputUpdatePackageContentInput),
 			graphql.NewInputUnmarshaler("UpdatePackageInput", ec.unmarshalInputUpdatePackageInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
@@ -1323,19 +1555,176 @@ var sources = []*ast.Source{
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 """
-ContentValue is enum for the field value
-"""
-enum ContentValue @goModel(model: "gatehouse/ent/packagecontent.Value") {
-  MOE_GATHERER
-  AUTO_GATHER
-  CLOUD_SYNC
-  PRIORITY_SUPPORT
-}
-"""
 Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type Feature implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  key: String!
+  name: String!
+  description: String!
+  kind: FeatureKind!
+}
+"""
+A connection to a list of items.
+"""
+type FeatureConnection {
+  """
+  A list of edges.
+  """
+  edges: [FeatureEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type FeatureEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Feature
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+FeatureKind is enum for the field kind
+"""
+enum FeatureKind @goModel(model: "gatehouse/ent/feature.Kind") {
+  SWITCH
+  LIMIT
+}
+"""
+Ordering options for Feature connections
+"""
+input FeatureOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Features.
+  """
+  field: FeatureOrderField!
+}
+"""
+Properties by which Feature connections can be ordered.
+"""
+enum FeatureOrderField {
+  CREATED_AT
+  UPDATED_AT
+  KEY
+  NAME
+  KIND
+}
+"""
+FeatureWhereInput is used for filtering Feature objects.
+Input was generated by ent.
+"""
+input FeatureWhereInput {
+  not: FeatureWhereInput
+  and: [FeatureWhereInput!]
+  or: [FeatureWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  key field predicates
+  """
+  key: String
+  keyNEQ: String
+  keyIn: [String!]
+  keyNotIn: [String!]
+  keyGT: String
+  keyGTE: String
+  keyLT: String
+  keyLTE: String
+  keyContains: String
+  keyHasPrefix: String
+  keyHasSuffix: String
+  keyEqualFold: String
+  keyContainsFold: String
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  kind field predicates
+  """
+  kind: FeatureKind
+  kindNEQ: FeatureKind
+  kindIn: [FeatureKind!]
+  kindNotIn: [FeatureKind!]
+}
 """
 An object with an ID.
 Follows the [Relay Global Object Identification Specification](https://relay.dev/graphql/objectidentification.htm)
@@ -1393,9 +1782,11 @@ type PackageContent implements Node {
   createdAt: Time!
   updatedAt: Time!
   name: String!
-  value: ContentValue!
   packageID: ID!
+  featureID: ID!
+  limit: Int
   package: Package!
+  feature: Feature!
 }
 """
 A connection to a list of items.
@@ -1447,7 +1838,6 @@ enum PackageContentOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
-  VALUE
 }
 """
 PackageContentWhereInput is used for filtering PackageContent objects.
@@ -1507,13 +1897,6 @@ input PackageContentWhereInput {
   nameEqualFold: String
   nameContainsFold: String
   """
-  value field predicates
-  """
-  value: ContentValue
-  valueNEQ: ContentValue
-  valueIn: [ContentValue!]
-  valueNotIn: [ContentValue!]
-  """
   package_id field predicates
   """
   packageID: ID
@@ -1521,10 +1904,35 @@ input PackageContentWhereInput {
   packageIDIn: [ID!]
   packageIDNotIn: [ID!]
   """
+  feature_id field predicates
+  """
+  featureID: ID
+  featureIDNEQ: ID
+  featureIDIn: [ID!]
+  featureIDNotIn: [ID!]
+  """
+  limit field predicates
+  """
+  limit: Int
+  limitNEQ: Int
+  limitIn: [Int!]
+  limitNotIn: [Int!]
+  limitGT: Int
+  limitGTE: Int
+  limitLT: Int
+  limitLTE: Int
+  limitIsNil: Boolean
+  limitNotNil: Boolean
+  """
   package edge predicates
   """
   hasPackage: Boolean
   hasPackageWith: [PackageWhereInput!]
+  """
+  feature edge predicates
+  """
+  hasFeature: Boolean
+  hasFeatureWith: [FeatureWhereInput!]
 }
 """
 An edge in a connection.
@@ -1714,6 +2122,37 @@ type Query {
     """
     ids: [ID!]!
   ): [Node]! @auth
+  features(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Features returned from the connection.
+    """
+    orderBy: FeatureOrder
+
+    """
+    Filtering options for Features returned from the connection.
+    """
+    where: FeatureWhereInput
+  ): FeatureConnection! @hasRole(role: ADMIN)
   packageContents(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -2421,16 +2860,31 @@ extend type Query {
   "The signed-in user, with their packages and sessions."
   me: User! @auth
   "Whether the signed-in user may use a feature now: the one call a client app makes before unlocking it."
-  checkAccess(feature: ContentValue!): AccessCheck! @auth
+  checkAccess(feature: String!): AccessCheck! @auth
   "A user by id or by username (exactly one of them)."
   user(id: ID, username: String): User @hasRole(role: ADMIN)
   "A package by id or by name (exactly one of them)."
   package(id: ID, name: String): Package @hasRole(role: ADMIN)
+  "A feature by id or by key (exactly one of them); NOT_FOUND when there is none."
+  feature(id: ID, key: String): Feature! @hasRole(role: ADMIN)
 }
 
 extend type User {
-  "The features the user's packages grant now (active or in grace), each once."
-  activeFeatures: [ContentValue!]!
+  "The features the user's packages grant now (active or in grace), each once, merged over the assignments as checkAccess does, ordered by key."
+  activeFeatures: [ActiveFeature!]!
+}
+
+"A feature a user's packages grant now."
+type ActiveFeature {
+  key: String!
+  name: String!
+  kind: FeatureKind!
+  "LIMIT features: the highest limit among the granting assignments (the active ones, or when none is active, those in grace)."
+  limit: Int
+  "When access ends if nothing changes: the latest expiry among the active assignments, or when only in grace, when the latest grace period ends."
+  expiresAt: Time!
+  "No active assignment grants the feature, only assignments in their grace period."
+  inGrace: Boolean!
 }
 
 extend type UserPackage {
@@ -2471,6 +2925,8 @@ type AuthPayload {
 
 "Why access was or was not granted. Decided in this order over the assignments whose package holds the feature: the first that applies wins."
 enum AccessCode {
+  "No feature has this key (checked first, whatever the user holds)."
+  UNKNOWN_FEATURE
   "Some assignment is active (started, not expired, not suspended)."
   GRANTED
   "Granted: none is active, but one expired less than its package's graceDays ago and is not suspended."
@@ -2488,9 +2944,12 @@ enum AccessCode {
 }
 
 type AccessCheck {
-  feature: ContentValue!
+  "The feature key asked about."
+  feature: String!
   granted: Boolean!
   code: AccessCode!
+  "GRANTED and IN_GRACE, LIMIT features: the highest limit among the assignments that grant."
+  limit: Int
   "GRANTED: the latest expiry among the active assignments. IN_GRACE: the latest expiry among those in grace. EXPIRED: the latest expiry of all."
   expiresAt: Time
   "NOT_STARTED: the earliest start."
@@ -2523,7 +2982,10 @@ input UpdateUserInput {
 
 input PackageContentInput {
   name: String!
-  value: ContentValue!
+  "The key of the feature the content grants."
+  featureKey: String!
+  "Required (0 or more) for a LIMIT feature; absent for a SWITCH."
+  limit: Int
 }
 
 input CreatePackageInput {
@@ -2551,12 +3013,31 @@ input UpdatePackageInput {
 input CreatePackageContentInput {
   packageID: ID!
   name: String!
-  value: ContentValue!
+  featureKey: String!
+  "Required (0 or more) for a LIMIT feature; absent for a SWITCH."
+  limit: Int
 }
 
 input UpdatePackageContentInput {
   name: String
-  value: ContentValue
+  featureKey: String
+  "Required when the content ends with a LIMIT feature that had none (kept when omitted); a SWITCH content has none."
+  limit: Int
+}
+
+input CreateFeatureInput {
+  "Unique and immutable: 2 to 63 of a-z, 0-9 and _, starting with a letter (e.g. moe_gatherer)."
+  key: String!
+  name: String!
+  description: String = ""
+  "Immutable."
+  kind: FeatureKind!
+}
+
+"A feature's key and kind never change."
+input UpdateFeatureInput {
+  name: String
+  description: String
 }
 
 input AssignPackageInput {
@@ -2607,6 +3088,11 @@ type Mutation {
   "Deletes a package with its contents; refused while it is assigned to anyone."
   deletePackage(id: ID!): ID! @hasRole(role: ADMIN)
 
+  createFeature(input: CreateFeatureInput!): Feature! @hasRole(role: ADMIN)
+  updateFeature(id: ID!, input: UpdateFeatureInput!): Feature! @hasRole(role: ADMIN)
+  "Deletes a feature; refused (CONFLICT) while any package content uses it."
+  deleteFeature(id: ID!): ID! @hasRole(role: ADMIN)
+
   createPackageContent(input: CreatePackageContentInput!): PackageContent! @hasRole(role: ADMIN)
   updatePackageContent(id: ID!, input: UpdatePackageContentInput!): PackageContent! @hasRole(role: ADMIN)
   deletePackageContent(id: ID!): ID! @hasRole(role: ADMIN)
@@ -2640,6 +3126,8 @@ func (ec *executionContext) childFields_AccessCheck(ctx context.Context, field g
 		return ec.fieldContext_AccessCheck_granted(ctx, field)
 	case "code":
 		return ec.fieldContext_AccessCheck_code(ctx, field)
+	case "limit":
+		return ec.fieldContext_AccessCheck_limit(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_AccessCheck_expiresAt(ctx, field)
 	case "startsAt":
@@ -2648,6 +3136,24 @@ func (ec *executionContext) childFields_AccessCheck(ctx context.Context, field g
 		return ec.fieldContext_AccessCheck_graceUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccessCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_ActiveFeature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ActiveFeature_key(ctx, field)
+	case "name":
+		return ec.fieldContext_ActiveFeature_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_ActiveFeature_kind(ctx, field)
+	case "limit":
+		return ec.fieldContext_ActiveFeature_limit(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ActiveFeature_expiresAt(ctx, field)
+	case "inGrace":
+		return ec.fieldContext_ActiveFeature_inGrace(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActiveFeature", field.Name)
 }
 
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2662,6 +3168,48 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Feature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Feature_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Feature_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Feature_updatedAt(ctx, field)
+	case "key":
+		return ec.fieldContext_Feature_key(ctx, field)
+	case "name":
+		return ec.fieldContext_Feature_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Feature_description(ctx, field)
+	case "kind":
+		return ec.fieldContext_Feature_kind(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Feature", field.Name)
+}
+
+func (ec *executionContext) childFields_FeatureConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FeatureConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FeatureConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FeatureConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeatureConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FeatureEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_FeatureEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_FeatureEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeatureEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Package(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2712,12 +3260,16 @@ func (ec *executionContext) childFields_PackageContent(ctx context.Context, fiel
 		return ec.fieldContext_PackageContent_updatedAt(ctx, field)
 	case "name":
 		return ec.fieldContext_PackageContent_name(ctx, field)
-	case "value":
-		return ec.fieldContext_PackageContent_value(ctx, field)
 	case "packageID":
 		return ec.fieldContext_PackageContent_packageID(ctx, field)
+	case "featureID":
+		return ec.fieldContext_PackageContent_featureID(ctx, field)
+	case "limit":
+		return ec.fieldContext_PackageContent_limit(ctx, field)
 	case "package":
 		return ec.fieldContext_PackageContent_package(ctx, field)
+	case "feature":
+		return ec.fieldContext_PackageContent_feature(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PackageContent", field.Name)
 }
@@ -3088,6 +3640,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createFeature_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (service.CreateFeatureInput, error) {
+			return ec.unmarshalNCreateFeatureInput2gatehouseᚋinternalᚋserviceᚐCreateFeatureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPackageContent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3127,6 +3693,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteFeature_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3278,6 +3858,28 @@ func (ec *executionContext) field_Mutation_suspendUserPackage_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateFeature_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (service.UpdateFeatureInput, error) {
+			return ec.unmarshalNUpdateFeatureInput2gatehouseᚋinternalᚋserviceᚐUpdateFeatureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updatePackageContent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3384,13 +3986,89 @@ func (ec *executionContext) field_Query_checkAccess_args(ctx context.Context, ra
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "feature",
-		func(ctx context.Context, v any) (packagecontent.Value, error) {
-			return ec.unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["feature"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_feature_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_features_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.FeatureOrder, error) {
+			return ec.unmarshalOFeatureOrder2ᚖgatehouseᚋentᚐFeatureOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.FeatureWhereInput, error) {
+			return ec.unmarshalOFeatureWhereInput2ᚖgatehouseᚋentᚐFeatureWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -3822,15 +4500,15 @@ func (ec *executionContext) _AccessCheck_feature(ctx context.Context, field grap
 			return obj.Feature, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v packagecontent.Value) graphql.Marshaler {
-			return ec.marshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AccessCheck_feature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "ContentValue")
+	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "String")
 }
 
 func (ec *executionContext) _AccessCheck_granted(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
@@ -3877,6 +4555,29 @@ func (ec *executionContext) _AccessCheck_code(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_AccessCheck_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "AccessCode")
+}
+
+func (ec *executionContext) _AccessCheck_limit(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessCheck_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccessCheck_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AccessCheck_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
@@ -3946,6 +4647,144 @@ func (ec *executionContext) _AccessCheck_graceUntil(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_AccessCheck_graceUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccessCheck", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+			return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "FeatureKind")
+}
+
+func (ec *executionContext) _ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveFeature_inGrace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InGrace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveFeature_inGrace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveFeature", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
@@ -4056,6 +4895,309 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Feature_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+			return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Feature_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Feature", field, false, false, "FeatureKind")
+}
+
+func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeatureConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FeatureEdge) graphql.Marshaler {
+			return ec.marshalOFeatureEdge2ᚕᚖgatehouseᚋentᚐFeatureEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeatureConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeatureConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeatureEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeatureConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeatureConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeatureConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeatureConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeatureConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeatureConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FeatureEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeatureEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+			return ec.marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeatureEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeatureEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Feature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeatureEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeatureEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeatureEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4699,6 +5841,192 @@ func (ec *executionContext) fieldContext_Mutation_deletePackage(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deletePackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createFeature(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createFeature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateFeature(ctx, fc.Args["input"].(service.CreateFeatureInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.Feature
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Feature
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+			return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createFeature(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Feature(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createFeature_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateFeature(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateFeature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateFeature(ctx, fc.Args["id"].(int), fc.Args["input"].(service.UpdateFeatureInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.Feature
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Feature
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+			return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateFeature(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Feature(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateFeature_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteFeature(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteFeature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteFeature(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteFeature(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteFeature_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5770,29 +7098,6 @@ func (ec *executionContext) fieldContext_PackageContent_name(_ context.Context, 
 	return graphql.NewScalarFieldContext("PackageContent", field, false, false, "String")
 }
 
-func (ec *executionContext) _PackageContent_value(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PackageContent_value(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Value, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v packagecontent.Value) graphql.Marshaler {
-			return ec.marshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_PackageContent_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PackageContent", field, false, false, "ContentValue")
-}
-
 func (ec *executionContext) _PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5814,6 +7119,52 @@ func (ec *executionContext) _PackageContent_packageID(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_PackageContent_packageID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PackageContent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageContent_featureID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeatureID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackageContent_featureID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageContent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageContent_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageContent_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageContent", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PackageContent_package(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
@@ -5843,6 +7194,38 @@ func (ec *executionContext) fieldContext_PackageContent_package(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Package(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PackageContent_feature(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageContent_feature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feature(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+			return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackageContent_feature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PackageContent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Feature(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6251,6 +7634,68 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_features(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_features(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Features(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FeatureOrder), fc.Args["where"].(*ent.FeatureWhereInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.FeatureConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.FeatureConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FeatureConnection) graphql.Marshaler {
+			return ec.marshalNFeatureConnection2ᚖgatehouseᚋentᚐFeatureConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_features(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeatureConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_features_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_packageContents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6616,7 +8061,7 @@ func (ec *executionContext) _Query_checkAccess(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().CheckAccess(ctx, fc.Args["feature"].(packagecontent.Value))
+			return ec.Resolvers.Query().CheckAccess(ctx, fc.Args["feature"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -6781,6 +8226,68 @@ func (ec *executionContext) fieldContext_Query_package(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_package_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_feature(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_feature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Feature(ctx, fc.Args["id"].(*int), fc.Args["key"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.Feature
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Feature
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+			return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_feature(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Feature(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_feature_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7100,15 +8607,24 @@ func (ec *executionContext) _User_activeFeatures(ctx context.Context, field grap
 			return ec.Resolvers.User().ActiveFeatures(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []packagecontent.Value) graphql.Marshaler {
-			return ec.marshalNContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+			return ec.marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_User_activeFeatures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, true, true, "ContentValue")
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActiveFeature(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
@@ -9275,6 +10791,73 @@ func UnmarshalAssignPackageInput(ctx context.Context, raw any) (service.AssignPa
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateFeatureInput(ctx context.Context, obj any) (service.CreateFeatureInput, error) {
+	var it service.CreateFeatureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["description"]; !present {
+		asMap["description"] = ""
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "description", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateFeatureInput unmarshals raw into the CreateFeatureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateFeatureInput(ctx context.Context, raw any) (service.CreateFeatureInput, error) {
+	var out service.CreateFeatureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateFeatureInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreatePackageContentInput(ctx context.Context, obj any) (service.CreatePackageContentInput, error) {
 	var it service.CreatePackageContentInput
 	if obj == nil {
@@ -9286,7 +10869,7 @@ func (ec *executionContext) unmarshalInputCreatePackageContentInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"packageID", "name", "value"}
+	fieldsInOrder := [...]string{"packageID", "name", "featureKey", "limit"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9307,13 +10890,20 @@ func (ec *executionContext) unmarshalInputCreatePackageContentInput(ctx context.
 				return it, err
 			}
 			it.Name = data
-		case "value":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
-			data, err := ec.unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
+		case "featureKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Value = data
+			it.FeatureKey = data
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
 		}
 	}
 	return it, nil
@@ -9488,6 +11078,584 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (service.CreateUserI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFeatureOrder(ctx context.Context, obj any) (ent.FeatureOrder, error) {
+	var it ent.FeatureOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNFeatureOrderField2ᚖgatehouseᚋentᚐFeatureOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFeatureOrder unmarshals raw into the FeatureOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFeatureOrder(ctx context.Context, raw any) (ent.FeatureOrder, error) {
+	var out ent.FeatureOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FeatureOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFeatureWhereInput(ctx context.Context, obj any) (ent.FeatureWhereInput, error) {
+	var it ent.FeatureWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "key", "keyNEQ", "keyIn", "keyNotIn", "keyGT", "keyGTE", "keyLT", "keyLTE", "keyContains", "keyHasPrefix", "keyHasSuffix", "keyEqualFold", "keyContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOFeatureWhereInput2ᚖgatehouseᚋentᚐFeatureWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOFeatureWhereInput2ᚕᚖgatehouseᚋentᚐFeatureWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOFeatureWhereInput2ᚕᚖgatehouseᚋentᚐFeatureWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "keyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyNEQ = data
+		case "keyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyIn = data
+		case "keyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyNotIn = data
+		case "keyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyGT = data
+		case "keyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyGTE = data
+		case "keyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyLT = data
+		case "keyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyLTE = data
+		case "keyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyContains = data
+		case "keyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyHasPrefix = data
+		case "keyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyHasSuffix = data
+		case "keyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyEqualFold = data
+		case "keyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeyContainsFold = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOFeatureKind2ᚖgatehouseᚋentᚋfeatureᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOFeatureKind2ᚖgatehouseᚋentᚋfeatureᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOFeatureKind2ᚕgatehouseᚋentᚋfeatureᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOFeatureKind2ᚕgatehouseᚋentᚋfeatureᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFeatureWhereInput unmarshals raw into the FeatureWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFeatureWhereInput(ctx context.Context, raw any) (ent.FeatureWhereInput, error) {
+	var out ent.FeatureWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FeatureWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIssueSessionInput(ctx context.Context, obj any) (service.IssueSessionInput, error) {
 	var it service.IssueSessionInput
 	if obj == nil {
@@ -9604,7 +11772,7 @@ func (ec *executionContext) unmarshalInputPackageContentInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value"}
+	fieldsInOrder := [...]string{"name", "featureKey", "limit"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9618,13 +11786,20 @@ func (ec *executionContext) unmarshalInputPackageContentInput(ctx context.Contex
 				return it, err
 			}
 			it.Name = data
-		case "value":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
-			data, err := ec.unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
+		case "featureKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Value = data
+			it.FeatureKey = data
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
 		}
 	}
 	return it, nil
@@ -9706,7 +11881,7 @@ func (ec *executionContext) unmarshalInputPackageContentWhereInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "value", "valueNEQ", "valueIn", "valueNotIn", "packageID", "packageIDNEQ", "packageIDIn", "packageIDNotIn", "hasPackage", "hasPackageWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "packageID", "packageIDNEQ", "packageIDIn", "packageIDNotIn", "featureID", "featureIDNEQ", "featureIDIn", "featureIDNotIn", "limit", "limitNEQ", "limitIn", "limitNotIn", "limitGT", "limitGTE", "limitLT", "limitLTE", "limitIsNil", "limitNotNil", "hasPackage", "hasPackageWith", "hasFeature", "hasFeatureWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9993,34 +12168,6 @@ func (ec *executionContext) unmarshalInputPackageContentWhereInput(ctx context.C
 				return it, err
 			}
 			it.NameContainsFold = data
-		case "value":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
-			data, err := ec.unmarshalOContentValue2ᚖgatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Value = data
-		case "valueNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("valueNEQ"))
-			data, err := ec.unmarshalOContentValue2ᚖgatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ValueNEQ = data
-		case "valueIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("valueIn"))
-			data, err := ec.unmarshalOContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ValueIn = data
-		case "valueNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("valueNotIn"))
-			data, err := ec.unmarshalOContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ValueNotIn = data
 		case "packageID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packageID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -10049,6 +12196,104 @@ func (ec *executionContext) unmarshalInputPackageContentWhereInput(ctx context.C
 				return it, err
 			}
 			it.PackageIDNotIn = data
+		case "featureID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeatureID = data
+		case "featureIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeatureIDNEQ = data
+		case "featureIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeatureIDIn = data
+		case "featureIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeatureIDNotIn = data
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
+		case "limitNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitNEQ = data
+		case "limitIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitIn = data
+		case "limitNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitNotIn = data
+		case "limitGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitGT = data
+		case "limitGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitGTE = data
+		case "limitLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitLT = data
+		case "limitLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitLTE = data
+		case "limitIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitIsNil = data
+		case "limitNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitNotNil = data
 		case "hasPackage":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPackage"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -10063,6 +12308,20 @@ func (ec *executionContext) unmarshalInputPackageContentWhereInput(ctx context.C
 				return it, err
 			}
 			it.HasPackageWith = data
+		case "hasFeature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFeature"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFeature = data
+		case "hasFeatureWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFeatureWith"))
+			data, err := ec.unmarshalOFeatureWhereInput2ᚕᚖgatehouseᚋentᚐFeatureWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFeatureWith = data
 		}
 	}
 	return it, nil
@@ -10693,8 +12952,8 @@ func UnmarshalPackageWhereInput(ctx context.Context, raw any) (ent.PackageWhereI
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUpdatePackageContentInput(ctx context.Context, obj any) (service.UpdatePackageContentInput, error) {
-	var it service.UpdatePackageContentInput
+func (ec *executionContext) unmarshalInputUpdateFeatureInput(ctx context.Context, obj any) (service.UpdateFeatureInput, error) {
+	var it service.UpdateFeatureInput
 	if obj == nil {
 		return it, nil
 	}
@@ -10704,7 +12963,7 @@ func (ec *executionContext) unmarshalInputUpdatePackageContentInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value"}
+	fieldsInOrder := [...]string{"name", "description"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10718,13 +12977,69 @@ func (ec *executionContext) unmarshalInputUpdatePackageContentInput(ctx context.
 				return it, err
 			}
 			it.Name = data
-		case "value":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
-			data, err := ec.unmarshalOContentValue2ᚖgatehouseᚋentᚋpackagecontentᚐValue(ctx, v)
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Value = data
+			it.Description = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateFeatureInput unmarshals raw into the UpdateFeatureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateFeatureInput(ctx context.Context, raw any) (service.UpdateFeatureInput, error) {
+	var out service.UpdateFeatureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateFeatureInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdatePackageContentInput(ctx context.Context, obj any) (service.UpdatePackageContentInput, error) {
+	var it service.UpdatePackageContentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "featureKey", "limit"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "featureKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("featureKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FeatureKey = data
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
 		}
 	}
 	return it, nil
@@ -12810,6 +15125,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Package(ctx, sel, obj)
+	case *ent.Feature:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Feature(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -12849,6 +15169,11 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "limit":
+			out.Values[i] = ec._AccessCheck_limit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "expiresAt":
 			out.Values[i] = ec._AccessCheck_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12862,6 +15187,64 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 		case "graceUntil":
 			out.Values[i] = ec._AccessCheck_graceUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activeFeatureImplementors = []string{"ActiveFeature"}
+
+func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.SelectionSet, obj *service.ActiveFeature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activeFeatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActiveFeature")
+		case "key":
+			out.Values[i] = ec._ActiveFeature_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ActiveFeature_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ActiveFeature_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._ActiveFeature_limit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ActiveFeature_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inGrace":
+			out.Values[i] = ec._ActiveFeature_inGrace(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -12909,6 +15292,150 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 			}
 		case "user":
 			out.Values[i] = ec._AuthPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var featureImplementors = []string{"Feature", "Node"}
+
+func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, featureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Feature")
+		case "id":
+			out.Values[i] = ec._Feature_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Feature_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Feature_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._Feature_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Feature_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Feature_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Feature_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var featureConnectionImplementors = []string{"FeatureConnection"}
+
+func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, featureConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeatureConnection")
+		case "edges":
+			out.Values[i] = ec._FeatureConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FeatureConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._FeatureConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var featureEdgeImplementors = []string{"FeatureEdge"}
+
+func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, featureEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeatureEdge")
+		case "node":
+			out.Values[i] = ec._FeatureEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._FeatureEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13028,6 +15555,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deletePackage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deletePackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createFeature":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createFeature(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateFeature":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateFeature(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteFeature":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteFeature(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13273,14 +15821,19 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "value":
-			out.Values[i] = ec._PackageContent_value(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "packageID":
 			out.Values[i] = ec._PackageContent_packageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "featureID":
+			out.Values[i] = ec._PackageContent_featureID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "limit":
+			out.Values[i] = ec._PackageContent_limit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "package":
@@ -13288,6 +15841,12 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._PackageContent_package(ctx, field, obj)
+				})
+		case "feature":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PackageContent_feature(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13504,6 +16063,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "features":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_features(ctx, field)
+				})
 		case "packageContents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -13557,6 +16122,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_package(ctx, field)
+				})
+		case "feature":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_feature(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -14481,6 +17052,30 @@ func (ec *executionContext) marshalNAccessCode2gatehouseᚋinternalᚋaccessᚐC
 	return v
 }
 
+func (ec *executionContext) marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx context.Context, sel ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActiveFeature2ᚖgatehouseᚋinternalᚋserviceᚐActiveFeature(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActiveFeature2ᚖgatehouseᚋinternalᚋserviceᚐActiveFeature(ctx context.Context, sel ast.SelectionSet, v *service.ActiveFeature) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActiveFeature!")
+		return graphql.Null
+	}
+	return ec._ActiveFeature(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAssignPackageInput2gatehouseᚋinternalᚋserviceᚐAssignPackageInput(ctx context.Context, v any) (service.AssignPackageInput, error) {
 	res, err := ec.unmarshalInputAssignPackageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14518,44 +17113,9 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx context.Context, v any) (packagecontent.Value, error) {
-	var res packagecontent.Value
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNCreateFeatureInput2gatehouseᚋinternalᚋserviceᚐCreateFeatureInput(ctx context.Context, v any) (service.CreateFeatureInput, error) {
+	res, err := ec.unmarshalInputCreateFeatureInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx context.Context, sel ast.SelectionSet, v packagecontent.Value) graphql.Marshaler {
-	return v
-}
-
-func (ec *executionContext) unmarshalNContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx context.Context, v any) ([]packagecontent.Value, error) {
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]packagecontent.Value, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) marshalNContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx context.Context, sel ast.SelectionSet, v []packagecontent.Value) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNCreatePackageContentInput2gatehouseᚋinternalᚋserviceᚐCreatePackageContentInput(ctx context.Context, v any) (service.CreatePackageContentInput, error) {
@@ -14581,6 +17141,51 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx context.Context, sel ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Feature!")
+		return graphql.Null
+	}
+	return ec._Feature(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFeatureConnection2ᚖgatehouseᚋentᚐFeatureConnection(ctx context.Context, sel ast.SelectionSet, v *ent.FeatureConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeatureConnection!")
+		return graphql.Null
+	}
+	return ec._FeatureConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx context.Context, v any) (feature.Kind, error) {
+	var res feature.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx context.Context, sel ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNFeatureOrderField2ᚖgatehouseᚋentᚐFeatureOrderField(ctx context.Context, v any) (*ent.FeatureOrderField, error) {
+	var res = new(ent.FeatureOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeatureOrderField2ᚖgatehouseᚋentᚐFeatureOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.FeatureOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeatureOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNFeatureWhereInput2ᚖgatehouseᚋentᚐFeatureWhereInput(ctx context.Context, v any) (*ent.FeatureWhereInput, error) {
+	res, err := ec.unmarshalInputFeatureWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
@@ -14785,6 +17390,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateFeatureInput2gatehouseᚋinternalᚋserviceᚐUpdateFeatureInput(ctx context.Context, v any) (service.UpdateFeatureInput, error) {
+	res, err := ec.unmarshalInputUpdateFeatureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdatePackageContentInput2gatehouseᚋinternalᚋserviceᚐUpdatePackageContentInput(ctx context.Context, v any) (service.UpdatePackageContentInput, error) {
@@ -15084,58 +17694,6 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx context.Context, v any) ([]packagecontent.Value, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]packagecontent.Value, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) marshalOContentValue2ᚕgatehouseᚋentᚋpackagecontentᚐValueᚄ(ctx context.Context, sel ast.SelectionSet, v []packagecontent.Value) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNContentValue2gatehouseᚋentᚋpackagecontentᚐValue(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) unmarshalOContentValue2ᚖgatehouseᚋentᚋpackagecontentᚐValue(ctx context.Context, v any) (*packagecontent.Value, error) {
-	if v == nil {
-		return nil, nil
-	}
-	var res = new(packagecontent.Value)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOContentValue2ᚖgatehouseᚋentᚋpackagecontentᚐValue(ctx context.Context, sel ast.SelectionSet, v *packagecontent.Value) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[int], error) {
 	if v == nil {
 		return nil, nil
@@ -15150,6 +17708,118 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx context.Context, sel ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Feature(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFeatureEdge2ᚕᚖgatehouseᚋentᚐFeatureEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.FeatureEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOFeatureEdge2ᚖgatehouseᚋentᚐFeatureEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOFeatureEdge2ᚖgatehouseᚋentᚐFeatureEdge(ctx context.Context, sel ast.SelectionSet, v *ent.FeatureEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FeatureEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFeatureKind2ᚕgatehouseᚋentᚋfeatureᚐKindᚄ(ctx context.Context, v any) ([]feature.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]feature.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOFeatureKind2ᚕgatehouseᚋentᚋfeatureᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []feature.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOFeatureKind2ᚖgatehouseᚋentᚋfeatureᚐKind(ctx context.Context, v any) (*feature.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(feature.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFeatureKind2ᚖgatehouseᚋentᚋfeatureᚐKind(ctx context.Context, sel ast.SelectionSet, v *feature.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOFeatureOrder2ᚖgatehouseᚋentᚐFeatureOrder(ctx context.Context, v any) (*ent.FeatureOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFeatureOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFeatureWhereInput2ᚕᚖgatehouseᚋentᚐFeatureWhereInputᚄ(ctx context.Context, v any) ([]*ent.FeatureWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.FeatureWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFeatureWhereInput2ᚖgatehouseᚋentᚐFeatureWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOFeatureWhereInput2ᚖgatehouseᚋentᚐFeatureWhereInput(ctx context.Context, v any) (*ent.FeatureWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFeatureWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {

@@ -10,8 +10,11 @@ import (
 // Code says why access to a feature was or was not granted.
 type Code string
 
-// The access codes, in the order Decide tries them.
+// The access codes. UNKNOWN_FEATURE (no feature has the key asked about)
+// is answered before anything else, whatever the user holds; Decide tries
+// the others in their order.
 const (
+	CodeUnknownFeature Code = "UNKNOWN_FEATURE"
 	CodeGranted        Code = "GRANTED"
 	CodeInGrace        Code = "IN_GRACE"
 	CodeNotStarted     Code = "NOT_STARTED"
@@ -21,9 +24,10 @@ const (
 	CodeNoPackage      Code = "NO_PACKAGE"
 )
 
-// Codes lists the codes in the order Decide tries them.
+// Codes lists the codes in the order they are decided: UNKNOWN_FEATURE,
+// then those Decide tries.
 func Codes() []Code {
-	return []Code{CodeGranted, CodeInGrace, CodeNotStarted, CodeSuspended, CodeExpired, CodeFeatureMissing, CodeNoPackage}
+	return []Code{CodeUnknownFeature, CodeGranted, CodeInGrace, CodeNotStarted, CodeSuspended, CodeExpired, CodeFeatureMissing, CodeNoPackage}
 }
 
 // MarshalGQL writes the code as a GraphQL enum value.

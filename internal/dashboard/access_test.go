@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -12,13 +13,11 @@ import (
 	"golang.org/x/net/html"
 
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/service"
-	"gatehouse/views/components"
 )
 
 // textByID is the visible text of the element with the HTML id ("" when
@@ -329,7 +328,9 @@ func TestPackageTrialAndGrace(t *testing.T) {
 }
 
 // TestUserPageStates: a user's page shows each assignment's state and the
-// features granted now, those only in grace marked with when grace ends.
+// features granted now, merged over the assignments by the access rules:
+// one row per feature with its limit (the highest among the assignments
+// that grant it), and those granted only by assignments in grace marked.
 func TestUserPageStates(t *testing.T) {
 	s := start(t, nil)
 	w := seed(t, s)
@@ -339,9 +340,17 @@ func TestUserPageStates(t *testing.T) {
 	gp, err := svc.CreatePackage(ctx, service.CreatePackageInput{
 		Name: "Lapsed", Days: 30, GraceDays: &grace,
 		Contents: []*service.PackageContentInput{
-			{Name: "Auto", Value: packagecontent.ValueAUTO_GATHER},
-			{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
+			{Name: "Auto", FeatureKey: "auto_gather"},
+			{Name: "Sync", FeatureKey: "cloud_sync"},
+			{Name: "Many projects", FeatureKey: "projects", Limit: intp(20)},
 		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := svc.CreatePackage(ctx, service.CreatePackageInput{
+		Name: "Starter", Days: 30,
+		Contents: []*service.PackageContentInput{{Name: "Few projects", FeatureKey: "projects", Limit: intp(5)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -351,23 +360,36 @@ func TestUserPageStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	starter, err := svc.AssignPackage(ctx, service.AssignPackageInput{UserID: w.user.ID, PackageID: sp.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := signIn(t, s, "root", adminPW)
+	// feature key → the words its row must show ("" = no row).
+	type row = map[string][]string
 	cases := []struct {
-		name      string
-		suspend   []int // assignments suspended first
-		states    []string
-		features  string // the chips, in the enum's order
-		noFeature string
+		name     string
+		suspend  []int // assignments suspended first
+		states   []string
+		features row
 	}{
-		{"active and in grace", nil, []string{"ACTIVE", "IN GRACE"},
-			"MOE_GATHERER|AUTO_GATHER · in grace until " + components.FormatTime(up.ExpiresAt.Add(10*24*time.Hour)) + "|CLOUD_SYNC", ""},
-		{"the active one suspended", []int{w.assignment.ID}, []string{"SUSPENDED", "IN GRACE"},
-			"AUTO_GATHER · in grace until " + components.FormatTime(up.ExpiresAt.Add(10*24*time.Hour)) + "|CLOUD_SYNC · in grace until", "MOE_GATHERER"},
+		{"active and in grace", nil, []string{"ACTIVE", "IN GRACE"}, row{
+			"moe_gatherer": {"Moe gatherer", "active"},
+			"cloud_sync":   {"Cloud sync", "active"},
+			"auto_gather":  {"Auto gather", "in grace"},
+			"projects":     {"Projects", "5", "active"},
+		}},
+		{"the active ones suspended", []int{w.assignment.ID, starter.ID}, []string{"SUSPENDED", "IN GRACE"}, row{
+			"moe_gatherer": nil,
+			"cloud_sync":   {"Cloud sync", "in grace"},
+			"auto_gather":  {"Auto gather", "in grace"},
+			"projects":     {"Projects", "20", "in grace"},
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b.t = t
-			for _, id := range []int{w.assignment.ID, up.ID} {
+			for _, id := range []int{w.assignment.ID, up.ID, starter.ID} {
 				if _, err := svc.ResumeUserPackage(ctx, id); err != nil {
 					t.Fatal(err)
 				}
@@ -378,18 +400,35 @@ func TestUserPageStates(t *testing.T) {
 				}
 			}
 			p := b.get("/admin/users/" + itoa(w.user.ID)).wantStatus(http.StatusOK).wantText(tc.states...)
-			var chips []string
-			for _, c := range findAll(p.doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == "user-features" }) {
-				for _, bd := range findAll(c, func(n *html.Node) bool { return hasClass(n, "badge") }) {
-					chips = append(chips, strings.Join(strings.Fields(textOf(bd)), " "))
+			rows := map[string]string{}
+			for _, tr := range findAll(p.doc, func(n *html.Node) bool { _, ok := attr(n, "data-feature"); return ok && n.Data == "tr" }) {
+				k, _ := attr(tr, "data-feature")
+				rows[k] = strings.Join(strings.Fields(textOf(tr)), " ")
+			}
+			want := 0
+			for key, words := range tc.features {
+				got, ok := rows[key]
+				if words == nil {
+					if ok {
+						t.Fatalf("feature %s shown: %q", key, got)
+					}
+					continue
+				}
+				want++
+				if !ok {
+					t.Fatalf("feature %s not shown; rows %q", key, rows)
+				}
+				for _, w := range append(words, key) {
+					if !strings.Contains(got, w) {
+						t.Fatalf("feature %s row %q does not say %q", key, got, w)
+					}
+				}
+				if inGrace := strings.Contains(got, "in grace"); inGrace != slices.Contains(words, "in grace") {
+					t.Fatalf("feature %s row %q: in grace marked wrongly", key, got)
 				}
 			}
-			got := strings.Join(chips, "|")
-			if !strings.HasPrefix(got, tc.features) || len(chips) != strings.Count(tc.features, "|")+1 {
-				t.Fatalf("features %q, want %q", got, tc.features)
-			}
-			if tc.noFeature != "" && strings.Contains(got, tc.noFeature) {
-				t.Fatalf("features %q include %s", got, tc.noFeature)
+			if len(rows) != want {
+				t.Fatalf("rows %q, want %d", rows, want)
 			}
 		})
 	}

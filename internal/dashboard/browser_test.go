@@ -278,6 +278,28 @@ func TestBrowserAdminFlow(t *testing.T) {
 	b.heading("Overview")
 	b.flash("Signed in as root.")
 
+	// The catalogue first: a switch and a limit, defined in the dashboard.
+	b.click(`.mainnav a[href="/admin/features"]`, http.StatusOK)
+	b.heading("Features")
+	b.see("There are no features yet.")
+	for _, f := range []struct{ key, name, kind string }{
+		{"moe_gatherer", "Moe gatherer", "Switch"},
+		{"projects", "Projects", "Limit"},
+	} {
+		b.click(`a[href^="/admin/features/new"]`, http.StatusOK)
+		b.heading("New feature")
+		b.typeInto("#f-key", f.key)
+		b.typeInto("#f-name", f.name)
+		b.choose("#f-kind", f.kind)
+		b.click(`form .form-actions button[type=submit]`, http.StatusOK)
+		b.flash("Feature " + f.key + " created.")
+		b.heading(f.name)
+		b.click(`.mainnav a[href="/admin/features"]`, http.StatusOK)
+	}
+	b.heading("Features")
+	b.see("moe_gatherer", "projects")
+	b.screenshot("features")
+
 	// A package with two contents, edited inline: add a row, fill two.
 	b.click(`.mainnav a[href="/admin/packages"]`, http.StatusOK)
 	b.heading("Packages")
@@ -293,13 +315,38 @@ func TestBrowserAdminFlow(t *testing.T) {
 		t.Fatalf("adding a row lost the name: %q", got)
 	}
 	b.typeInto("#f-contents-0-name", "Moe gatherer")
-	b.choose("#f-contents-0-value", "MOE_GATHERER")
-	b.typeInto("#f-contents-1-name", "Cloud sync")
-	b.choose("#f-contents-1-value", "CLOUD_SYNC")
+	b.choose("#f-contents-0-featureKey", "moe_gatherer")
+	// With script, a switch's limit field is disabled.
+	var disabled bool
+	b.step("look at the switch's limit field", func(ctx context.Context) error {
+		var err error
+		disabled, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#f-contents-0-limit").disabled`))
+		return err
+	})
+	if !disabled {
+		t.Fatal("the limit of a switch is not disabled")
+	}
+	b.typeInto("#f-contents-1-name", "Ten projects")
+	b.choose("#f-contents-1-featureKey", "projects")
+	// A limit feature without its limit: the error shows beside the field
+	// (the browser's own check is bypassed to reach the server's).
+	b.step("skip the browser's check", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("form.form-wide").noValidate = true`))
+	})
+	b.click(`form .form-actions button[value="save"]`, http.StatusUnprocessableEntity)
+	if got := b.text("#f-contents-1-limit-error"); got == "" {
+		t.Fatalf("no error beside the missing limit; page: %s", b.bodyText())
+	}
+	if got := b.value("#f-contents-1-name"); got != "Ten projects" {
+		t.Fatalf("the row's name was not kept: %q", got)
+	}
+	b.screenshot("package-form-limit-error")
+	b.typeInto("#f-contents-1-limit", "10")
 	b.click(`form .form-actions button[value="save"]`, http.StatusOK)
 	b.flash("Package Gold created with 2 contents.")
 	b.heading("Gold")
-	b.see("The gold tier", "Moe gatherer", "Cloud sync", "MOE_GATHERER", "CLOUD_SYNC")
+	b.see("The gold tier", "Moe gatherer", "Ten projects", "moe_gatherer", "projects", "10")
+	b.screenshot("package-detail")
 	if got := b.text("#package-grace-days"); !strings.HasPrefix(got, "3") {
 		t.Fatalf("grace days %q", got)
 	}
@@ -429,12 +476,16 @@ func TestBrowserAdminFlow(t *testing.T) {
 
 	b.open("/admin/users/"+itoa(mustFind(t, s, "alice")), http.StatusOK)
 	b.heading("alice")
+	if got := b.text(`#user-features tr[data-feature="projects"]`); !strings.Contains(got, "10") || !strings.Contains(got, "active") {
+		t.Fatalf("alice's projects feature: %q", got)
+	}
 	b.screenshot("user-detail")
 
 	// Screenshots of every list with data in it, and the overview.
 	for _, l := range []struct{ name, path, h1 string }{
 		{"overview", "/admin/", "Overview"},
 		{"users", "/admin/users", "Users"},
+		{"features", "/admin/features", "Features"},
 		{"packages", "/admin/packages", "Packages"},
 		{"package-contents", "/admin/package-contents", "Package contents"},
 		{"user-packages", "/admin/user-packages", "User packages"},
@@ -485,7 +536,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 	b.click(`td a.strong`, http.StatusOK)
 	b.heading("Gold")
 	b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
-	b.see("2 contents", "Moe gatherer", "Cloud sync")
+	b.see("2 contents", "Moe gatherer", "Ten projects")
 	b.click(`.danger-zone button.btn-danger`, http.StatusOK)
 	b.flash("Package Gold deleted.")
 	b.see("There are no packages yet.")

@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"entgo.io/ent/dialect/sql"
+
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
@@ -17,16 +20,16 @@ import (
 
 var contentListSpec = listSpec{
 	path:  contents.Path,
-	sorts: []string{"name", "value", "package", "created"},
+	sorts: []string{"name", "feature", "limit", "package", "created"},
 	sort:  "package",
 	dir:   "asc",
 	filters: map[string]func(string) bool{
 		"packageID": isID,
-		"value":     isContentValue,
+		"feature":   isFeatureKey,
 	},
 }
 
-var contentFields = []string{"packageID", "name", "value"}
+var contentFields = []string{"packageID", "name", "featureKey", "limit"}
 
 // maxChoices bounds the records a selector offers.
 const maxChoices = 1000
@@ -78,13 +81,14 @@ func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 		q.Where(packagecontent.Or(
 			packagecontent.NameContainsFold(l.Q),
 			packagecontent.HasPackageWith(pkg.NameContainsFold(l.Q)),
+			packagecontent.HasFeatureWith(feature.Or(feature.KeyContainsFold(l.Q), feature.NameContainsFold(l.Q))),
 		))
 	}
 	if id := filterID(l, "packageID"); id != 0 {
 		q.Where(packagecontent.PackageID(id))
 	}
-	if v := l.Filter("value"); v != "" {
-		q.Where(packagecontent.ValueEQ(packagecontent.Value(v)))
+	if v := l.Filter("feature"); v != "" {
+		q.Where(packagecontent.HasFeatureWith(feature.Key(v)))
 	}
 	total, err := q.Clone().Count(ctx)
 	if err != nil {
@@ -97,14 +101,16 @@ func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 	switch l.Sort {
 	case "name":
 		order = append(order, packagecontent.ByName(o))
-	case "value":
-		order = append(order, packagecontent.ByValue(o))
+	case "feature":
+		order = append(order, packagecontent.ByFeatureField(feature.FieldKey, o))
+	case "limit":
+		order = append(order, packagecontent.ByLimit(o, sql.OrderNullsLast()))
 	case "created":
 		order = append(order, packagecontent.ByCreatedAt(o))
 	default:
-		order = append(order, packagecontent.ByPackageField(pkg.FieldName, o), packagecontent.ByValue())
+		order = append(order, packagecontent.ByPackageField(pkg.FieldName, o), packagecontent.ByFeatureField(feature.FieldKey))
 	}
-	rows, err := q.Order(append(order, packagecontent.ByID(o))...).WithPackage().Offset(offset(l)).Limit(l.Size).All(ctx)
+	rows, err := q.Order(append(order, packagecontent.ByID(o))...).WithPackage().WithFeature().Offset(offset(l)).Limit(l.Size).All(ctx)
 	if err != nil {
 		d.failure(w, r, err)
 		return
@@ -114,8 +120,13 @@ func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
+	feats, _, err := d.featureOptions(ctx, "Any feature")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	d.render(w, r, http.StatusOK, contents.List(d.page(r, "Package contents", "package-contents"), contents.ListData{
-		List: l, Rows: rows, Packages: pkgs, Values: valueOptions("Any value"),
+		List: l, Rows: rows, Packages: pkgs, Features: feats,
 	}))
 }
 
@@ -125,7 +136,7 @@ func (d *Dashboard) loadContent(w http.ResponseWriter, r *http.Request) (*ent.Pa
 		d.notFound(w, r)
 		return nil, false
 	}
-	c, err := d.client.PackageContent.Query().Where(packagecontent.ID(id)).WithPackage().Only(r.Context())
+	c, err := d.client.PackageContent.Query().Where(packagecontent.ID(id)).WithPackage().WithFeature().Only(r.Context())
 	if err != nil {
 		d.failure(w, r, err)
 		return nil, false
@@ -145,10 +156,25 @@ func (d *Dashboard) contentDetail(w http.ResponseWriter, r *http.Request) {
 
 // contentForm is an empty content form with its choices.
 func (d *Dashboard) contentForm(ctx context.Context, r *http.Request) (contents.Form, error) {
-	f := contents.Form{Values: valueOptions("Choose a value…"), Errors: components.Errors{}, Return: returnOf(r)}
+	f := contents.Form{Errors: components.Errors{}, Return: returnOf(r)}
 	var err error
-	f.Packages, err = d.packageOptions(ctx, "Choose a package…")
+	if f.Packages, err = d.packageOptions(ctx, "Choose a package…"); err != nil {
+		return f, err
+	}
+	f.Features, _, err = d.featureOptions(ctx, "Choose a feature…")
 	return f, err
+}
+
+// editContentForm is the form of an existing content (its package stays),
+// with the kind of each feature offered.
+func (d *Dashboard) editContentForm(ctx context.Context, r *http.Request) (contents.Form, map[string]feature.Kind, error) {
+	f := contents.Form{Errors: components.Errors{}, Return: returnOf(r)}
+	var (
+		kinds map[string]feature.Kind
+		err   error
+	)
+	f.Features, kinds, err = d.featureOptions(ctx, "Choose a feature…")
+	return f, kinds, err
 }
 
 func (d *Dashboard) contentNew(w http.ResponseWriter, r *http.Request) {
@@ -175,12 +201,13 @@ func (d *Dashboard) contentCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	fr := newFormReader(r)
 	f.Errors = fr.errs
-	f.PackageID, f.Name, f.Value = fr.str("packageID"), fr.str("name"), fr.str("value")
+	f.PackageID, f.Name, f.FeatureKey, f.Limit = fr.str("packageID"), fr.str("name"), fr.str("featureKey"), fr.str("limit")
 	pkgID := fr.id("packageID", "package")
+	limit := fr.optInteger("limit")
 	status := http.StatusUnprocessableEntity
 	if !f.Errors.Any() {
 		c, err := d.svc.CreatePackageContent(ctx, service.CreatePackageContentInput{
-			PackageID: pkgID, Name: f.Name, Value: packagecontent.Value(f.Value),
+			PackageID: pkgID, Name: f.Name, FeatureKey: f.FeatureKey, Limit: limit,
 		})
 		if err == nil {
 			d.redirect(w, r, components.WithReturn(contents.Href(c.ID), f.Return), "Content "+c.Name+" added.")
@@ -200,9 +227,17 @@ func (d *Dashboard) contentEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := contents.Form{
-		ID: c.ID, Current: c.Name, PackageName: pkgLabel(c), Name: c.Name, Value: string(c.Value),
-		Values: valueOptions("Choose a value…"), Errors: components.Errors{}, Return: returnOf(r),
+	f, _, err := d.editContentForm(r.Context(), r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	f.ID, f.Current, f.PackageName, f.Name = c.ID, c.Name, pkgLabel(c), c.Name
+	if c.Edges.Feature != nil {
+		f.FeatureKey = c.Edges.Feature.Key
+	}
+	if c.Limit != nil {
+		f.Limit = strconv.Itoa(*c.Limit)
 	}
 	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
 }
@@ -219,13 +254,28 @@ func (d *Dashboard) contentUpdate(w http.ResponseWriter, r *http.Request) {
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
-	fr := newFormReader(r)
-	f := contents.Form{
-		ID: c.ID, Current: c.Name, PackageName: pkgLabel(c), Name: fr.str("name"), Value: fr.str("value"),
-		Values: valueOptions("Choose a value…"), Errors: fr.errs, Return: returnOf(r),
+	f, kinds, err := d.editContentForm(r.Context(), r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
 	}
-	value := packagecontent.Value(f.Value)
-	saved, err := d.svc.UpdatePackageContent(r.Context(), c.ID, service.UpdatePackageContentInput{Name: &f.Name, Value: &value})
+	fr := newFormReader(r)
+	f.ID, f.Current, f.PackageName, f.Errors = c.ID, c.Name, pkgLabel(c), fr.errs
+	f.Name, f.FeatureKey, f.Limit = fr.str("name"), fr.str("featureKey"), fr.str("limit")
+	limit := fr.optInteger("limit")
+	// The service keeps the stored limit when none is given; this form
+	// shows the limit, so an emptied field is a limit left out, not one
+	// kept.
+	if limit == nil && kinds[f.FeatureKey] == feature.KindLIMIT {
+		f.Errors.Add("limit", "is required for the LIMIT feature "+f.FeatureKey)
+	}
+	if f.Errors.Any() {
+		d.render(w, r, http.StatusUnprocessableEntity, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
+		return
+	}
+	saved, err := d.svc.UpdatePackageContent(r.Context(), c.ID, service.UpdatePackageContentInput{
+		Name: &f.Name, FeatureKey: &f.FeatureKey, Limit: limit,
+	})
 	if err == nil {
 		d.redirect(w, r, Or(f.Return, contents.Href(c.ID)), "Content "+saved.Name+" saved.")
 		return

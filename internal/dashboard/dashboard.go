@@ -1,6 +1,7 @@
 // Package dashboard is the server-rendered admin dashboard at /admin/: a
 // cookie-session sign-in for admins, and list / new / detail / edit / delete
-// pages for users, packages, package contents, user packages and sessions.
+// pages for users, features, packages, package contents, user packages and
+// sessions.
 //
 // Every handler is decode → validate through internal/service → ent →
 // views: rules live in the ent schema and internal/service, never here. The
@@ -91,6 +92,15 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/users/{id}/delete", d.userDeleteConfirm)
 	admin("POST /admin/users/{id}/delete", d.userDelete)
 	admin("POST /admin/users/{id}/revoke-sessions", d.userRevokeSessions)
+
+	admin("GET /admin/features", d.featureList)
+	admin("GET /admin/features/new", d.featureNew)
+	admin("POST /admin/features/new", d.featureCreate)
+	admin("GET /admin/features/{id}", d.featureDetail)
+	admin("GET /admin/features/{id}/edit", d.featureEdit)
+	admin("POST /admin/features/{id}/edit", d.featureUpdate)
+	admin("GET /admin/features/{id}/delete", d.featureDeleteConfirm)
+	admin("POST /admin/features/{id}/delete", d.featureDelete)
 
 	admin("GET /admin/packages", d.packageList)
 	admin("GET /admin/packages/new", d.packageNew)

@@ -166,12 +166,12 @@ func TestPackageForms(t *testing.T) {
 	c := s.App.DB.Ent
 
 	np := b.get("/admin/packages/new").wantStatus(http.StatusOK)
-	np.wantValue("contents.0.name", "").wantValue("contents.1.value", "")
+	np.wantValue("contents.0.name", "").wantValue("contents.1.featureKey", "").wantValue("contents.1.limit", "")
 
 	rows := url.Values{
 		"name": {"Silver"}, "detail": {"Second tier"}, "days": {"x"},
-		"contents.0.name": {"Auto"}, "contents.0.value": {"AUTO_GATHER"},
-		"contents.1.name": {""}, "contents.1.value": {""},
+		"contents.0.name": {"Auto"}, "contents.0.featureKey": {"auto_gather"},
+		"contents.1.name": {""}, "contents.1.featureKey": {""},
 	}
 	with := func(base url.Values, kv ...string) url.Values {
 		out := url.Values{}
@@ -188,7 +188,7 @@ func TestPackageForms(t *testing.T) {
 		b.t = t
 		p := b.post("/admin/packages/new", with(rows, "action", "add-row")).wantStatus(http.StatusOK)
 		p.wantValue("name", "Silver").wantValue("days", "x").wantValue("detail", "Second tier").
-			wantValue("contents.0.name", "Auto").wantValue("contents.0.value", "AUTO_GATHER").
+			wantValue("contents.0.name", "Auto").wantValue("contents.0.featureKey", "auto_gather").
 			wantValue("contents.2.name", "")
 		if p.fieldError("days") != "" {
 			t.Fatal("adding a row validated the form")
@@ -196,9 +196,9 @@ func TestPackageForms(t *testing.T) {
 	})
 	t.Run("remove a row", func(t *testing.T) {
 		b.t = t
-		three := with(rows, "contents.2.name", "Sync", "contents.2.value", "CLOUD_SYNC", "action", "remove-0")
+		three := with(rows, "contents.2.name", "Sync", "contents.2.featureKey", "cloud_sync", "action", "remove-0")
 		p := b.post("/admin/packages/new", three).wantStatus(http.StatusOK)
-		p.wantValue("contents.0.name", "").wantValue("contents.1.name", "Sync").wantValue("contents.1.value", "CLOUD_SYNC")
+		p.wantValue("contents.0.name", "").wantValue("contents.1.name", "Sync").wantValue("contents.1.featureKey", "cloud_sync")
 		if strings.Contains(p.Body, `name="contents.2.name"`) {
 			t.Fatal("the removed row is still there")
 		}
@@ -217,15 +217,15 @@ func TestPackageForms(t *testing.T) {
 		b.t = t
 		// Row 1 is empty and skipped; the service's second content is row 2.
 		p := b.post("/admin/packages/new", with(rows, "days", "10",
-			"contents.2.name", "Again", "contents.2.value", "AUTO_GATHER")).wantStatus(http.StatusUnprocessableEntity)
-		p.wantFieldError("contents.2.value", "AUTO_GATHER is listed twice").wantValue("contents.2.name", "Again")
-		if p.fieldError("contents.1.value") != "" || p.fieldError("contents.0.value") != "" {
+			"contents.2.name", "Again", "contents.2.featureKey", "auto_gather")).wantStatus(http.StatusUnprocessableEntity)
+		p.wantFieldError("contents.2.featureKey", "auto_gather is listed twice").wantValue("contents.2.name", "Again")
+		if p.fieldError("contents.1.featureKey") != "" || p.fieldError("contents.0.featureKey") != "" {
 			t.Fatal("error shown on the wrong row")
 		}
 		b.post("/admin/packages/new", with(rows, "days", "10", "contents.0.name", " ")).wantStatus(http.StatusUnprocessableEntity).
 			wantFieldError("contents.0.name", "must not be empty")
-		b.post("/admin/packages/new", with(rows, "days", "10", "contents.0.value", "NOPE")).wantStatus(http.StatusUnprocessableEntity).
-			wantFieldError("contents.0.value", "must be one of")
+		b.post("/admin/packages/new", with(rows, "days", "10", "contents.0.featureKey", "nope")).wantStatus(http.StatusUnprocessableEntity).
+			wantFieldError("contents.0.featureKey", "feature not found")
 	})
 	t.Run("name taken", func(t *testing.T) {
 		b.t = t
@@ -236,7 +236,7 @@ func TestPackageForms(t *testing.T) {
 	var silver int
 	t.Run("create with two contents", func(t *testing.T) {
 		b.t = t
-		p := b.post("/admin/packages/new", with(rows, "days", "10", "contents.1.name", "Support", "contents.1.value", "PRIORITY_SUPPORT"))
+		p := b.post("/admin/packages/new", with(rows, "days", "10", "contents.1.name", "Support", "contents.1.featureKey", "priority_support"))
 		p.wantRedirect("/admin/packages/")
 		b.follow(p).wantFlash("Package Silver created with 2 contents.").wantText("Second tier", "Auto", "Support")
 		pk, err := c.Pkg.Query().Where(pkg.Name("Silver")).WithContents().Only(ctx)
@@ -248,14 +248,14 @@ func TestPackageForms(t *testing.T) {
 	t.Run("edit replaces the contents", func(t *testing.T) {
 		b.t = t
 		e := b.get("/admin/packages/" + itoa(silver) + "/edit").wantStatus(http.StatusOK)
-		e.wantValue("contents.0.value", "AUTO_GATHER").wantValue("contents.1.value", "PRIORITY_SUPPORT").wantValue("days", "10")
+		e.wantValue("contents.0.featureKey", "auto_gather").wantValue("contents.1.featureKey", "priority_support").wantValue("days", "10")
 		p := b.post("/admin/packages/"+itoa(silver)+"/edit", url.Values{
 			"name": {"Silver"}, "detail": {""}, "days": {"14"},
-			"contents.0.name": {"Support only"}, "contents.0.value": {"PRIORITY_SUPPORT"}, "action": {"save"},
+			"contents.0.name": {"Support only"}, "contents.0.featureKey": {"priority_support"}, "action": {"save"},
 		}).wantRedirect("/admin/packages/" + itoa(silver))
 		b.follow(p).wantFlash("Package Silver saved.").wantText("Support only").wantNoText("Second tier")
-		cs, _ := c.PackageContent.Query().Where(packagecontent.PackageID(silver)).All(ctx)
-		if len(cs) != 1 || cs[0].Value != packagecontent.ValuePRIORITY_SUPPORT {
+		cs, _ := c.PackageContent.Query().Where(packagecontent.PackageID(silver)).WithFeature().All(ctx)
+		if len(cs) != 1 || cs[0].Edges.Feature.Key != "priority_support" || cs[0].Limit != nil {
 			t.Fatalf("contents = %+v", cs)
 		}
 	})
@@ -291,34 +291,34 @@ func TestContentForms(t *testing.T) {
 	pid := itoa(w.pkg.ID)
 
 	b.get("/admin/package-contents/new?packageID="+pid).wantStatus(http.StatusOK).wantValue("packageID", pid)
-	p := b.post("/admin/package-contents/new", url.Values{"packageID": {""}, "name": {""}, "value": {"AUTO_GATHER"}}).
+	p := b.post("/admin/package-contents/new", url.Values{"packageID": {""}, "name": {""}, "featureKey": {"auto_gather"}}).
 		wantStatus(http.StatusUnprocessableEntity)
-	p.wantFieldError("packageID", "choose a package").wantValue("value", "AUTO_GATHER")
-	b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {""}, "value": {"AUTO_GATHER"}}).
+	p.wantFieldError("packageID", "choose a package").wantValue("featureKey", "auto_gather")
+	b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {""}, "featureKey": {"auto_gather"}}).
 		wantStatus(http.StatusUnprocessableEntity).wantFieldError("name", "must not be empty").wantValue("packageID", pid)
-	b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {"Dup"}, "value": {"CLOUD_SYNC"}}).
-		wantStatus(http.StatusUnprocessableEntity).wantFieldError("value", "already has a content with this value")
-	b.post("/admin/package-contents/new", url.Values{"packageID": {"999999"}, "name": {"X"}, "value": {"AUTO_GATHER"}}).
+	b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {"Dup"}, "featureKey": {"cloud_sync"}}).
+		wantStatus(http.StatusUnprocessableEntity).wantFieldError("featureKey", "already grants this feature")
+	b.post("/admin/package-contents/new", url.Values{"packageID": {"999999"}, "name": {"X"}, "featureKey": {"auto_gather"}}).
 		wantStatus(http.StatusUnprocessableEntity).wantFieldError("packageID", "package not found")
 
-	p = b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {"Auto"}, "value": {"AUTO_GATHER"}}).
+	p = b.post("/admin/package-contents/new", url.Values{"packageID": {pid}, "name": {"Auto"}, "featureKey": {"auto_gather"}}).
 		wantRedirect("/admin/package-contents/")
-	b.follow(p).wantFlash("Content Auto added.").wantText("AUTO_GATHER", "Gold")
+	b.follow(p).wantFlash("Content Auto added.").wantText("auto_gather", "Gold")
 	auto, err := c.PackageContent.Query().Where(packagecontent.Name("Auto")).Only(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	b.get("/admin/package-contents/"+itoa(auto.ID)+"/edit").wantValue("name", "Auto").wantValue("value", "AUTO_GATHER")
-	b.post("/admin/package-contents/"+itoa(auto.ID)+"/edit", url.Values{"name": {"Auto 2"}, "value": {"MOE_GATHERER"}}).
-		wantStatus(http.StatusUnprocessableEntity).wantFieldError("value", "already has a content").wantValue("name", "Auto 2")
-	p = b.post("/admin/package-contents/"+itoa(auto.ID)+"/edit", url.Values{"name": {"Auto gather"}, "value": {"AUTO_GATHER"}}).
+	b.get("/admin/package-contents/"+itoa(auto.ID)+"/edit").wantValue("name", "Auto").wantValue("featureKey", "auto_gather")
+	b.post("/admin/package-contents/"+itoa(auto.ID)+"/edit", url.Values{"name": {"Auto 2"}, "featureKey": {"moe_gatherer"}}).
+		wantStatus(http.StatusUnprocessableEntity).wantFieldError("featureKey", "already grants this feature").wantValue("name", "Auto 2")
+	p = b.post("/admin/package-contents/"+itoa(auto.ID)+"/edit", url.Values{"name": {"Auto gather"}, "featureKey": {"auto_gather"}}).
 		wantRedirect("/admin/package-contents/" + itoa(auto.ID))
 	b.follow(p).wantFlash("Content Auto gather saved.")
 
-	// Filters: by package and by value.
-	b.get("/admin/package-contents?value=AUTO_GATHER").wantText("Auto gather").wantNoText("Moe gatherer")
-	b.get("/admin/package-contents?packageID=" + pid + "&q=cloud").wantText("Cloud sync").wantNoText("Auto gather")
+	// Filters: by package and by feature.
+	b.get("/admin/package-contents?feature=auto_gather").wantText("Auto gather", "Showing 1–1 of 1")
+	b.get("/admin/package-contents?packageID="+pid+"&q=cloud").wantText("Cloud sync", "Showing 1–1 of 1")
 
 	p = b.post("/admin/package-contents/"+itoa(auto.ID)+"/delete", nil).wantRedirect("/admin/package-contents")
 	b.follow(p).wantFlash("Content Auto gather removed from Gold.")
@@ -551,7 +551,7 @@ func TestListLimits(t *testing.T) {
 	b.get("/admin/users?role=ADMIN").wantText("root").wantNoText("user05")
 	b.get("/admin/users?role=GOD").wantText("root", "user05")
 	b.get("/admin/users?q=%25").wantText("No users match")
-	b.get("/admin/packages?value=NOT_A_VALUE").wantText("Gold")
+	b.get("/admin/packages?feature=NOT_A_KEY").wantText("Gold")
 	b.get("/admin/sessions?userID=abc&status=weird").wantText("build server")
 	_ = w
 }
@@ -570,7 +570,7 @@ func TestOverview(t *testing.T) {
 	}
 	b := signIn(t, s, "root", adminPW)
 	p := b.get("/admin/").wantStatus(http.StatusOK)
-	p.wantText("3 Users", "1 admin", "1 Packages", "2 Package contents", "2 User packages", "2 active", "1 Sessions")
+	p.wantText("3 Users", "1 admin", "5 Features", "1 limit", "1 Packages", "2 Package contents", "2 User packages", "2 active", "1 Sessions")
 	exp := findAll(p.doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == "expiring" })
 	if len(exp) != 1 {
 		t.Fatal("no expiring section")
@@ -590,7 +590,8 @@ func TestEverySort(t *testing.T) {
 	for path, keys := range map[string][]string{
 		"/admin/users":            {"username", "role", "disabled", "lastLogin", "created"},
 		"/admin/packages":         {"name", "days", "graceDays", "contents", "created"},
-		"/admin/package-contents": {"name", "value", "package", "created"},
+		"/admin/features":         {"key", "name", "kind", "contents", "created"},
+		"/admin/package-contents": {"name", "feature", "limit", "package", "created"},
 		"/admin/user-packages":    {"user", "package", "startsAt", "expiresAt", "created"},
 		"/admin/sessions":         {"user", "created", "lastSeen", "expiresAt"},
 	} {

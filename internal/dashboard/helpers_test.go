@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
@@ -421,6 +422,7 @@ func (p *page) link(label string) string {
 // world is a database with one of everything.
 type world struct {
 	admin, user   *ent.User
+	feature       *ent.Feature // moe_gatherer, a switch Gold grants
 	pkg           *ent.Pkg
 	content       *ent.PackageContent
 	assignment    *ent.UserPackage
@@ -446,11 +448,20 @@ func seed(t *testing.T, s *apptest.Server) *world {
 	svc := s.App.Service
 	detail := "The gold tier"
 	var err error
+	for _, f := range seedFeatures {
+		ft, err := svc.CreateFeature(ctx, service.CreateFeatureInput{Key: f.key, Name: f.name, Kind: f.kind})
+		if err != nil {
+			t.Fatalf("create feature %s: %v", f.key, err)
+		}
+		if w.feature == nil {
+			w.feature = ft
+		}
+	}
 	w.pkg, err = svc.CreatePackage(ctx, service.CreatePackageInput{
 		Name: "Gold", Detail: &detail, Days: 30,
 		Contents: []*service.PackageContentInput{
-			{Name: "Moe gatherer", Value: packagecontent.ValueMOE_GATHERER},
-			{Name: "Cloud sync", Value: packagecontent.ValueCLOUD_SYNC},
+			{Name: "Moe gatherer", FeatureKey: "moe_gatherer"},
+			{Name: "Cloud sync", FeatureKey: "cloud_sync"},
 		},
 	})
 	if err != nil {
@@ -470,5 +481,19 @@ func seed(t *testing.T, s *apptest.Server) *world {
 	w.session, w.sessionToken = p.Session, p.Token
 	return w
 }
+
+// seedFeatures is the catalogue seed defines: four switches and a limit.
+var seedFeatures = []struct {
+	key, name string
+	kind      feature.Kind
+}{
+	{"moe_gatherer", "Moe gatherer", feature.KindSWITCH},
+	{"cloud_sync", "Cloud sync", feature.KindSWITCH},
+	{"auto_gather", "Auto gather", feature.KindSWITCH},
+	{"priority_support", "Priority support", feature.KindSWITCH},
+	{"projects", "Projects", feature.KindLIMIT},
+}
+
+func intp(n int) *int { return &n }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
@@ -34,6 +35,8 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		{"users", func() (int, error) { return c.User.Query().Count(ctx) }},
 		{"admins", func() (int, error) { return c.User.Query().Where(user.RoleEQ(user.RoleADMIN)).Count(ctx) }},
 		{"disabled", func() (int, error) { return c.User.Query().Where(user.Disabled(true)).Count(ctx) }},
+		{"features", func() (int, error) { return c.Feature.Query().Count(ctx) }},
+		{"limits", func() (int, error) { return c.Feature.Query().Where(feature.KindEQ(feature.KindLIMIT)).Count(ctx) }},
 		{"packages", func() (int, error) { return c.Pkg.Query().Count(ctx) }},
 		{"contents", func() (int, error) { return c.PackageContent.Query().Count(ctx) }},
 		{"assignments", func() (int, error) { return c.UserPackage.Query().Count(ctx) }},
@@ -76,6 +79,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		Counts: []overview.Count{
 			{Label: "Users", Value: n["users"], Href: "/admin/users", Detail: join(
 				components.Plural(n["admins"], "admin", "admins"), plural0(n["disabled"], "disabled", "disabled"))},
+			{Label: "Features", Value: n["features"], Href: "/admin/features", Detail: plural0(n["limits"], "limit", "limits")},
 			{Label: "Packages", Value: n["packages"], Href: "/admin/packages"},
 			{Label: "Package contents", Value: n["contents"], Href: "/admin/package-contents"},
 			{Label: "User packages", Value: n["assignments"], Href: "/admin/user-packages",

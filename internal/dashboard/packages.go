@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/userpackage"
@@ -26,7 +28,7 @@ var packageListSpec = listSpec{
 	sort:  "name",
 	dir:   "asc",
 	filters: map[string]func(string) bool{
-		"value": isContentValue,
+		"feature": isFeatureKey,
 	},
 }
 
@@ -35,19 +37,9 @@ var packageFields = []string{"name", "detail", "days", "graceDays", "trial", "co
 // packageAssignmentsShown is how many assignments a package's page lists.
 const packageAssignmentsShown = 50
 
-func isContentValue(v string) bool {
-	return packagecontent.ValueValidator(packagecontent.Value(v)) == nil
-}
-
-// valueOptions are the content values to choose from, after a first
-// option labelled first.
-func valueOptions(first string) []components.Option {
-	out := []components.Option{{Value: "", Label: first}}
-	for _, v := range service.ContentValues() {
-		out = append(out, components.Option{Value: string(v), Label: string(v)})
-	}
-	return out
-}
+// isFeatureKey accepts what could be a feature's key (filters name
+// features by key).
+func isFeatureKey(v string) bool { return feature.KeyValidator(v) == nil }
 
 func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -56,8 +48,8 @@ func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
 	if l.Q != "" {
 		q.Where(pkg.Or(pkg.NameContainsFold(l.Q), pkg.DetailContainsFold(l.Q)))
 	}
-	if v := l.Filter("value"); v != "" {
-		q.Where(pkg.HasContentsWith(packagecontent.ValueEQ(packagecontent.Value(v))))
+	if v := l.Filter("feature"); v != "" {
+		q.Where(pkg.HasContentsWith(packagecontent.HasFeatureWith(feature.Key(v))))
 	}
 	total, err := q.Clone().Count(ctx)
 	if err != nil {
@@ -80,7 +72,9 @@ func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
 		order = pkg.ByName(o)
 	}
 	rows, err := q.Order(order, pkg.ByID(o)).
-		WithContents(func(cq *ent.PackageContentQuery) { cq.Order(packagecontent.ByValue()) }).
+		WithContents(func(cq *ent.PackageContentQuery) {
+			cq.WithFeature().Order(packagecontent.ByFeatureField(feature.FieldKey), packagecontent.ByID())
+		}).
 		Offset(offset(l)).Limit(l.Size).All(ctx)
 	if err != nil {
 		d.failure(w, r, err)
@@ -91,8 +85,13 @@ func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
+	feats, _, err := d.featureOptions(ctx, "Any feature")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	d.render(w, r, http.StatusOK, packages.List(d.page(r, "Packages", "packages"), packages.ListData{
-		List: l, Rows: rows, Active: active, Values: valueOptions("Any feature"),
+		List: l, Rows: rows, Active: active, Features: feats,
 	}))
 }
 
@@ -129,7 +128,7 @@ func (d *Dashboard) loadPackage(w http.ResponseWriter, r *http.Request) (*ent.Pk
 		return nil, false
 	}
 	p, err := d.client.Pkg.Query().Where(pkg.ID(id)).
-		WithContents(func(cq *ent.PackageContentQuery) { cq.Order(packagecontent.ByID()) }).
+		WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature().Order(packagecontent.ByID()) }).
 		Only(r.Context())
 	if err != nil {
 		d.failure(w, r, err)
@@ -160,12 +159,19 @@ func (d *Dashboard) packageDetail(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func newPackageForm() packages.Form {
-	return packages.Form{Values: valueOptions("Choose a value…"), MaxRows: service.MaxContents, Errors: components.Errors{}}
+// newPackageForm is an empty package form with the catalogue to choose
+// features from.
+func (d *Dashboard) newPackageForm(ctx context.Context) (packages.Form, error) {
+	feats, _, err := d.featureOptions(ctx, "Choose a feature…")
+	return packages.Form{Features: feats, MaxRows: service.MaxContents, Errors: components.Errors{}}, err
 }
 
 func (d *Dashboard) packageNew(w http.ResponseWriter, r *http.Request) {
-	f := newPackageForm()
+	f, err := d.newPackageForm(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	f.Return = returnOf(r)
 	f.GraceDays = "0"
 	// Two empty rows: most packages grant something.
@@ -178,12 +184,23 @@ func (d *Dashboard) packageEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := newPackageForm()
+	f, err := d.newPackageForm(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	f.ID, f.Current, f.Return = p.ID, p.Name, returnOf(r)
 	f.Name, f.Detail, f.Days = p.Name, p.Detail, strconv.Itoa(p.Days)
 	f.GraceDays, f.Trial = strconv.Itoa(p.GraceDays), p.Trial
 	for _, c := range p.Edges.Contents {
-		f.Contents = append(f.Contents, packages.ContentRow{Name: c.Name, Value: string(c.Value)})
+		row := packages.ContentRow{Name: c.Name}
+		if c.Edges.Feature != nil {
+			row.FeatureKey = c.Edges.Feature.Key
+		}
+		if c.Limit != nil {
+			row.Limit = strconv.Itoa(*c.Limit)
+		}
+		f.Contents = append(f.Contents, row)
 	}
 	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "Edit package "+p.Name, "packages"), f))
 }
@@ -192,10 +209,13 @@ func (d *Dashboard) packageEdit(w http.ResponseWriter, r *http.Request) {
 const maxRowIndex = 10 * service.MaxContents
 
 // readPackageForm decodes the package form, its content rows in the order
-// of their numbers (contents.N.name / contents.N.value).
-func readPackageForm(r *http.Request) (packages.Form, *formReader) {
+// of their numbers (contents.N.name / .featureKey / .limit).
+func (d *Dashboard) readPackageForm(r *http.Request) (packages.Form, *formReader, error) {
 	fr := newFormReader(r)
-	f := newPackageForm()
+	f, err := d.newPackageForm(r.Context())
+	if err != nil {
+		return f, fr, err
+	}
 	f.Errors = fr.errs
 	f.Return = returnOf(r)
 	f.Name, f.Detail, f.Days = fr.str("name"), fr.str("detail"), fr.str("days")
@@ -208,7 +228,7 @@ func readPackageForm(r *http.Request) (packages.Form, *formReader) {
 			continue
 		}
 		num, field, ok := strings.Cut(rest, ".")
-		if !ok || (field != "name" && field != "value") {
+		if !ok || (field != "name" && field != "featureKey" && field != "limit") {
 			continue
 		}
 		n, err := strconv.Atoi(num)
@@ -221,11 +241,12 @@ func readPackageForm(r *http.Request) (packages.Form, *formReader) {
 	sort.Ints(idx)
 	for _, n := range idx {
 		f.Contents = append(f.Contents, packages.ContentRow{
-			Name:  fr.str(fmt.Sprintf("contents.%d.name", n)),
-			Value: fr.str(fmt.Sprintf("contents.%d.value", n)),
+			Name:       fr.str(fmt.Sprintf("contents.%d.name", n)),
+			FeatureKey: fr.str(fmt.Sprintf("contents.%d.featureKey", n)),
+			Limit:      fr.str(fmt.Sprintf("contents.%d.limit", n)),
 		})
 	}
-	return f, fr
+	return f, fr, nil
 }
 
 // readPackageTerms reads grace days and the trial box; a field the form
@@ -262,14 +283,18 @@ func rowAction(r *http.Request, f *packages.Form) bool {
 }
 
 // contentsInput turns the typed rows into the service's input, leaving
-// out rows left entirely empty; rows[k] is the form row of input k.
-func contentsInput(f packages.Form) (in []*service.PackageContentInput, rows []int) {
+// out rows left entirely empty; rows[k] is the form row of input k. A
+// limit that is not a whole number is an error beside its field; whether a
+// limit is required or refused is the service's rule.
+func contentsInput(f packages.Form, fr *formReader) (in []*service.PackageContentInput, rows []int) {
 	in = []*service.PackageContentInput{}
 	for i, c := range f.Contents {
-		if strings.TrimSpace(c.Name) == "" && c.Value == "" {
+		if strings.TrimSpace(c.Name) == "" && c.FeatureKey == "" && strings.TrimSpace(c.Limit) == "" {
 			continue
 		}
-		in = append(in, &service.PackageContentInput{Name: c.Name, Value: packagecontent.Value(c.Value)})
+		in = append(in, &service.PackageContentInput{
+			Name: c.Name, FeatureKey: c.FeatureKey, Limit: fr.optInteger(fmt.Sprintf("contents.%d.limit", i)),
+		})
 		rows = append(rows, i)
 	}
 	return in, rows
@@ -302,7 +327,11 @@ func (d *Dashboard) packageCreate(w http.ResponseWriter, r *http.Request) {
 	if !d.parseForm(w, r) {
 		return
 	}
-	f, fr := readPackageForm(r)
+	f, fr, err := d.readPackageForm(r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	page := d.page(r, "New package", "packages")
 	if rowAction(r, &f) {
 		d.render(w, r, http.StatusOK, packages.FormPage(page, f))
@@ -311,8 +340,8 @@ func (d *Dashboard) packageCreate(w http.ResponseWriter, r *http.Request) {
 	days, daysOK := fr.integer("days")
 	grace, trial := readPackageTerms(fr)
 	status := http.StatusUnprocessableEntity
-	if daysOK && !fr.errs.Has("graceDays") {
-		contents, rows := contentsInput(f)
+	contents, rows := contentsInput(f, fr)
+	if daysOK && !fr.errs.Any() {
 		p, err := d.svc.CreatePackage(r.Context(), service.CreatePackageInput{
 			Name: f.Name, Detail: &f.Detail, Days: days, GraceDays: grace, Trial: trial, Contents: contents,
 		})
@@ -335,7 +364,11 @@ func (d *Dashboard) packageUpdate(w http.ResponseWriter, r *http.Request) {
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
-	f, fr := readPackageForm(r)
+	f, fr, err := d.readPackageForm(r)
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	f.ID, f.Current = p.ID, p.Name
 	page := d.page(r, "Edit package "+p.Name, "packages")
 	if rowAction(r, &f) {
@@ -345,8 +378,8 @@ func (d *Dashboard) packageUpdate(w http.ResponseWriter, r *http.Request) {
 	days, daysOK := fr.integer("days")
 	grace, trial := readPackageTerms(fr)
 	status := http.StatusUnprocessableEntity
-	if daysOK && !fr.errs.Has("graceDays") {
-		contents, rows := contentsInput(f)
+	contents, rows := contentsInput(f, fr)
+	if daysOK && !fr.errs.Any() {
 		saved, err := d.svc.UpdatePackage(r.Context(), p.ID, service.UpdatePackageInput{
 			Name: &f.Name, Detail: &f.Detail, Days: &days, GraceDays: grace, Trial: trial, Contents: contents,
 		})

@@ -19,21 +19,27 @@ type route struct {
 
 func pageRoutes(w *world) []route {
 	u, p, c, a, s := itoa(w.user.ID), itoa(w.pkg.ID), itoa(w.content.ID), itoa(w.assignment.ID), itoa(w.session.ID)
+	f := itoa(w.feature.ID)
 	return []route{
 		{"/admin/", "Overview", []string{"Users", "Expiring in the next 7 days", "Recent sessions", "build server"}},
 		{"/admin/users", "Users", []string{"alice", "root", "Last sign-in"}},
 		{"/admin/users/new", "New user", []string{"Username", "Password", "Role"}},
-		{"/admin/users/" + u, "alice", []string{"Gold", "build server", "Revoke all sessions", "MOE_GATHERER", "CLOUD_SYNC"}},
+		{"/admin/users/" + u, "alice", []string{"Gold", "build server", "Revoke all sessions", "moe_gatherer", "cloud_sync", "Moe gatherer", "active"}},
 		{"/admin/users/" + u + "/edit", "Edit user alice", []string{"New password", "Leave empty to keep the current password"}},
 		{"/admin/users/" + u + "/delete", "Delete user alice?", []string{"1 package assignment", "1 session", "Gold"}},
-		{"/admin/packages", "Packages", []string{"Gold", "MOE_GATHERER", "CLOUD_SYNC"}},
+		{"/admin/features", "Features", []string{"moe_gatherer", "Moe gatherer", "projects", "limit", "switch"}},
+		{"/admin/features/new", "New feature", []string{"Key", "Name", "Description", "Kind"}},
+		{"/admin/features/" + f, "Moe gatherer", []string{"moe_gatherer", "switch", "Granted by", "Gold"}},
+		{"/admin/features/" + f + "/edit", "Edit feature moe_gatherer", []string{"The key cannot change"}},
+		{"/admin/features/" + f + "/delete", "Delete feature moe_gatherer?", []string{"cannot be deleted"}},
+		{"/admin/packages", "Packages", []string{"Gold", "moe_gatherer", "cloud_sync"}},
 		{"/admin/packages/new", "New package", []string{"Contents", "Add a content row"}},
 		{"/admin/packages/" + p, "Gold", []string{"The gold tier", "Moe gatherer", "alice"}},
 		{"/admin/packages/" + p + "/edit", "Edit package Gold", []string{"Contents"}},
 		{"/admin/packages/" + p + "/delete", "Delete package Gold?", []string{"assigned 1 time", "Moe gatherer"}},
 		{"/admin/package-contents", "Package contents", []string{"Moe gatherer", "Cloud sync", "Gold"}},
-		{"/admin/package-contents/new", "New package content", []string{"Package", "Value"}},
-		{"/admin/package-contents/" + c, "Moe gatherer", []string{"MOE_GATHERER", "Gold"}},
+		{"/admin/package-contents/new", "New package content", []string{"Package", "Feature", "Limit"}},
+		{"/admin/package-contents/" + c, "Moe gatherer", []string{"moe_gatherer", "Moe gatherer", "Gold"}},
 		{"/admin/package-contents/" + c + "/edit", "Edit content Moe gatherer", []string{"Gold"}},
 		{"/admin/package-contents/" + c + "/delete", "Delete content Moe gatherer?", []string{"Nothing else is deleted"}},
 		{"/admin/user-packages", "User packages", []string{"alice", "Gold", "ACTIVE"}},
@@ -53,7 +59,11 @@ func pageRoutes(w *world) []route {
 // change something.
 func postRoutes(w *world) map[string]url.Values {
 	u, p, c, a, s := itoa(w.user.ID), itoa(w.pkg.ID), itoa(w.content.ID), itoa(w.assignment.ID), itoa(w.session.ID)
+	f := itoa(w.feature.ID)
 	return map[string]url.Values{
+		"/admin/features/new":                      {"key": {"evil"}, "name": {"Evil"}, "kind": {"SWITCH"}},
+		"/admin/features/" + f + "/edit":           {"name": {"Evil"}},
+		"/admin/features/" + f + "/delete":         {},
 		"/admin/users/new":                         {"username": {"mallory"}, "password": {"mallory-password"}, "role": {"ADMIN"}},
 		"/admin/users/" + u + "/edit":              {"username": {"alice"}, "role": {"ADMIN"}, "disabled": {"false"}},
 		"/admin/users/" + u + "/delete":            {},
@@ -61,8 +71,8 @@ func postRoutes(w *world) map[string]url.Values {
 		"/admin/packages/new":                      {"name": {"Evil"}, "days": {"1"}},
 		"/admin/packages/" + p + "/edit":           {"name": {"Evil"}, "days": {"1"}},
 		"/admin/packages/" + p + "/delete":         {},
-		"/admin/package-contents/new":              {"packageID": {p}, "name": {"Evil"}, "value": {"AUTO_GATHER"}},
-		"/admin/package-contents/" + c + "/edit":   {"name": {"Evil"}, "value": {"AUTO_GATHER"}},
+		"/admin/package-contents/new":              {"packageID": {p}, "name": {"Evil"}, "featureKey": {"auto_gather"}},
+		"/admin/package-contents/" + c + "/edit":   {"name": {"Evil"}, "featureKey": {"auto_gather"}},
 		"/admin/package-contents/" + c + "/delete": {},
 		"/admin/user-packages/new":                 {"userID": {u}, "packageID": {p}},
 		"/admin/user-packages/" + a + "/edit":      {"startsAt": {"2030-01-01T00:00"}, "expiresAt": {"2031-01-01T00:00"}},

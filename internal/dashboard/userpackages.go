@@ -107,7 +107,7 @@ func (d *Dashboard) loadAssignment(w http.ResponseWriter, r *http.Request) (*ent
 	}
 	up, err := d.client.UserPackage.Query().Where(userpackage.ID(id)).
 		WithUser().
-		WithPackage(func(q *ent.PkgQuery) { q.WithContents() }).
+		WithPackage(func(q *ent.PkgQuery) { q.WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature() }) }).
 		Only(r.Context())
 	if err != nil {
 		d.failure(w, r, err)

@@ -3,16 +3,13 @@ package dashboard
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
-	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
@@ -105,7 +102,7 @@ func (d *Dashboard) userDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ups, err := u.QueryPackages().WithPackage(func(q *ent.PkgQuery) { q.WithContents() }).Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).All(ctx)
+	ups, err := u.QueryPackages().WithPackage().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).All(ctx)
 	if err != nil {
 		d.failure(w, r, err)
 		return
@@ -128,40 +125,9 @@ func (d *Dashboard) userDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	now := d.svc.Now()
 	d.render(w, r, http.StatusOK, users.Detail(d.page(r, u.Username, "users"), users.DetailData{
-		User: u, Assignments: ups, Sessions: sess, MoreSess: nsess - len(sess), Features: grantedFeatures(feats, ups, now),
+		User: u, Assignments: ups, Sessions: sess, MoreSess: nsess - len(sess), Features: feats,
 		Now: now, Return: returnOf(r), Here: here(r), Self: currentAdmin(ctx).ID == u.ID,
 	}))
-}
-
-// grantedFeatures marks which of the features the user's packages grant now
-// come only from assignments in their grace period, and until when.
-func grantedFeatures(feats []packagecontent.Value, ups []*ent.UserPackage, now time.Time) []users.Feature {
-	active := map[packagecontent.Value]bool{}
-	until := map[packagecontent.Value]time.Time{}
-	for _, up := range ups {
-		if up.Edges.Package == nil {
-			continue
-		}
-		st := components.AssignmentState(up, now)
-		for _, c := range up.Edges.Package.Edges.Contents {
-			switch st {
-			case access.StateActive:
-				active[c.Value] = true
-			case access.StateInGrace:
-				if up.GraceEndsAt.After(until[c.Value]) {
-					until[c.Value] = up.GraceEndsAt
-				}
-			}
-		}
-	}
-	out := make([]users.Feature, len(feats))
-	for i, f := range feats {
-		out[i] = users.Feature{Value: f}
-		if !active[f] && !until[f].IsZero() {
-			out[i].GraceUntil = until[f]
-		}
-	}
-	return out
 }
 
 func (d *Dashboard) userNew(w http.ResponseWriter, r *http.Request) {

@@ -27,8 +27,14 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck
 	}
+	if err := d.upgradeContentValues(ctx); err != nil {
+		return fmt.Errorf("migrate package contents to features: %w", err)
+	}
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
+	}
+	if err := d.checkUpgraded(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, stmt := range dataMigrations {
 		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {

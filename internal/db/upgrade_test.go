@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent/feature"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/access"
@@ -61,13 +65,14 @@ func TestUpgradeFromEarlierReleases(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := snapshot(t, raw, db.SQLite, nil)
+			old := oldContentValues(t, raw, db.SQLite, before)
 			raw.Close()
 			d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: path})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { d.Close() })
-			checkUpgrade(t, d, before, info["sqlite"])
+			checkUpgrade(t, d, before, old, info["sqlite"])
 		})
 		t.Run(filepath.Base(dir)+"/postgres", func(t *testing.T) {
 			if !testdb.Postgres() {
@@ -99,18 +104,57 @@ func TestUpgradeFromEarlierReleases(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := snapshot(t, raw, db.Postgres, nil)
+			old := oldContentValues(t, raw, db.Postgres, before)
 			raw.Close()
 			d, err := db.Open(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { d.Close() })
-			checkUpgrade(t, d, before, info["postgres"])
+			checkUpgrade(t, d, before, old, info["postgres"])
 		})
 	}
 }
 
-func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, info fixtureInfo) {
+// oldContent is a package content as a release before features kept it:
+// its feature an enum value.
+type oldContent struct {
+	packageID int
+	value     string
+}
+
+// oldContentValues reads the contents of a database from before features
+// (nil for a later one) and leaves package_contents.value out of before:
+// the upgrade turns it into feature_id, checked on its own.
+func oldContentValues(t *testing.T, raw *sql.DB, driver string, before map[string]tableRows) map[int]oldContent {
+	t.Helper()
+	pc := before["package_contents"]
+	if !slices.Contains(pc.cols, "value") {
+		return nil
+	}
+	rows, err := raw.Query(`SELECT id, package_id, value FROM package_contents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int]oldContent{}
+	for rows.Next() {
+		var id int
+		var c oldContent
+		if err := rows.Scan(&id, &c.packageID, &c.value); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = c
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cols := slices.DeleteFunc(slices.Clone(pc.cols), func(c string) bool { return c == "value" })
+	maps.Copy(before, snapshot(t, raw, driver, map[string]tableRows{"package_contents": {cols: cols}}))
+	return out
+}
+
+func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[int]oldContent, info fixtureInfo) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range []string{"users", "packages", "package_contents", "user_packages", "user_sessions", "login_throttles", "sessions"} {
@@ -186,6 +230,8 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, info fixt
 			t.Errorf("no upgraded assignment was ever %s", st)
 		}
 	}
+	checkContentFeatures(t, d, old)
+
 	// Migrating again changes nothing.
 	once := snapshot(t, d.SQL, d.Driver, nil)
 	if err := d.Migrate(ctx); err != nil {
@@ -206,6 +252,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, info fixt
 	madeAt := last[len(last)-1].CreatedAt.Add(time.Minute)
 	s := apptest.StartOn(t, d, nil, app.Options{Dashboard: dashboard.New})
 	s.App.Auth.SetClock(func() time.Time { return madeAt })
+	s.App.Service.SetClock(func() time.Time { return madeAt })
 
 	me := func(tok string) string {
 		r := s.MustDo(tok, `{ me { username } }`, nil)
@@ -219,6 +266,33 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, info fixt
 	for name, tok := range info.APITokens {
 		if got := me(tok); got != name {
 			t.Errorf("%s's old API token is now %q's", name, got)
+		}
+	}
+
+	// Each user's checks of the old values' features answer what the old
+	// contents grant; a value no content used is no feature.
+	if old != nil {
+		for name, tok := range info.APITokens {
+			u := d.Ent.User.Query().Where(user.Username(name)).OnlyX(sys)
+			for _, value := range []string{"MOE_GATHERER", "CLOUD_SYNC", "AUTO_GATHER"} {
+				want := oldAccess(sys, t, d, u.ID, old, value, madeAt)
+				r := s.MustDo(tok, `query($f:String!){ checkAccess(feature:$f) { feature granted code expiresAt limit } }`, map[string]any{"f": strings.ToLower(value)})
+				var v struct {
+					CheckAccess struct {
+						Feature   string
+						Granted   bool
+						Code      string
+						ExpiresAt *time.Time
+						Limit     *int
+					}
+				}
+				r.Decode(t, &v)
+				got := v.CheckAccess
+				if got.Feature != strings.ToLower(value) || got.Granted != want.Granted || got.Code != string(want.Code) ||
+					(got.ExpiresAt == nil) != (want.ExpiresAt == nil) || (got.ExpiresAt != nil && !got.ExpiresAt.Equal(*want.ExpiresAt)) || got.Limit != nil {
+					t.Errorf("%s's checkAccess(%s) after the upgrade: %+v, want %+v", name, strings.ToLower(value), got, want)
+				}
+			}
 		}
 	}
 
@@ -346,4 +420,78 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkContentFeatures checks what the upgrade made of the old contents:
+// each has the SWITCH feature of its value, without a limit; there is one
+// feature per value in use; a package still holds each feature once.
+func checkContentFeatures(t *testing.T, d *db.DB, old map[int]oldContent) {
+	t.Helper()
+	if old == nil {
+		return
+	}
+	sys := viewer.System(context.Background())
+	contents := d.Ent.PackageContent.Query().WithFeature().AllX(sys)
+	if len(contents) != len(old) {
+		t.Fatalf("%d package contents after the upgrade, %d before", len(contents), len(old))
+	}
+	values := map[string]bool{}
+	for _, c := range contents {
+		o, ok := old[c.ID]
+		if !ok {
+			t.Errorf("package content %d is new", c.ID)
+			continue
+		}
+		values[o.value] = true
+		f := c.Edges.Feature
+		if f == nil || f.Key != strings.ToLower(o.value) || f.Kind != feature.KindSWITCH || c.Limit != nil || c.PackageID != o.packageID {
+			t.Errorf("package content %d (%s) upgraded to feature %+v, limit %v, package %d", c.ID, o.value, f, c.Limit, c.PackageID)
+		}
+	}
+	features := d.Ent.Feature.Query().AllX(sys)
+	if len(features) != len(values) {
+		t.Errorf("%d features after the upgrade, want one per value in use (%d)", len(features), len(values))
+	}
+	for _, f := range features {
+		if f.Name == "" || f.Description != "" || !values[strings.ToUpper(f.Key)] {
+			t.Errorf("feature %+v after the upgrade", f)
+		}
+	}
+	if f := d.Ent.Feature.Query().Where(feature.Key("moe_gatherer")).OnlyX(sys); f.Name != "Moe gatherer" {
+		t.Errorf("MOE_GATHERER became a feature named %q, want \"Moe gatherer\"", f.Name)
+	}
+	// The old unique (package, value) holds as (package, feature), in the
+	// database itself.
+	c := contents[0]
+	err := d.Ent.PackageContent.Create().SetPackageID(c.PackageID).SetFeatureID(c.FeatureID).SetName("again").Exec(sys)
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "unique") {
+		t.Errorf("a second content of the same feature in package %d: %v, want a unique violation", c.PackageID, err)
+	}
+	if n := d.Ent.PackageContent.Query().Where(packagecontent.PackageID(c.PackageID), packagecontent.FeatureID(c.FeatureID)).CountX(sys); n != 1 {
+		t.Errorf("package %d holds its feature %d times", c.PackageID, n)
+	}
+}
+
+// oldAccess is what the old release answered for a check of value by the
+// user at now: its decision over the assignments of packages whose old
+// contents held value.
+func oldAccess(ctx context.Context, t *testing.T, d *db.DB, userID int, old map[int]oldContent, value string, now time.Time) access.Check {
+	t.Helper()
+	holds := map[int]bool{}
+	for _, c := range old {
+		if c.value == value {
+			holds[c.packageID] = true
+		}
+	}
+	ups := d.Ent.UserPackage.Query().Where(userpackage.UserID(userID)).AllX(ctx)
+	var with []access.Assignment
+	for _, up := range ups {
+		if holds[up.PackageID] {
+			with = append(with, access.FromUserPackage(up))
+		}
+	}
+	if len(holds) == 0 {
+		return access.Check{Code: access.CodeUnknownFeature}
+	}
+	return access.Decide(len(ups) > 0, with, now)
 }

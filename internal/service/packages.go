@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"gatehouse/ent"
+	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/schema"
@@ -15,8 +16,12 @@ import (
 
 // PackageContentInput is one content of a package, given with the package.
 type PackageContentInput struct {
-	Name  string
-	Value packagecontent.Value
+	Name string
+	// FeatureKey is the key of the feature the content grants.
+	FeatureKey string
+	// Limit is required (at least 0) for a LIMIT feature, absent for a
+	// SWITCH.
+	Limit *int
 }
 
 // CreatePackageInput creates a package with its contents.
@@ -47,31 +52,20 @@ type UpdatePackageInput struct {
 
 // CreatePackageContentInput adds one content to a package.
 type CreatePackageContentInput struct {
-	PackageID int
-	Name      string
-	Value     packagecontent.Value
+	PackageID  int
+	Name       string
+	FeatureKey string
+	Limit      *int
 }
 
 // UpdatePackageContentInput changes a content; nil fields stay as they are.
+// The limit is checked against the feature the content ends with: given
+// for a LIMIT feature (kept when only the name changes), absent for a
+// SWITCH (a SWITCH content has none).
 type UpdatePackageContentInput struct {
-	Name  *string
-	Value *packagecontent.Value
-}
-
-// ContentValues lists the allowed content values in their order.
-func ContentValues() []packagecontent.Value {
-	out := make([]packagecontent.Value, len(schema.ContentValues))
-	for i, v := range schema.ContentValues {
-		out[i] = packagecontent.Value(v)
-	}
-	return out
-}
-
-func checkValue(field string, v packagecontent.Value) error {
-	if err := packagecontent.ValueValidator(v); err != nil {
-		return apperr.Invalid(field, "must be one of %s", strings.Join(schema.ContentValues, ", "))
-	}
-	return nil
+	Name       *string
+	FeatureKey *string
+	Limit      *int
 }
 
 func checkDays(field string, days int) error {
@@ -91,7 +85,7 @@ func checkContents(in []*PackageContentInput) ([]PackageContentInput, error) {
 		return nil, apperr.Invalid("contents", "at most %d contents", MaxContents)
 	}
 	out := make([]PackageContentInput, 0, len(in))
-	seen := map[packagecontent.Value]bool{}
+	seen := map[string]bool{}
 	for i, c := range in {
 		if c == nil {
 			return nil, apperr.Invalid(fmt.Sprintf("contents.%d", i), "must not be null")
@@ -100,14 +94,15 @@ func checkContents(in []*PackageContentInput) ([]PackageContentInput, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkValue(fmt.Sprintf("contents.%d.value", i), c.Value); err != nil {
+		key := strings.TrimSpace(c.FeatureKey)
+		if err := checkFeatureKey(fmt.Sprintf("contents.%d.featureKey", i), key); err != nil {
 			return nil, err
 		}
-		if seen[c.Value] {
-			return nil, apperr.Invalid(fmt.Sprintf("contents.%d.value", i), "%s is listed twice", c.Value)
+		if seen[key] {
+			return nil, apperr.Invalid(fmt.Sprintf("contents.%d.featureKey", i), "%s is listed twice", key)
 		}
-		seen[c.Value] = true
-		out = append(out, PackageContentInput{Name: name, Value: c.Value})
+		seen[key] = true
+		out = append(out, PackageContentInput{Name: name, FeatureKey: key, Limit: c.Limit})
 	}
 	return out, nil
 }
@@ -156,7 +151,11 @@ func addContents(ctx context.Context, tx *ent.Tx, pkgID int, contents []PackageC
 	}
 	bulk := make([]*ent.PackageContentCreate, len(contents))
 	for i, c := range contents {
-		bulk[i] = tx.PackageContent.Create().SetPackageID(pkgID).SetName(c.Name).SetValue(c.Value)
+		f, err := contentFeature(ctx, tx, fmt.Sprintf("contents.%d.", i), c.FeatureKey, c.Limit)
+		if err != nil {
+			return err
+		}
+		bulk[i] = tx.PackageContent.Create().SetPackageID(pkgID).SetName(c.Name).SetFeatureID(f.ID).SetNillableLimit(c.Limit)
 	}
 	return tx.PackageContent.CreateBulk(bulk...).Exec(ctx)
 }
@@ -294,7 +293,7 @@ func (s *Service) CreatePackageContent(ctx context.Context, in CreatePackageCont
 	if err != nil {
 		return nil, err
 	}
-	if err := checkValue("value", in.Value); err != nil {
+	if err := checkFeatureKey("featureKey", strings.TrimSpace(in.FeatureKey)); err != nil {
 		return nil, err
 	}
 	var c *ent.PackageContent
@@ -309,7 +308,11 @@ func (s *Service) CreatePackageContent(ctx context.Context, in CreatePackageCont
 		if n >= MaxContents {
 			return apperr.Invalid("packageID", "the package already has %d contents", MaxContents)
 		}
-		c, err = tx.PackageContent.Create().SetPackageID(in.PackageID).SetName(name).SetValue(in.Value).Save(ctx)
+		f, err := contentFeature(ctx, tx, "", in.FeatureKey, in.Limit)
+		if err != nil {
+			return err
+		}
+		c, err = tx.PackageContent.Create().SetPackageID(in.PackageID).SetName(name).SetFeatureID(f.ID).SetNillableLimit(in.Limit).Save(ctx)
 		return err
 	})
 	return unwrap(c, err)
@@ -326,8 +329,8 @@ func (s *Service) UpdatePackageContent(ctx context.Context, id int, in UpdatePac
 			return nil, err
 		}
 	}
-	if in.Value != nil {
-		if err := checkValue("value", *in.Value); err != nil {
+	if in.FeatureKey != nil {
+		if err := checkFeatureKey("featureKey", strings.TrimSpace(*in.FeatureKey)); err != nil {
 			return nil, err
 		}
 	}
@@ -337,7 +340,28 @@ func (s *Service) UpdatePackageContent(ctx context.Context, id int, in UpdatePac
 		if err != nil {
 			return notFound(err, "package content", "id")
 		}
-		up := tx.PackageContent.UpdateOne(old).SetNillableValue(in.Value)
+		f, err := old.QueryFeature().Only(ctx)
+		if err != nil {
+			return err
+		}
+		if in.FeatureKey != nil {
+			if f, err = tx.Feature.Query().Where(feature.Key(strings.TrimSpace(*in.FeatureKey))).Only(ctx); err != nil {
+				return notFound(err, "feature", "featureKey")
+			}
+		}
+		limit := in.Limit
+		if limit == nil && f.Kind == feature.KindLIMIT {
+			limit = old.Limit
+		}
+		if err := checkLimit("", f, limit); err != nil {
+			return err
+		}
+		up := tx.PackageContent.UpdateOne(old).SetFeatureID(f.ID)
+		if limit != nil {
+			up.SetLimit(*limit)
+		} else {
+			up.ClearLimit()
+		}
 		if in.Name != nil {
 			up.SetName(name)
 		}

@@ -20,12 +20,14 @@ import (
 //   - a unique column is its own field (username_fold, the folded copy of
 //     username, is username);
 //   - a unique index over several columns is its last column that is not a
-//     foreign key to the parent (package_contents(package_id, value) is
-//     value), or its last column when all are.
+//     foreign key, or its last column when all are
+//     (package_trials(user_id, package_id) is package_id;
+//     package_contents(package_id, feature_id) is feature_id, which the
+//     API calls featureKey: see conflictAPIFields).
 //
 // The databases report a violation differently: SQLite by its columns
 // ("UNIQUE constraint failed: package_contents.package_id,
-// package_contents.value"), PostgreSQL by the constraint's name, which ent
+// package_contents.feature_id"), PostgreSQL by the constraint's name, which ent
 // gives a unique column as <table>_<column>_key and an index as declared.
 
 // uniqueKey is one unique constraint of the schema.
@@ -46,12 +48,18 @@ type conflictField struct {
 // conflictMessages words conflicts on some columns ("table.column") more
 // helpfully than the default; the others are "is already taken".
 var conflictMessages = map[string]string{
-	"packages.name":             "a package with this name already exists",
-	"package_contents.value":    "the package already has a content with this value",
-	"package_trials.package_id": "this trial package was already given to the user; a trial is given once",
+	"packages.name":               "a package with this name already exists",
+	"package_contents.feature_id": "the package already grants this feature",
+	"package_trials.package_id":   "this trial package was already given to the user; a trial is given once",
 }
 
 const defaultConflictMessage = "is already taken"
+
+// conflictAPIFields names the API field of columns the API does not spell
+// as the column: a content's feature is given by its key.
+var conflictAPIFields = map[string]string{
+	"package_contents.feature_id": "featureKey",
+}
 
 // uniqueKeys lists the unique constraints of tables, unique columns first.
 func uniqueKeys(tables []*schema.Table) []uniqueKey {
@@ -92,7 +100,11 @@ func fieldOf(t *schema.Table, columns []string) conflictField {
 	if !ok {
 		msg = defaultConflictMessage
 	}
-	return conflictField{field: entschema.APIField(col), message: msg}
+	field, ok := conflictAPIFields[t.Name+"."+col]
+	if !ok {
+		field = entschema.APIField(col)
+	}
+	return conflictField{field: field, message: msg}
 }
 
 func isForeignKey(t *schema.Table, column string) bool {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent/feature"
 	"gatehouse/ent/migrate"
-	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
@@ -36,14 +36,24 @@ var duplicates = map[string]duplicate{
 		_, err := f.svc.CreatePackage(f.sys, service.CreatePackageInput{Name: "gold", Days: 10})
 		return err
 	}},
-	"package_contents(package_id,value)": {"value", func(f *fixture) error {
+	"features(key)": {"key", func(f *fixture) error {
+		if _, err := f.svc.CreateFeature(f.sys, service.CreateFeatureInput{Key: "seats", Name: "Seats", Kind: feature.KindLIMIT}); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		_, err := f.svc.CreateFeature(f.sys, service.CreateFeatureInput{Key: "seats", Name: "Seats again", Kind: feature.KindSWITCH})
+		return err
+	}},
+	"package_contents(package_id,feature_id)": {"featureKey", func(f *fixture) error {
+		if _, err := f.svc.CreateFeature(f.sys, service.CreateFeatureInput{Key: "cloud_sync", Name: "Cloud sync", Kind: feature.KindSWITCH}); err != nil {
+			return fmt.Errorf("create feature: %w", err)
+		}
 		p, err := f.svc.CreatePackage(f.sys, service.CreatePackageInput{Name: "platinum", Days: 30, Contents: []*service.PackageContentInput{
-			{Name: "Sync", Value: packagecontent.ValueCLOUD_SYNC},
+			{Name: "Sync", FeatureKey: "cloud_sync"},
 		}})
 		if err != nil {
 			return fmt.Errorf("create package: %w", err)
 		}
-		_, err = f.svc.CreatePackageContent(f.sys, service.CreatePackageContentInput{PackageID: p.ID, Name: "Sync again", Value: packagecontent.ValueCLOUD_SYNC})
+		_, err = f.svc.CreatePackageContent(f.sys, service.CreatePackageContentInput{PackageID: p.ID, Name: "Sync again", FeatureKey: "cloud_sync"})
 		return err
 	}},
 	"package_trials(user_id,package_id)": {"packageID", func(f *fixture) error {

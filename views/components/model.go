@@ -42,6 +42,10 @@ type Option struct {
 	// Data, when set, becomes the option's data-days attribute (the days
 	// of a package, for the progressive enhancement that prefills them).
 	Days string
+	// Kind, when set, becomes the option's data-kind attribute (the kind of
+	// a feature, for the progressive enhancement that shows the limit
+	// field only for limits).
+	Kind string
 }
 
 // Flash is a one-time message shown on the next page.

@@ -25,6 +25,28 @@
     return (o && o.getAttribute("data-days")) || "";
   }
 
+  // Feature pickers (package form rows, the content form): a limit field
+  // is for LIMIT features only, so it is disabled while a SWITCH feature is
+  // chosen. The server checks the same rule without this.
+  function limitFields() {
+    var selects = document.querySelectorAll("select[name$='featureKey']");
+    Array.prototype.forEach.call(selects, function (sel) {
+      var name = sel.getAttribute("name").replace(/featureKey$/, "limit");
+      var limit = sel.form && sel.form.querySelector("input[name='" + name + "']");
+      if (!limit) return;
+      function update() {
+        var o = sel.options[sel.selectedIndex];
+        var kind = (o && o.getAttribute("data-kind")) || "";
+        var isSwitch = kind === "SWITCH";
+        limit.disabled = isSwitch;
+        limit.required = kind === "LIMIT";
+        if (isSwitch) limit.value = "";
+      }
+      sel.addEventListener("change", update);
+      update();
+    });
+  }
+
   // "Copy" buttons (hidden without script) copy the text of their target.
   function copyButtons() {
     var buttons = document.querySelectorAll("button[data-copy]");
@@ -43,6 +65,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     prefillDays();
+    limitFields();
     copyButtons();
   });
 })();
