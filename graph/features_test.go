@@ -222,8 +222,9 @@ func TestPackageContentLimits(t *testing.T) {
 
 // limitWorld gives dave assignments of packages granting projects with
 // different limits: each entry is (limit, grace days, start, expiry) in days
-// from now.
-func limitWorld(t *testing.T, assignments [][4]int) (*world, string) {
+// from now. It returns the world, dave's token and the now the days count
+// from.
+func limitWorld(t *testing.T, assignments [][4]int) (*world, string, time.Time) {
 	t.Helper()
 	w := newWorld(t, nil)
 	svc := w.App.Service
@@ -247,7 +248,7 @@ func limitWorld(t *testing.T, assignments [][4]int) (*world, string) {
 			t.Fatal(err)
 		}
 	}
-	return w, w.tokenFor("dave", "dave-password")
+	return w, w.tokenFor("dave", "dave-password"), now
 }
 
 type limitCheck struct {
@@ -279,7 +280,7 @@ func TestCheckAccessLimits(t *testing.T) {
 		{"not started: no limit", [][4]int{{10, 0, 1, 20}}, "NOT_STARTED", -1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w, dave := limitWorld(t, tt.assignments)
+			w, dave, _ := limitWorld(t, tt.assignments)
 			got := checkFeature(t, w, dave, "projects")
 			if got.Code != tt.code || (tt.limit < 0) != (got.Limit == nil) || (got.Limit != nil && *got.Limit != tt.limit) {
 				t.Fatalf("got %s limit %v, want %s limit %d", got.Code, got.Limit, tt.code, tt.limit)
@@ -291,7 +292,7 @@ func TestCheckAccessLimits(t *testing.T) {
 		})
 	}
 	t.Run("unknown feature comes first", func(t *testing.T) {
-		w, dave := limitWorld(t, [][4]int{{10, 0, -1, 10}})
+		w, dave, _ := limitWorld(t, [][4]int{{10, 0, -1, 10}})
 		for _, key := range []string{"teleport", "PROJECTS", ""} {
 			if got := checkFeature(t, w, dave, key); got.Code != "UNKNOWN_FEATURE" || got.Granted || got.Limit != nil {
 				t.Fatalf("%q: %+v", key, got)
@@ -310,7 +311,7 @@ func TestCheckAccessLimits(t *testing.T) {
 func TestActiveFeaturesMerged(t *testing.T) {
 	// projects: active with 5 (expiring in 10 days) and 8 (in 3 days),
 	// and 40 in grace; priority is in grace only (via its own package).
-	w, daveTok := limitWorld(t, [][4]int{{5, 0, -1, 10}, {8, 0, -1, 3}, {40, 30, -20, -1}})
+	w, daveTok, now := limitWorld(t, [][4]int{{5, 0, -1, 10}, {8, 0, -1, 3}, {40, 30, -20, -1}})
 	svc := w.App.Service
 	grace := 5
 	p, err := svc.CreatePackage(sys(), service.CreatePackageInput{Name: "Support", Days: 30, GraceDays: &grace, Contents: []*service.PackageContentInput{
@@ -324,7 +325,6 @@ func TestActiveFeaturesMerged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
 	s, e := now.Add(-days(10)), now.Add(-days(2))
 	if _, err := svc.UpdateUserPackage(sys(), up.ID, service.UpdateUserPackageInput{StartsAt: &s, ExpiresAt: &e}); err != nil {
 		t.Fatal(err)
