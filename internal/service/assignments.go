@@ -196,16 +196,9 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 	}
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		old, err := tx.UserPackage.Get(ctx, id)
+		old, err := lockUserPackage(ctx, tx, id)
 		if err != nil {
-			return notFound(err, "user package", "id")
-		}
-		if _, err := lockUser(ctx, tx, old.UserID); err != nil {
-			return notFound(err, "user package", "id")
-		}
-		// Read again under the lock: another change may have come first.
-		if old, err = tx.UserPackage.Get(ctx, id); err != nil {
-			return notFound(err, "user package", "id")
+			return err
 		}
 		p, err := lockPackage(ctx, tx, old.PackageID)
 		if err != nil {
@@ -275,15 +268,9 @@ func (s *Service) ResumeUserPackage(ctx context.Context, id int) (*ent.UserPacka
 func (s *Service) changeUserPackage(ctx context.Context, id int, set func(*ent.UserPackage, *ent.UserPackageUpdateOne)) (*ent.UserPackage, error) {
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		old, err := tx.UserPackage.Get(ctx, id)
+		old, err := lockUserPackage(ctx, tx, id)
 		if err != nil {
-			return notFound(err, "user package", "id")
-		}
-		if _, err := lockUser(ctx, tx, old.UserID); err != nil {
-			return notFound(err, "user package", "id")
-		}
-		if old, err = tx.UserPackage.Get(ctx, id); err != nil {
-			return notFound(err, "user package", "id")
+			return err
 		}
 		u := tx.UserPackage.UpdateOne(old)
 		set(old, u)

@@ -63,3 +63,18 @@ func lockAdmins(ctx context.Context, tx *ent.Tx) ([]int, error) {
 		Order(ent.Asc(user.FieldID)).
 		IDs(ctx)
 }
+
+// lockUserPackage reads assignment id under its user's lock (lockUser),
+// reading it again once the lock is held: another change may have come
+// first. A missing assignment is NOT_FOUND on field id.
+func lockUserPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.UserPackage, error) {
+	up, err := tx.UserPackage.Get(ctx, id)
+	if err != nil {
+		return nil, notFound(err, "user package", "id")
+	}
+	if _, err := lockUser(ctx, tx, up.UserID); err != nil {
+		return nil, notFound(err, "user package", "id")
+	}
+	up, err = tx.UserPackage.Get(ctx, id)
+	return up, notFound(err, "user package", "id")
+}
