@@ -16,21 +16,6 @@ import (
 	"gatehouse/internal/viewer"
 )
 
-// AccessCode says why access was or was not granted (see access.Code).
-type AccessCode = access.Code
-
-// The access codes, in the order they are decided.
-const (
-	AccessUnknownFeature = access.CodeUnknownFeature
-	AccessGranted        = access.CodeGranted
-	AccessInGrace        = access.CodeInGrace
-	AccessNotStarted     = access.CodeNotStarted
-	AccessSuspended      = access.CodeSuspended
-	AccessExpired        = access.CodeExpired
-	AccessFeatureMissing = access.CodeFeatureMissing
-	AccessNoPackage      = access.CodeNoPackage
-)
-
 // AccessCheck answers whether a user may use a feature now.
 type AccessCheck struct {
 	// Feature is the key asked about.
