@@ -235,7 +235,7 @@ func bench(ctx context.Context, o options) (err error) {
 	add := func(s Sample, round int) {
 		s.Round = round
 		res.Samples = append(res.Samples, s)
-		fmt.Printf("  %-10s %-9s %s\n", s.Workload, s.System, s.line())
+		fmt.Printf("  %-11s %-9s %s\n", s.Workload, s.System, s.line())
 	}
 	for r := 1; r <= o.rounds; r++ {
 		if ctx.Err() != nil {
@@ -266,7 +266,7 @@ func bench(ctx context.Context, o options) (err error) {
 			add(w3.W1Idle, r)
 			add(w3.Logins, r)
 			add(w3.W1Flood, r)
-			fmt.Printf("  %-10s W1 p99 during the flood ÷ idle: %.2f×\n", "W3", w3.P99Ratio)
+			fmt.Printf("  %-11s W1 p99 during the flood ÷ idle: %.2f×\n", "W3", w3.P99Ratio)
 		}
 		if o.workloads["W5"] {
 			add(run(ctx, attackSpec{workload: "W5", srv: ghS, tr: w5Targets(ghS, data), conns: o.w5Conns, duration: o.duration}), r)

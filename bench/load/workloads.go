@@ -163,16 +163,17 @@ func failed(r *vegeta.Result) string {
 }
 
 // attacker builds a vegeta attacker: closed loop (rate 0) with exactly
-// conns workers and connections, or open loop at a rate.
+// conns workers and connections, or open loop at a rate, with as many
+// workers and connections as it takes to keep the rate when the server
+// slows down (conns of them kept idle between requests).
 func attacker(conns, rate int) *vegeta.Attacker {
 	opts := []func(*vegeta.Attacker){
-		vegeta.Connections(conns), vegeta.MaxConnections(conns),
-		vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second),
+		vegeta.Connections(conns), vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second),
 	}
 	if rate == 0 {
-		opts = append(opts, vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)))
+		opts = append(opts, vegeta.MaxConnections(conns), vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)))
 	} else {
-		opts = append(opts, vegeta.Workers(uint64(min(conns, 8))), vegeta.MaxWorkers(uint64(conns)))
+		opts = append(opts, vegeta.Workers(uint64(min(conns, 8))), vegeta.MaxWorkers(1024))
 	}
 	return vegeta.NewAttacker(opts...)
 }

@@ -50,8 +50,10 @@ type Options struct {
 	Sessions    int
 	// Tokens is how many users' first sessions W1 signs in with.
 	Tokens int
-	// DeepUsers are extra users without packages or sessions, inserted
-	// in bulk after the others (a deep page of W2 lands among them).
+	// DeepUsers are extra users, inserted in bulk after the others: a
+	// deep page of W2 lands among them. The last 200 of them get
+	// assignments and sessions as the first users have (so both pages
+	// read the same nesting); the rest have none.
 	DeepUsers int
 }
 
@@ -109,6 +111,9 @@ func Seed(ctx context.Context, o Options) (*Data, error) {
 	if o.DeepUsers > 0 {
 		if err := deepUsers(ctx, d.SQL, o.Driver, o.DeepUsers, string(hash)); err != nil {
 			return nil, fmt.Errorf("deep users: %w", err)
+		}
+		if err := decorateLast(sys, d); err != nil {
+			return nil, fmt.Errorf("deep page users: %w", err)
 		}
 	}
 	if err := cursors(ctx, d.SQL, o.Driver, out); err != nil {
@@ -191,75 +196,23 @@ func fill(ctx context.Context, c *ent.Client, o Options, hash string, out *Data)
 	}
 	admin, plain := us[0], us[1:]
 
-	// Assignments: two per user, of different packages, while they last.
-	// Most are active; every 10th has expired (some in grace, by the
-	// package's grace days), every 25th is suspended, every 40th starts
-	// later.
-	var ups []*ent.UserPackageCreate
-	for k := 0; k < o.Assignments && len(plain) > 0; k++ {
-		i := k % len(plain)
-		p := (i + (k/len(plain))*max(1, len(ps)/2)) % len(ps)
-		starts, expires := now.Add(-24*time.Hour), now.Add(30*24*time.Hour)
-		switch {
-		case k%10 == 9:
-			starts, expires = now.Add(-40*24*time.Hour), now.Add(-time.Duration(k%3)*12*time.Hour-time.Hour)
-		case k%40 == 7:
-			starts, expires = now.Add(5*24*time.Hour), now.Add(35*24*time.Hour)
-		}
-		uc := c.UserPackage.Create().SetUserID(plain[i].ID).SetPackageID(ps[p].ID).
-			SetStartsAt(starts).SetExpiresAt(expires).SetGraceEndsAt(access.GraceEnd(expires, ps[p].GraceDays))
-		if k%25 == 3 {
-			uc.SetSuspendedAt(now.Add(-time.Hour)).SetSuspendReason("seeded")
-		}
-		ups = append(ups, uc)
+	ids := make([]int, len(plain))
+	for i, u := range plain {
+		ids[i] = u.ID
 	}
-	if _, err := bulk(ctx, ups, 500, func(b []*ent.UserPackageCreate) ([]*ent.UserPackage, error) {
-		return c.UserPackage.CreateBulk(b...).Save(ctx)
-	}); err != nil {
-		return fmt.Errorf("assignments: %w", err)
-	}
-
-	// Sessions: Sessions/Users per user; each user's first is active and
-	// the one W1 uses for the first Tokens users, the second has run out,
-	// the third is revoked.
-	var ss []*ent.UserSessionCreate
-	addSession := func(uid, n int) (string, error) {
-		tok, err := newToken()
-		if err != nil {
-			return "", err
-		}
-		created, expires := now, now.Add(24*time.Hour)
-		sc := c.UserSession.Create().SetUserID(uid).SetTokenHash(auth.HashToken(tok)).
-			SetIP("198.18.0.1").SetUserAgent("gatehouse-bench")
-		switch n % 3 {
-		case 1:
-			created, expires = now.Add(-72*time.Hour), now.Add(-48*time.Hour)
-		case 2:
-			created = now.Add(-2 * time.Hour)
-			sc.SetRevokedAt(now.Add(-time.Hour))
-		}
-		sc.SetCreatedAt(created).SetLastSeenAt(created).SetExpiresAt(expires).SetMaxExpiresAt(created.Add(30 * 24 * time.Hour))
-		ss = append(ss, sc)
-		return tok, nil
-	}
-	if out.AdminToken, err = addSession(admin.ID, 0); err != nil {
+	if err := assign(ctx, c, ids, o.Assignments, ps, now); err != nil {
 		return err
 	}
-	for k := 0; k < o.Sessions && len(plain) > 0; k++ {
-		i := k % len(plain)
-		tok, err := addSession(plain[i].ID, k/len(plain))
-		if err != nil {
-			return err
-		}
-		if k < len(plain) && i < o.Tokens {
-			out.Tokens = append(out.Tokens, tok)
-		}
+	adminTok, err := sessions(ctx, c, []int{admin.ID}, 1, now)
+	if err != nil {
+		return err
 	}
-	if _, err := bulk(ctx, ss, 500, func(b []*ent.UserSessionCreate) ([]*ent.UserSession, error) {
-		return c.UserSession.CreateBulk(b...).Save(ctx)
-	}); err != nil {
-		return fmt.Errorf("sessions: %w", err)
+	out.AdminToken = adminTok[0]
+	toks, err := sessions(ctx, c, ids, o.Sessions, now)
+	if err != nil {
+		return err
 	}
+	out.Tokens = toks[:min(o.Tokens, len(toks))]
 
 	// Writers and sign-ins use users that W1 and both W2 pages never read:
 	// from the middle of the list (W1: the first Tokens, W2: the first
@@ -277,6 +230,106 @@ func fill(ctx context.Context, c *ent.Client, o Options, hash string, out *Data)
 		out.LoginUsers = append(out.LoginUsers, plain[i].Username)
 	}
 	return nil
+}
+
+// assign gives users n assignments, two per user of different packages
+// while they last. Most are active; every 10th has expired (some in
+// grace, by the package's grace days), every 25th is suspended, every
+// 40th starts later.
+func assign(ctx context.Context, c *ent.Client, users []int, n int, ps []*ent.Pkg, now time.Time) error {
+	var ups []*ent.UserPackageCreate
+	for k := 0; k < n && len(users) > 0; k++ {
+		i := k % len(users)
+		p := (i + (k/len(users))*max(1, len(ps)/2)) % len(ps)
+		starts, expires := now.Add(-24*time.Hour), now.Add(30*24*time.Hour)
+		switch {
+		case k%10 == 9:
+			starts, expires = now.Add(-40*24*time.Hour), now.Add(-time.Duration(k%3)*12*time.Hour-time.Hour)
+		case k%40 == 7:
+			starts, expires = now.Add(5*24*time.Hour), now.Add(35*24*time.Hour)
+		}
+		uc := c.UserPackage.Create().SetUserID(users[i]).SetPackageID(ps[p].ID).
+			SetStartsAt(starts).SetExpiresAt(expires).SetGraceEndsAt(access.GraceEnd(expires, ps[p].GraceDays))
+		if k%25 == 3 {
+			uc.SetSuspendedAt(now.Add(-time.Hour)).SetSuspendReason("seeded")
+		}
+		ups = append(ups, uc)
+	}
+	if _, err := bulk(ctx, ups, 500, func(b []*ent.UserPackageCreate) ([]*ent.UserPackage, error) {
+		return c.UserPackage.CreateBulk(b...).Save(ctx)
+	}); err != nil {
+		return fmt.Errorf("assignments: %w", err)
+	}
+	return nil
+}
+
+// sessions gives users n sessions, round robin, and returns the tokens of
+// each user's first, the active one (the second has run out, the third
+// is revoked).
+func sessions(ctx context.Context, c *ent.Client, users []int, n int, now time.Time) ([]string, error) {
+	var (
+		ss   []*ent.UserSessionCreate
+		toks []string
+	)
+	for k := 0; k < n && len(users) > 0; k++ {
+		tok, err := newToken()
+		if err != nil {
+			return nil, err
+		}
+		created, expires := now, now.Add(24*time.Hour)
+		sc := c.UserSession.Create().SetUserID(users[k%len(users)]).SetTokenHash(auth.HashToken(tok)).
+			SetIP("198.18.0.1").SetUserAgent("gatehouse-bench")
+		switch (k / len(users)) % 3 {
+		case 0:
+			toks = append(toks, tok)
+		case 1:
+			created, expires = now.Add(-72*time.Hour), now.Add(-48*time.Hour)
+		case 2:
+			created = now.Add(-2 * time.Hour)
+			sc.SetRevokedAt(now.Add(-time.Hour))
+		}
+		sc.SetCreatedAt(created).SetLastSeenAt(created).SetExpiresAt(expires).SetMaxExpiresAt(created.Add(30 * 24 * time.Hour))
+		ss = append(ss, sc)
+	}
+	if _, err := bulk(ctx, ss, 500, func(b []*ent.UserSessionCreate) ([]*ent.UserSession, error) {
+		return c.UserSession.CreateBulk(b...).Save(ctx)
+	}); err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	return toks, nil
+}
+
+// deepPageUsers are the last users of the list, which the deep page of W2
+// reads: they get assignments and sessions as the first users have, so
+// that both pages read the same nesting.
+const deepPageUsers = 200
+
+// decorateLast gives the last deepPageUsers users two assignments and
+// three sessions each.
+func decorateLast(ctx context.Context, d *db.DB) error {
+	c := d.Ent
+	last, err := c.User.Query().Order(ent.Desc(user.FieldID)).Limit(deepPageUsers).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	ps, err := c.Pkg.Query().Order(ent.Asc("id")).All(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := c.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := assign(ctx, tx.Client(), last, 2*len(last), ps, now); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if _, err := sessions(ctx, tx.Client(), last, 3*len(last), now); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 func bulk[B, T any](ctx context.Context, all []B, size int, save func([]B) ([]T, error)) ([]T, error) {
