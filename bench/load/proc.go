@@ -105,6 +105,9 @@ func tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:] // whole lines only
+		}
 	}
 	return strings.TrimSpace(string(b))
 }

@@ -85,13 +85,29 @@ func (r *Results) summarize() {
 		r.Median[k] = medianSample(by[k])
 	}
 	r.Ratios = map[string]float64{}
+	// The ratio of a round's two figures, Gatehouse and the floor measured
+	// one after the other, then the median over the rounds: steadier on a
+	// busy machine than the ratio of the medians.
 	ratio := func(name, w string) (float64, bool) {
-		g, ok1 := r.Median[w+"/gatehouse"]
-		f, ok2 := r.Median[w+"/floor"]
-		if !ok1 || !ok2 || f.CPUPerReq == 0 {
+		cpu := map[int]map[string]float64{}
+		for _, s := range r.Samples {
+			if s.Workload == w {
+				if cpu[s.Round] == nil {
+					cpu[s.Round] = map[string]float64{}
+				}
+				cpu[s.Round][s.System] = s.CPUPerReq
+			}
+		}
+		var rs []float64
+		for _, c := range cpu {
+			if c["floor"] > 0 && c["gatehouse"] > 0 {
+				rs = append(rs, c["gatehouse"]/c["floor"])
+			}
+		}
+		if len(rs) == 0 {
 			return 0, false
 		}
-		v := g.CPUPerReq / f.CPUPerReq
+		v := median(rs)
 		r.Ratios[name] = v
 		return v, true
 	}
@@ -99,10 +115,10 @@ func (r *Results) summarize() {
 		r.Targets = append(r.Targets, Target{Name: name, Value: v, Want: want, Pass: pass})
 	}
 	if v, ok := ratio("W1_cpu_gatehouse_over_floor", "W1"); ok {
-		add("W1 CPU/request, Gatehouse ÷ floor", v, "≤ 2", v <= 2)
+		add("W1 CPU/request, Gatehouse ÷ floor (per round)", v, "≤ 2", v <= 2)
 	}
 	if v, ok := ratio("W4_cpu_gatehouse_over_floor", "W4"); ok {
-		add("W4 CPU/request, Gatehouse ÷ floor", v, "≤ 2", v <= 2)
+		add("W4 CPU/request, Gatehouse ÷ floor (per round)", v, "≤ 2", v <= 2)
 	}
 	if w2, ok := r.Median["W2/gatehouse"]; ok {
 		add("W2 CPU per page of 100 users (ms)", w2.CPUPerReq/1000, "≤ 7", w2.CPUPerReq/1000 <= 7)
@@ -182,7 +198,7 @@ func (r *Results) print(w io.Writer) {
 			if t.Pass {
 				mark = "ok"
 			}
-			fmt.Fprintf(w, "  %-4s %-45s %9.2f  (want %s)\n", mark, t.Name, t.Value, t.Want)
+			fmt.Fprintf(w, "  %-4s %-48s %9.2f  (want %s)\n", mark, t.Name, t.Value, t.Want)
 		}
 	}
 }
