@@ -6,4 +6,4 @@ package gatehouse
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go tool templ generate -path ./views
-//go:generate go tool gqlgen generate --config gqlgen.yml
+//go:generate go run ./graph/gqlgen

@@ -2,19 +2,14 @@ package graph_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-
 	"gatehouse/ent"
 	"gatehouse/ent/user"
-	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/config"
 	"gatehouse/internal/service"
@@ -135,19 +130,11 @@ func TestProductionSwitches(t *testing.T) {
 	}
 }
 
-// countingDB opens a test database whose ent client counts statements.
+// countingServer starts a server over a fresh test database whose ent
+// client counts statements.
 func countingServer(t *testing.T) (*apptest.Server, *atomic.Int64) {
 	t.Helper()
-	d := testdb.Open(t)
-	var n atomic.Int64
-	name := dialect.SQLite
-	if d.Driver == "postgres" {
-		name = dialect.Postgres
-	}
-	drv := dialect.DebugWithContext(entsql.OpenDB(name, d.SQL), func(context.Context, ...any) { n.Add(1) })
-	d.Ent = ent.NewClient(ent.Driver(drv))
-	s := apptest.StartOn(t, d, nil, app.Options{})
-	return s, &n
+	return countingServerOn(t, testdb.Open(t))
 }
 
 // TestPageOfUsersCostsFixedStatements reads pages of users with their

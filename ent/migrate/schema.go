@@ -157,9 +157,34 @@ var (
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "user_role",
+				Name:    "user_role_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[6]},
+				Columns: []*schema.Column{UsersColumns[6], UsersColumns[0]},
+			},
+			{
+				Name:    "user_username_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[3], UsersColumns[0]},
+			},
+			{
+				Name:    "user_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[1], UsersColumns[0]},
+			},
+			{
+				Name:    "user_updated_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[2], UsersColumns[0]},
+			},
+			{
+				Name:    "user_disabled_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[7], UsersColumns[0]},
+			},
+			{
+				Name:    "user_last_login_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[8], UsersColumns[0]},
 			},
 		},
 	}

@@ -76,10 +76,18 @@ func (User) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the User.
+// Indexes of the User. Each order of the users list has an index on its
+// column and the id (the tie-breaker), so that a page deep inside the list
+// starts from its cursor rather than scanning and sorting every user before
+// it. user_role_id replaces the earlier user_role, which the migration drops.
 func (User) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("role"),
+		index.Fields("role", "id"),
+		index.Fields("username", "id"),
+		index.Fields("created_at", "id"),
+		index.Fields("updated_at", "id"),
+		index.Fields("disabled", "id"),
+		index.Fields("last_login_at", "id"),
 	}
 }
 

@@ -181,6 +181,16 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 			t.Errorf("table %s changed in the upgrade:\nbefore %q\nafter  %q", name, b.rows, a.rows)
 		}
 	}
+	// Each order of the users list has its index, the one it replaced is gone.
+	idx := indexNames(t, d, "users")
+	for _, want := range []string{"user_role_id", "user_username_id", "user_created_at_id", "user_updated_at_id", "user_disabled_id", "user_last_login_at_id"} {
+		if !slices.Contains(idx, want) {
+			t.Errorf("after the upgrade users has no index %s: %q", want, idx)
+		}
+	}
+	if slices.Contains(idx, "user_role") {
+		t.Errorf("the upgrade kept the replaced index user_role: %q", idx)
+	}
 	// The new column is there, at its starting value.
 	sys := viewer.System(ctx)
 	users := d.Ent.User.Query().AllX(sys)
@@ -494,4 +504,14 @@ func oldAccess(ctx context.Context, t *testing.T, d *db.DB, userID int, old map[
 		return access.Check{Code: access.CodeUnknownFeature}
 	}
 	return access.Decide(len(ups) > 0, with, now)
+}
+
+// indexNames lists the names of the indexes of a table.
+func indexNames(t *testing.T, d *db.DB, table string) []string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`
+	if d.Driver == db.Postgres {
+		q = `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`
+	}
+	return testdb.Strings(t, d.SQL, q, table)
 }
