@@ -114,6 +114,14 @@ func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]ActiveFeatu
 	if err != nil {
 		return nil, err
 	}
+	return ActiveFeaturesOf(ups, now), nil
+}
+
+// ActiveFeaturesOf is ActiveFeatures over assignments read with their
+// packages, the packages' contents and the contents' features (those not
+// read are left out). Assignments that grant nothing now may be among
+// them: they change nothing.
+func ActiveFeaturesOf(ups []*ent.UserPackage, now time.Time) []ActiveFeature {
 	features := map[int]*ent.Feature{}
 	with := map[int][]access.Assignment{}
 	for _, up := range ups {
@@ -146,5 +154,5 @@ func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]ActiveFeatu
 		out = append(out, af)
 	}
 	slices.SortFunc(out, func(a, b ActiveFeature) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
+	return out
 }
