@@ -103,9 +103,9 @@ func checkAccessSQL(dialect string) string {
 		From(f).
 		LeftJoin(up).OnP(sql.EQ(up.C(userpackage.FieldUserID), 0)).
 		LeftJoin(pc).OnP(sql.And(
-			sql.ColumnsEQ(pc.C(packagecontent.FieldPackageID), up.C(userpackage.FieldPackageID)),
-			sql.ColumnsEQ(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)),
-		)).
+		sql.ColumnsEQ(pc.C(packagecontent.FieldPackageID), up.C(userpackage.FieldPackageID)),
+		sql.ColumnsEQ(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)),
+	)).
 		Where(sql.EQ(f.C(feature.FieldKey), "")).
 		OrderBy(up.C(userpackage.FieldID)).
 		Query()
