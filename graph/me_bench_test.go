@@ -117,6 +117,26 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// BenchmarkFloorNothing is the cost of the benchmarks' HTTP round trip
+// itself (client and server, no database): subtract it from the others'
+// cpu-µs/op for the server's work alone.
+func BenchmarkFloorNothing(b *testing.B) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct{ Query string }
+		_ = json.NewDecoder(r.Body).Decode(&p)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":{"__typename":"Query"}}`))
+	}))
+	b.Cleanup(ts.Close)
+	body, _ := json.Marshal(map[string]any{"query": meQuery})
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer reportCPU(b)()
+	for b.Loop() {
+		postTo(b, ts.URL, "gate_x", body)
+	}
+}
+
 // postTo is post to a handler mounted at the root.
 func postTo(b *testing.B, url, token string, body []byte) {
 	post(b, strings.TrimSuffix(url, "/"), token, body)
