@@ -38,6 +38,7 @@ func main() {
 			"sql/lock",
 			"sql/execquery",
 		),
+		entc.TemplateDir("./ent/template"),
 	}
 	if err := entc.Generate("./ent/schema", &gen.Config{Target: "./ent", Package: "gatehouse/ent"}, opts...); err != nil {
 		log.Fatalf("running ent codegen: %v", err)

@@ -54,6 +54,7 @@ func BenchmarkCheckAccess(b *testing.B) {
 	body, _ := json.Marshal(map[string]any{"query": `{checkAccess(feature: "moe_gatherer"){granted code expiresAt}}`})
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for b.Loop() {
 		post(b, s.URL, tok, body)
 	}

@@ -148,7 +148,7 @@ func (r *mutationResolver) DeleteUserSession(ctx context.Context, id int) (int, 
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	return r.Client.User.Get(ctx, viewer.FromContext(ctx).UserID)
+	return r.me(ctx)
 }
 
 // CheckAccess is the resolver for the checkAccess field.
@@ -173,15 +173,7 @@ func (r *queryResolver) Feature(ctx context.Context, id *int, key *string) (*ent
 
 // ActiveFeatures is the resolver for the activeFeatures field.
 func (r *userResolver) ActiveFeatures(ctx context.Context, obj *ent.User) ([]*service.ActiveFeature, error) {
-	fs, err := r.Service.ActiveFeatures(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*service.ActiveFeature, len(fs))
-	for i := range fs {
-		out[i] = &fs[i]
-	}
-	return out, nil
+	return r.activeFeatures(ctx, obj)
 }
 
 // State is the resolver for the state field.

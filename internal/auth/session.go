@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
 	"gatehouse/ent/schema"
@@ -46,6 +49,9 @@ type Service struct {
 	now       func() time.Time
 	dummyHash string
 	throttle  *Throttle
+
+	lookupOnce sync.Once
+	lookupSQL  string
 }
 
 // New returns a Service over client.
@@ -237,26 +243,27 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 // expiry forward (written at most once per TouchInterval). When only that
 // write fails, it returns the viewer and an error wrapping ErrTouch.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
+	v, _, err := s.AuthenticateUser(ctx, token)
+	return v, err
+}
+
+// AuthenticateUser is Authenticate that also returns the viewer's user, as
+// read with the session (all of its fields, no edges loaded). It reads the
+// session and its user in one statement.
+func (s *Service) AuthenticateUser(ctx context.Context, token string) (*viewer.Viewer, *ent.User, error) {
 	if !wellFormed(token) {
-		return nil, ErrInvalidToken
+		return nil, nil, ErrInvalidToken
 	}
 	// Checking a token happens before there is a viewer.
 	sys := viewer.System(ctx)
-	sess, err := s.client.UserSession.Query().
-		Where(usersession.TokenHash(HashToken(token))).
-		WithUser().
-		Only(sys)
+	sess, u, err := s.sessionByHash(sys, HashToken(token))
 	if err != nil {
-		if ent.IsNotFound(err) {
-			return nil, ErrInvalidToken
-		}
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.now()
-	if !SessionActive(sess, now) || sess.Edges.User == nil || sess.Edges.User.Disabled {
-		return nil, ErrInvalidToken
+	if sess == nil || !SessionActive(sess, now) || u.Disabled {
+		return nil, nil, ErrInvalidToken
 	}
-	u := sess.Edges.User
 	v := &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
 		if err := s.client.UserSession.UpdateOneID(sess.ID).
@@ -265,10 +272,55 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 			Exec(sys); err != nil {
 			// The token is good: a database that cannot take the write
 			// (full disk, read-only file) must not turn the viewer away.
-			return v, fmt.Errorf("%w: %w", ErrTouch, err)
+			return v, u, fmt.Errorf("%w: %w", ErrTouch, err)
 		}
 	}
-	return v, nil
+	return v, u, nil
+}
+
+// sessionByHash reads the session with this token hash joined with its
+// user, or nils when there is none.
+func (s *Service) sessionByHash(ctx context.Context, hash string) (*ent.UserSession, *ent.User, error) {
+	s.lookupOnce.Do(func() {
+		b := sql.Dialect(s.client.Dialect())
+		st, ut := sql.Table(usersession.Table).As("s"), sql.Table(user.Table).As("u")
+		s.lookupSQL, _ = b.Select(append(st.Columns(usersession.Columns...), ut.Columns(user.Columns...)...)...).
+			From(st).
+			Join(ut).On(st.C(usersession.FieldUserID), ut.C(user.FieldID)).
+			Where(sql.EQ(st.C(usersession.FieldTokenHash), "")).
+			Query()
+	})
+	var (
+		sess *ent.UserSession
+		u    *ent.User
+	)
+	err := s.client.ReadRows(ctx, s.lookupSQL, []any{hash}, func(rows *sql.Rows) error {
+		if !rows.Next() {
+			return nil
+		}
+		ss, us := s.client.UserSession.Scanner(usersession.Columns...), s.client.User.Scanner(user.Columns...)
+		sd, err := ss.Dest()
+		if err != nil {
+			return err
+		}
+		ud, err := us.Dest()
+		if err != nil {
+			return err
+		}
+		if err := rows.Scan(append(sd, ud...)...); err != nil {
+			return err
+		}
+		if sess, err = ss.Node(); err != nil {
+			return err
+		}
+		u, err = us.Node()
+		return err
+	})
+	if err != nil || sess == nil {
+		return nil, nil, err
+	}
+	sess.Edges.SetUser(u)
+	return sess, u, nil
 }
 
 // ErrTouch marks an error of Authenticate that only failed to record the
@@ -500,4 +552,21 @@ func WithClientInfo(ctx context.Context, ci ClientInfo) context.Context {
 func ClientInfoFrom(ctx context.Context) ClientInfo {
 	ci, _ := ctx.Value(clientInfoKey{}).(ClientInfo)
 	return ci
+}
+
+type userKey struct{}
+
+// WithUser returns ctx carrying the viewer's user as AuthenticateUser read it.
+func WithUser(ctx context.Context, u *ent.User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the user carried in ctx when it is the one with this id
+// (the viewer's), else nil. The user's edges are not loaded.
+func UserFrom(ctx context.Context, id int) *ent.User {
+	u, _ := ctx.Value(userKey{}).(*ent.User)
+	if u == nil || u.ID != id {
+		return nil
+	}
+	return u
 }

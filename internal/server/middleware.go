@@ -225,7 +225,7 @@ func bearer(a *auth.Service, log *slog.Logger, next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		v, err := a.Authenticate(ctx, strings.TrimSpace(token))
+		v, u, err := a.AuthenticateUser(ctx, strings.TrimSpace(token))
 		switch {
 		case err == nil:
 		case v != nil && errors.Is(err, auth.ErrTouch):
@@ -245,7 +245,7 @@ func bearer(a *auth.Service, log *slog.Logger, next http.Handler) http.Handler {
 			return
 		}
 		logging.Info(ctx).SetViewer(v.UserID)
-		next.ServeHTTP(w, r.WithContext(viewer.NewContext(ctx, v)))
+		next.ServeHTTP(w, r.WithContext(auth.WithUser(viewer.NewContext(ctx, v), u)))
 	})
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
-	"gatehouse/ent/privacy"
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
@@ -31,41 +33,84 @@ func (s *Service) CheckAccess(ctx context.Context, key string) (*AccessCheck, er
 		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
 	}
 	key = strings.TrimSpace(key)
-	// Whether a key exists is part of the answer, for any signed-in user:
-	// the catalogue's keys are what clients ask about.
-	f, err := s.client.Feature.Query().
-		Where(feature.Key(key)).
-		Select(feature.FieldID).
-		Only(privacy.DecisionContext(ctx, privacy.Allow))
-	if ent.IsNotFound(err) {
-		return &AccessCheck{Feature: key, Check: access.Check{Code: access.CodeUnknownFeature}}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	ups, err := s.client.UserPackage.Query().Where(userpackage.UserID(v.UserID)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
+	var (
+		known bool
+		ups   []*ent.UserPackage
+	)
 	// The contents of this feature in the user's packages: their limits.
 	limits := map[int]*int{}
-	if len(ups) > 0 {
-		pkgIDs := make([]int, 0, len(ups))
-		for _, up := range ups {
-			pkgIDs = append(pkgIDs, up.PackageID)
+	// One statement reads whether the key exists (for any signed-in user:
+	// the catalogue's keys are what clients ask about), the viewer's
+	// assignments and the feature's contents in their packages. It keeps
+	// to the viewer's rows itself (privacy rules are not applied to it).
+	err := s.client.ReadRows(ctx, checkAccessSQL(s.client.Dialect()), []any{v.UserID, key}, func(rows *sql.Rows) error {
+		for rows.Next() {
+			var (
+				upID, pkgID, contentID, limit sql.NullInt64
+				starts, expires, grace, susp  sql.NullTime
+			)
+			if err := rows.Scan(&upID, &pkgID, &starts, &expires, &grace, &susp, &contentID, &limit); err != nil {
+				return err
+			}
+			known = true
+			if !upID.Valid {
+				continue
+			}
+			up := &ent.UserPackage{ID: int(upID.Int64), PackageID: int(pkgID.Int64), StartsAt: starts.Time, ExpiresAt: expires.Time, GraceEndsAt: grace.Time}
+			if susp.Valid {
+				t := susp.Time
+				up.SuspendedAt = &t
+			}
+			ups = append(ups, up)
+			if contentID.Valid {
+				var l *int
+				if limit.Valid {
+					n := int(limit.Int64)
+					l = &n
+				}
+				limits[up.PackageID] = l
+			}
 		}
-		contents, err := s.client.PackageContent.Query().
-			Where(packagecontent.FeatureID(f.ID), packagecontent.PackageIDIn(pkgIDs...)).
-			Select(packagecontent.FieldPackageID, packagecontent.FieldLimit).
-			All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range contents {
-			limits[c.PackageID] = c.Limit
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !known {
+		return &AccessCheck{Feature: key, Check: access.Check{Code: access.CodeUnknownFeature}}, nil
 	}
 	return decideAccess(ups, key, limits, s.now()), nil
+}
+
+var checkAccessStatements sync.Map // dialect → statement
+
+// checkAccessSQL is CheckAccess's statement: a row per assignment of the
+// user (one with NULLs when there is none), with the content of the
+// feature in its package when there is one; no row when no feature has
+// the key.
+func checkAccessSQL(dialect string) string {
+	if q, ok := checkAccessStatements.Load(dialect); ok {
+		return q.(string)
+	}
+	f := sql.Table(feature.Table).As("f")
+	up := sql.Table(userpackage.Table).As("up")
+	pc := sql.Table(packagecontent.Table).As("pc")
+	q, _ := sql.Dialect(dialect).Select(
+		up.C(userpackage.FieldID), up.C(userpackage.FieldPackageID), up.C(userpackage.FieldStartsAt),
+		up.C(userpackage.FieldExpiresAt), up.C(userpackage.FieldGraceEndsAt), up.C(userpackage.FieldSuspendedAt),
+		pc.C(packagecontent.FieldID), pc.C(packagecontent.FieldLimit),
+	).
+		From(f).
+		LeftJoin(up).OnP(sql.EQ(up.C(userpackage.FieldUserID), 0)).
+		LeftJoin(pc).OnP(sql.And(
+		sql.ColumnsEQ(pc.C(packagecontent.FieldPackageID), up.C(userpackage.FieldPackageID)),
+		sql.ColumnsEQ(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)),
+	)).
+		Where(sql.EQ(f.C(feature.FieldKey), "")).
+		OrderBy(up.C(userpackage.FieldID)).
+		Query()
+	checkAccessStatements.Store(dialect, q)
+	return q
 }
 
 // decideAccess is CheckAccess's decision over a user's assignments, given
@@ -114,6 +159,14 @@ func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]ActiveFeatu
 	if err != nil {
 		return nil, err
 	}
+	return ActiveFeaturesOf(ups, now), nil
+}
+
+// ActiveFeaturesOf is ActiveFeatures over assignments read with their
+// packages, the packages' contents and the contents' features (those not
+// read are left out). Assignments that grant nothing now may be among
+// them: they change nothing.
+func ActiveFeaturesOf(ups []*ent.UserPackage, now time.Time) []ActiveFeature {
 	features := map[int]*ent.Feature{}
 	with := map[int][]access.Assignment{}
 	for _, up := range ups {
@@ -146,5 +199,5 @@ func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]ActiveFeatu
 		out = append(out, af)
 	}
 	slices.SortFunc(out, func(a, b ActiveFeature) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
+	return out
 }
