@@ -70,8 +70,14 @@ func parallelGuesses(t *testing.T, n int, attempt func(i int) error) (*heldCompa
 }
 
 // shortBusyWait keeps attempts held behind comparisons that a test holds
-// from waiting the default BusyWait.
-func shortBusyWait(c *auth.Config) { c.Throttle.BusyWait = 200 * time.Millisecond }
+// from waiting the default BusyWait. Every admitted attempt gets a turn to
+// hash at once: a comparison the test holds would otherwise keep the turn
+// from the others, and what is tested here is which attempts the
+// throttle admits.
+func shortBusyWait(c *auth.Config) {
+	c.Throttle.BusyWait = 200 * time.Millisecond
+	c.Hashing.Concurrency = 64
+}
 
 // TestParallelGuessesStopAtTheLimit: of 20 simultaneous wrong guesses at
 // most MaxFailures compare a password, and the right password sent while
