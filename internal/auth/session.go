@@ -66,8 +66,18 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy, hashes: newHashGate(cfg.Hashing)}
-	s.throttle = newThrottle(client, cfg.Throttle, func() time.Time { return s.now() })
+	hashes := newHashGate(cfg.Hashing)
+	// An attempt that finds its key full waits for the attempts being
+	// compared, and those may first wait their turn to hash.
+	tc := cfg.Throttle
+	if tc.MaxFailures <= 0 {
+		tc = DefaultThrottleConfig()
+	}
+	if tc.BusyWait < hashes.wait {
+		tc.BusyWait = hashes.wait
+	}
+	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy, hashes: hashes}
+	s.throttle = newThrottle(client, tc, func() time.Time { return s.now() })
 	return s, nil
 }
 

@@ -27,6 +27,8 @@ type ThrottleConfig struct {
 	// BusyWait is how long an attempt waits, when a key is at its limit
 	// only because of attempts still being compared, for them to finish
 	// (a right password gives its reservation back) before it is refused.
+	// The sign-in service makes it at least the wait for a turn to hash
+	// (HashingConfig.Wait).
 	BusyWait time.Duration
 }
 
