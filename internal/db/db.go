@@ -133,7 +133,12 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite database %s for reading: %w", o.DSN, err)
 		}
 	}
-	q := queueWrites(entsql.OpenDB("sqlite3", w), entsql.OpenDB("sqlite3", r), o.BusyTimeout)
+	wd := entsql.OpenDB("sqlite3", w)
+	rd := wd
+	if r != w {
+		rd = entsql.OpenDB("sqlite3", r)
+	}
+	q := queueWrites(wd, rd, o.BusyTimeout)
 	return &DB{
 		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q,
 		Warnings: sqliteModeWarnings(SQLiteFile(o.DSN)),
