@@ -49,6 +49,10 @@ func AuthConfig(cfg config.Config, driver string) auth.Config {
 			Lockout:     cfg.Throttle.Lockout.Duration,
 			Step:        auth.DefaultThrottleConfig().Step,
 		},
+		Hashing: auth.HashingConfig{
+			Concurrency: cfg.Auth.PasswordHashConcurrency,
+			Wait:        cfg.Auth.PasswordHashWait.Duration,
+		},
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Service) EnsureAdmin(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hash, err := s.Hash("password", pw)
+	hash, err := s.HashContext(sys, "password", pw)
 	if err != nil {
 		return "", err
 	}

@@ -6,3 +6,14 @@ func OnCompare(f func()) (restore func()) {
 	beforeCompare = f
 	return func() { beforeCompare = nil }
 }
+
+// OnHash makes f run inside every password operation of s, with the number
+// of operations running at that moment. Set it before s is used.
+func OnHash(s *Service, f func(running int)) { s.hashes.hook = f }
+
+// HashesWaiting is the number of password operations of s waiting for
+// their turn.
+func HashesWaiting(s *Service) int { return int(s.hashes.waiting.Load()) }
+
+// DummyHash is the hash unknown usernames are compared with.
+func DummyHash(cost int) (string, error) { return dummyHash(cost) }

@@ -29,6 +29,8 @@ type Config struct {
 	// TouchInterval: a session's last-seen time is written at most this often.
 	TouchInterval time.Duration
 	Throttle      ThrottleConfig
+	// Hashing bounds how many passwords are hashed or compared at once.
+	Hashing HashingConfig
 }
 
 // DefaultConfig is the configuration used when nothing is set.
@@ -39,6 +41,7 @@ func DefaultConfig() Config {
 		AbsoluteTimeout: 30 * 24 * time.Hour,
 		TouchInterval:   time.Minute,
 		Throttle:        DefaultThrottleConfig(),
+		Hashing:         HashingConfig{Wait: DefaultHashWait},
 	}
 }
 
@@ -49,6 +52,7 @@ type Service struct {
 	now       func() time.Time
 	dummyHash string
 	throttle  *Throttle
+	hashes    *hashGate
 
 	lookupOnce sync.Once
 	lookupSQL  string
@@ -62,18 +66,24 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if cfg.IdleTimeout <= 0 || cfg.AbsoluteTimeout < cfg.IdleTimeout {
 		return nil, errors.New("session timeouts: idle must be positive and at most the absolute timeout")
 	}
-	pw, err := RandomPassword(24)
-	if err != nil {
-		return nil, err
-	}
 	// Unknown usernames are compared against this hash, so they take as
 	// long as wrong passwords.
-	dummy, err := HashPassword("password", pw, cfg.BcryptCost)
+	dummy, err := dummyHash(cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy}
-	s.throttle = newThrottle(client, cfg.Throttle, func() time.Time { return s.now() })
+	hashes := newHashGate(cfg.Hashing)
+	// An attempt that finds its key full waits for the attempts being
+	// compared, and those may first wait their turn to hash.
+	tc := cfg.Throttle
+	if tc.MaxFailures <= 0 {
+		tc = DefaultThrottleConfig()
+	}
+	if tc.BusyWait < hashes.wait {
+		tc.BusyWait = hashes.wait
+	}
+	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy, hashes: hashes}
+	s.throttle = newThrottle(client, tc, func() time.Time { return s.now() })
 	return s, nil
 }
 
@@ -83,9 +93,22 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// Hash hashes a new password with the configured cost.
+// Hash hashes a new password with the configured cost, in its turn among
+// the password operations (see HashingConfig); HashContext with a
+// context that does not end.
 func (s *Service) Hash(field, pw string) (string, error) {
-	return HashPassword(field, pw, s.cfg.BcryptCost)
+	return s.HashContext(context.Background(), field, pw)
+}
+
+// HashContext checks a new password against the rules and hashes it with
+// the configured cost once it is its turn. It answers RATE_LIMITED when
+// the turn does not come within the wait, and ctx's error when ctx ends
+// first.
+func (s *Service) HashContext(ctx context.Context, field, pw string) (string, error) {
+	if err := CheckPassword(field, pw); err != nil {
+		return "", err
+	}
+	return s.hashes.hash(ctx, pw, max(s.cfg.BcryptCost, MinBcryptCost))
 }
 
 // ClientInfo is what a request tells about its client.
@@ -157,12 +180,18 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		_ = s.throttle.Release(sys, res)
 		return nil, err
 	}
-	ok := false
-	if u == nil {
-		passwordMatches(s.dummyHash, password)
-	} else {
-		ok = passwordMatches(u.PasswordHash, password) && !u.Disabled
+	hash := s.dummyHash
+	if u != nil {
+		hash = u.PasswordHash
 	}
+	matched, err := s.hashes.compare(ctx, hash, password)
+	if err != nil {
+		// Refused before any comparison (the server is busy hashing, or
+		// the client left): not an attempt at a password.
+		_ = s.throttle.Release(sys, res)
+		return nil, err
+	}
+	ok := matched && u != nil && !u.Disabled
 	if !ok {
 		// The reservation stays: it was a failure.
 		if err := s.throttle.Fail(sys, res); err != nil {
@@ -439,7 +468,13 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if !res.Admitted {
 		return refused(res)
 	}
-	if !passwordMatches(u.PasswordHash, current) {
+	matched, err := s.hashes.compare(ctx, u.PasswordHash, current)
+	if err != nil {
+		// Not compared: not a failure.
+		_ = s.throttle.Release(sys, res)
+		return err
+	}
+	if !matched {
 		// The reservation stays: it was a failure.
 		if err := s.throttle.Fail(sys, res); err != nil {
 			return err
@@ -449,7 +484,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err := s.throttle.Release(sys, res); err != nil {
 		return err
 	}
-	hash, err := s.Hash("newPassword", next)
+	hash, err := s.HashContext(ctx, "newPassword", next)
 	if err != nil {
 		return err
 	}

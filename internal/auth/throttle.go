@@ -27,6 +27,8 @@ type ThrottleConfig struct {
 	// BusyWait is how long an attempt waits, when a key is at its limit
 	// only because of attempts still being compared, for them to finish
 	// (a right password gives its reservation back) before it is refused.
+	// The sign-in service makes it at least the wait for a turn to hash
+	// (HashingConfig.Wait).
 	BusyWait time.Duration
 }
 
@@ -111,25 +113,37 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Reservation, e
 }
 
 // reserveOnce counts an attempt on each key, once: Wait > 0 when a key is
-// locked; neither Admitted nor Wait when a key is only full.
+// locked; neither Admitted nor Wait when a key is only full. The keys are
+// counted in one transaction (one turn of the write queue on SQLite), so
+// an error counts the attempt on none of them.
 func (t *Throttle) reserveOnce(ctx context.Context, keys ...string) (*Reservation, error) {
-	res := &Reservation{Admitted: true}
+	d, err := t.dialectOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := reserveSQL(d)
 	now := t.now().UTC()
-	for _, k := range keys {
-		failures, lockedUntil, err := t.reserve(ctx, k, now)
-		if err != nil {
-			// Give back what was taken; the error is what matters.
-			_ = t.release(context.WithoutCancel(ctx), res.keys)
-			return nil, err
+	var res *Reservation
+	err = WithTx(ctx, t.client, func(tx *ent.Tx) error {
+		res = &Reservation{Admitted: true}
+		for _, k := range keys {
+			failures, lockedUntil, err := t.reserve(ctx, tx, q, k, now)
+			if err != nil {
+				return err
+			}
+			res.keys = append(res.keys, k)
+			res.Failures = max(res.Failures, failures)
+			if lockedUntil.After(now) {
+				res.Admitted = false
+				res.Wait = max(res.Wait, lockedUntil.Sub(now))
+			} else if failures > t.cfg.MaxFailures {
+				res.Admitted = false
+			}
 		}
-		res.keys = append(res.keys, k)
-		res.Failures = max(res.Failures, failures)
-		if lockedUntil.After(now) {
-			res.Admitted = false
-			res.Wait = max(res.Wait, lockedUntil.Sub(now))
-		} else if failures > t.cfg.MaxFailures {
-			res.Admitted = false
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reserve sign-in attempt: %w", err)
 	}
 	if !res.Admitted {
 		// Nothing will be compared: this attempt is not a failure.
@@ -192,49 +206,43 @@ func (t *Throttle) Release(ctx context.Context, r *Reservation) error {
 //
 // Only a failure locks a key (Fail), never a reservation: a key full of
 // attempts being compared is not locked, and Reserve waits for them.
-func (t *Throttle) reserve(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
-	d, err := t.dialectOf(ctx)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	q := reserveSQL(d)
+//
+// It runs in tx: a statement that writes and returns rows runs in a
+// transaction, which on SQLite is what takes its turn in the database's
+// write queue.
+func (t *Throttle) reserve(ctx context.Context, tx *ent.Tx, q, key string, now time.Time) (int, time.Time, error) {
 	var (
 		failures int
 		locked   any
 	)
-	// A statement that writes and returns rows runs in a transaction: on
-	// SQLite that is what takes its turn in the database's write queue.
-	err = WithTx(ctx, t.client, func(tx *ent.Tx) error {
-		rows, err := tx.QueryContext(ctx, q,
-			key, now, now.Add(-t.cfg.Window), t.cfg.MaxFailures)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return errors.New("no row returned")
-		}
-		if err := rows.Scan(&failures, &locked); err != nil {
-			return err
-		}
-		return rows.Close()
-	})
+	rows, err := tx.QueryContext(ctx, q, key, now, now.Add(-t.cfg.Window), t.cfg.MaxFailures)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+		return 0, time.Time{}, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, time.Time{}, err
+		}
+		return 0, time.Time{}, errors.New("no row returned")
+	}
+	if err := rows.Scan(&failures, &locked); err != nil {
+		return 0, time.Time{}, err
+	}
+	if err := rows.Close(); err != nil {
+		return 0, time.Time{}, err
 	}
 	lockedUntil, err := scanTime(locked)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("reserve sign-in attempt: %w", err)
+		return 0, time.Time{}, err
 	}
 	return failures, lockedUntil, nil
 }
 
 // release takes one attempt off each key, unlocking a key that falls
 // below the limit. A key back at zero is deleted, unless another attempt
-// counted on it meanwhile.
+// counted on it meanwhile. The keys are given back in one transaction
+// (one turn of the write queue on SQLite).
 func (t *Throttle) release(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
@@ -244,17 +252,23 @@ func (t *Throttle) release(ctx context.Context, keys []string) error {
 		return err
 	}
 	del, dec := releaseSQL(d)
-	for _, k := range keys {
-		res, err := t.client.ExecContext(ctx, del, k)
-		if err != nil {
-			return fmt.Errorf("give back sign-in attempt: %w", err)
+	err = WithTx(ctx, t.client, func(tx *ent.Tx) error {
+		for _, k := range keys {
+			res, err := tx.ExecContext(ctx, del, k)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, dec, k, t.cfg.MaxFailures); err != nil {
+				return err
+			}
 		}
-		if n, err := res.RowsAffected(); err == nil && n > 0 {
-			continue
-		}
-		if _, err := t.client.ExecContext(ctx, dec, k, t.cfg.MaxFailures); err != nil {
-			return fmt.Errorf("give back sign-in attempt: %w", err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("give back sign-in attempt: %w", err)
 	}
 	return nil
 }

@@ -62,6 +62,12 @@ type Auth struct {
 	// SessionTouchInterval is the minimum time between two writes of a
 	// session's last-seen time.
 	SessionTouchInterval Duration `toml:"session_touch_interval"`
+	// PasswordHashConcurrency is how many passwords are hashed or
+	// compared at once; 0: half the CPUs Go uses (GOMAXPROCS), at least 1.
+	PasswordHashConcurrency int `toml:"password_hash_concurrency"`
+	// PasswordHashWait is how long a password waits for its turn before
+	// the request is refused with RATE_LIMITED.
+	PasswordHashWait Duration `toml:"password_hash_wait"`
 }
 
 // Throttle limits failed logins: after MaxFailures failures for one
@@ -108,6 +114,10 @@ const (
 	MaxMaxBodyBytes = 64 << 20
 	MinBcryptCost   = 10
 	MaxBcryptCost   = 16
+	// MaxPasswordHashConcurrency bounds auth.password_hash_concurrency.
+	MaxPasswordHashConcurrency = 1024
+	// MaxPasswordHashWait bounds auth.password_hash_wait.
+	MaxPasswordHashWait = time.Minute
 )
 
 // Default returns the built-in configuration used for every key that
@@ -136,6 +146,7 @@ func Default() Config {
 			SessionIdleTimeout:     Duration{24 * time.Hour},
 			SessionAbsoluteTimeout: Duration{30 * 24 * time.Hour},
 			SessionTouchInterval:   Duration{time.Minute},
+			PasswordHashWait:       Duration{5 * time.Second},
 		},
 		Throttle: Throttle{
 			MaxFailures: 5,
@@ -316,6 +327,12 @@ func (c Config) problems() []*FieldError {
 			a.SessionIdleTimeout, a.SessionAbsoluteTimeout)
 	}
 	positive("auth.session_touch_interval", a.SessionTouchInterval)
+	if a.PasswordHashConcurrency < 0 || a.PasswordHashConcurrency > MaxPasswordHashConcurrency {
+		bad("auth.password_hash_concurrency", "must be between 0 (half the CPUs) and %d, got %d", MaxPasswordHashConcurrency, a.PasswordHashConcurrency)
+	}
+	if a.PasswordHashWait.Duration <= 0 || a.PasswordHashWait.Duration > MaxPasswordHashWait {
+		bad("auth.password_hash_wait", "must be a positive duration of at most %s, got %s", MaxPasswordHashWait, a.PasswordHashWait)
+	}
 	if a.SessionTouchInterval.Duration >= a.SessionIdleTimeout.Duration && a.SessionIdleTimeout.Duration > 0 {
 		bad("auth.session_touch_interval", "must be shorter than auth.session_idle_timeout (%s), got %s",
 			a.SessionIdleTimeout, a.SessionTouchInterval)

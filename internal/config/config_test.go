@@ -377,6 +377,9 @@ func TestValidate(t *testing.T) {
 		{"zero max failures", func(c *Config) { c.Throttle.MaxFailures = 0 }, "throttle.max_failures"},
 		{"zero complexity", func(c *Config) { c.GraphQL.MaxComplexity = 0 }, "graphql.max_complexity"},
 		{"empty driver", func(c *Config) { c.Database.Driver = "" }, "database.driver"},
+		{"negative hash concurrency", func(c *Config) { c.Auth.PasswordHashConcurrency = -1 }, "auth.password_hash_concurrency"},
+		{"zero hash wait", func(c *Config) { c.Auth.PasswordHashWait.Duration = 0 }, "auth.password_hash_wait"},
+		{"hash wait over a minute", func(c *Config) { c.Auth.PasswordHashWait.Duration = 2 * time.Minute }, "auth.password_hash_wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

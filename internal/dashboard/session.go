@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
-	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 
 	"gatehouse/ent"
@@ -52,9 +51,7 @@ func newSessionManager(cfg config.Dashboard, d *db.DB) (*scs.SessionManager, err
 	sm := scs.New()
 	switch d.Driver {
 	case db.SQLite:
-		// Expired rows are swept at sign-in (pruneSessions), not by a
-		// goroutine that would outlive the database.
-		sm.Store = sqlite3store.NewWithCleanupInterval(d.SQL, 0)
+		sm.Store = newSQLiteSessions(d)
 	case db.Postgres:
 		if d.Pool == nil {
 			return nil, errors.New("dashboard sessions: PostgreSQL database without a pgx pool")
@@ -260,7 +257,12 @@ func (d *Dashboard) pruneSessions(ctx context.Context) {
 	if d.db.Driver == db.Postgres {
 		stmt = `DELETE FROM sessions WHERE expiry < current_timestamp`
 	}
-	if _, err := d.db.SQL.ExecContext(ctx, stmt); err != nil {
+	release, err := d.db.WriteTurn(ctx)
+	if err == nil {
+		defer release()
+		_, err = d.db.SQL.ExecContext(ctx, stmt)
+	}
+	if err != nil {
 		d.log.WarnContext(ctx, "prune dashboard sessions", "err", err)
 	}
 }

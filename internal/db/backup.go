@@ -39,7 +39,9 @@ func (d *DB) Backup(ctx context.Context, path string) error {
 		}
 		return postgresBackupError(cc, path)
 	}
-	return backupSQLite(ctx, d.SQL, path)
+	// VACUUM INTO only reads this database: a reader makes the copy and
+	// the writer goes on writing.
+	return backupSQLite(ctx, d.Read, path)
 }
 
 // PostgresBackupError is the error Backup returns for the PostgreSQL

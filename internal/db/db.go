@@ -37,11 +37,20 @@ type Options struct {
 	BusyTimeout  time.Duration // SQLite: how long a writer waits for the lock
 }
 
-// DB is an open database: one pool shared by ent and the dashboard's
-// session store.
+// DB is an open database.
+//
+// On a SQLite file, writes have a path of their own: SQL is the writer,
+// one connection, on which every transaction and every statement that
+// writes runs, each in its turn (see WriteTurn); Read is a pool of
+// read-only connections for queries, which WAL lets run beside the
+// writer. An in-memory SQLite database has one connection for both, and
+// on PostgreSQL both are the one pgx pool.
 type DB struct {
 	Driver string
-	SQL    *sql.DB
+	// SQL is the writer: use it for anything that writes, in a turn.
+	SQL *sql.DB
+	// Read runs queries that do not write (it may be SQL itself).
+	Read *sql.DB
 	// Pool is the pgx pool behind SQL when Driver is Postgres, else nil.
 	Pool *pgxpool.Pool
 	Ent  *ent.Client
@@ -50,9 +59,22 @@ type DB struct {
 	Warnings []string
 
 	writes writeCheck
+	queue  *writeQueue // SQLite only
 }
 
-// Close closes the client and its pool.
+// WriteTurn waits for this process's turn to write on SQLite (in arrival
+// order, at most database.busy_timeout) and returns the function that
+// ends it (safe to call more than once). A statement run on SQL outside
+// ent takes a turn first, so that it does not wait in SQLite's busy
+// handler or for the writer's connection. On PostgreSQL it returns at once.
+func (d *DB) WriteTurn(ctx context.Context) (func(), error) {
+	if d.queue == nil {
+		return func() {}, nil
+	}
+	return d.queue.acquire(ctx)
+}
+
+// Close closes the client and its pools.
 func (d *DB) Close() error {
 	err := d.Ent.Close()
 	if d.Pool != nil {
@@ -76,29 +98,51 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 }
 
+// openSQLite opens the writer, one connection (which also makes the file
+// a WAL database), then, for a file, the pool of read-only connections.
+// One connection keeps an in-memory database alive and consistent, so it
+// serves reads too.
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
-	dsn, memory, err := sqliteDSN(o.DSN, o.BusyTimeout)
+	dsn, readDSN, err := sqliteDSN(o.DSN, o.BusyTimeout)
 	if err != nil {
 		return nil, err
 	}
-	sdb, err := sql.Open("sqlite3", dsn)
+	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database: %w", err)
 	}
-	if memory {
-		// One connection keeps one in-memory database alive and consistent.
-		sdb.SetMaxOpenConns(1)
-	} else {
-		sdb.SetMaxOpenConns(o.MaxOpenConns)
-	}
-	sdb.SetMaxIdleConns(o.MaxOpenConns)
-	sdb.SetConnMaxLifetime(0)
-	if err := ping(ctx, sdb); err != nil {
-		sdb.Close()
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := ping(ctx, w); err != nil {
+		w.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", o.DSN, err)
 	}
-	drv := queueWrites(entsql.OpenDB("sqlite3", sdb), o.BusyTimeout)
-	return &DB{Driver: SQLite, SQL: sdb, Ent: ent.NewClient(ent.Driver(drv)), Warnings: sqliteModeWarnings(SQLiteFile(o.DSN))}, nil
+	r := w
+	if readDSN != "" {
+		if r, err = sql.Open("sqlite3", readDSN); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite database: %w", err)
+		}
+		r.SetMaxOpenConns(o.MaxOpenConns)
+		r.SetMaxIdleConns(o.MaxOpenConns)
+		r.SetConnMaxLifetime(0)
+		if err := ping(ctx, r); err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("open sqlite database %s for reading: %w", o.DSN, err)
+		}
+	}
+	wd := entsql.OpenDB("sqlite3", w)
+	rd := wd
+	if r != w {
+		rd = entsql.OpenDB("sqlite3", r)
+	}
+	q := queueWrites(wd, rd, o.BusyTimeout)
+	return &DB{
+		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q,
+		Warnings: sqliteModeWarnings(SQLiteFile(o.DSN)),
+	}, nil
 }
 
 var memoryDBs atomic.Int64
@@ -106,18 +150,20 @@ var memoryDBs atomic.Int64
 // urlScheme matches the scheme:// that starts a URL.
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*://`)
 
-// sqliteDSN turns a path into a go-sqlite3 DSN with foreign keys, WAL, a
-// busy timeout and immediate write transactions. The directory of a file
-// database is created (0750), and the file itself (0600, so that SQLite
-// gives its -wal and -shm files the same mode) unless it exists.
-func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
+// sqliteDSN turns a path into a go-sqlite3 DSN for the writer, with
+// foreign keys, WAL, a busy timeout and immediate transactions, and for a
+// file database a DSN for readers (read-only, deferred transactions; ""
+// for an in-memory database). The directory of a file database is created
+// (0750), and the file itself (0600, so that SQLite gives its -wal and
+// -shm files the same mode) unless it exists.
+func sqliteDSN(dsn string, busy time.Duration) (write, read string, err error) {
 	if busy <= 0 {
 		busy = 5 * time.Second
 	}
 	if urlScheme.MatchString(dsn) && !strings.HasPrefix(dsn, "file:") {
 		// Never a path: it would make a directory named after a host,
 		// password included.
-		return "", false, errors.New("the database DSN is a URL but not a postgres:// one; a SQLite database is a file path or a file: URI")
+		return "", "", errors.New("the database DSN is a URL but not a postgres:// one; a SQLite database is a file path or a file: URI")
 	}
 	memory := dsn == ":memory:" || strings.Contains(dsn, "mode=memory")
 	if dsn == ":memory:" {
@@ -125,16 +171,16 @@ func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
 	}
 	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	if path == "" {
-		return "", false, errors.New("empty sqlite database path")
+		return "", "", errors.New("empty sqlite database path")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return "", false, fmt.Errorf("sqlite dsn options: %w", err)
+		return "", "", fmt.Errorf("sqlite dsn options: %w", err)
 	}
 	if m := q.Get("mode"); !memory && m != "ro" && m != "rw" {
 		// (mode=ro and mode=rw ask SQLite not to create the file.)
 		if err := prepareSQLiteFile(path); err != nil {
-			return "", false, err
+			return "", "", err
 		}
 	}
 	setDefault := func(k, v string) {
@@ -145,11 +191,22 @@ func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
 	setDefault("_foreign_keys", "1")
 	setDefault("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	setDefault("_txlock", "immediate")
-	if !memory {
-		setDefault("_journal_mode", "WAL")
-		setDefault("_synchronous", "NORMAL")
+	if memory {
+		return "file:" + path + "?" + q.Encode(), "", nil
 	}
-	return "file:" + path + "?" + q.Encode(), memory, nil
+	r := url.Values{}
+	for k, v := range q {
+		r[k] = v
+	}
+	setDefault("_journal_mode", "WAL")
+	setDefault("_synchronous", "NORMAL")
+	// Readers: SQLite opens the file read-only, so that nothing run on
+	// them can write; a transaction there only reads, and starts deferred
+	// (BEGIN IMMEDIATE takes the write lock). The writer set WAL already.
+	r.Set("mode", "ro")
+	r.Set("_txlock", "deferred")
+	r.Del("_journal_mode")
+	return "file:" + path + "?" + q.Encode(), "file:" + path + "?" + r.Encode(), nil
 }
 
 func openPostgres(ctx context.Context, o Options) (*DB, error) {
@@ -172,7 +229,7 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", pc.ConnConfig.Host, err)
 	}
 	drv := entsql.OpenDB("postgres", sdb)
-	return &DB{Driver: Postgres, SQL: sdb, Pool: pool, Ent: ent.NewClient(ent.Driver(drv))}, nil
+	return &DB{Driver: Postgres, SQL: sdb, Read: sdb, Pool: pool, Ent: ent.NewClient(ent.Driver(drv))}, nil
 }
 
 func ping(ctx context.Context, sdb *sql.DB) error {
@@ -181,5 +238,6 @@ func ping(ctx context.Context, sdb *sql.DB) error {
 	return sdb.PingContext(ctx)
 }
 
-// Ping reports whether the database answers (for readiness checks).
-func (d *DB) Ping(ctx context.Context) error { return ping(ctx, d.SQL) }
+// Ping reports whether the database answers (for readiness checks). It
+// asks a reader, which a long write does not hold up.
+func (d *DB) Ping(ctx context.Context) error { return ping(ctx, d.Read) }

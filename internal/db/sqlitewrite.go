@@ -24,32 +24,49 @@ import (
 // down, an unlucky waiter keeps missing until its timeout, while others got
 // through.
 //
-// So the writes of this process queue in Go before they reach SQLite: a
-// transaction, or a statement that changes rows outside one, first takes a
-// first-come first-served semaphore and holds it until it ends. A waiter
-// is woken the moment the write before it ends, takes no connection while
-// it waits, and gives up when its context ends or after the busy timeout,
-// as it did in SQLite. Reads do not queue (WAL lets them run beside the
-// writer). SQLite's busy handler is left as it was, for writers outside
-// this queue: other processes, and statements run on DB.SQL directly.
+// So this process writes on a connection of its own (DB.SQL, the writer),
+// and its writes queue in Go before they reach it: a transaction (every
+// transaction: they read, then write), or a statement that runs outside
+// one and writes, first takes a first-come first-served semaphore and
+// holds it until it ends. A waiter is woken the moment the write before
+// it ends, takes no connection while it waits, and gives up when its
+// context ends or after the busy timeout, as it did in SQLite. Queries
+// outside a transaction run on the readers (DB.Read, read-only
+// connections), which WAL lets run beside the writer, and do not queue.
+// SQLite's busy handler is left as it was, for writers outside this
+// process. Transactions begin IMMEDIATE, with the lock: none starts
+// deferred and fails to upgrade.
 
 // errWriteBusy is returned when a write waited the whole busy timeout.
 var errWriteBusy = errors.New("the database is busy with other writes")
 
-// writeQueue is an ent driver over SQLite whose writes queue in Go.
+// writeQueue is an ent driver over SQLite whose writes queue in Go and
+// run on the writer, and whose other queries run on the readers.
 type writeQueue struct {
-	*entsql.Driver
-	sem  *semaphore.Weighted
-	wait time.Duration
+	*entsql.Driver // the writer
+	read           *entsql.Driver
+	sem            *semaphore.Weighted
+	wait           time.Duration
 }
 
-// queueWrites wraps an ent SQLite driver so that its writes run one at a
-// time, in arrival order, each waiting at most busy (default 5 s).
-func queueWrites(drv *entsql.Driver, busy time.Duration) dialect.Driver {
+// queueWrites makes the ent driver of a SQLite database from its writer
+// and its readers (the same driver when one connection serves both): its
+// writes run one at a time, in arrival order, each waiting at most busy
+// (default 5 s).
+func queueWrites(writer, read *entsql.Driver, busy time.Duration) *writeQueue {
 	if busy <= 0 {
 		busy = 5 * time.Second
 	}
-	return &writeQueue{Driver: drv, sem: semaphore.NewWeighted(1), wait: busy}
+	return &writeQueue{Driver: writer, read: read, sem: semaphore.NewWeighted(1), wait: busy}
+}
+
+// Close closes the writer and the readers.
+func (q *writeQueue) Close() error {
+	err := q.Driver.Close()
+	if q.read != q.Driver {
+		err = errors.Join(err, q.read.Close())
+	}
+	return err
 }
 
 // acquire waits for the turn to write and returns the function that ends
@@ -93,11 +110,8 @@ func (q *writeQueue) BeginTx(ctx context.Context, opts *entsql.TxOptions) (diale
 	return &queuedTx{Tx: tx.(*entsql.Tx), done: func() { stop(); release() }}, nil
 }
 
-// Exec runs a statement, in turn when it writes.
+// Exec runs a statement on the writer, in turn.
 func (q *writeQueue) Exec(ctx context.Context, query string, args, v any) error {
-	if !writes(query) {
-		return q.Driver.Exec(ctx, query, args, v)
-	}
 	release, err := q.acquire(ctx)
 	if err != nil {
 		return err
@@ -106,11 +120,12 @@ func (q *writeQueue) Exec(ctx context.Context, query string, args, v any) error 
 	return q.Driver.Exec(ctx, query, args, v)
 }
 
-// Query runs a query, in turn when it writes (INSERT … RETURNING): the
-// turn ends when the rows are closed, as SQLite's lock does.
+// Query runs a query on the readers, or when it writes (INSERT …
+// RETURNING) on the writer in turn: the turn ends when the rows are
+// closed, as SQLite's lock does.
 func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error {
 	if !writes(query) {
-		return q.Driver.Query(ctx, query, args, v)
+		return q.read.Query(ctx, query, args, v)
 	}
 	release, err := q.acquire(ctx)
 	if err != nil {
@@ -129,25 +144,23 @@ func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error
 	return nil
 }
 
-// ExecContext serves ent's Client.ExecContext, in turn when it writes.
+// ExecContext serves ent's Client.ExecContext, on the writer in turn.
 func (q *writeQueue) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	if writes(query) {
-		release, err := q.acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	return q.Driver.ExecContext(ctx, query, args...)
 }
 
-// QueryContext serves ent's Client.QueryContext, for reads only: the rows
-// it returns cannot end a turn to write.
+// QueryContext serves ent's Client.QueryContext, for reads only, on the
+// readers: the rows it returns cannot end a turn to write.
 func (q *writeQueue) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
 	if writes(query) {
 		return nil, errors.New("sqlite: run a statement that writes with Exec, Query or in a transaction")
 	}
-	return q.Driver.QueryContext(ctx, query, args...)
+	return q.read.QueryContext(ctx, query, args...)
 }
 
 // queuedTx ends its turn to write when it ends.
@@ -177,9 +190,10 @@ func (r *queuedRows) Close() error {
 	return r.ColumnScanner.Close()
 }
 
-// writes reports whether a statement changes rows: INSERT, UPDATE, DELETE
-// or REPLACE. Others (SELECT, PRAGMA, schema changes, which migrations run
-// in transactions) do not queue outside a transaction.
+// writes reports whether a query changes rows: INSERT, UPDATE, DELETE or
+// REPLACE (with RETURNING). Other queries (SELECT, and WITH … SELECT)
+// run on the readers; a query that a reader refuses fails there, as
+// read-only, rather than write.
 func writes(query string) bool {
 	q := strings.TrimLeft(query, " \t\r\n")
 	for _, verb := range [...]string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {

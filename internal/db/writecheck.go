@@ -88,6 +88,13 @@ const reasonBusy = "busy"
 
 func (d *DB) probeWrites(ctx context.Context) (string, error) {
 	q := `INSERT INTO ` + writeProbeTable + ` (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at`
+	// On SQLite the probe writes in its turn, on the writer, whose
+	// settings (max_page_count) it checks first.
+	release, err := d.WriteTurn(ctx)
+	if err != nil {
+		return WriteFailure(err), err
+	}
+	defer release()
 	if d.Driver == Postgres {
 		q = strings.Replace(q, "?", "$1", 1)
 	} else if reason, err := d.sqliteRoom(ctx); reason != "" {
@@ -154,7 +161,7 @@ func WriteFailure(err error) string {
 		}
 		return "write failed (SQLSTATE " + pe.Code + ")"
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, errWriteBusy) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return reasonBusy
 	}
 	return "write failed"
