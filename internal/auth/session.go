@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"gatehouse/ent"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
@@ -19,6 +21,12 @@ import (
 // Config tunes passwords, sessions and throttling.
 type Config struct {
 	BcryptCost int
+	// TestBcryptCost, when not zero, is the bcrypt cost used instead of
+	// BcryptCost, and may be below MinBcryptCost. It exists for tests
+	// only (apptest sets bcrypt.MinCost), so that suites signing in
+	// hundreds of times do not spend their time hashing; no configuration
+	// key, environment variable or flag reaches it.
+	TestBcryptCost int
 	// IdleTimeout: a session expires this long after it was last used.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout caps a session's life however much it is used.
@@ -43,6 +51,7 @@ func DefaultConfig() Config {
 type Service struct {
 	client    *ent.Client
 	cfg       Config
+	cost      int // bcrypt cost of new hashes
 	now       func() time.Time
 	dummyHash string
 	throttle  *Throttle
@@ -53,6 +62,13 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if cfg.BcryptCost < MinBcryptCost {
 		return nil, fmt.Errorf("bcrypt cost %d is below the minimum %d", cfg.BcryptCost, MinBcryptCost)
 	}
+	cost := cfg.BcryptCost
+	if cfg.TestBcryptCost != 0 {
+		if cfg.TestBcryptCost < bcrypt.MinCost || cfg.TestBcryptCost > bcrypt.MaxCost {
+			return nil, fmt.Errorf("test bcrypt cost %d is outside %d..%d", cfg.TestBcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+		}
+		cost = cfg.TestBcryptCost
+	}
 	if cfg.IdleTimeout <= 0 || cfg.AbsoluteTimeout < cfg.IdleTimeout {
 		return nil, errors.New("session timeouts: idle must be positive and at most the absolute timeout")
 	}
@@ -62,11 +78,11 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	}
 	// Unknown usernames are compared against this hash, so they take as
 	// long as wrong passwords.
-	dummy, err := HashPassword("password", pw, cfg.BcryptCost)
+	dummy, err := hashPassword("password", pw, cost)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy}
+	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy}
 	s.throttle = newThrottle(client, cfg.Throttle, func() time.Time { return s.now() })
 	return s, nil
 }
@@ -79,7 +95,7 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Hash hashes a new password with the configured cost.
 func (s *Service) Hash(field, pw string) (string, error) {
-	return HashPassword(field, pw, s.cfg.BcryptCost)
+	return hashPassword(field, pw, s.cost)
 }
 
 // ClientInfo is what a request tells about its client.
