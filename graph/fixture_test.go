@@ -26,6 +26,8 @@ type world struct {
 	pro, basic   *ent.Pkg // alice holds pro, bob holds basic
 	aliceUP      *ent.UserPackage
 	bobUP        *ent.UserPackage
+	// tokens holds a token per username for token.
+	tokens map[string]string
 }
 
 const (
@@ -91,6 +93,24 @@ func id(n int) string { return strconv.Itoa(n) }
 
 // tokenFor signs in as username and returns the token.
 func (w *world) tokenFor(username, pw string) string { return w.Login(username, pw) }
+
+// token returns username's shared token, signing in the first time it is
+// asked for (and after forgetToken). Tests whose subtests share a world
+// use it instead of signing in per subtest.
+func (w *world) token(username, pw string) string {
+	if tok, ok := w.tokens[username]; ok {
+		return tok
+	}
+	if w.tokens == nil {
+		w.tokens = map[string]string{}
+	}
+	tok := w.tokenFor(username, pw)
+	w.tokens[username] = tok
+	return tok
+}
+
+// forgetToken drops username's shared token (after it was signed out).
+func (w *world) forgetToken(username string) { delete(w.tokens, username) }
 
 // sessionID returns the id of the session behind a token.
 func (w *world) sessionID(token string) int {

@@ -232,7 +232,7 @@ func (e *env) serve(args []string) error {
 	} else if err := d.CheckSchema(e.ctx); err != nil {
 		return err
 	}
-	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{Dashboard: dashboardFactory})
+	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{Dashboard: dashboardFactory, TestBcryptCost: e.testBcryptCost})
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (e *env) openApp(f *flags, create bool) (*app.App, error) {
 		d.Close()
 		return nil, err
 	}
-	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{})
+	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{TestBcryptCost: e.testBcryptCost})
 	if err != nil {
 		d.Close()
 		return nil, err

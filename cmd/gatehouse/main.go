@@ -59,6 +59,9 @@ type env struct {
 	stderr io.Writer
 	// environ is the environment the configuration is read from.
 	environ config.Environ
+	// testBcryptCost is set only by tests that run commands in-process:
+	// see auth.Config.TestBcryptCost. main never sets it.
+	testBcryptCost int
 }
 
 // run executes one command line and returns the exit status.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,11 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"gatehouse/internal/testdb"
 )
 
-// binDir holds the gatehouse binary built once for the tests that run it
-// as a process (the Dockerfile test, SIGTERM handling).
+// binDir holds the gatehouse binary for the tests that run it as a
+// process (the Dockerfile test, SIGTERM handling): a copy of this test
+// binary named gatehouse, which runs main instead of the tests (see
+// TestMain). It is the same package built with cgo, as the Dockerfile
+// builds it, without a second link of the whole program.
 var (
 	binDir   string
 	binOnce  sync.Once
@@ -29,7 +33,13 @@ var (
 	binError error
 )
 
+// binName is the name of the copy that runs as gatehouse.
+const binName = "gatehouse"
+
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == binName {
+		main() // exits
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -37,8 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// gatehouseBinary builds ./cmd/gatehouse once (with cgo, as the Dockerfile
-// does) and returns its path.
+// gatehouseBinary returns the path of the gatehouse binary, made once.
 func gatehouseBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -53,12 +62,8 @@ func gatehouseBinary(t *testing.T) string {
 			binError = err
 			return
 		}
-		binPath = filepath.Join(dir, "gatehouse")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binError = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath = filepath.Join(dir, binName)
+		binError = copyExecutable(binPath)
 	})
 	if binError != nil {
 		t.Fatal(binError)
@@ -66,8 +71,31 @@ func gatehouseBinary(t *testing.T) string {
 	return binPath
 }
 
+// copyExecutable copies the running test binary to path, executable by all.
+func copyExecutable(path string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("copy %s: %w", self, err)
+	}
+	return dst.Close()
+}
+
 // baseEnv is the environment every test command runs with: the cheapest
-// bcrypt cost and JSON logs. Nothing is read from the real environment.
+// bcrypt cost the configuration allows (commands run in-process hash with
+// bcrypt.MinCost all the same, see cli) and JSON logs. Nothing is read from the real environment.
 func baseEnv(extra map[string]string) map[string]string {
 	m := map[string]string{
 		"GATEHOUSE_AUTH_BCRYPT_COST": "10",
@@ -101,7 +129,7 @@ func cliTimeout(t *testing.T, d time.Duration, m map[string]string, stdin string
 	var out, errb bytes.Buffer
 	e := &env{
 		ctx: ctx, stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
-		environ: m,
+		environ: m, testBcryptCost: bcrypt.MinCost,
 	}
 	code := e.run(args)
 	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
@@ -195,7 +223,7 @@ func startServe(t *testing.T, m map[string]string, args ...string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.logs,
-		environ: m}
+		environ: m, testBcryptCost: bcrypt.MinCost}
 	go func() { s.done <- e.run(append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)) }()
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.After(60 * time.Second)

@@ -34,6 +34,9 @@ type Options struct {
 	// Migrate the schema before serving (config's auto_migrate for serve).
 	Migrate   bool
 	Dashboard DashboardFactory
+	// TestBcryptCost is for tests only: see auth.Config.TestBcryptCost.
+	// The binary never sets it.
+	TestBcryptCost int
 }
 
 // AuthConfig turns the configuration into the sign-in service's settings.
@@ -90,7 +93,9 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 			return nil, err
 		}
 	}
-	as, err := auth.New(d.Ent, AuthConfig(cfg, d.Driver))
+	ac := AuthConfig(cfg, d.Driver)
+	ac.TestBcryptCost = o.TestBcryptCost
+	as, err := auth.New(d.Ent, ac)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"gatehouse/ent"
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
@@ -34,7 +36,8 @@ type Server struct {
 }
 
 // Config returns the configuration tests start from: defaults with the
-// cheapest allowed bcrypt cost and no failure delay.
+// cheapest bcrypt cost the configuration allows. (Servers that Start and
+// StartOn run hash with bcrypt.MinCost all the same: see StartOn.)
 func Config() config.Config {
 	cfg := config.Default()
 	cfg.Auth.BcryptCost = 10
@@ -47,12 +50,18 @@ func Start(t testing.TB, adjust func(*config.Config), o app.Options) *Server {
 	return StartOn(t, testdb.Open(t), adjust, o)
 }
 
-// StartOn starts a server over an open, migrated database.
+// StartOn starts a server over an open, migrated database. Its passwords
+// are hashed with bcrypt.MinCost unless o.TestBcryptCost says otherwise:
+// the configured cost (at least 10) makes every sign-in take tens of
+// milliseconds, and suites sign in hundreds of times.
 func StartOn(t testing.TB, d *db.DB, adjust func(*config.Config), o app.Options) *Server {
 	t.Helper()
 	cfg := Config()
 	if adjust != nil {
 		adjust(&cfg)
+	}
+	if o.TestBcryptCost == 0 {
+		o.TestBcryptCost = bcrypt.MinCost
 	}
 	logs := &SyncBuffer{}
 	log, err := logging.New(logs, "text", "debug")

@@ -42,6 +42,7 @@ func setupWith(t *testing.T, adjust func(*auth.Config)) *fixture {
 	d := testdb.Open(t)
 	cfg := auth.DefaultConfig()
 	cfg.BcryptCost = auth.MinBcryptCost
+	cfg.TestBcryptCost = bcrypt.MinCost // no test here needs slow hashes
 	cfg.Throttle.Step = 0
 	if adjust != nil {
 		adjust(&cfg)
@@ -122,6 +123,38 @@ func TestHashUsesAtLeastCostTen(t *testing.T) {
 		t.Fatalf("cost %d, want at least %d", c, auth.MinBcryptCost)
 	}
 	if _, err := auth.New(nil, auth.Config{BcryptCost: 9}); err == nil {
+		t.Fatal("a service with bcrypt cost 9 was accepted")
+	}
+}
+
+// TestServiceHashesWithItsCost: new passwords are hashed with the
+// configured cost, and with the test cost only when one is set.
+func TestServiceHashesWithItsCost(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		cost, test int
+		want       int
+	}{
+		{"configured cost", auth.MinBcryptCost + 1, 0, auth.MinBcryptCost + 1},
+		{"test cost", auth.MinBcryptCost, bcrypt.MinCost, bcrypt.MinCost},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setupWith(t, func(c *auth.Config) { c.BcryptCost, c.TestBcryptCost = tt.cost, tt.test })
+			hash, err := f.auth.Hash("password", "long enough")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := bcrypt.Cost([]byte(hash)); c != tt.want {
+				t.Fatalf("cost %d, want %d", c, tt.want)
+			}
+			u := f.user(t, "alice", "alice-password", false)
+			if _, err := f.auth.Login(context.Background(), "alice", "alice-password", auth.ClientInfo{}); err != nil {
+				t.Fatalf("sign-in of %s: %v", u.Username, err)
+			}
+		})
+	}
+	// A test cost does not lift the minimum of the configured one.
+	if _, err := auth.New(nil, auth.Config{BcryptCost: 9, TestBcryptCost: bcrypt.MinCost}); err == nil {
 		t.Fatal("a service with bcrypt cost 9 was accepted")
 	}
 }

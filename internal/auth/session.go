@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"golang.org/x/crypto/bcrypt"
 
 	"gatehouse/ent"
 	"gatehouse/ent/schema"
@@ -22,6 +23,12 @@ import (
 // Config tunes passwords, sessions and throttling.
 type Config struct {
 	BcryptCost int
+	// TestBcryptCost, when not zero, is the bcrypt cost used instead of
+	// BcryptCost, and may be below MinBcryptCost. It exists for tests
+	// only (apptest sets bcrypt.MinCost), so that suites signing in
+	// hundreds of times do not spend their time hashing; no configuration
+	// key, environment variable or flag reaches it.
+	TestBcryptCost int
 	// IdleTimeout: a session expires this long after it was last used.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout caps a session's life however much it is used.
@@ -49,6 +56,7 @@ func DefaultConfig() Config {
 type Service struct {
 	client    *ent.Client
 	cfg       Config
+	cost      int // bcrypt cost of new hashes
 	now       func() time.Time
 	dummyHash string
 	throttle  *Throttle
@@ -63,12 +71,19 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if cfg.BcryptCost < MinBcryptCost {
 		return nil, fmt.Errorf("bcrypt cost %d is below the minimum %d", cfg.BcryptCost, MinBcryptCost)
 	}
+	cost := cfg.BcryptCost
+	if cfg.TestBcryptCost != 0 {
+		if cfg.TestBcryptCost < bcrypt.MinCost || cfg.TestBcryptCost > bcrypt.MaxCost {
+			return nil, fmt.Errorf("test bcrypt cost %d is outside %d..%d", cfg.TestBcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+		}
+		cost = cfg.TestBcryptCost
+	}
 	if cfg.IdleTimeout <= 0 || cfg.AbsoluteTimeout < cfg.IdleTimeout {
 		return nil, errors.New("session timeouts: idle must be positive and at most the absolute timeout")
 	}
 	// Unknown usernames are compared against this hash, so they take as
 	// long as wrong passwords.
-	dummy, err := dummyHash(cfg.BcryptCost)
+	dummy, err := dummyHash(cost)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +97,7 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if tc.BusyWait < hashes.wait {
 		tc.BusyWait = hashes.wait
 	}
-	s := &Service{client: client, cfg: cfg, now: schema.Now, dummyHash: dummy, hashes: hashes}
+	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy, hashes: hashes}
 	s.throttle = newThrottle(client, tc, func() time.Time { return s.now() })
 	return s, nil
 }
@@ -108,7 +123,7 @@ func (s *Service) HashContext(ctx context.Context, field, pw string) (string, er
 	if err := CheckPassword(field, pw); err != nil {
 		return "", err
 	}
-	return s.hashes.hash(ctx, pw, max(s.cfg.BcryptCost, MinBcryptCost))
+	return s.hashes.hash(ctx, pw, s.cost)
 }
 
 // ClientInfo is what a request tells about its client.

@@ -47,6 +47,7 @@ func assignTo(t *testing.T, s *apptest.Server, ctx context.Context, name string,
 // with or without a reason, and resumes it; the badge, the reason and the
 // time of suspension show on its page, in the list and on the user's page.
 func TestSuspendAndResume(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)
@@ -131,6 +132,7 @@ func TestSuspendAndResume(t *testing.T) {
 // access.StateAt) keeps exactly the rows whose badge (Go, through
 // access.StateOf) names that state.
 func TestAssignmentStateFilter(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)
@@ -245,6 +247,7 @@ func TestAssignmentStateFilter(t *testing.T) {
 // days", checks grace days (0–365) beside the field and shows the form
 // again with what was typed.
 func TestPackageTrialAndGrace(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)
@@ -332,6 +335,7 @@ func TestPackageTrialAndGrace(t *testing.T) {
 // one row per feature with its limit (the highest among the assignments
 // that grant it), and those granted only by assignments in grace marked.
 func TestUserPageStates(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)
@@ -438,6 +442,7 @@ func TestUserPageStates(t *testing.T) {
 // even if that assignment was deleted, shows the refusal beside the
 // package field and keeps the choices.
 func TestTrialGivenOnce(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)

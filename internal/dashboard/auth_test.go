@@ -31,6 +31,7 @@ func sessionCookie(t *testing.T, p *page) *http.Cookie {
 }
 
 func TestLoginAndLogout(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := newBrowser(t, s.URL)
@@ -98,6 +99,7 @@ func mustFind(t *testing.T, s *apptest.Server, name string) int {
 // TestLoginRenewsToken: a token planted before sign-in is not the one
 // after it (no session fixation).
 func TestLoginRenewsToken(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	b := newBrowser(t, s.URL)
@@ -111,6 +113,7 @@ func TestLoginRenewsToken(t *testing.T) {
 }
 
 func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
 	s := start(t, func(c *config.Config) { c.Throttle.MaxFailures = 3 })
 	seed(t, s)
 	b := newBrowser(t, s.URL)
@@ -132,6 +135,7 @@ func TestLoginThrottled(t *testing.T) {
 }
 
 func TestCookieFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		secure     bool
@@ -171,6 +175,7 @@ func TestCookieFlags(t *testing.T) {
 // TestCrossSitePostsRefused: a form posted from another site changes
 // nothing, whatever the route.
 func TestCrossSitePostsRefused(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -227,6 +232,7 @@ func TestCrossSitePostsRefused(t *testing.T) {
 // TestDemotedOrDisabledAdminSignedOut: the next request of an admin who
 // lost the role, was disabled or deleted goes to the sign-in page.
 func TestDemotedOrDisabledAdminSignedOut(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		change func(s *apptest.Server, by, id int) error
@@ -266,6 +272,7 @@ func TestDemotedOrDisabledAdminSignedOut(t *testing.T) {
 // TestSessionSurvivesRestart: the cookie session lives in the database, so
 // a new server process over the same database knows it.
 func TestSessionSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	b := signIn(t, s, "root", adminPW)

@@ -258,6 +258,7 @@ func (b *tab) screenshot(name string) {
 // does, without typing a URL where a link or button exists, and checks
 // the page after each step.
 func TestBrowserAdminFlow(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	s.CreateUser("root", adminPW, user.RoleADMIN)
 	b := newTab(t, s.URL, 1280, 900)
@@ -555,6 +556,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 // TestBrowserPhoneWidth: at phone width the lists are still usable: no
 // sideways scrolling, and every table row reads as a labelled card.
 func TestBrowserPhoneWidth(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := newTab(t, s.URL, 390, 844)

@@ -18,6 +18,7 @@ import (
 // the dashboard; their key and kind never change after creation; a
 // feature a package content uses cannot be deleted.
 func TestFeatureForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -148,6 +149,7 @@ func TestFeatureForms(t *testing.T) {
 // catalogue; a LIMIT feature needs its limit and a SWITCH takes none, the
 // error shown beside the row's limit with everything typed kept.
 func TestPackageFormLimits(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -253,6 +255,7 @@ func TestPackageFormLimits(t *testing.T) {
 // TestContentFormLimits: the package content form picks a feature from
 // the catalogue and takes a limit for a LIMIT feature only.
 func TestContentFormLimits(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)

@@ -21,6 +21,7 @@ import (
 )
 
 func TestUserForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -159,6 +160,7 @@ func TestUserForms(t *testing.T) {
 }
 
 func TestPackageForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -283,6 +285,7 @@ func TestPackageForms(t *testing.T) {
 }
 
 func TestContentForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -328,6 +331,7 @@ func TestContentForms(t *testing.T) {
 }
 
 func TestAssignmentForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -430,6 +434,7 @@ func TestAssignmentForms(t *testing.T) {
 }
 
 func TestSessionForms(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -517,6 +522,7 @@ func TestSessionForms(t *testing.T) {
 // TestListLimits: page size, page and search are bounded; unknown sorts
 // and filters are ignored; the state shows in the list's controls.
 func TestListLimits(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	for i := 0; i < 30; i++ {
@@ -559,6 +565,7 @@ func TestListLimits(t *testing.T) {
 // TestOverview shows counts, assignments about to expire and recent
 // sessions.
 func TestOverview(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	ctx := adminCtx(w.admin.ID)
@@ -584,6 +591,7 @@ func TestOverview(t *testing.T) {
 // TestEverySort: every sortable column of every list answers, both ways,
 // and the header says how the list is sorted.
 func TestEverySort(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -613,6 +621,7 @@ func TestEverySort(t *testing.T) {
 
 // TestDeleteSelf: an admin who deletes their own account is signed out.
 func TestDeleteSelf(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	bob := s.CreateUser("bob", adminPW, user.RoleADMIN)

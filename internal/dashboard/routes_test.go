@@ -99,6 +99,7 @@ func h1(p *page) string {
 // sign in) are sent to the sign-in page from every route; an admin sees
 // every page.
 func TestRoutesByViewer(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 
@@ -167,6 +168,7 @@ func TestRoutesByViewer(t *testing.T) {
 // TestAnonymousRedirectRemembersPage: after signing in, the admin lands on
 // the page they asked for.
 func TestAnonymousRedirectRemembersPage(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	b := newBrowser(t, s.URL)
@@ -193,6 +195,7 @@ func TestAnonymousRedirectRemembersPage(t *testing.T) {
 
 // TestNotFound: bad ids and unknown pages answer a 404 page.
 func TestNotFound(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	seed(t, s)
 	b := signIn(t, s, "root", adminPW)
@@ -226,6 +229,7 @@ var (
 // neither inline script nor inline style (the CSP forbids both); the
 // stylesheet and script come from the binary.
 func TestPagesSecurity(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)

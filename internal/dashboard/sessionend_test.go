@@ -15,6 +15,7 @@ import (
 // user's sessions, or of taking away their admin role, signs out their
 // dashboard sessions too; other admins' sessions go on.
 func TestDashboardSessionsEndWithTheUsersSessions(t *testing.T) {
+	t.Parallel()
 	const newPW = "bob-new-password-1"
 	for _, tc := range []struct {
 		name  string
@@ -85,6 +86,7 @@ func TestDashboardSessionsEndWithTheUsersSessions(t *testing.T) {
 // password (or revokes their own sessions) in the dashboard stays signed in
 // there; their other dashboard sessions and their API sessions end.
 func TestOwnPasswordChangeInTheDashboard(t *testing.T) {
+	t.Parallel()
 	const newPW = "bob-new-password-1"
 	for _, tc := range []struct {
 		name string
@@ -122,6 +124,7 @@ func TestOwnPasswordChangeInTheDashboard(t *testing.T) {
 // TestOtherUsersPasswordChangeKeepsTheAdminSignedIn: an admin setting
 // someone else's password stays signed in, with their own session epoch.
 func TestOtherUsersPasswordChangeKeepsTheAdminSignedIn(t *testing.T) {
+	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"gatehouse/ent"
 	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
@@ -29,6 +31,7 @@ func newFixture(t *testing.T) *fixture {
 	d := testdb.Open(t)
 	cfg := auth.DefaultConfig()
 	cfg.BcryptCost = auth.MinBcryptCost
+	cfg.TestBcryptCost = bcrypt.MinCost
 	a, err := auth.New(d.Ent, cfg)
 	if err != nil {
 		t.Fatal(err)
