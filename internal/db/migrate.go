@@ -36,6 +36,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.checkUpgraded(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	for _, name := range retiredIndexes {
+		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+d.quote(name)); err != nil {
+			return fmt.Errorf("migrate: drop the retired index %s: %w", name, err)
+		}
+	}
 	for _, stmt := range dataMigrations {
 		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate data: %w", err)
@@ -52,6 +57,13 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// retiredIndexes were made by earlier releases and are replaced by others
+// in the schema. ent's migration adds indexes but, on PostgreSQL, does not
+// drop those the schema no longer has; these are dropped by name.
+var retiredIndexes = []string{
+	"user_role", // replaced by user_role_id (role, id), which serves the same lookups
 }
 
 // dataMigrations fill new columns of rows written by earlier releases,
