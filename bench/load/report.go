@@ -26,6 +26,7 @@ type Results struct {
 	Seed        SeedInfo       `json:"seed"`
 	Statements  Statements     `json:"statements_per_request"`
 	BcryptBound float64        `json:"bcrypt_bound_logins_per_s"`
+	HashBound   float64        `json:"hashing_bound_logins_per_s"`
 	Samples     []Sample       `json:"samples"`
 	W3Rounds    []W3           `json:"w3_rounds,omitempty"`
 
@@ -144,10 +145,15 @@ func (r *Results) summarize() {
 		v := median(ratios)
 		r.Ratios["W3_w1_p99_flood_over_idle"] = v
 		add("W3: W1 p99 during the login flood ÷ idle", v, "≤ 3", v <= 3)
+		if r.HashBound > 0 {
+			b := median(logins) / r.HashBound
+			r.Ratios["W3_logins_over_hashing_bound"] = b
+			add("W3 logins/s ÷ bound at the server's hashing concurrency", b, "≥ 0.8 (load generator shares the cores)", b >= 0.8)
+		}
 		if r.BcryptBound > 0 {
-			b := median(logins) / r.BcryptBound
-			r.Ratios["W3_logins_over_bcrypt_bound"] = b
-			add("W3 logins/s ÷ bcrypt bound", b, "≥ 0.8 (load generator shares the cores)", b >= 0.8)
+			// For information: the bound with every core hashing, which
+			// password_hash_concurrency keeps the server from reaching.
+			r.Ratios["W3_logins_over_bcrypt_bound_all_cores"] = median(logins) / r.BcryptBound
 		}
 	}
 }
