@@ -41,3 +41,39 @@ func TestEncodeResponseMatchesJSONMarshal(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkWriteResponse writes an answer the size of the admin page (100
+// users with packages, contents and sessions), against json.Marshal.
+func BenchmarkWriteResponse(b *testing.B) {
+	var users []any
+	for i := range 100 {
+		var pkgs, sessions []any
+		for j := range 3 {
+			var contents []any
+			for k := range 3 {
+				contents = append(contents, map[string]any{"name": "content", "feature": map[string]any{"key": "feature_" + string(rune('a'+k))}})
+			}
+			pkgs = append(pkgs, map[string]any{"active": true, "expiresAt": "2026-01-02T03:04:05Z", "package": map[string]any{"name": "Package " + string(rune('A'+j)), "contents": contents}})
+			sessions = append(sessions, map[string]any{"id": "VXNlclNlc3Npb246MTIz", "userAgent": "Mozilla/5.0 (X11; Linux x86_64)", "lastSeenAt": "2026-01-02T03:04:05Z"})
+		}
+		users = append(users, map[string]any{"node": map[string]any{"id": i, "username": "user" + string(rune('a'+i%26)), "packages": pkgs, "sessions": sessions}})
+	}
+	data, _ := json.Marshal(map[string]any{"users": map[string]any{"totalCount": 1000, "edges": users}})
+	resp := &graphql.Response{Data: data}
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("writeResponse", func(b *testing.B) {
+		b.ReportAllocs()
+		var w bytes.Buffer
+		for b.Loop() {
+			w.Reset()
+			writeResponse(&w, resp)
+		}
+	})
+}
