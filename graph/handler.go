@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"gatehouse/graph/generated"
 	"gatehouse/internal/auth"
@@ -66,7 +67,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		return next(ctx)
 	})
 	srv.AroundRootFields(checkFilters)
-	srv.AroundFields(readAnswerAsSignedIn)
+	srv.Use(signedInAnswers{})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 	return srv
@@ -77,14 +78,38 @@ func PlaygroundHandler(endpoint string) http.Handler {
 	return playground.Handler("Gatehouse", endpoint)
 }
 
-// readAnswerAsSignedIn resolves the fields under a login's answer as the
-// user who just signed in, so that one request signs in and reads
-// everything about them (their packages, contents and sessions).
-func readAnswerAsSignedIn(ctx context.Context, next graphql.Resolver) (any, error) {
-	for fc := graphql.GetFieldContext(ctx).Parent; fc != nil; fc = fc.Parent {
-		if p, ok := fc.Result.(*auth.Payload); ok && p.SignedIn != nil {
-			return next(viewer.NewContext(ctx, p.SignedIn))
+// signedInAnswers resolves the fields under a login's answer (AuthPayload)
+// as the user who just signed in, so that one request signs in and reads
+// everything about them (their packages, contents and sessions). Only
+// mutations answer with an AuthPayload, so queries run with gqlgen's
+// field middleware untouched: nothing per field.
+type signedInAnswers struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = signedInAnswers{}
+
+func (signedInAnswers) ExtensionName() string                   { return "SignedInAnswers" }
+func (signedInAnswers) Validate(graphql.ExecutableSchema) error { return nil }
+func (signedInAnswers) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return nil
+	}
+	next := oc.ResolverMiddleware
+	oc.ResolverMiddleware = func(ctx context.Context, resolve graphql.Resolver) (any, error) {
+		return next(readAnswerAsSignedIn(ctx), resolve)
+	}
+	return nil
+}
+
+// readAnswerAsSignedIn gives a field of an AuthPayload the viewer who
+// signed in; the fields below it inherit that context from gqlgen.
+func readAnswerAsSignedIn(ctx context.Context) context.Context {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Parent != nil {
+		if p, ok := fc.Parent.Result.(*auth.Payload); ok && p.SignedIn != nil {
+			return viewer.NewContext(ctx, p.SignedIn)
 		}
 	}
-	return next(ctx)
+	return ctx
 }

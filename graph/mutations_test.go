@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -417,4 +418,52 @@ func TestLookupsByIDAndName(t *testing.T) {
 	wantCode(t, w.Do(admin, `{package(name:"Nothing"){id}}`, nil), "NOT_FOUND")
 	wantCode(t, w.Do(admin, `{user{id}}`, nil), "BAD_USER_INPUT")
 	wantCode(t, w.Do(admin, `query($id:ID!){user(id:$id,username:"alice"){id}}`, map[string]any{"id": id(w.alice.ID)}), "BAD_USER_INPUT")
+}
+
+// A login's answer is read as the user who just signed in: one request
+// signs in and reads their packages, contents, sessions and features,
+// which an anonymous caller could not read.
+func TestLoginAnswerReadsAsTheNewUser(t *testing.T) {
+	w := newWorld(t, nil)
+	r := w.Do("", `mutation{login(input:{username:"alice",password:"alice-password"}){
+		session{id}
+		user{username packages{package{name contents{feature{key}}}} sessions{id} activeFeatures{key}}}}`, nil)
+	mustData(t, r)
+	var d struct {
+		Login struct {
+			Session struct{ ID string }
+			User    struct {
+				Username string
+				Packages []struct {
+					Package struct {
+						Name     string
+						Contents []struct{ Feature struct{ Key string } }
+					}
+				}
+				Sessions       []struct{ ID string }
+				ActiveFeatures []struct{ Key string }
+			}
+		}
+	}
+	r.Decode(t, &d)
+	u := d.Login.User
+	if u.Username != "alice" || len(u.Packages) != 1 || u.Packages[0].Package.Name != "Pro" {
+		t.Fatalf("login answer: %+v", u)
+	}
+	var keys []string
+	for _, c := range u.Packages[0].Package.Contents {
+		keys = append(keys, c.Feature.Key)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"cloud_sync", "moe_gatherer"}) {
+		t.Fatalf("contents of alice's package in the login answer: %v", keys)
+	}
+	if !slices.ContainsFunc(u.Sessions, func(s struct{ ID string }) bool { return s.ID == d.Login.Session.ID }) {
+		t.Fatalf("the new session %s is not among alice's sessions %v", d.Login.Session.ID, u.Sessions)
+	}
+	if len(u.ActiveFeatures) != 2 {
+		t.Fatalf("active features in the login answer: %v", u.ActiveFeatures)
+	}
+	// Outside a login's answer the caller stays anonymous.
+	wantCode(t, w.Do("", `{me{username}}`, nil), "UNAUTHENTICATED")
 }

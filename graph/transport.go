@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -54,12 +55,63 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	writeResponse(w, responses(ctx))
 }
 
+// responseBuffers holds the buffers answers are written into; one larger
+// than maxPooledResponse (a rare, very large answer) is left to the GC.
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledResponse = 1 << 20
+
+// writeResponse writes resp as json.Marshal would (the same fields, order
+// and bytes) but copies resp.Data, which gqlgen has already encoded, with
+// only the HTML escaping json.Marshal applies to it, instead of scanning
+// it again to validate and compact it.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		panic(fmt.Errorf("encode a GraphQL response: %w", err))
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledResponse {
+			responseBuffers.Put(buf)
+		}
+	}()
+	encodeResponse(buf, resp)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// encodeResponse writes the JSON encoding of resp (see graphql.Response's
+// struct tags) to buf.
+func encodeResponse(buf *bytes.Buffer, resp *graphql.Response) {
+	field := func(name string, v any) {
+		buf.WriteString(name)
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(fmt.Errorf("encode a GraphQL response: %w", err))
+		}
+		buf.Write(b)
 	}
-	_, _ = w.Write(b)
+	buf.WriteByte('{')
+	if len(resp.Errors) > 0 {
+		field(`"errors":`, resp.Errors)
+		buf.WriteByte(',')
+	}
+	buf.WriteString(`"data":`)
+	if len(resp.Data) == 0 {
+		buf.WriteString("null")
+	} else {
+		json.HTMLEscape(buf, resp.Data)
+	}
+	if resp.Label != "" {
+		field(`,"label":`, resp.Label)
+	}
+	if len(resp.Path) > 0 {
+		field(`,"path":`, resp.Path)
+	}
+	if resp.HasNext != nil {
+		field(`,"hasNext":`, *resp.HasNext)
+	}
+	if len(resp.Extensions) > 0 {
+		field(`,"extensions":`, resp.Extensions)
+	}
+	buf.WriteByte('}')
 }
 
 // WriteError answers with one error in the GraphQL shape.

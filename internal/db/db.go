@@ -191,6 +191,9 @@ func sqliteDSN(dsn string, busy time.Duration) (write, read string, err error) {
 	setDefault("_foreign_keys", "1")
 	setDefault("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	setDefault("_txlock", "immediate")
+	// Each connection keeps its most recent prepared statements: ent
+	// sends the same few statements over and over.
+	setDefault("_stmt_cache_size", "64")
 	if memory {
 		return "file:" + path + "?" + q.Encode(), "", nil
 	}
