@@ -62,7 +62,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	if err := checkRole(in.Role); err != nil {
 		return nil, err
 	}
-	hash, err := s.auth.Hash("password", in.Password)
+	hash, err := s.auth.HashContext(ctx, "password", in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*
 		return nil, err
 	}
 	if in.Password != nil {
-		if hash, err = s.auth.Hash("password", *in.Password); err != nil {
+		if hash, err = s.auth.HashContext(ctx, "password", *in.Password); err != nil {
 			return nil, err
 		}
 	}
