@@ -137,7 +137,7 @@ func Default() Config {
 		Database: Database{
 			Driver:       DriverSQLite,
 			DSN:          "data/gatehouse.db",
-			MaxOpenConns: 10,
+			MaxOpenConns: 0,
 			BusyTimeout:  Duration{5 * time.Second},
 			AutoMigrate:  true,
 		},
@@ -309,8 +309,8 @@ func (c Config) problems() []*FieldError {
 	if err := CheckDSNScheme(d.DSN); err != nil {
 		errs = append(errs, &FieldError{Key: "database.dsn", Msg: err.Error(), Err: err})
 	}
-	if d.MaxOpenConns < 1 {
-		bad("database.max_open_conns", "must be at least 1, got %d", d.MaxOpenConns)
+	if d.MaxOpenConns < 0 {
+		bad("database.max_open_conns", "must be 0 (automatic) or more, got %d", d.MaxOpenConns)
 	}
 	if d.BusyTimeout.Duration < 0 {
 		bad("database.busy_timeout", "must not be negative, got %s", d.BusyTimeout)

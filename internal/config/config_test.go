@@ -314,7 +314,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"server.listen"}},
 		{name: "absolute shorter than idle", file: "[dashboard]\nsession_idle_timeout = \"13h\"\n",
 			want: []string{"dashboard.session_absolute_timeout"}},
-		{name: "zero max_open_conns", file: "[database]\nmax_open_conns = 0\n",
+		{name: "negative max_open_conns", file: "[database]\nmax_open_conns = -1\n",
 			want: []string{"database.max_open_conns"}},
 		{name: "validation error names file", file: "[graphql]\nmax_depth = 0\n",
 			want: []string{"graphql.max_depth", "set in {dir}/c.toml"}},

@@ -3,6 +3,8 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +117,36 @@ func TestSQLiteWriteTurnQueuesWithEnt(t *testing.T) {
 		if err := write(ctx, d, fmt.Sprintf("ent-%d", i), 0); err != nil {
 			t.Fatalf("ent write after the turn: %v", err)
 		}
+	}
+}
+
+// With no pool size set (max_open_conns = 0), a SQLite file gets two
+// readers per CPU, at least 4, beside its one writer; one that is set is
+// kept as given.
+func TestSQLiteReadersBySize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  int
+		want int
+	}{
+		{"automatic", 0, max(4, 2*runtime.GOMAXPROCS(0))},
+		{"set", 7, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "g.db"), MaxOpenConns: tc.set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			if n := d.Read.Stats().MaxOpenConnections; n != tc.want {
+				t.Errorf("readers: %d connections, want %d", n, tc.want)
+			}
+			if n := d.SQL.Stats().MaxOpenConnections; n != 1 {
+				t.Errorf("writer: %d connections, want 1", n)
+			}
+		})
+	}
+	if n := db.DefaultMaxOpenConns(db.Postgres); n != 10 {
+		t.Errorf("PostgreSQL's automatic pool: %d, want 10", n)
 	}
 }
