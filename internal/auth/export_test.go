@@ -13,7 +13,7 @@ func OnHash(s *Service, f func(running int)) { s.hashes.hook = f }
 
 // HashesWaiting is the number of password operations of s waiting for
 // their turn.
-func HashesWaiting(s *Service) int { return int(s.hashes.waiting.Load()) }
+func HashesWaiting(s *Service) int { return s.hashes.turns.Waiting() }
 
 // DummyHash is the hash unknown usernames are compared with.
 func DummyHash(cost int) (string, error) { return dummyHash(cost) }

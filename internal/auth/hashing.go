@@ -4,15 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/sync/semaphore"
 
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/turn"
 )
 
 // HashingConfig bounds password hashing. Each bcrypt operation (a
@@ -42,12 +43,9 @@ func DefaultHashConcurrency() int {
 // hashGate lets a bounded number of bcrypt operations run at once; the
 // others wait, first come first served, for at most wait.
 type hashGate struct {
-	sem  *semaphore.Weighted
-	max  int
-	wait time.Duration
-	// running and waiting count the operations under way and those
-	// waiting for their turn.
-	running, waiting atomic.Int64
+	turns *turn.Queue
+	// running counts the operations under way.
+	running atomic.Int64
 	// hook, when set (by tests, before use), is called inside every
 	// operation with the number running at that moment.
 	hook func(running int)
@@ -60,7 +58,7 @@ func newHashGate(cfg HashingConfig) *hashGate {
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultHashWait
 	}
-	return &hashGate{sem: semaphore.NewWeighted(int64(cfg.Concurrency)), max: cfg.Concurrency, wait: cfg.Wait}
+	return &hashGate{turns: turn.New(cfg.Concurrency, cfg.Wait)}
 }
 
 // errHashBusy answers an operation that waited its whole turn.
@@ -70,21 +68,14 @@ var errHashBusy = apperr.New(apperr.RateLimited, "the server is busy checking ot
 // the turn did not come within the wait, and ctx's error when ctx ended
 // first; fn has then not run. A waiter whose ctx ends leaves the queue.
 func (g *hashGate) do(ctx context.Context, fn func()) error {
-	// TryAcquire fails while anyone waits, so it keeps the order.
-	if !g.sem.TryAcquire(1) {
-		wctx, cancel := context.WithTimeout(ctx, g.wait)
-		g.waiting.Add(1)
-		err := g.sem.Acquire(wctx, 1)
-		g.waiting.Add(-1)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return errHashBusy
-		}
+	release, err := g.turns.Take(ctx)
+	if errors.Is(err, turn.ErrTimeout) {
+		return errHashBusy
 	}
-	defer g.sem.Release(1)
+	if err != nil {
+		return err
+	}
+	defer release()
 	n := g.running.Add(1)
 	defer g.running.Add(-1)
 	if g.hook != nil {

@@ -94,8 +94,8 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	if tc.MaxFailures <= 0 {
 		tc = DefaultThrottleConfig()
 	}
-	if tc.BusyWait < hashes.wait {
-		tc.BusyWait = hashes.wait
+	if tc.BusyWait < hashes.turns.Wait() {
+		tc.BusyWait = hashes.turns.Wait()
 	}
 	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy, hashes: hashes}
 	s.throttle = newThrottle(client, tc, func() time.Time { return s.now() })

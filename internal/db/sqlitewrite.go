@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	"golang.org/x/sync/semaphore"
+
+	"gatehouse/internal/turn"
 )
 
 // SQLite has one write lock per database. A connection that finds it taken
@@ -45,8 +45,7 @@ var errWriteBusy = errors.New("the database is busy with other writes")
 type writeQueue struct {
 	*entsql.Driver // the writer
 	read           *entsql.Driver
-	sem            *semaphore.Weighted
-	wait           time.Duration
+	turns          *turn.Queue
 }
 
 // queueWrites makes the ent driver of a SQLite database from its writer
@@ -57,7 +56,7 @@ func queueWrites(writer, read *entsql.Driver, busy time.Duration) *writeQueue {
 	if busy <= 0 {
 		busy = 5 * time.Second
 	}
-	return &writeQueue{Driver: writer, read: read, sem: semaphore.NewWeighted(1), wait: busy}
+	return &writeQueue{Driver: writer, read: read, turns: turn.New(1, busy)}
 }
 
 // Close closes the writer and the readers.
@@ -72,20 +71,11 @@ func (q *writeQueue) Close() error {
 // acquire waits for the turn to write and returns the function that ends
 // it (safe to call more than once).
 func (q *writeQueue) acquire(ctx context.Context) (func(), error) {
-	// TryAcquire fails while anyone waits, so it keeps the order.
-	if !q.sem.TryAcquire(1) {
-		wctx, cancel := context.WithTimeout(ctx, q.wait)
-		err := q.sem.Acquire(wctx, 1)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("%w: waited %s (database.busy_timeout)", errWriteBusy, q.wait)
-		}
+	release, err := q.turns.Take(ctx)
+	if errors.Is(err, turn.ErrTimeout) {
+		return nil, fmt.Errorf("%w: waited %s (database.busy_timeout)", errWriteBusy, q.turns.Wait())
 	}
-	var once sync.Once
-	return func() { once.Do(func() { q.sem.Release(1) }) }, nil
+	return release, err
 }
 
 // Tx begins a transaction once it is this one's turn to write.
