@@ -88,17 +88,10 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	hashes := newHashGate(cfg.Hashing)
+	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy, hashes: hashes}
 	// An attempt that finds its key full waits for the attempts being
 	// compared, and those may first wait their turn to hash.
-	tc := cfg.Throttle
-	if tc.MaxFailures <= 0 {
-		tc = DefaultThrottleConfig()
-	}
-	if tc.BusyWait < hashes.turns.Wait() {
-		tc.BusyWait = hashes.turns.Wait()
-	}
-	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy, hashes: hashes}
-	s.throttle = newThrottle(client, tc, func() time.Time { return s.now() })
+	s.throttle = newThrottle(client, cfg.Throttle, hashes.turns.Wait(), func() time.Time { return s.now() })
 	return s, nil
 }
 

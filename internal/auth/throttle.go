@@ -59,13 +59,17 @@ type Throttle struct {
 	dialect string // of the client, learnt on first use
 }
 
-func newThrottle(c *ent.Client, cfg ThrottleConfig, now func() time.Time) *Throttle {
+// newThrottle makes a throttle with cfg (defaults where unset); an attempt
+// that finds a key full waits at least minBusyWait for the attempts in
+// flight.
+func newThrottle(c *ent.Client, cfg ThrottleConfig, minBusyWait time.Duration, now func() time.Time) *Throttle {
 	if cfg.MaxFailures <= 0 {
 		cfg = DefaultThrottleConfig()
 	}
 	if cfg.BusyWait <= 0 {
 		cfg.BusyWait = DefaultThrottleConfig().BusyWait
 	}
+	cfg.BusyWait = max(cfg.BusyWait, minBusyWait)
 	return &Throttle{client: c, cfg: cfg, now: now}
 }
 
