@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"entgo.io/ent/dialect/sql"
@@ -93,21 +94,14 @@ func meSelection(ctx context.Context) *selection {
 			if !ok {
 				continue
 			}
-			s.aliases[k] = appendNew(s.aliases[k], f.Alias)
+			if !slices.Contains(s.aliases[k], f.Alias) {
+				s.aliases[k] = append(s.aliases[k], f.Alias)
+			}
 			walk(next, f.Selections, depth+1)
 		}
 	}
 	walk("User", graphql.GetFieldContext(ctx).Field.Selections, 0)
 	return s
-}
-
-func appendNew(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }
 
 // meStatements are the statements of loadMe in one dialect.
