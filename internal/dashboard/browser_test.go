@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +17,6 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 )
-
-// screenshotDir keeps the browser test's screenshots (git-ignored).
-const screenshotDir = "testdata/screenshots"
 
 // chromiumPath finds Debian's chromium.
 func chromiumPath() string {
@@ -40,14 +38,32 @@ type tab struct {
 	base string
 }
 
-func newTab(t *testing.T, base string, width, height int) *tab {
-	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("chromium is not installed (apt-get install -y chromium); CI installs it")
-		}
-		t.Fatal("chromium is not installed, and CI must run the browser test")
+// chromium is the one browser the browser tests share: each tab opens in
+// a browser context of its own (its own cookies and storage, as a separate
+// profile would), so the tests run in parallel without a browser each.
+// TestMain closes it.
+var chromium struct {
+	once   sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	dir    string
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chromium.cancel != nil {
+		chromium.cancel()
+		os.RemoveAll(chromium.dir)
+	}
+	os.Exit(code)
+}
+
+// startChromium starts the shared browser.
+func startChromium(path string) {
+	chromium.dir, chromium.err = os.MkdirTemp("", "gatehouse-chromium-")
+	if chromium.err != nil {
+		return
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -58,16 +74,36 @@ func newTab(t *testing.T, base string, width, height int) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(chromium.dir),
 	)
 	// Everything the browser does is bounded.
 	root, cancelRoot := context.WithTimeout(context.Background(), 4*time.Minute)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(root, opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelRoot() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	chromium.ctx = ctx
+	chromium.cancel = func() { cancelCtx(); cancelAlloc(); cancelRoot() }
+	chromium.err = chromedp.Do(ctx)
+}
+
+// newTab opens a tab of width × height CSS pixels, in a browser context
+// of its own, that closes when the test ends.
+func newTab(t *testing.T, base string, width, height int) *tab {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "" {
+			t.Skip("chromium is not installed (apt-get install -y chromium); CI installs it")
+		}
+		t.Fatal("chromium is not installed, and CI must run the browser test")
+	}
+	chromium.once.Do(func() { startChromium(path) })
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	ctx, cancel := chromedp.NewContext(chromium.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("open a tab: %v", err)
 	}
 	return &tab{t: t, ctx: ctx, base: base}
 }
@@ -154,37 +190,36 @@ func (b *tab) choose(sel, label string) {
 
 func (b *tab) text(sel string) string {
 	b.t.Helper()
-	var out string
-	b.step("read "+sel, func(ctx context.Context) error {
-		var err error
-		out, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		return err
-	})
-	return strings.Join(strings.Fields(out), " ")
+	return strings.Join(strings.Fields(b.read(sel, "e.innerText")), " ")
 }
 
 // selected is the label of a select's chosen option.
 func (b *tab) selected(sel string) string {
 	b.t.Helper()
-	var out string
-	b.step("read the choice of "+sel, func(ctx context.Context) error {
-		var err error
-		out, err = chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
-			`(() => { const s = document.querySelector(%q); return s && s.selectedOptions.length ? s.selectedOptions[0].textContent : ""; })()`, sel)))
-		return err
-	})
-	return strings.TrimSpace(out)
+	return strings.TrimSpace(b.read(sel, "e.selectedOptions.length ? e.selectedOptions[0].textContent : ''"))
 }
 
 func (b *tab) value(sel string) string {
 	b.t.Helper()
-	var out string
-	b.step("read value of "+sel, func(ctx context.Context) error {
+	return b.read(sel, "e.value")
+}
+
+// read evaluates expr, an expression of the element e that sel finds on
+// the page as it is now: a step that leads to a page ends when that page
+// has loaded, so one round trip reads it, with no polling.
+func (b *tab) read(sel, expr string) string {
+	b.t.Helper()
+	var out *string
+	b.step("read "+sel, func(ctx context.Context) error {
 		var err error
-		out, err = chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+		out, err = chromedp.Run(ctx, chromedp.Evaluate[*string](fmt.Sprintf(
+			`(() => { const e = document.querySelector(%q); return e ? String(%s) : null; })()`, sel, expr)))
+		if err == nil && out == nil {
+			err = fmt.Errorf("no element %s on the page", sel)
+		}
 		return err
 	})
-	return out
+	return *out
 }
 
 // bodyText is the page's visible text (for failure messages).
@@ -236,9 +271,15 @@ func (b *tab) flash(want string) {
 	}
 }
 
-// screenshot saves the whole page as a PNG.
+// screenshot saves the whole page as a PNG into the directory named by
+// GATEHOUSE_TEST_SCREENSHOTS, for a person to look at the pages; without
+// it (as in CI, where nobody looks) no screenshot is taken.
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
+	dir := os.Getenv("GATEHOUSE_TEST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
 	b.step("screenshot "+name, func(ctx context.Context) error {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -247,10 +288,10 @@ func (b *tab) screenshot(name string) {
 		if len(png) < 8 || string(png[1:4]) != "PNG" {
 			return fmt.Errorf("screenshot is not a PNG")
 		}
-		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644)
+		return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
 	})
 }
 
