@@ -60,6 +60,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], fi
 	if err != nil {
 		return nil, err
 	}
+	if orderBy != nil && orderBy.Field != nil && orderBy.Field.String() == ent.UserOrderFieldLastLoginAt.String() && (after != nil || before != nil) {
+		return r.usersAfterNullableCursor(ctx, after, first, before, last, orderBy, where)
+	}
 	return r.Client.User.Query().Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 

@@ -248,6 +248,8 @@ func init() {
 	user.Hooks[1] = userHooks[0]
 
 	user.Hooks[2] = userHooks[1]
+	userInters := schema.User{}.Interceptors()
+	user.Interceptors[0] = userInters[0]
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
 	userFields := schema.User{}.Fields()

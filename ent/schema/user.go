@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"gatehouse/internal/keyset"
 )
 
 // UsernameMaxLen is the longest username accepted.
@@ -94,6 +96,13 @@ func (User) Indexes() []ent.Index {
 // Hooks of the User.
 func (User) Hooks() []ent.Hook {
 	return []ent.Hook{foldUsername, demotionEndsDashboardSessions}
+}
+
+// Interceptors of the User: the users list ordered by last_login_at, which
+// is NULL for users who never signed in, pages with keyset's NULL-aware
+// cursor predicate (see graph's Users resolver).
+func (User) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{keyset.Interceptor()}
 }
 
 // Policy of the User: users read themselves only.
