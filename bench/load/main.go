@@ -68,6 +68,7 @@ type options struct {
 	workloads  map[string]bool
 	keep       bool
 	pocketBase bool
+	pbFields   bool
 	serverEnv  []string
 	seed       seed.Options
 }
@@ -96,6 +97,7 @@ func main() {
 	flag.IntVar(&o.deepUsers, "deep-users", 0, "extra plain users (bulk insert) so that W2-deep reads a page deep inside them, e.g. 1000000")
 	flag.StringVar(&wl, "workloads", "W1,W2,W3,W4,W5", "workloads to run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, binaries, server logs)")
+	flag.BoolVar(&o.pbFields, "pocketbase-w2-fields", false, "PocketBase's W2 asks for W2's fields only (fields=...), which costs it more CPU than every field")
 	flag.BoolVar(&o.pocketBase, "pocketbase", false, "also run W2 and W5 against PocketBase (bench/pocketbase; the first build downloads its modules, and a Go toolchain if the local one is older than its go.mod)")
 	flag.Var(&env, "server-env", "extra KEY=VALUE for Gatehouse's environment (repeatable), e.g. GATEHOUSE_DATABASE_MAX_OPEN_CONNS=4")
 	flag.IntVar(&o.seed.Users, "users", o.seed.Users, "seeded users")
@@ -227,13 +229,13 @@ func bench(ctx context.Context, o options) (err error) {
 	)
 	if o.pocketBase {
 		t0 := time.Now()
-		if pb, err = startPocketBase(ctx, root, tmp, o.driver, dsn); err != nil {
+		if pb, err = startPocketBase(ctx, root, tmp, o.driver, dsn, o.pbFields); err != nil {
 			return fmt.Errorf("PocketBase: %w", err)
 		}
 		defer pb.stop()
 		pbS = server{name: "pocketbase", url: pb.child.url, pid: pb.child.pid()}
 		fmt.Printf("built, seeded and started PocketBase in %s\n", time.Since(t0).Round(time.Millisecond))
-		if err := sameW2Page(ghS.url, data.AdminToken, pbS.url, pb.token, o.deepUsers > 0); err != nil {
+		if err := sameW2Page(ghS.url, data.AdminToken, pb, o.deepUsers > 0); err != nil {
 			return fmt.Errorf("PocketBase's answer to W2 differs from Gatehouse's: %w", err)
 		}
 	}
@@ -242,7 +244,7 @@ func bench(ctx context.Context, o options) (err error) {
 		Started: started.UTC(), DB: o.driver, Commit: gitCommit(root), Go: runtime.Version(), CPUs: runtime.NumCPU(),
 		DurationS: o.duration.Seconds(), Rounds: o.rounds,
 		Conns:  map[string]int{"W1": o.conns, "W2": o.w2Conns, "W3-login": o.loginConns, "W4": o.conns, "W5": o.w5Conns},
-		W3Rate: o.w3Rate, PocketBase: o.pocketBase, Seed: seedInfo(o.seed, data), Statements: stmts, BcryptBound: bound, HashBound: hashBound, ServerEnv: o.serverEnv,
+		W3Rate: o.w3Rate, PocketBase: o.pocketBase, PocketBaseW2Fields: o.pocketBase && o.pbFields, Seed: seedInfo(o.seed, data), Statements: stmts, BcryptBound: bound, HashBound: hashBound, ServerEnv: o.serverEnv,
 	}
 	fmt.Printf("SQL statements per request (Gatehouse): W1 %d, W2 %d, W2-deep %d, W4 %d; bcrypt bound ≈ %.1f logins/s on %d cores, %.1f at the server's hashing concurrency\n",
 		stmts.W1, stmts.W2, stmts.W2Deep, stmts.W4, bound, runtime.NumCPU(), hashBound)
@@ -260,7 +262,7 @@ func bench(ctx context.Context, o options) (err error) {
 	if o.workloads["W2"] {
 		run(ctx, attackSpec{workload: "warm-W2", srv: ghS, tr: w2Targets(ghS, data, ""), conns: 4, duration: warm})
 		if pb != nil {
-			run(ctx, attackSpec{workload: "warm-W2", srv: pbS, tr: pbW2Targets(pbS, pb.token), conns: 4, duration: warm})
+			run(ctx, attackSpec{workload: "warm-W2", srv: pbS, tr: pbW2Targets(pbS, pb), conns: 4, duration: warm})
 		}
 	}
 
@@ -290,10 +292,10 @@ func bench(ctx context.Context, o options) (err error) {
 		}
 		// Against PocketBase, W2 and W5 interleave with Gatehouse's as the
 		// floor's W1 and W4 do.
-		withPB := func(gh, pocket attackSpec) {
+		withPB := func(gh attackSpec, pocket func() attackSpec) {
 			specs := []attackSpec{gh}
 			if pb != nil {
-				specs = append(specs, pocket)
+				specs = append(specs, pocket())
 				if r%2 == 0 {
 					specs[0], specs[1] = specs[1], specs[0]
 				}
@@ -304,7 +306,9 @@ func bench(ctx context.Context, o options) (err error) {
 		}
 		if o.workloads["W2"] {
 			withPB(attackSpec{workload: "W2", srv: ghS, tr: w2Targets(ghS, data, ""), conns: o.w2Conns, duration: o.duration},
-				attackSpec{workload: "W2", srv: pbS, tr: pbW2Targets(pbS, tokenOf(pb)), conns: o.w2Conns, duration: o.duration})
+				func() attackSpec {
+					return attackSpec{workload: "W2", srv: pbS, tr: pbW2Targets(pbS, pb), conns: o.w2Conns, duration: o.duration}
+				})
 			add(run(ctx, attackSpec{workload: "W2-deep", srv: ghS, tr: w2Targets(ghS, data, data.DeepCursor), conns: o.w2Conns, duration: o.duration}), r)
 		}
 		if o.workloads["W3"] {
@@ -317,7 +321,9 @@ func bench(ctx context.Context, o options) (err error) {
 		}
 		if o.workloads["W5"] {
 			withPB(attackSpec{workload: "W5", srv: ghS, tr: w5Targets(ghS, data), conns: o.w5Conns, duration: o.duration},
-				attackSpec{workload: "W5", srv: pbS, tr: pbW5Targets(pbS, data, tokenOf(pb)), conns: o.w5Conns, duration: o.duration})
+				func() attackSpec {
+					return attackSpec{workload: "W5", srv: pbS, tr: pbW5Targets(pbS, data, pb), conns: o.w5Conns, duration: o.duration}
+				})
 		}
 	}
 	res.summarize()

@@ -35,15 +35,21 @@ func TestPocketBaseAnswersAsGatehouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := startPocketBase(ctx, root, t.TempDir(), driver, dsn)
+	pb, err := startPocketBase(ctx, root, t.TempDir(), driver, dsn, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pb.stop()
 	pbS := server{name: "pocketbase", url: pb.child.url}
 
-	if err := sameW2Page(gh.url, data.AdminToken, pbS.url, pb.token, false); err != nil {
+	// The page, with every field and with W2's fields only.
+	if err := sameW2Page(gh.url, data.AdminToken, pb, false); err != nil {
 		t.Fatal(err)
+	}
+	withFields := *pb
+	withFields.w2Path = pbW2Path(true)
+	if err := sameW2Page(gh.url, data.AdminToken, &withFields, false); err != nil {
+		t.Fatalf("with fields: %v", err)
 	}
 
 	// A difference is told apart: rename the page's second user in
@@ -74,20 +80,20 @@ func TestPocketBaseAnswersAsGatehouse(t *testing.T) {
 		}
 	}
 	rename("renamed")
-	err = sameW2Page(gh.url, data.AdminToken, pbS.url, pb.token, false)
+	err = sameW2Page(gh.url, data.AdminToken, pb, false)
 	if err == nil || !strings.Contains(err.Error(), "user 1 of the page") || !strings.Contains(err.Error(), `"renamed"`) {
 		t.Fatalf("a user renamed in PocketBase only: got %v", err)
 	}
 	rename(second.Username)
-	if err := sameW2Page(gh.url, data.AdminToken, pbS.url, pb.token, false); err != nil {
+	if err := sameW2Page(gh.url, data.AdminToken, pb, false); err != nil {
 		t.Fatalf("renamed back: %v", err)
 	}
 
 	// W5 writes (with so few users, to users of the page too, in
 	// PocketBase only: the comparisons come first).
 	for _, a := range []attackSpec{
-		{workload: "W2", srv: pbS, tr: pbW2Targets(pbS, pb.token), conns: 2, duration: 300 * time.Millisecond},
-		{workload: "W5", srv: pbS, tr: pbW5Targets(pbS, data, pb.token), conns: 2, duration: 300 * time.Millisecond},
+		{workload: "W2", srv: pbS, tr: pbW2Targets(pbS, pb), conns: 2, duration: 300 * time.Millisecond},
+		{workload: "W5", srv: pbS, tr: pbW5Targets(pbS, data, pb), conns: 2, duration: 300 * time.Millisecond},
 	} {
 		got := run(ctx, a)
 		if got.Requests == 0 || got.Errors > 0 {
@@ -146,5 +152,57 @@ func TestPocketBaseW2PageReduces(t *testing.T) {
 		if u.Sessions[i].Active != want {
 			t.Errorf("session %s: active %v, want %v", u.Sessions[i].ID, u.Sessions[i].Active, want)
 		}
+	}
+}
+
+// TestTargetsAgainstPocketBase checks the targets a run reports with and
+// without PocketBase: ratios per round against it, else PocketBase's
+// writes/s from another machine for information only.
+func TestTargetsAgainstPocketBase(t *testing.T) {
+	samples := []Sample{
+		{Workload: "W2", System: "gatehouse", Round: 1, CPUPerReq: 10_000},
+		{Workload: "W2", System: "pocketbase", Round: 1, CPUPerReq: 100_000},
+		{Workload: "W2", System: "gatehouse", Round: 2, CPUPerReq: 30_000},
+		{Workload: "W2", System: "pocketbase", Round: 2, CPUPerReq: 100_000},
+		{Workload: "W5", System: "gatehouse", Round: 1, RPS: 900},
+		{Workload: "W5", System: "pocketbase", Round: 1, RPS: 1000},
+		{Workload: "W5", System: "gatehouse", Round: 2, RPS: 1300},
+		{Workload: "W5", System: "pocketbase", Round: 2, RPS: 1000},
+	}
+	target := func(r *Results, prefix string) (Target, bool) {
+		for _, x := range r.Targets {
+			if strings.HasPrefix(x.Name, prefix) {
+				return x, true
+			}
+		}
+		return Target{}, false
+	}
+	r := &Results{DB: "sqlite", Samples: samples}
+	r.summarize()
+	w2, ok := target(r, "W2 CPU per page, Gatehouse ÷ PocketBase")
+	if !ok || w2.Value != 0.2 || !w2.Pass {
+		t.Errorf("W2 against PocketBase: %+v (found %v), want 0.2, met", w2, ok)
+	}
+	w5, ok := target(r, "W5 writes/s, Gatehouse ÷ PocketBase")
+	if !ok || w5.Value != 1.1 || !w5.Pass {
+		t.Errorf("W5 against PocketBase: %+v (found %v), want 1.1, met", w5, ok)
+	}
+	if x, ok := target(r, "W5 writes/s (PocketBase's 2,340"); ok {
+		t.Errorf("the figure from another machine is shown beside the run's own: %+v", x)
+	}
+
+	var alone []Sample
+	for _, s := range samples {
+		if s.System == "gatehouse" {
+			alone = append(alone, s)
+		}
+	}
+	r = &Results{DB: "sqlite", Samples: alone}
+	r.summarize()
+	if x, ok := target(r, "W2 CPU per page, Gatehouse ÷ PocketBase"); ok {
+		t.Errorf("a ratio without PocketBase: %+v", x)
+	}
+	if x, ok := target(r, "W5 writes/s (PocketBase's 2,340"); !ok || !x.Info || x.Value != 1100 {
+		t.Errorf("without PocketBase, its 2,340 writes/s: %+v (found %v), want for information, value 1100", x, ok)
 	}
 }

@@ -13,23 +13,25 @@ import (
 
 // Results is everything a run measured: the JSON file's content.
 type Results struct {
-	Started     time.Time      `json:"started"`
-	DB          string         `json:"db"`
-	Commit      string         `json:"commit"`
-	Go          string         `json:"go"`
-	CPUs        int            `json:"cpus"`
-	DurationS   float64        `json:"duration_s"`
-	Rounds      int            `json:"rounds"`
-	Conns       map[string]int `json:"connections"`
-	W3Rate      int            `json:"w3_w1_rate"`
-	PocketBase  bool           `json:"pocketbase"` // W2 and W5 also against PocketBase
-	ServerEnv   []string       `json:"server_env,omitempty"`
-	Seed        SeedInfo       `json:"seed"`
-	Statements  Statements     `json:"statements_per_request"`
-	BcryptBound float64        `json:"bcrypt_bound_logins_per_s"`
-	HashBound   float64        `json:"hashing_bound_logins_per_s"`
-	Samples     []Sample       `json:"samples"`
-	W3Rounds    []W3           `json:"w3_rounds,omitempty"`
+	Started    time.Time      `json:"started"`
+	DB         string         `json:"db"`
+	Commit     string         `json:"commit"`
+	Go         string         `json:"go"`
+	CPUs       int            `json:"cpus"`
+	DurationS  float64        `json:"duration_s"`
+	Rounds     int            `json:"rounds"`
+	Conns      map[string]int `json:"connections"`
+	W3Rate     int            `json:"w3_w1_rate"`
+	PocketBase bool           `json:"pocketbase"` // W2 and W5 also against PocketBase
+	// PocketBaseW2Fields: its W2 asked for W2's fields only.
+	PocketBaseW2Fields bool       `json:"pocketbase_w2_fields,omitempty"`
+	ServerEnv          []string   `json:"server_env,omitempty"`
+	Seed               SeedInfo   `json:"seed"`
+	Statements         Statements `json:"statements_per_request"`
+	BcryptBound        float64    `json:"bcrypt_bound_logins_per_s"`
+	HashBound          float64    `json:"hashing_bound_logins_per_s"`
+	Samples            []Sample   `json:"samples"`
+	W3Rounds           []W3       `json:"w3_rounds,omitempty"`
 
 	// Medians over the rounds, by "workload/system".
 	Median  map[string]Sample  `json:"median"`
