@@ -15,6 +15,11 @@
 //	W4  checkAccess of a feature most users hold; also against the floor
 //	W5  assignPackage (admin) at -w5-conns connections
 //
+// With -pocketbase it also builds PocketBase (bench/pocketbase, a module
+// of its own), seeds it with the same data set and runs W2 (page 1, by
+// expanding back-relations) and W5 (a record insert) against it,
+// interleaved with Gatehouse's as the floor's are.
+//
 // Each prints requests/s, p50, p99, errors, the server's CPU per request
 // (utime+stime from /proc/<pid>/stat over the workload ÷ requests) and its
 // peak RSS (VmHWM reset per workload, or VmRSS sampled every 100 ms). The
@@ -62,6 +67,8 @@ type options struct {
 	deepUsers  int
 	workloads  map[string]bool
 	keep       bool
+	pocketBase bool
+	pbFields   bool
 	serverEnv  []string
 	seed       seed.Options
 }
@@ -90,6 +97,8 @@ func main() {
 	flag.IntVar(&o.deepUsers, "deep-users", 0, "extra plain users (bulk insert) so that W2-deep reads a page deep inside them, e.g. 1000000")
 	flag.StringVar(&wl, "workloads", "W1,W2,W3,W4,W5", "workloads to run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, binaries, server logs)")
+	flag.BoolVar(&o.pbFields, "pocketbase-w2-fields", false, "PocketBase's W2 asks for W2's fields only (fields=...), which costs it more CPU than every field")
+	flag.BoolVar(&o.pocketBase, "pocketbase", false, "also run W2 and W5 against PocketBase (bench/pocketbase; the first build downloads its modules, and a Go toolchain if the local one is older than its go.mod)")
 	flag.Var(&env, "server-env", "extra KEY=VALUE for Gatehouse's environment (repeatable), e.g. GATEHOUSE_DATABASE_MAX_OPEN_CONNS=4")
 	flag.IntVar(&o.seed.Users, "users", o.seed.Users, "seeded users")
 	flag.IntVar(&o.seed.Sessions, "sessions", o.seed.Sessions, "seeded sessions")
@@ -214,12 +223,28 @@ func bench(ctx context.Context, o options) (err error) {
 	if err := sameAnswers(ghS.url, flS.url, []string{data.Tokens[0], data.Tokens[len(data.Tokens)-1]}); err != nil {
 		return fmt.Errorf("the floor's answer differs from Gatehouse's: %w", err)
 	}
+	var (
+		pb  *pocketBase
+		pbS server
+	)
+	if o.pocketBase {
+		t0 := time.Now()
+		if pb, err = startPocketBase(ctx, root, tmp, o.driver, dsn, o.pbFields); err != nil {
+			return fmt.Errorf("PocketBase: %w", err)
+		}
+		defer pb.stop()
+		pbS = server{name: "pocketbase", url: pb.child.url, pid: pb.child.pid()}
+		fmt.Printf("built, seeded and started PocketBase in %s\n", time.Since(t0).Round(time.Millisecond))
+		if err := sameW2Page(ghS.url, data.AdminToken, pb, o.deepUsers > 0); err != nil {
+			return fmt.Errorf("PocketBase's answer to W2 differs from Gatehouse's: %w", err)
+		}
+	}
 
 	res := &Results{
 		Started: started.UTC(), DB: o.driver, Commit: gitCommit(root), Go: runtime.Version(), CPUs: runtime.NumCPU(),
 		DurationS: o.duration.Seconds(), Rounds: o.rounds,
 		Conns:  map[string]int{"W1": o.conns, "W2": o.w2Conns, "W3-login": o.loginConns, "W4": o.conns, "W5": o.w5Conns},
-		W3Rate: o.w3Rate, Seed: seedInfo(o.seed, data), Statements: stmts, BcryptBound: bound, HashBound: hashBound, ServerEnv: o.serverEnv,
+		W3Rate: o.w3Rate, PocketBase: o.pocketBase, PocketBaseW2Fields: o.pocketBase && o.pbFields, Seed: seedInfo(o.seed, data), Statements: stmts, BcryptBound: bound, HashBound: hashBound, ServerEnv: o.serverEnv,
 	}
 	fmt.Printf("SQL statements per request (Gatehouse): W1 %d, W2 %d, W2-deep %d, W4 %d; bcrypt bound ≈ %.1f logins/s on %d cores, %.1f at the server's hashing concurrency\n",
 		stmts.W1, stmts.W2, stmts.W2Deep, stmts.W4, bound, runtime.NumCPU(), hashBound)
@@ -236,12 +261,15 @@ func bench(ctx context.Context, o options) (err error) {
 	}
 	if o.workloads["W2"] {
 		run(ctx, attackSpec{workload: "warm-W2", srv: ghS, tr: w2Targets(ghS, data, ""), conns: 4, duration: warm})
+		if pb != nil {
+			run(ctx, attackSpec{workload: "warm-W2", srv: pbS, tr: pbW2Targets(pbS, pb), conns: 4, duration: warm})
+		}
 	}
 
 	add := func(s Sample, round int) {
 		s.Round = round
 		res.Samples = append(res.Samples, s)
-		fmt.Printf("  %-11s %-9s %s\n", s.Workload, s.System, s.line())
+		fmt.Printf("  %-11s %-10s %s\n", s.Workload, s.System, s.line())
 	}
 	for r := 1; r <= o.rounds; r++ {
 		if ctx.Err() != nil {
@@ -262,8 +290,25 @@ func bench(ctx context.Context, o options) (err error) {
 				add(run(ctx, attackSpec{workload: "W4", srv: s, tr: w4Targets(s, data), conns: o.conns, duration: o.duration}), r)
 			}
 		}
+		// Against PocketBase, W2 and W5 interleave with Gatehouse's as the
+		// floor's W1 and W4 do.
+		withPB := func(gh attackSpec, pocket func() attackSpec) {
+			specs := []attackSpec{gh}
+			if pb != nil {
+				specs = append(specs, pocket())
+				if r%2 == 0 {
+					specs[0], specs[1] = specs[1], specs[0]
+				}
+			}
+			for _, a := range specs {
+				add(run(ctx, a), r)
+			}
+		}
 		if o.workloads["W2"] {
-			add(run(ctx, attackSpec{workload: "W2", srv: ghS, tr: w2Targets(ghS, data, ""), conns: o.w2Conns, duration: o.duration}), r)
+			withPB(attackSpec{workload: "W2", srv: ghS, tr: w2Targets(ghS, data, ""), conns: o.w2Conns, duration: o.duration},
+				func() attackSpec {
+					return attackSpec{workload: "W2", srv: pbS, tr: pbW2Targets(pbS, pb), conns: o.w2Conns, duration: o.duration}
+				})
 			add(run(ctx, attackSpec{workload: "W2-deep", srv: ghS, tr: w2Targets(ghS, data, data.DeepCursor), conns: o.w2Conns, duration: o.duration}), r)
 		}
 		if o.workloads["W3"] {
@@ -275,13 +320,19 @@ func bench(ctx context.Context, o options) (err error) {
 			fmt.Printf("  %-11s W1 p99 during the flood ÷ idle: %.2f×\n", "W3", w3.P99Ratio)
 		}
 		if o.workloads["W5"] {
-			add(run(ctx, attackSpec{workload: "W5", srv: ghS, tr: w5Targets(ghS, data), conns: o.w5Conns, duration: o.duration}), r)
+			withPB(attackSpec{workload: "W5", srv: ghS, tr: w5Targets(ghS, data), conns: o.w5Conns, duration: o.duration},
+				func() attackSpec {
+					return attackSpec{workload: "W5", srv: pbS, tr: pbW5Targets(pbS, data, pb), conns: o.w5Conns, duration: o.duration}
+				})
 		}
 	}
 	res.summarize()
 	res.print(os.Stdout)
 	if exited(gh) || exited(fl) {
 		return errors.New("a server exited during the run: " + tail(gh.log) + tail(fl.log))
+	}
+	if pb != nil && exited(pb.child) {
+		return errors.New("PocketBase exited during the run: " + tail(pb.child.log))
 	}
 	if warnings := tail(gh.log); warnings != "" {
 		fmt.Printf("\nGatehouse logged (last lines):\n%s\n", warnings)
@@ -331,7 +382,10 @@ func sameAnswers(ghURL, floorURL string, tokens []string) error {
 // sameJSON compares two JSON documents as values: key order aside, and
 // lists as sets (neither API promises an order for a user's packages,
 // contents or sessions).
-func sameJSON(a, b []byte) error {
+func sameJSON(a, b []byte) error { return sameJSONAs(a, b, "floor") }
+
+// sameJSONAs is sameJSON with the second system's name in the error.
+func sameJSONAs(a, b []byte, other string) error {
 	var va, vb any
 	if err := json.Unmarshal(a, &va); err != nil {
 		return err
@@ -341,7 +395,7 @@ func sameJSON(a, b []byte) error {
 	}
 	ca, cb := canonical(va), canonical(vb)
 	if ca != cb {
-		return fmt.Errorf("\n gatehouse: %s\n floor:     %s", ca, cb)
+		return fmt.Errorf("\n %-11s%s\n %-11s%s", "gatehouse:", ca, other+":", cb)
 	}
 	return nil
 }
