@@ -54,6 +54,13 @@ func lockUser(ctx context.Context, tx *ent.Tx, id int) (*ent.User, error) {
 	return tx.User.Query().Where(user.ID(id), forUpdate).Only(ctx)
 }
 
+// lockUserID is lockUser for a caller that needs only the lock, or on
+// SQLite only to know that the user exists: it reads the id alone.
+func lockUserID(ctx context.Context, tx *ent.Tx, id int) error {
+	_, err := tx.User.Query().Where(user.ID(id), forUpdate).FirstID(ctx)
+	return err
+}
+
 // lockAdmins locks the rows of the enabled admins and returns their ids:
 // until the transaction ends, none of them can be demoted, disabled or
 // deleted by anyone else.
@@ -72,7 +79,7 @@ func lockUserPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.UserPackage,
 	if err != nil {
 		return nil, notFound(err, "user package", "id")
 	}
-	if _, err := lockUser(ctx, tx, up.UserID); err != nil {
+	if err := lockUserID(ctx, tx, up.UserID); err != nil {
 		return nil, notFound(err, "user package", "id")
 	}
 	up, err = tx.UserPackage.Get(ctx, id)
