@@ -74,11 +74,28 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 	}
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		if err := lockUserID(ctx, tx, in.UserID); err != nil {
-			return notFound(err, "user", "userID")
+		// On PostgreSQL the user's row is locked first (see locks.go). On
+		// SQLite the transaction holds the database's write lock already,
+		// and the user is read only to know that they exist, which an
+		// assignment they hold proves: so only when they hold none, or
+		// when the package is missing (a missing user is told first).
+		userRead := false
+		readUser := func() error {
+			userRead = true
+			return notFound(lockUserID(ctx, tx, in.UserID), "user", "userID")
+		}
+		if rowLocks(tx) {
+			if err := readUser(); err != nil {
+				return err
+			}
 		}
 		p, err := lockPackage(ctx, tx, in.PackageID)
 		if err != nil {
+			if ent.IsNotFound(err) && !userRead {
+				if err := readUser(); err != nil {
+					return err
+				}
+			}
 			return notFound(err, "package", "packageID")
 		}
 		days := p.Days
@@ -97,6 +114,11 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			}
 			up, err = extend(ctx, tx, held, exp, p.GraceDays)
 			return err
+		}
+		if !userRead {
+			if err := readUser(); err != nil {
+				return err
+			}
 		}
 		if p.Trial {
 			if err := giveTrial(ctx, tx, in.UserID, in.PackageID); err != nil {
