@@ -51,13 +51,17 @@ func setExpiry(m *ent.UserPackageMutation, expires time.Time, graceDays int) {
 	m.SetGraceEndsAt(access.GraceEnd(expires, graceDays))
 }
 
-// lockPackage reads package id for writing one of its assignments. On
-// PostgreSQL it holds a shared lock on the package's row until the
-// transaction ends, so that a change of the package's grace days (which
-// updates the row first) waits for the assignment to be written, or the
-// assignment waits for the new grace days.
+// lockPackage reads what an assignment takes from package id (its days,
+// grace days and whether it is a trial; no other field is read) for
+// writing one of its assignments. On PostgreSQL it holds a shared lock on
+// the package's row until the transaction ends, so that a change of the
+// package's grace days (which updates the row first) waits for the
+// assignment to be written, or the assignment waits for the new grace days.
 func lockPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.Pkg, error) {
-	return tx.Pkg.Query().Where(pkg.ID(id), forShare).Only(ctx)
+	return tx.Pkg.Query().
+		Where(pkg.ID(id), forShare).
+		Select(pkg.FieldDays, pkg.FieldGraceDays, pkg.FieldTrial).
+		Only(ctx)
 }
 
 // AssignPackage assigns a package to a user for days (default: the
