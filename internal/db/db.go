@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -61,7 +62,13 @@ type DB struct {
 
 	writes writeCheck
 	queue  *writeQueue // SQLite only
+	drv    dialect.Driver
 }
+
+// EntDriver is the driver under Ent: on SQLite the one that queues writes
+// on the writer and sends queries to the readers. A client that wraps it
+// (to count statements, say) keeps that behaviour.
+func (d *DB) EntDriver() dialect.Driver { return d.drv }
 
 // WriteTurn waits for this process's turn to write on SQLite (in arrival
 // order, at most database.busy_timeout) and returns the function that
@@ -154,7 +161,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	q := queueWrites(wd, rd, o.BusyTimeout)
 	return &DB{
-		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q,
+		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q, drv: q,
 		Warnings: sqliteModeWarnings(SQLiteFile(o.DSN)),
 	}, nil
 }
@@ -246,7 +253,7 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", pc.ConnConfig.Host, err)
 	}
 	drv := entsql.OpenDB("postgres", sdb)
-	return &DB{Driver: Postgres, SQL: sdb, Read: sdb, Pool: pool, Ent: ent.NewClient(ent.Driver(drv))}, nil
+	return &DB{Driver: Postgres, SQL: sdb, Read: sdb, Pool: pool, Ent: ent.NewClient(ent.Driver(drv)), drv: drv}, nil
 }
 
 func ping(ctx context.Context, sdb *sql.DB) error {

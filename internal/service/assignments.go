@@ -51,13 +51,17 @@ func setExpiry(m *ent.UserPackageMutation, expires time.Time, graceDays int) {
 	m.SetGraceEndsAt(access.GraceEnd(expires, graceDays))
 }
 
-// lockPackage reads package id for writing one of its assignments. On
-// PostgreSQL it holds a shared lock on the package's row until the
-// transaction ends, so that a change of the package's grace days (which
-// updates the row first) waits for the assignment to be written, or the
-// assignment waits for the new grace days.
+// lockPackage reads what an assignment takes from package id (its days,
+// grace days and whether it is a trial; no other field is read) for
+// writing one of its assignments. On PostgreSQL it holds a shared lock on
+// the package's row until the transaction ends, so that a change of the
+// package's grace days (which updates the row first) waits for the
+// assignment to be written, or the assignment waits for the new grace days.
 func lockPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.Pkg, error) {
-	return tx.Pkg.Query().Where(pkg.ID(id), forShare).Only(ctx)
+	return tx.Pkg.Query().
+		Where(pkg.ID(id), forShare).
+		Select(pkg.FieldDays, pkg.FieldGraceDays, pkg.FieldTrial).
+		Only(ctx)
 }
 
 // AssignPackage assigns a package to a user for days (default: the
@@ -74,11 +78,28 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 	}
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		if _, err := lockUser(ctx, tx, in.UserID); err != nil {
-			return notFound(err, "user", "userID")
+		// On PostgreSQL the user's row is locked first (see locks.go). On
+		// SQLite the transaction holds the database's write lock already,
+		// and the user is read only to know that they exist, which an
+		// assignment they hold proves: so only when they hold none, or
+		// when the package is missing (a missing user is told first).
+		userRead := false
+		readUser := func() error {
+			userRead = true
+			return notFound(lockUserID(ctx, tx, in.UserID), "user", "userID")
+		}
+		if rowLocks(tx) {
+			if err := readUser(); err != nil {
+				return err
+			}
 		}
 		p, err := lockPackage(ctx, tx, in.PackageID)
 		if err != nil {
+			if ent.IsNotFound(err) && !userRead {
+				if err := readUser(); err != nil {
+					return err
+				}
+			}
 			return notFound(err, "package", "packageID")
 		}
 		days := p.Days
@@ -86,15 +107,8 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			days = *in.Days
 		}
 		now := s.now()
-		held, err := tx.UserPackage.Query().
-			Where(
-				userpackage.UserID(in.UserID),
-				userpackage.PackageID(in.PackageID),
-				userpackage.ExpiresAtGT(now),
-			).
-			Order(ent.Desc(userpackage.FieldExpiresAt)).
-			First(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		held, err := heldAssignment(ctx, tx, in.UserID, in.PackageID, now)
+		if err != nil {
 			return err
 		}
 		if held != nil {
@@ -102,10 +116,13 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			if err != nil {
 				return err
 			}
-			u := tx.UserPackage.UpdateOne(held)
-			setExpiry(u.Mutation(), exp, p.GraceDays)
-			up, err = u.Save(ctx)
+			up, err = extend(ctx, tx, held, exp, p.GraceDays)
 			return err
+		}
+		if !userRead {
+			if err := readUser(); err != nil {
+				return err
+			}
 		}
 		if p.Trial {
 			if err := giveTrial(ctx, tx, in.UserID, in.PackageID); err != nil {
@@ -129,6 +146,56 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 		return err
 	})
 	return unwrap(up, err)
+}
+
+// heldAssignment is the assignment of package pkgID to user userID that
+// has not expired at now, the one that expires last if there are several;
+// nil if there is none. (They are read without ORDER BY and compared here:
+// sorting the few rows the index finds costs SQLite more, a temporary
+// B-tree, than reading the rows.)
+func heldAssignment(ctx context.Context, tx *ent.Tx, userID, pkgID int, now time.Time) (*ent.UserPackage, error) {
+	ups, err := tx.UserPackage.Query().
+		Where(
+			userpackage.UserID(userID),
+			userpackage.PackageID(pkgID),
+			userpackage.ExpiresAtGT(now),
+		).
+		All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var held *ent.UserPackage
+	for _, up := range ups {
+		if held == nil || up.ExpiresAt.After(held.ExpiresAt) {
+			held = up
+		}
+	}
+	return held, nil
+}
+
+// extend moves assignment up's expiry to exp (its grace period with it)
+// and returns up so changed. It updates the row by id with one UPDATE,
+// where UpdateOne would read the row back after: every column it changes
+// is set here. (starts_at is set to what it is because an update of rows
+// by predicate must give both ends of the period: see the schema's
+// checkPeriod.)
+func extend(ctx context.Context, tx *ent.Tx, up *ent.UserPackage, exp time.Time, graceDays int) (*ent.UserPackage, error) {
+	u := tx.UserPackage.Update().Where(userpackage.ID(up.ID)).SetStartsAt(up.StartsAt)
+	m := u.Mutation()
+	setExpiry(m, exp, graceDays)
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n != 1 {
+		// Deleted meanwhile (PostgreSQL: deleting takes no user's lock).
+		return nil, apperr.NotFoundf("user package not found")
+	}
+	out := *up
+	out.ExpiresAt, _ = m.ExpiresAt()
+	out.GraceEndsAt, _ = m.GraceEndsAt()
+	out.UpdatedAt, _ = m.UpdatedAt()
+	return &out, nil
 }
 
 // giveTrial records that a user is given a trial package, or refuses with

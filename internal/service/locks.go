@@ -48,10 +48,22 @@ func forShare(s *sql.Selector) {
 	}
 }
 
+// rowLocks reports whether tx's database has row locks (PostgreSQL). On
+// SQLite a write transaction holds the database's one write lock from
+// BEGIN IMMEDIATE on, so nothing it has read can change under it.
+func rowLocks(tx *ent.Tx) bool { return tx.Client().Dialect() == dialect.Postgres }
+
 // lockUser reads user id and locks their row: changes to the user and to
 // their assignments made through it are serialised.
 func lockUser(ctx context.Context, tx *ent.Tx, id int) (*ent.User, error) {
 	return tx.User.Query().Where(user.ID(id), forUpdate).Only(ctx)
+}
+
+// lockUserID is lockUser for a caller that needs only the lock, or on
+// SQLite only to know that the user exists: it reads the id alone.
+func lockUserID(ctx context.Context, tx *ent.Tx, id int) error {
+	_, err := tx.User.Query().Where(user.ID(id), forUpdate).FirstID(ctx)
+	return err
 }
 
 // lockAdmins locks the rows of the enabled admins and returns their ids:
@@ -66,13 +78,14 @@ func lockAdmins(ctx context.Context, tx *ent.Tx) ([]int, error) {
 
 // lockUserPackage reads assignment id under its user's lock (lockUser),
 // reading it again once the lock is held: another change may have come
-// first. A missing assignment is NOT_FOUND on field id.
+// first (where there are row locks; on SQLite nothing can have). A missing
+// assignment is NOT_FOUND on field id.
 func lockUserPackage(ctx context.Context, tx *ent.Tx, id int) (*ent.UserPackage, error) {
 	up, err := tx.UserPackage.Get(ctx, id)
-	if err != nil {
-		return nil, notFound(err, "user package", "id")
+	if err != nil || !rowLocks(tx) {
+		return up, notFound(err, "user package", "id")
 	}
-	if _, err := lockUser(ctx, tx, up.UserID); err != nil {
+	if err := lockUserID(ctx, tx, up.UserID); err != nil {
 		return nil, notFound(err, "user package", "id")
 	}
 	up, err = tx.UserPackage.Get(ctx, id)
