@@ -13,8 +13,13 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"io"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -1534,6 +1539,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+
+	// plainFields: the operation's plain fields skip gqlgen's per-field
+	// machinery (graph/gqlgen).
+	plainFields bool
+	// collected: the last fields collected for each object type
+	// without concurrent fields (graph/gqlgen).
+	collected [28]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -1548,6 +1560,7 @@ func newExecutionContext(
 			parsedSchema,
 			deferredResults,
 		),
+		plainFields: PlainFields(opCtx),
 	}
 }
 
@@ -15146,16 +15159,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var accessCheckImplementors = []string{"AccessCheck"}
 
 func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionSet, obj *service.AccessCheck) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, accessCheckImplementors)
+	fields := ec.collectFields(0, sel, accessCheckImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AccessCheck")
 		case "feature":
-			out.Values[i] = ec._AccessCheck_feature(ctx, field, obj)
+			out.Values[i] = ec.plain_AccessCheck_feature(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15209,41 +15222,41 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 var activeFeatureImplementors = []string{"ActiveFeature"}
 
 func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.SelectionSet, obj *service.ActiveFeature) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, activeFeatureImplementors)
+	fields := ec.collectFields(1, sel, activeFeatureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ActiveFeature")
 		case "key":
-			out.Values[i] = ec._ActiveFeature_key(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._ActiveFeature_name(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._ActiveFeature_kind(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "limit":
-			out.Values[i] = ec._ActiveFeature_limit(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_limit(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._ActiveFeature_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "inGrace":
-			out.Values[i] = ec._ActiveFeature_inGrace(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_inGrace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15267,21 +15280,21 @@ func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.Selectio
 var authPayloadImplementors = []string{"AuthPayload"}
 
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *auth.Payload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
+	fields := ec.collectFields(2, sel, authPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuthPayload")
 		case "token":
-			out.Values[i] = ec._AuthPayload_token(ctx, field, obj)
+			out.Values[i] = ec.plain_AuthPayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AuthPayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_AuthPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15315,46 +15328,46 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureImplementors)
+	fields := ec.collectFields(3, sel, featureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Feature")
 		case "id":
-			out.Values[i] = ec._Feature_id(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Feature_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Feature_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "key":
-			out.Values[i] = ec._Feature_key(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Feature_name(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._Feature_description(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._Feature_kind(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15378,9 +15391,9 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureConnectionImplementors)
+	fields := ec.collectFields(4, sel, featureConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15397,7 +15410,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._FeatureConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_FeatureConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15421,9 +15434,9 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureEdgeImplementors)
+	fields := ec.collectFields(5, sel, featureEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15435,7 +15448,7 @@ func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._FeatureEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_FeatureEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15670,51 +15683,51 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageImplementors)
+	fields := ec.collectFields(6, sel, packageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Package")
 		case "id":
-			out.Values[i] = ec._Package_id(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Package_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Package_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Package_name(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "detail":
-			out.Values[i] = ec._Package_detail(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_detail(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "days":
-			out.Values[i] = ec._Package_days(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_days(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "trial":
-			out.Values[i] = ec._Package_trial(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_trial(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "graceDays":
-			out.Values[i] = ec._Package_graceDays(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_graceDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15748,9 +15761,9 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageConnectionImplementors)
+	fields := ec.collectFields(7, sel, packageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15767,7 +15780,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PackageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15791,46 +15804,46 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentImplementors)
+	fields := ec.collectFields(8, sel, packageContentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PackageContent")
 		case "id":
-			out.Values[i] = ec._PackageContent_id(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PackageContent_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PackageContent_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._PackageContent_name(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "packageID":
-			out.Values[i] = ec._PackageContent_packageID(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_packageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "featureID":
-			out.Values[i] = ec._PackageContent_featureID(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_featureID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "limit":
-			out.Values[i] = ec._PackageContent_limit(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_limit(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15864,9 +15877,9 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(9, sel, packageContentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15883,7 +15896,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PackageContentConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContentConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15907,9 +15920,9 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(10, sel, packageContentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15921,7 +15934,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PackageContentEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15945,9 +15958,9 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageEdgeImplementors)
+	fields := ec.collectFields(11, sel, packageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15959,7 +15972,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PackageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15983,31 +15996,31 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.collectFields(12, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PageInfo")
 		case "hasNextPage":
-			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hasPreviousPage":
-			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_hasPreviousPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startCursor":
-			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16159,46 +16172,46 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.collectFields(13, sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("User")
 		case "id":
-			out.Values[i] = ec._User_id(ctx, field, obj)
+			out.Values[i] = ec.plain_User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._User_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "username":
-			out.Values[i] = ec._User_username(ctx, field, obj)
+			out.Values[i] = ec.plain_User_username(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._User_role(ctx, field, obj)
+			out.Values[i] = ec.plain_User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "disabled":
-			out.Values[i] = ec._User_disabled(ctx, field, obj)
+			out.Values[i] = ec.plain_User_disabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastLoginAt":
-			out.Values[i] = ec._User_lastLoginAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_lastLoginAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16237,9 +16250,9 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
+	fields := ec.collectFields(14, sel, userConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16256,7 +16269,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16280,9 +16293,9 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
+	fields := ec.collectFields(15, sel, userEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16294,7 +16307,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16318,56 +16331,56 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageImplementors)
+	fields := ec.collectFields(16, sel, userPackageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UserPackage")
 		case "id":
-			out.Values[i] = ec._UserPackage_id(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._UserPackage_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._UserPackage_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userID":
-			out.Values[i] = ec._UserPackage_userID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "packageID":
-			out.Values[i] = ec._UserPackage_packageID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_packageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startsAt":
-			out.Values[i] = ec._UserPackage_startsAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_startsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._UserPackage_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "suspendedAt":
-			out.Values[i] = ec._UserPackage_suspendedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_suspendedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "suspendReason":
-			out.Values[i] = ec._UserPackage_suspendReason(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_suspendReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16411,9 +16424,9 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(17, sel, userPackageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16430,7 +16443,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserPackageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16454,9 +16467,9 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(18, sel, userPackageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16468,7 +16481,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserPackageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16492,56 +16505,56 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionImplementors)
+	fields := ec.collectFields(19, sel, userSessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UserSession")
 		case "id":
-			out.Values[i] = ec._UserSession_id(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userID":
-			out.Values[i] = ec._UserSession_userID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._UserSession_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastSeenAt":
-			out.Values[i] = ec._UserSession_lastSeenAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_lastSeenAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._UserSession_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "maxExpiresAt":
-			out.Values[i] = ec._UserSession_maxExpiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_maxExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._UserSession_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "ip":
-			out.Values[i] = ec._UserSession_ip(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_ip(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userAgent":
-			out.Values[i] = ec._UserSession_userAgent(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_userAgent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16580,9 +16593,9 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(20, sel, userSessionConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16599,7 +16612,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserSessionConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSessionConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16623,9 +16636,9 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(21, sel, userSessionEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16637,7 +16650,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserSessionEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSessionEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16661,16 +16674,16 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.collectFields(22, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Directive")
 		case "name":
-			out.Values[i] = ec.___Directive_name(ctx, field, obj)
+			out.Values[i] = ec.plain___Directive_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16680,7 +16693,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "isRepeatable":
-			out.Values[i] = ec.___Directive_isRepeatable(ctx, field, obj)
+			out.Values[i] = ec.plain___Directive_isRepeatable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16714,16 +16727,16 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.collectFields(23, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__EnumValue")
 		case "name":
-			out.Values[i] = ec.___EnumValue_name(ctx, field, obj)
+			out.Values[i] = ec.plain___EnumValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16762,16 +16775,16 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.collectFields(24, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Field")
 		case "name":
-			out.Values[i] = ec.___Field_name(ctx, field, obj)
+			out.Values[i] = ec.plain___Field_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16820,16 +16833,16 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.collectFields(25, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__InputValue")
 		case "name":
-			out.Values[i] = ec.___InputValue_name(ctx, field, obj)
+			out.Values[i] = ec.plain___InputValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16844,7 +16857,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "defaultValue":
-			out.Values[i] = ec.___InputValue_defaultValue(ctx, field, obj)
+			out.Values[i] = ec.plain___InputValue_defaultValue(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16878,9 +16891,9 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.collectFields(26, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16936,9 +16949,9 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.collectFields(27, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18538,13 +18551,901 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 
 // endregion ***************************** type.gotpl *****************************
 
+// quiet_marshalNString2string is marshalNString2string without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNString2string(sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	return res
+}
+
+// plain_AccessCheck_feature is _AccessCheck_feature without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Feature); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AccessCheck_feature(ctx, field, obj)
+}
+
+// quiet_marshalNTime2timeᚐTime is marshalNTime2timeᚐTime without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNTime2timeᚐTime(sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	return res
+}
+
+// plain_ActiveFeature_expiresAt is _ActiveFeature_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_expiresAt(ctx, field, obj)
+}
+
+// quiet_marshalNBoolean2bool is marshalNBoolean2bool without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNBoolean2bool(sel ast.SelectionSet, v bool) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalBoolean(v)
+	return res
+}
+
+// plain_ActiveFeature_inGrace is _ActiveFeature_inGrace without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.InGrace); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_inGrace(ctx, field, obj)
+}
+
+// plain_ActiveFeature_key is _ActiveFeature_key without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_key(ctx, field, obj)
+}
+
+// quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind is marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(sel ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+	return v
+}
+
+// plain_ActiveFeature_kind is _ActiveFeature_kind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_kind(ctx, field, obj)
+}
+
+// quiet_marshalOInt2ᚖint is marshalOInt2ᚖint without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOInt2ᚖint(sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalInt(*v)
+	return res
+}
+
+// plain_ActiveFeature_limit is _ActiveFeature_limit without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
+	}
+	return ec._ActiveFeature_limit(ctx, field, obj)
+}
+
+// plain_ActiveFeature_name is _ActiveFeature_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_name(ctx, field, obj)
+}
+
+// plain_AuthPayload_expiresAt is _AuthPayload_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AuthPayload_expiresAt(ctx, field, obj)
+}
+
+// plain_AuthPayload_token is _AuthPayload_token without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Token); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AuthPayload_token(ctx, field, obj)
+}
+
+// quiet_marshalNInt2int is marshalNInt2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt(v)
+	return res
+}
+
+// plain_FeatureConnection_totalCount is _FeatureConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._FeatureConnection_totalCount(ctx, field, obj)
+}
+
+// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+// plain_FeatureEdge_cursor is _FeatureEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._FeatureEdge_cursor(ctx, field, obj)
+}
+
+// plain_Feature_createdAt is _Feature_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_createdAt(ctx, field, obj)
+}
+
+// plain_Feature_description is _Feature_description without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Description); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_description(ctx, field, obj)
+}
+
+// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalIntID(v)
+	return res
+}
+
+// plain_Feature_id is _Feature_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_id(ctx, field, obj)
+}
+
+// plain_Feature_key is _Feature_key without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_key(ctx, field, obj)
+}
+
+// plain_Feature_kind is _Feature_kind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_kind(ctx, field, obj)
+}
+
+// plain_Feature_name is _Feature_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_name(ctx, field, obj)
+}
+
+// plain_Feature_updatedAt is _Feature_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_updatedAt(ctx, field, obj)
+}
+
+// plain_PackageConnection_totalCount is _PackageConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageConnection_totalCount(ctx, field, obj)
+}
+
+// plain_PackageContentConnection_totalCount is _PackageContentConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContentConnection_totalCount(ctx, field, obj)
+}
+
+// plain_PackageContentEdge_cursor is _PackageContentEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContentEdge_cursor(ctx, field, obj)
+}
+
+// plain_PackageContent_createdAt is _PackageContent_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_createdAt(ctx, field, obj)
+}
+
+// plain_PackageContent_featureID is _PackageContent_featureID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.FeatureID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_featureID(ctx, field, obj)
+}
+
+// plain_PackageContent_id is _PackageContent_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_id(ctx, field, obj)
+}
+
+// plain_PackageContent_limit is _PackageContent_limit without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
+	}
+	return ec._PackageContent_limit(ctx, field, obj)
+}
+
+// plain_PackageContent_name is _PackageContent_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_name(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_name(ctx, field, obj)
+}
+
+// plain_PackageContent_packageID is _PackageContent_packageID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_packageID(ctx, field, obj)
+}
+
+// plain_PackageContent_updatedAt is _PackageContent_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_updatedAt(ctx, field, obj)
+}
+
+// plain_PackageEdge_cursor is _PackageEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageEdge_cursor(ctx, field, obj)
+}
+
+// plain_Package_createdAt is _Package_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_createdAt(ctx, field, obj)
+}
+
+// plain_Package_days is _Package_days without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_days(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.Days); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_days(ctx, field, obj)
+}
+
+// plain_Package_detail is _Package_detail without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_detail(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Detail); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_detail(ctx, field, obj)
+}
+
+// plain_Package_graceDays is _Package_graceDays without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.GraceDays); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_graceDays(ctx, field, obj)
+}
+
+// plain_Package_id is _Package_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_id(ctx, field, obj)
+}
+
+// plain_Package_name is _Package_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_name(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_name(ctx, field, obj)
+}
+
+// plain_Package_trial is _Package_trial without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Trial); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_trial(ctx, field, obj)
+}
+
+// plain_Package_updatedAt is _Package_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_updatedAt(ctx, field, obj)
+}
+
+// quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor is marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+// plain_PageInfo_endCursor is _PageInfo_endCursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.EndCursor)
+	}
+	return ec._PageInfo_endCursor(ctx, field, obj)
+}
+
+// plain_PageInfo_hasNextPage is _PageInfo_hasNextPage without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasNextPage); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PageInfo_hasNextPage(ctx, field, obj)
+}
+
+// plain_PageInfo_hasPreviousPage is _PageInfo_hasPreviousPage without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasPreviousPage); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PageInfo_hasPreviousPage(ctx, field, obj)
+}
+
+// plain_PageInfo_startCursor is _PageInfo_startCursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.StartCursor)
+	}
+	return ec._PageInfo_startCursor(ctx, field, obj)
+}
+
+// plain_UserConnection_totalCount is _UserConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserEdge_cursor is _UserEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserPackageConnection_totalCount is _UserPackageConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackageConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserPackageEdge_cursor is _UserPackageEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackageEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserPackage_createdAt is _UserPackage_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_createdAt(ctx, field, obj)
+}
+
+// plain_UserPackage_expiresAt is _UserPackage_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_expiresAt(ctx, field, obj)
+}
+
+// plain_UserPackage_id is _UserPackage_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_id(ctx, field, obj)
+}
+
+// plain_UserPackage_packageID is _UserPackage_packageID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_packageID(ctx, field, obj)
+}
+
+// plain_UserPackage_startsAt is _UserPackage_startsAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.StartsAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_startsAt(ctx, field, obj)
+}
+
+// quiet_marshalOString2ᚖstring is marshalOString2ᚖstring without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOString2ᚖstring(sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+// plain_UserPackage_suspendReason is _UserPackage_suspendReason without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.SuspendReason)
+	}
+	return ec._UserPackage_suspendReason(ctx, field, obj)
+}
+
+// quiet_marshalOTime2ᚖtimeᚐTime is marshalOTime2ᚖtimeᚐTime without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOTime2ᚖtimeᚐTime(sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
+// plain_UserPackage_suspendedAt is _UserPackage_suspendedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.SuspendedAt)
+	}
+	return ec._UserPackage_suspendedAt(ctx, field, obj)
+}
+
+// plain_UserPackage_updatedAt is _UserPackage_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_updatedAt(ctx, field, obj)
+}
+
+// plain_UserPackage_userID is _UserPackage_userID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_userID(ctx, field, obj)
+}
+
+// plain_UserSessionConnection_totalCount is _UserSessionConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSessionConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserSessionEdge_cursor is _UserSessionEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSessionEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserSession_createdAt is _UserSession_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_createdAt(ctx, field, obj)
+}
+
+// plain_UserSession_expiresAt is _UserSession_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_expiresAt(ctx, field, obj)
+}
+
+// plain_UserSession_id is _UserSession_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_id(ctx, field, obj)
+}
+
+// plain_UserSession_ip is _UserSession_ip without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_ip(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.IP); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_ip(ctx, field, obj)
+}
+
+// plain_UserSession_lastSeenAt is _UserSession_lastSeenAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.LastSeenAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_lastSeenAt(ctx, field, obj)
+}
+
+// plain_UserSession_maxExpiresAt is _UserSession_maxExpiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_maxExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.MaxExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_maxExpiresAt(ctx, field, obj)
+}
+
+// plain_UserSession_revokedAt is _UserSession_revokedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.RevokedAt)
+	}
+	return ec._UserSession_revokedAt(ctx, field, obj)
+}
+
+// plain_UserSession_userAgent is _UserSession_userAgent without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.UserAgent); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_userAgent(ctx, field, obj)
+}
+
+// plain_UserSession_userID is _UserSession_userID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_userID(ctx, field, obj)
+}
+
+// plain_User_createdAt is _User_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_createdAt(ctx, field, obj)
+}
+
+// plain_User_disabled is _User_disabled without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Disabled); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_disabled(ctx, field, obj)
+}
+
+// plain_User_id is _User_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_id(ctx, field, obj)
+}
+
+// plain_User_lastLoginAt is _User_lastLoginAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.LastLoginAt)
+	}
+	return ec._User_lastLoginAt(ctx, field, obj)
+}
+
+// quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole is marshalNRole2gatehouseᚋentᚋuserᚐRole without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(sel ast.SelectionSet, v user.Role) graphql.Marshaler {
+	return v
+}
+
+// plain_User_role is _User_role without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(field.Selections, obj.Role); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_role(ctx, field, obj)
+}
+
+// plain_User_updatedAt is _User_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_updatedAt(ctx, field, obj)
+}
+
+// plain_User_username is _User_username without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Username); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_username(ctx, field, obj)
+}
+
+// plain___Directive_isRepeatable is ___Directive_isRepeatable without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.IsRepeatable); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Directive_isRepeatable(ctx, field, obj)
+}
+
+// plain___Directive_name is ___Directive_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Directive_name(ctx, field, obj)
+}
+
+// plain___EnumValue_name is ___EnumValue_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___EnumValue_name(ctx, field, obj)
+}
+
+// plain___Field_name is ___Field_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Field_name(ctx, field, obj)
+}
+
+// plain___InputValue_defaultValue is ___InputValue_defaultValue without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
+	if ec.plainFields {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.DefaultValue)
+	}
+	return ec.___InputValue_defaultValue(ctx, field, obj)
+}
+
+// plain___InputValue_name is ___InputValue_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
+	if ec.plainFields {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___InputValue_name(ctx, field, obj)
+}
+
+// PlainFields reports whether the plain fields of the operation oc (fields
+// that read a struct field holding a scalar or enum) skip gqlgen's
+// per-field machinery: whether its field middleware is gqlgen's default,
+// which calls the field's resolver and nothing else. Any other middleware
+// (AroundFields, an extension intercepting fields, a replaced
+// ResolverMiddleware) sees every field as before (written by graph/gqlgen).
+func PlainFields(oc *graphql.OperationContext) bool {
+	if oc == nil || oc.ResolverMiddleware == nil {
+		return false
+	}
+	return slices.Contains(defaultFieldMiddleware(), reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+}
+
+// defaultFieldMiddleware holds the code address of gqlgen's default field
+// middleware, as an executor without extensions and one with an extension
+// that does not intercept fields install it.
+var defaultFieldMiddleware = sync.OnceValue(func() []uintptr {
+	var pcs []uintptr
+	e := executor.New(NewExecutableSchema(Config{}))
+	probe := func() {
+		oc, _ := e.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: "{__typename}"})
+		if oc != nil && oc.ResolverMiddleware != nil {
+			pcs = append(pcs, reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+		}
+	}
+	probe()
+	e.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(ctx)
+	})
+	probe()
+	return pcs
+})
+
 // marshalSliceSerially marshals the elements of a list one after the
 // other, as graphql.MarshalSliceConcurrently does on goroutines of their
-// own (written by graph/gqlgen).
+// own, with the elements' field contexts allocated together (written by
+// graph/gqlgen).
 func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
+	elems := make([]listElement, length)
 	for i := range length {
-		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		e := &elems[i]
+		e.index = i
+		e.fc.Index = &e.index
+		childCtx := graphql.WithFieldContext(ctx, &e.fc)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
@@ -18560,4 +19461,100 @@ func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool
 		}()
 	}
 	return ret
+}
+
+// listElement is the field context of an element of a list.
+type listElement struct {
+	fc    graphql.FieldContext
+	index int
+}
+
+// collectedFields are the fields collected for an object type from the
+// selection set starting at first, of n selections.
+type collectedFields struct {
+	first  *ast.Selection
+	n      int
+	fields []graphql.CollectedField
+}
+
+// collectFields is graphql.CollectFields for the object type whose slot is
+// given, remembering the selection set it last collected: the objects of a
+// list share theirs (written by graph/gqlgen).
+func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 {
+		return graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	}
+	last := &ec.collected[slot]
+	if c := last.Load(); c != nil && c.first == &sel[0] && c.n == len(sel) {
+		return c.fields
+	}
+	fields := graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	last.Store(&collectedFields{first: &sel[0], n: len(sel), fields: fields})
+	return fields
+}
+
+// objectFields holds the values of an object's fields when none of them is
+// resolved concurrently or deferred: all of graphql.FieldSet the generated
+// code then uses, writing the same bytes (written by graph/gqlgen).
+type objectFields struct {
+	fields   []graphql.CollectedField
+	Values   []graphql.Marshaler
+	Invalids uint32
+	values   [6]graphql.Marshaler
+}
+
+func newObjectFields(fields []graphql.CollectedField) *objectFields {
+	o := &objectFields{fields: fields}
+	if len(fields) <= len(o.values) {
+		o.Values = o.values[:len(fields):len(fields)]
+	} else {
+		o.Values = make([]graphql.Marshaler, len(fields))
+	}
+	return o
+}
+
+// Dispatch does nothing: no field is left to resolve.
+func (*objectFields) Dispatch(context.Context) {}
+
+// MarshalGQL writes the object's fields in order, each alias once, as
+// graphql.FieldSet does.
+func (o *objectFields) MarshalGQL(w io.Writer) {
+	io.WriteString(w, "{")
+	for i := range o.fields {
+		alias := o.fields[i].Alias
+		if aliasBefore(o.fields[:i], alias) {
+			continue
+		}
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		writeName(w, alias)
+		io.WriteString(w, ":")
+		o.Values[i].MarshalGQL(w)
+	}
+	io.WriteString(w, "}")
+}
+
+// aliasBefore reports whether one of fields has the given alias.
+func aliasBefore(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// writeName writes a GraphQL name as a JSON string; a name has nothing to
+// escape (anything else is written as graphql.MarshalString would).
+func writeName(w io.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			graphql.MarshalString(s).MarshalGQL(w)
+			return
+		}
+	}
+	io.WriteString(w, "\"")
+	io.WriteString(w, s)
+	io.WriteString(w, "\"")
 }

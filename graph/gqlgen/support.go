@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// execSupport gives the executable schema in src what the rewrites use: a
+// plainFields flag on its execution context, set once per operation, and
+// slots of collected fields for objects, the imports and the functions of
+// supportCode.
+func execSupport(src []byte, slots int) ([]byte, error) {
+	edits := []struct{ old, new string }{
+		{
+			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
+			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\n" +
+				"\t// plainFields: the operation's plain fields skip gqlgen's per-field\n" +
+				"\t// machinery (graph/gqlgen).\n\tplainFields bool\n" +
+				"\t// collected: the last fields collected for each object type\n" +
+				"\t// without concurrent fields (graph/gqlgen).\n" +
+				fmt.Sprintf("\tcollected [%d]atomic.Pointer[collectedFields]\n}\n", slots),
+		},
+		{
+			"\t\t\tdeferredResults,\n\t\t),\n\t}\n}\n",
+			"\t\t\tdeferredResults,\n\t\t),\n\t\tplainFields: PlainFields(opCtx),\n\t}\n}\n",
+		},
+	}
+	for _, e := range edits {
+		if n := bytes.Count(src, []byte(e.old)); n != 1 {
+			return nil, fmt.Errorf("found %d times, want once: has gqlgen changed its execution context?\n%s", n, e.old)
+		}
+		src = bytes.Replace(src, []byte(e.old), []byte(e.new), 1)
+	}
+	const imports = "import (\n"
+	if !bytes.Contains(src, []byte(imports)) {
+		return nil, fmt.Errorf("no import block")
+	}
+	for _, path := range []string{"io", "reflect", "slices", "sync", "sync/atomic", "github.com/99designs/gqlgen/graphql/executor"} {
+		if !bytes.Contains(src, []byte("\t\""+path+"\"\n")) {
+			src = bytes.Replace(src, []byte(imports), []byte(imports+"\t\""+path+"\"\n"), 1)
+		}
+	}
+	src = append(bytes.TrimRight(src, "\n"), []byte(supportCode)...)
+	return src, nil
+}
+
+const supportCode = `
+
+// PlainFields reports whether the plain fields of the operation oc (fields
+// that read a struct field holding a scalar or enum) skip gqlgen's
+// per-field machinery: whether its field middleware is gqlgen's default,
+// which calls the field's resolver and nothing else. Any other middleware
+// (AroundFields, an extension intercepting fields, a replaced
+// ResolverMiddleware) sees every field as before (written by graph/gqlgen).
+func PlainFields(oc *graphql.OperationContext) bool {
+	if oc == nil || oc.ResolverMiddleware == nil {
+		return false
+	}
+	return slices.Contains(defaultFieldMiddleware(), reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+}
+
+// defaultFieldMiddleware holds the code address of gqlgen's default field
+// middleware, as an executor without extensions and one with an extension
+// that does not intercept fields install it.
+var defaultFieldMiddleware = sync.OnceValue(func() []uintptr {
+	var pcs []uintptr
+	e := executor.New(NewExecutableSchema(Config{}))
+	probe := func() {
+		oc, _ := e.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: "{__typename}"})
+		if oc != nil && oc.ResolverMiddleware != nil {
+			pcs = append(pcs, reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+		}
+	}
+	probe()
+	e.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(ctx)
+	})
+	probe()
+	return pcs
+})
+
+// marshalSliceSerially marshals the elements of a list one after the
+// other, as graphql.MarshalSliceConcurrently does on goroutines of their
+// own, with the elements' field contexts allocated together (written by
+// graph/gqlgen).
+func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	ret := make(graphql.Array, length)
+	elems := make([]listElement, length)
+	for i := range length {
+		e := &elems[i]
+		e.index = i
+		e.fc.Index = &e.index
+		childCtx := graphql.WithFieldContext(ctx, &e.fc)
+		if omitPanicHandler {
+			ret[i] = marshalElement(childCtx, i)
+			continue
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+					ret[i] = graphql.Null
+				}
+			}()
+			ret[i] = marshalElement(childCtx, i)
+		}()
+	}
+	return ret
+}
+
+// listElement is the field context of an element of a list.
+type listElement struct {
+	fc    graphql.FieldContext
+	index int
+}
+
+// collectedFields are the fields collected for an object type from the
+// selection set starting at first, of n selections.
+type collectedFields struct {
+	first  *ast.Selection
+	n      int
+	fields []graphql.CollectedField
+}
+
+// collectFields is graphql.CollectFields for the object type whose slot is
+// given, remembering the selection set it last collected: the objects of a
+// list share theirs (written by graph/gqlgen).
+func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 {
+		return graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	}
+	last := &ec.collected[slot]
+	if c := last.Load(); c != nil && c.first == &sel[0] && c.n == len(sel) {
+		return c.fields
+	}
+	fields := graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	last.Store(&collectedFields{first: &sel[0], n: len(sel), fields: fields})
+	return fields
+}
+
+// objectFields holds the values of an object's fields when none of them is
+// resolved concurrently or deferred: all of graphql.FieldSet the generated
+// code then uses, writing the same bytes (written by graph/gqlgen).
+type objectFields struct {
+	fields   []graphql.CollectedField
+	Values   []graphql.Marshaler
+	Invalids uint32
+	values   [6]graphql.Marshaler
+}
+
+func newObjectFields(fields []graphql.CollectedField) *objectFields {
+	o := &objectFields{fields: fields}
+	if len(fields) <= len(o.values) {
+		o.Values = o.values[:len(fields):len(fields)]
+	} else {
+		o.Values = make([]graphql.Marshaler, len(fields))
+	}
+	return o
+}
+
+// Dispatch does nothing: no field is left to resolve.
+func (*objectFields) Dispatch(context.Context) {}
+
+// MarshalGQL writes the object's fields in order, each alias once, as
+// graphql.FieldSet does.
+func (o *objectFields) MarshalGQL(w io.Writer) {
+	io.WriteString(w, "{")
+	for i := range o.fields {
+		alias := o.fields[i].Alias
+		if aliasBefore(o.fields[:i], alias) {
+			continue
+		}
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		writeName(w, alias)
+		io.WriteString(w, ":")
+		o.Values[i].MarshalGQL(w)
+	}
+	io.WriteString(w, "}")
+}
+
+// aliasBefore reports whether one of fields has the given alias.
+func aliasBefore(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// writeName writes a GraphQL name as a JSON string; a name has nothing to
+// escape (anything else is written as graphql.MarshalString would).
+func writeName(w io.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			graphql.MarshalString(s).MarshalGQL(w)
+			return
+		}
+	}
+	io.WriteString(w, "\"")
+	io.WriteString(w, s)
+	io.WriteString(w, "\"")
+}
+`
