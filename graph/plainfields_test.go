@@ -25,14 +25,15 @@ import (
 	"gatehouse/internal/viewer"
 )
 
-// plainProbe records whether the last operation's plain fields took their
-// short path (generated.PlainFields, see graph/gqlgen/plain.go).
+// plainProbe records whether the last operation's fields took their short
+// path (generated.NoFieldMiddleware, see graph/gqlgen/plain.go and
+// direct.go).
 type plainProbe struct{ plain atomic.Bool }
 
 func (*plainProbe) ExtensionName() string                   { return "PlainProbe" }
 func (*plainProbe) Validate(graphql.ExecutableSchema) error { return nil }
 func (p *plainProbe) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	p.plain.Store(generated.PlainFields(oc))
+	p.plain.Store(generated.NoFieldMiddleware(oc))
 	return nil
 }
 
@@ -150,11 +151,11 @@ fragment U on User {
 	{"errors", "alice", `{ users(first: 5) { totalCount } me { username legacy: createdAt } }`, nil},
 }
 
-// TestPlainFieldsAnswerAsGqlgen holds the short path of plain fields
-// (graph/gqlgen/plain.go) to gqlgen's own: the same queries, answered by
-// the API's handler and by one with a field middleware (which makes every
-// field take gqlgen's path), give the same bytes, errors and their paths
-// included. Zero times in non-null fields (a user's createdAt, a
+// TestPlainFieldsAnswerAsGqlgen holds the short paths of fields
+// (graph/gqlgen/plain.go and direct.go) to gqlgen's own: the same queries,
+// answered by the API's handler and by one with a field middleware (which
+// makes every field take gqlgen's path), give the same bytes, errors and
+// their paths included. Zero times in non-null fields (a user's createdAt, a
 // feature's updatedAt) make gqlgen report a null where the schema allows
 // none, and null the object up to the nearest nullable place.
 func TestPlainFieldsAnswerAsGqlgen(t *testing.T) {

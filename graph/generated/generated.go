@@ -1540,9 +1540,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
-	// plainFields: the operation's plain fields skip gqlgen's per-field
-	// machinery (graph/gqlgen).
-	plainFields bool
+	// noFieldMiddleware: the operation's field middleware is gqlgen's
+	// default, fields may be resolved directly (graph/gqlgen).
+	noFieldMiddleware bool
 	// collected: the last fields collected for each object type
 	// without concurrent fields (graph/gqlgen).
 	collected [28]atomic.Pointer[collectedFields]
@@ -1560,7 +1560,7 @@ func newExecutionContext(
 			parsedSchema,
 			deferredResults,
 		),
-		plainFields: PlainFields(opCtx),
+		noFieldMiddleware: NoFieldMiddleware(opCtx),
 	}
 }
 
@@ -4502,6 +4502,24 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_feature(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Feature, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4525,6 +4543,24 @@ func (ec *executionContext) fieldContext_AccessCheck_feature(_ context.Context, 
 }
 
 func (ec *executionContext) _AccessCheck_granted(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_granted(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Granted, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4548,6 +4584,24 @@ func (ec *executionContext) fieldContext_AccessCheck_granted(_ context.Context, 
 }
 
 func (ec *executionContext) _AccessCheck_code(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_code(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Code, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v access.Code) graphql.Marshaler {
+				return ec.marshalNAccessCode2gatehouseᚋinternalᚋaccessᚐCode(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4571,6 +4625,24 @@ func (ec *executionContext) fieldContext_AccessCheck_code(_ context.Context, fie
 }
 
 func (ec *executionContext) _AccessCheck_limit(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4594,6 +4666,24 @@ func (ec *executionContext) fieldContext_AccessCheck_limit(_ context.Context, fi
 }
 
 func (ec *executionContext) _AccessCheck_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4617,6 +4707,24 @@ func (ec *executionContext) fieldContext_AccessCheck_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _AccessCheck_startsAt(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_startsAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartsAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4640,6 +4748,24 @@ func (ec *executionContext) fieldContext_AccessCheck_startsAt(_ context.Context,
 }
 
 func (ec *executionContext) _AccessCheck_graceUntil(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_graceUntil(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.GraceUntil, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4663,6 +4789,24 @@ func (ec *executionContext) fieldContext_AccessCheck_graceUntil(_ context.Contex
 }
 
 func (ec *executionContext) _ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_key(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Key, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4686,6 +4830,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_key(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4709,6 +4871,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_name(_ context.Context, f
 }
 
 func (ec *executionContext) _ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+				return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4732,6 +4912,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_kind(_ context.Context, f
 }
 
 func (ec *executionContext) _ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4755,6 +4953,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_limit(_ context.Context, 
 }
 
 func (ec *executionContext) _ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4778,6 +4994,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_expiresAt(_ context.Conte
 }
 
 func (ec *executionContext) _ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_inGrace(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.InGrace, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4801,6 +5035,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_inGrace(_ context.Context
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_token(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Token, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4824,6 +5076,24 @@ func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, fi
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4847,6 +5117,24 @@ func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _AuthPayload_session(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_session(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Session, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserSession) graphql.Marshaler {
+				return ec.marshalNUserSession2ᚖgatehouseᚋentᚐUserSession(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4879,6 +5167,24 @@ func (ec *executionContext) fieldContext_AuthPayload_session(_ context.Context, 
 }
 
 func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4911,6 +5217,24 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4934,6 +5258,24 @@ func (ec *executionContext) fieldContext_Feature_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4957,6 +5299,24 @@ func (ec *executionContext) fieldContext_Feature_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4980,6 +5340,24 @@ func (ec *executionContext) fieldContext_Feature_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_key(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Key, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5003,6 +5381,24 @@ func (ec *executionContext) fieldContext_Feature_key(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5026,6 +5422,24 @@ func (ec *executionContext) fieldContext_Feature_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5049,6 +5463,24 @@ func (ec *executionContext) fieldContext_Feature_description(_ context.Context, 
 }
 
 func (ec *executionContext) _Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+				return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5072,6 +5504,24 @@ func (ec *executionContext) fieldContext_Feature_kind(_ context.Context, field g
 }
 
 func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.FeatureEdge) graphql.Marshaler {
+				return ec.marshalOFeatureEdge2ᚕᚖgatehouseᚋentᚐFeatureEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5104,6 +5554,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5136,6 +5604,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5159,6 +5645,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_totalCount(_ context.
 }
 
 func (ec *executionContext) _FeatureEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+				return ec.marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5191,6 +5695,24 @@ func (ec *executionContext) fieldContext_FeatureEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5214,6 +5736,25 @@ func (ec *executionContext) fieldContext_FeatureEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Mutation_login(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(auth.LoginInput))
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *auth.Payload) graphql.Marshaler {
+				return ec.marshalNAuthPayload2ᚖgatehouseᚋinternalᚋauthᚐPayload(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6667,6 +7208,24 @@ func (ec *executionContext) fieldContext_Mutation_deleteUserSession(ctx context.
 }
 
 func (ec *executionContext) _Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6690,6 +7249,24 @@ func (ec *executionContext) fieldContext_Package_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Package_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6713,6 +7290,24 @@ func (ec *executionContext) fieldContext_Package_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6736,6 +7331,24 @@ func (ec *executionContext) fieldContext_Package_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_name(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6759,6 +7372,24 @@ func (ec *executionContext) fieldContext_Package_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Package_detail(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_detail(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Detail, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6782,6 +7413,24 @@ func (ec *executionContext) fieldContext_Package_detail(_ context.Context, field
 }
 
 func (ec *executionContext) _Package_days(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_days(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Days, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6805,6 +7454,24 @@ func (ec *executionContext) fieldContext_Package_days(_ context.Context, field g
 }
 
 func (ec *executionContext) _Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_trial(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Trial, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6828,6 +7495,24 @@ func (ec *executionContext) fieldContext_Package_trial(_ context.Context, field 
 }
 
 func (ec *executionContext) _Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_graceDays(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.GraceDays, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6851,6 +7536,24 @@ func (ec *executionContext) fieldContext_Package_graceDays(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_contents(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_contents(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Contents(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageContent) graphql.Marshaler {
+				return ec.marshalOPackageContent2ᚕᚖgatehouseᚋentᚐPackageContentᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6933,6 +7636,24 @@ func (ec *executionContext) fieldContext_Package_userPackages(_ context.Context,
 }
 
 func (ec *executionContext) _PackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageEdge) graphql.Marshaler {
+				return ec.marshalOPackageEdge2ᚕᚖgatehouseᚋentᚐPackageEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6965,6 +7686,24 @@ func (ec *executionContext) fieldContext_PackageConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _PackageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6997,6 +7736,24 @@ func (ec *executionContext) fieldContext_PackageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _PackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7020,6 +7777,24 @@ func (ec *executionContext) fieldContext_PackageConnection_totalCount(_ context.
 }
 
 func (ec *executionContext) _PackageContent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7043,6 +7818,24 @@ func (ec *executionContext) fieldContext_PackageContent_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _PackageContent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7066,6 +7859,24 @@ func (ec *executionContext) fieldContext_PackageContent_createdAt(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7089,6 +7900,24 @@ func (ec *executionContext) fieldContext_PackageContent_updatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_name(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7112,6 +7941,24 @@ func (ec *executionContext) fieldContext_PackageContent_name(_ context.Context, 
 }
 
 func (ec *executionContext) _PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_packageID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PackageID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7135,6 +7982,24 @@ func (ec *executionContext) fieldContext_PackageContent_packageID(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_featureID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.FeatureID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7158,6 +8023,24 @@ func (ec *executionContext) fieldContext_PackageContent_featureID(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7181,6 +8064,24 @@ func (ec *executionContext) fieldContext_PackageContent_limit(_ context.Context,
 }
 
 func (ec *executionContext) _PackageContent_package(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_package(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Package(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalNPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7213,6 +8114,24 @@ func (ec *executionContext) fieldContext_PackageContent_package(_ context.Contex
 }
 
 func (ec *executionContext) _PackageContent_feature(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_feature(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Feature(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+				return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7245,6 +8164,24 @@ func (ec *executionContext) fieldContext_PackageContent_feature(_ context.Contex
 }
 
 func (ec *executionContext) _PackageContentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageContentEdge) graphql.Marshaler {
+				return ec.marshalOPackageContentEdge2ᚕᚖgatehouseᚋentᚐPackageContentEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7277,6 +8214,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_edges(_ contex
 }
 
 func (ec *executionContext) _PackageContentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7309,6 +8264,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _PackageContentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7332,6 +8305,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_totalCount(_ c
 }
 
 func (ec *executionContext) _PackageContentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.PackageContent) graphql.Marshaler {
+				return ec.marshalOPackageContent2ᚖgatehouseᚋentᚐPackageContent(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7364,6 +8355,24 @@ func (ec *executionContext) fieldContext_PackageContentEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _PackageContentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7387,6 +8396,24 @@ func (ec *executionContext) fieldContext_PackageContentEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _PackageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalOPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7419,6 +8446,24 @@ func (ec *executionContext) fieldContext_PackageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _PackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7442,6 +8487,24 @@ func (ec *executionContext) fieldContext_PackageEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.HasNextPage, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7465,6 +8528,24 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.HasPreviousPage, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7488,6 +8569,24 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_startCursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartCursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7511,6 +8610,24 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_endCursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.EndCursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8308,6 +9425,25 @@ func (ec *executionContext) fieldContext_Query_feature(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Query___type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.IntrospectType(fc.Args["name"].(string))
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8352,6 +9488,24 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Query___schema(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.IntrospectSchema()
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
+				return ec.marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8384,6 +9538,24 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8407,6 +9579,24 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8430,6 +9620,24 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8453,6 +9661,24 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_username(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Username, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8476,6 +9702,24 @@ func (ec *executionContext) fieldContext_User_username(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_role(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Role, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v user.Role) graphql.Marshaler {
+				return ec.marshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8499,6 +9743,24 @@ func (ec *executionContext) fieldContext_User_role(_ context.Context, field grap
 }
 
 func (ec *executionContext) _User_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_disabled(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Disabled, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8522,6 +9784,24 @@ func (ec *executionContext) fieldContext_User_disabled(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_lastLoginAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.LastLoginAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8545,6 +9825,24 @@ func (ec *executionContext) fieldContext_User_lastLoginAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _User_packages(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_packages(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Packages(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserPackage) graphql.Marshaler {
+				return ec.marshalOUserPackage2ᚕᚖgatehouseᚋentᚐUserPackageᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8577,6 +9875,24 @@ func (ec *executionContext) fieldContext_User_packages(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_sessions(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Sessions(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserSession) graphql.Marshaler {
+				return ec.marshalOUserSession2ᚕᚖgatehouseᚋentᚐUserSessionᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8609,6 +9925,24 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_activeFeatures(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_activeFeatures(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.User().ActiveFeatures(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+				return ec.marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8641,6 +9975,24 @@ func (ec *executionContext) fieldContext_User_activeFeatures(_ context.Context, 
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserEdge) graphql.Marshaler {
+				return ec.marshalOUserEdge2ᚕᚖgatehouseᚋentᚐUserEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8673,6 +10025,24 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8705,6 +10075,24 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8728,6 +10116,24 @@ func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Con
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalOUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8760,6 +10166,24 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8783,6 +10207,24 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UserPackage_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8806,6 +10248,24 @@ func (ec *executionContext) fieldContext_UserPackage_id(_ context.Context, field
 }
 
 func (ec *executionContext) _UserPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8829,6 +10289,24 @@ func (ec *executionContext) fieldContext_UserPackage_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8852,6 +10330,24 @@ func (ec *executionContext) fieldContext_UserPackage_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_userID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8875,6 +10371,24 @@ func (ec *executionContext) fieldContext_UserPackage_userID(_ context.Context, f
 }
 
 func (ec *executionContext) _UserPackage_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_packageID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PackageID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8898,6 +10412,24 @@ func (ec *executionContext) fieldContext_UserPackage_packageID(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_startsAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartsAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8921,6 +10453,24 @@ func (ec *executionContext) fieldContext_UserPackage_startsAt(_ context.Context,
 }
 
 func (ec *executionContext) _UserPackage_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8944,6 +10494,24 @@ func (ec *executionContext) fieldContext_UserPackage_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_suspendedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SuspendedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8967,6 +10535,24 @@ func (ec *executionContext) fieldContext_UserPackage_suspendedAt(_ context.Conte
 }
 
 func (ec *executionContext) _UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_suspendReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SuspendReason, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8990,6 +10576,24 @@ func (ec *executionContext) fieldContext_UserPackage_suspendReason(_ context.Con
 }
 
 func (ec *executionContext) _UserPackage_user(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9022,6 +10626,24 @@ func (ec *executionContext) fieldContext_UserPackage_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _UserPackage_package(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_package(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Package(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalNPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9054,6 +10676,24 @@ func (ec *executionContext) fieldContext_UserPackage_package(_ context.Context, 
 }
 
 func (ec *executionContext) _UserPackage_state(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_state(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserPackage().State(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v access.State) graphql.Marshaler {
+				return ec.marshalNAssignmentState2gatehouseᚋinternalᚋaccessᚐState(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9077,6 +10717,24 @@ func (ec *executionContext) fieldContext_UserPackage_state(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserPackage_active(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_active(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserPackage().Active(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9100,6 +10758,24 @@ func (ec *executionContext) fieldContext_UserPackage_active(_ context.Context, f
 }
 
 func (ec *executionContext) _UserPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserPackageEdge) graphql.Marshaler {
+				return ec.marshalOUserPackageEdge2ᚕᚖgatehouseᚋentᚐUserPackageEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9132,6 +10808,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _UserPackageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9164,6 +10858,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _UserPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9187,6 +10899,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_totalCount(_ cont
 }
 
 func (ec *executionContext) _UserPackageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserPackage) graphql.Marshaler {
+				return ec.marshalOUserPackage2ᚖgatehouseᚋentᚐUserPackage(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9219,6 +10949,24 @@ func (ec *executionContext) fieldContext_UserPackageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _UserPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9242,6 +10990,24 @@ func (ec *executionContext) fieldContext_UserPackageEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _UserSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9265,6 +11031,24 @@ func (ec *executionContext) fieldContext_UserSession_id(_ context.Context, field
 }
 
 func (ec *executionContext) _UserSession_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_userID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9288,6 +11072,24 @@ func (ec *executionContext) fieldContext_UserSession_userID(_ context.Context, f
 }
 
 func (ec *executionContext) _UserSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9311,6 +11113,24 @@ func (ec *executionContext) fieldContext_UserSession_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_lastSeenAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.LastSeenAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9334,6 +11154,24 @@ func (ec *executionContext) fieldContext_UserSession_lastSeenAt(_ context.Contex
 }
 
 func (ec *executionContext) _UserSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9357,6 +11195,24 @@ func (ec *executionContext) fieldContext_UserSession_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_maxExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_maxExpiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.MaxExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9380,6 +11236,24 @@ func (ec *executionContext) fieldContext_UserSession_maxExpiresAt(_ context.Cont
 }
 
 func (ec *executionContext) _UserSession_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_revokedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.RevokedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9403,6 +11277,24 @@ func (ec *executionContext) fieldContext_UserSession_revokedAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_ip(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_ip(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IP, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9426,6 +11318,24 @@ func (ec *executionContext) fieldContext_UserSession_ip(_ context.Context, field
 }
 
 func (ec *executionContext) _UserSession_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_userAgent(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserAgent, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9449,6 +11359,24 @@ func (ec *executionContext) fieldContext_UserSession_userAgent(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_user(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9481,6 +11409,24 @@ func (ec *executionContext) fieldContext_UserSession_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _UserSession_active(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_active(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserSession().Active(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9504,6 +11450,24 @@ func (ec *executionContext) fieldContext_UserSession_active(_ context.Context, f
 }
 
 func (ec *executionContext) _UserSession_current(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_current(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserSession().Current(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9527,6 +11491,24 @@ func (ec *executionContext) fieldContext_UserSession_current(_ context.Context, 
 }
 
 func (ec *executionContext) _UserSessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserSessionEdge) graphql.Marshaler {
+				return ec.marshalOUserSessionEdge2ᚕᚖgatehouseᚋentᚐUserSessionEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9559,6 +11541,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _UserSessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9591,6 +11591,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _UserSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9614,6 +11632,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_totalCount(_ cont
 }
 
 func (ec *executionContext) _UserSessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserSession) graphql.Marshaler {
+				return ec.marshalOUserSession2ᚖgatehouseᚋentᚐUserSession(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9646,6 +11682,24 @@ func (ec *executionContext) fieldContext_UserSessionEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _UserSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9669,6 +11723,24 @@ func (ec *executionContext) fieldContext_UserSessionEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9692,6 +11764,24 @@ func (ec *executionContext) fieldContext___Directive_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9715,6 +11805,24 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_isRepeatable(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsRepeatable, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9738,6 +11846,24 @@ func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Cont
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_locations(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Locations, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+				return ec.marshalN__DirectiveLocation2ᚕstringᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9761,6 +11887,25 @@ func (ec *executionContext) fieldContext___Directive_locations(_ context.Context
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_args(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9805,6 +11950,24 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9828,6 +11991,24 @@ func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9851,6 +12032,24 @@ func (ec *executionContext) fieldContext___EnumValue_description(_ context.Conte
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9874,6 +12073,24 @@ func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Cont
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9897,6 +12114,24 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9920,6 +12155,24 @@ func (ec *executionContext) fieldContext___Field_name(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9943,6 +12196,25 @@ func (ec *executionContext) fieldContext___Field_description(_ context.Context, 
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_args(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9987,6 +12259,24 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10019,6 +12309,24 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10042,6 +12350,24 @@ func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context,
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10065,6 +12391,24 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10088,6 +12432,24 @@ func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10111,6 +12473,24 @@ func (ec *executionContext) fieldContext___InputValue_description(_ context.Cont
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10143,6 +12523,24 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_defaultValue(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DefaultValue, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10166,6 +12564,24 @@ func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10189,6 +12605,24 @@ func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10212,6 +12646,24 @@ func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ contex
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10235,6 +12687,24 @@ func (ec *executionContext) fieldContext___Schema_description(_ context.Context,
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_types(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Types(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10267,6 +12737,24 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_queryType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.QueryType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10299,6 +12787,24 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_mutationType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.MutationType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10331,6 +12837,24 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_subscriptionType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubscriptionType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10363,6 +12887,24 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_directives(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Directives(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
+				return ec.marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10395,6 +12937,24 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalN__TypeKind2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10418,6 +12978,24 @@ func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10441,6 +13019,24 @@ func (ec *executionContext) fieldContext___Type_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10464,6 +13060,24 @@ func (ec *executionContext) fieldContext___Type_description(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_specifiedByURL(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SpecifiedByURL(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10487,6 +13101,25 @@ func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_fields(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.Fields(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Field) graphql.Marshaler {
+				return ec.marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐFieldᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10531,6 +13164,24 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_interfaces(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Interfaces(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10563,6 +13214,24 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_possibleTypes(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PossibleTypes(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10595,6 +13264,25 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_enumValues(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.EnumValues(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {
+				return ec.marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10639,6 +13327,25 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_inputFields(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleInputFields(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10683,6 +13390,24 @@ func (ec *executionContext) fieldContext___Type_inputFields(ctx context.Context,
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_ofType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.OfType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10715,6 +13440,24 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_isOneOf(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsOneOf(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalOBoolean2bool(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -18560,7 +21303,7 @@ func (ec *executionContext) quiet_marshalNString2string(sel ast.SelectionSet, v 
 
 // plain_AccessCheck_feature is _AccessCheck_feature without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Feature); res != graphql.Null {
 			return res
 		}
@@ -18577,7 +21320,7 @@ func (ec *executionContext) quiet_marshalNTime2timeᚐTime(sel ast.SelectionSet,
 
 // plain_ActiveFeature_expiresAt is _ActiveFeature_expiresAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
 			return res
 		}
@@ -18594,7 +21337,7 @@ func (ec *executionContext) quiet_marshalNBoolean2bool(sel ast.SelectionSet, v b
 
 // plain_ActiveFeature_inGrace is _ActiveFeature_inGrace without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.InGrace); res != graphql.Null {
 			return res
 		}
@@ -18604,7 +21347,7 @@ func (ec *executionContext) plain_ActiveFeature_inGrace(ctx context.Context, fie
 
 // plain_ActiveFeature_key is _ActiveFeature_key without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
 			return res
 		}
@@ -18619,7 +21362,7 @@ func (ec *executionContext) quiet_marshalNFeatureKind2gatehouseᚋentᚋfeature�
 
 // plain_ActiveFeature_kind is _ActiveFeature_kind without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
 			return res
 		}
@@ -18639,7 +21382,7 @@ func (ec *executionContext) quiet_marshalOInt2ᚖint(sel ast.SelectionSet, v *in
 
 // plain_ActiveFeature_limit is _ActiveFeature_limit without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
 	}
 	return ec._ActiveFeature_limit(ctx, field, obj)
@@ -18647,7 +21390,7 @@ func (ec *executionContext) plain_ActiveFeature_limit(ctx context.Context, field
 
 // plain_ActiveFeature_name is _ActiveFeature_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -18657,7 +21400,7 @@ func (ec *executionContext) plain_ActiveFeature_name(ctx context.Context, field 
 
 // plain_AuthPayload_expiresAt is _AuthPayload_expiresAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
 			return res
 		}
@@ -18667,7 +21410,7 @@ func (ec *executionContext) plain_AuthPayload_expiresAt(ctx context.Context, fie
 
 // plain_AuthPayload_token is _AuthPayload_token without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Token); res != graphql.Null {
 			return res
 		}
@@ -18684,7 +21427,7 @@ func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) g
 
 // plain_FeatureConnection_totalCount is _FeatureConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -18699,7 +21442,7 @@ func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgql�
 
 // plain_FeatureEdge_cursor is _FeatureEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -18709,7 +21452,7 @@ func (ec *executionContext) plain_FeatureEdge_cursor(ctx context.Context, field 
 
 // plain_Feature_createdAt is _Feature_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -18719,7 +21462,7 @@ func (ec *executionContext) plain_Feature_createdAt(ctx context.Context, field g
 
 // plain_Feature_description is _Feature_description without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Description); res != graphql.Null {
 			return res
 		}
@@ -18736,7 +21479,7 @@ func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) gr
 
 // plain_Feature_id is _Feature_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -18746,7 +21489,7 @@ func (ec *executionContext) plain_Feature_id(ctx context.Context, field graphql.
 
 // plain_Feature_key is _Feature_key without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
 			return res
 		}
@@ -18756,7 +21499,7 @@ func (ec *executionContext) plain_Feature_key(ctx context.Context, field graphql
 
 // plain_Feature_kind is _Feature_kind without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
 			return res
 		}
@@ -18766,7 +21509,7 @@ func (ec *executionContext) plain_Feature_kind(ctx context.Context, field graphq
 
 // plain_Feature_name is _Feature_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -18776,7 +21519,7 @@ func (ec *executionContext) plain_Feature_name(ctx context.Context, field graphq
 
 // plain_Feature_updatedAt is _Feature_updatedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
 			return res
 		}
@@ -18786,7 +21529,7 @@ func (ec *executionContext) plain_Feature_updatedAt(ctx context.Context, field g
 
 // plain_PackageConnection_totalCount is _PackageConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -18796,7 +21539,7 @@ func (ec *executionContext) plain_PackageConnection_totalCount(ctx context.Conte
 
 // plain_PackageContentConnection_totalCount is _PackageContentConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -18806,7 +21549,7 @@ func (ec *executionContext) plain_PackageContentConnection_totalCount(ctx contex
 
 // plain_PackageContentEdge_cursor is _PackageContentEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -18816,7 +21559,7 @@ func (ec *executionContext) plain_PackageContentEdge_cursor(ctx context.Context,
 
 // plain_PackageContent_createdAt is _PackageContent_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -18826,7 +21569,7 @@ func (ec *executionContext) plain_PackageContent_createdAt(ctx context.Context, 
 
 // plain_PackageContent_featureID is _PackageContent_featureID without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.FeatureID); res != graphql.Null {
 			return res
 		}
@@ -18836,7 +21579,7 @@ func (ec *executionContext) plain_PackageContent_featureID(ctx context.Context, 
 
 // plain_PackageContent_id is _PackageContent_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -18846,7 +21589,7 @@ func (ec *executionContext) plain_PackageContent_id(ctx context.Context, field g
 
 // plain_PackageContent_limit is _PackageContent_limit without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
 	}
 	return ec._PackageContent_limit(ctx, field, obj)
@@ -18854,7 +21597,7 @@ func (ec *executionContext) plain_PackageContent_limit(ctx context.Context, fiel
 
 // plain_PackageContent_name is _PackageContent_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_name(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -18864,7 +21607,7 @@ func (ec *executionContext) plain_PackageContent_name(ctx context.Context, field
 
 // plain_PackageContent_packageID is _PackageContent_packageID without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
 			return res
 		}
@@ -18874,7 +21617,7 @@ func (ec *executionContext) plain_PackageContent_packageID(ctx context.Context, 
 
 // plain_PackageContent_updatedAt is _PackageContent_updatedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageContent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
 			return res
 		}
@@ -18884,7 +21627,7 @@ func (ec *executionContext) plain_PackageContent_updatedAt(ctx context.Context, 
 
 // plain_PackageEdge_cursor is _PackageEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -18894,7 +21637,7 @@ func (ec *executionContext) plain_PackageEdge_cursor(ctx context.Context, field 
 
 // plain_Package_createdAt is _Package_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -18904,7 +21647,7 @@ func (ec *executionContext) plain_Package_createdAt(ctx context.Context, field g
 
 // plain_Package_days is _Package_days without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_days(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.Days); res != graphql.Null {
 			return res
 		}
@@ -18914,7 +21657,7 @@ func (ec *executionContext) plain_Package_days(ctx context.Context, field graphq
 
 // plain_Package_detail is _Package_detail without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_detail(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Detail); res != graphql.Null {
 			return res
 		}
@@ -18924,7 +21667,7 @@ func (ec *executionContext) plain_Package_detail(ctx context.Context, field grap
 
 // plain_Package_graceDays is _Package_graceDays without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.GraceDays); res != graphql.Null {
 			return res
 		}
@@ -18934,7 +21677,7 @@ func (ec *executionContext) plain_Package_graceDays(ctx context.Context, field g
 
 // plain_Package_id is _Package_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -18944,7 +21687,7 @@ func (ec *executionContext) plain_Package_id(ctx context.Context, field graphql.
 
 // plain_Package_name is _Package_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_name(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -18954,7 +21697,7 @@ func (ec *executionContext) plain_Package_name(ctx context.Context, field graphq
 
 // plain_Package_trial is _Package_trial without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Trial); res != graphql.Null {
 			return res
 		}
@@ -18964,7 +21707,7 @@ func (ec *executionContext) plain_Package_trial(ctx context.Context, field graph
 
 // plain_Package_updatedAt is _Package_updatedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_Package_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
 			return res
 		}
@@ -18982,7 +21725,7 @@ func (ec *executionContext) quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgq
 
 // plain_PageInfo_endCursor is _PageInfo_endCursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.EndCursor)
 	}
 	return ec._PageInfo_endCursor(ctx, field, obj)
@@ -18990,7 +21733,7 @@ func (ec *executionContext) plain_PageInfo_endCursor(ctx context.Context, field 
 
 // plain_PageInfo_hasNextPage is _PageInfo_hasNextPage without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasNextPage); res != graphql.Null {
 			return res
 		}
@@ -19000,7 +21743,7 @@ func (ec *executionContext) plain_PageInfo_hasNextPage(ctx context.Context, fiel
 
 // plain_PageInfo_hasPreviousPage is _PageInfo_hasPreviousPage without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasPreviousPage); res != graphql.Null {
 			return res
 		}
@@ -19010,7 +21753,7 @@ func (ec *executionContext) plain_PageInfo_hasPreviousPage(ctx context.Context, 
 
 // plain_PageInfo_startCursor is _PageInfo_startCursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.StartCursor)
 	}
 	return ec._PageInfo_startCursor(ctx, field, obj)
@@ -19018,7 +21761,7 @@ func (ec *executionContext) plain_PageInfo_startCursor(ctx context.Context, fiel
 
 // plain_UserConnection_totalCount is _UserConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -19028,7 +21771,7 @@ func (ec *executionContext) plain_UserConnection_totalCount(ctx context.Context,
 
 // plain_UserEdge_cursor is _UserEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -19038,7 +21781,7 @@ func (ec *executionContext) plain_UserEdge_cursor(ctx context.Context, field gra
 
 // plain_UserPackageConnection_totalCount is _UserPackageConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -19048,7 +21791,7 @@ func (ec *executionContext) plain_UserPackageConnection_totalCount(ctx context.C
 
 // plain_UserPackageEdge_cursor is _UserPackageEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -19058,7 +21801,7 @@ func (ec *executionContext) plain_UserPackageEdge_cursor(ctx context.Context, fi
 
 // plain_UserPackage_createdAt is _UserPackage_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -19068,7 +21811,7 @@ func (ec *executionContext) plain_UserPackage_createdAt(ctx context.Context, fie
 
 // plain_UserPackage_expiresAt is _UserPackage_expiresAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
 			return res
 		}
@@ -19078,7 +21821,7 @@ func (ec *executionContext) plain_UserPackage_expiresAt(ctx context.Context, fie
 
 // plain_UserPackage_id is _UserPackage_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -19088,7 +21831,7 @@ func (ec *executionContext) plain_UserPackage_id(ctx context.Context, field grap
 
 // plain_UserPackage_packageID is _UserPackage_packageID without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
 			return res
 		}
@@ -19098,7 +21841,7 @@ func (ec *executionContext) plain_UserPackage_packageID(ctx context.Context, fie
 
 // plain_UserPackage_startsAt is _UserPackage_startsAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.StartsAt); res != graphql.Null {
 			return res
 		}
@@ -19118,7 +21861,7 @@ func (ec *executionContext) quiet_marshalOString2ᚖstring(sel ast.SelectionSet,
 
 // plain_UserPackage_suspendReason is _UserPackage_suspendReason without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.SuspendReason)
 	}
 	return ec._UserPackage_suspendReason(ctx, field, obj)
@@ -19136,7 +21879,7 @@ func (ec *executionContext) quiet_marshalOTime2ᚖtimeᚐTime(sel ast.SelectionS
 
 // plain_UserPackage_suspendedAt is _UserPackage_suspendedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.SuspendedAt)
 	}
 	return ec._UserPackage_suspendedAt(ctx, field, obj)
@@ -19144,7 +21887,7 @@ func (ec *executionContext) plain_UserPackage_suspendedAt(ctx context.Context, f
 
 // plain_UserPackage_updatedAt is _UserPackage_updatedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
 			return res
 		}
@@ -19154,7 +21897,7 @@ func (ec *executionContext) plain_UserPackage_updatedAt(ctx context.Context, fie
 
 // plain_UserPackage_userID is _UserPackage_userID without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserPackage_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
 			return res
 		}
@@ -19164,7 +21907,7 @@ func (ec *executionContext) plain_UserPackage_userID(ctx context.Context, field 
 
 // plain_UserSessionConnection_totalCount is _UserSessionConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
 			return res
 		}
@@ -19174,7 +21917,7 @@ func (ec *executionContext) plain_UserSessionConnection_totalCount(ctx context.C
 
 // plain_UserSessionEdge_cursor is _UserSessionEdge_cursor without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
 			return res
 		}
@@ -19184,7 +21927,7 @@ func (ec *executionContext) plain_UserSessionEdge_cursor(ctx context.Context, fi
 
 // plain_UserSession_createdAt is _UserSession_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -19194,7 +21937,7 @@ func (ec *executionContext) plain_UserSession_createdAt(ctx context.Context, fie
 
 // plain_UserSession_expiresAt is _UserSession_expiresAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
 			return res
 		}
@@ -19204,7 +21947,7 @@ func (ec *executionContext) plain_UserSession_expiresAt(ctx context.Context, fie
 
 // plain_UserSession_id is _UserSession_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -19214,7 +21957,7 @@ func (ec *executionContext) plain_UserSession_id(ctx context.Context, field grap
 
 // plain_UserSession_ip is _UserSession_ip without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_ip(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.IP); res != graphql.Null {
 			return res
 		}
@@ -19224,7 +21967,7 @@ func (ec *executionContext) plain_UserSession_ip(ctx context.Context, field grap
 
 // plain_UserSession_lastSeenAt is _UserSession_lastSeenAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.LastSeenAt); res != graphql.Null {
 			return res
 		}
@@ -19234,7 +21977,7 @@ func (ec *executionContext) plain_UserSession_lastSeenAt(ctx context.Context, fi
 
 // plain_UserSession_maxExpiresAt is _UserSession_maxExpiresAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_maxExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.MaxExpiresAt); res != graphql.Null {
 			return res
 		}
@@ -19244,7 +21987,7 @@ func (ec *executionContext) plain_UserSession_maxExpiresAt(ctx context.Context, 
 
 // plain_UserSession_revokedAt is _UserSession_revokedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.RevokedAt)
 	}
 	return ec._UserSession_revokedAt(ctx, field, obj)
@@ -19252,7 +21995,7 @@ func (ec *executionContext) plain_UserSession_revokedAt(ctx context.Context, fie
 
 // plain_UserSession_userAgent is _UserSession_userAgent without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.UserAgent); res != graphql.Null {
 			return res
 		}
@@ -19262,7 +22005,7 @@ func (ec *executionContext) plain_UserSession_userAgent(ctx context.Context, fie
 
 // plain_UserSession_userID is _UserSession_userID without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_UserSession_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
 			return res
 		}
@@ -19272,7 +22015,7 @@ func (ec *executionContext) plain_UserSession_userID(ctx context.Context, field 
 
 // plain_User_createdAt is _User_createdAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
 			return res
 		}
@@ -19282,7 +22025,7 @@ func (ec *executionContext) plain_User_createdAt(ctx context.Context, field grap
 
 // plain_User_disabled is _User_disabled without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Disabled); res != graphql.Null {
 			return res
 		}
@@ -19292,7 +22035,7 @@ func (ec *executionContext) plain_User_disabled(ctx context.Context, field graph
 
 // plain_User_id is _User_id without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
 			return res
 		}
@@ -19302,7 +22045,7 @@ func (ec *executionContext) plain_User_id(ctx context.Context, field graphql.Col
 
 // plain_User_lastLoginAt is _User_lastLoginAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.LastLoginAt)
 	}
 	return ec._User_lastLoginAt(ctx, field, obj)
@@ -19315,7 +22058,7 @@ func (ec *executionContext) quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(sel
 
 // plain_User_role is _User_role without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(field.Selections, obj.Role); res != graphql.Null {
 			return res
 		}
@@ -19325,7 +22068,7 @@ func (ec *executionContext) plain_User_role(ctx context.Context, field graphql.C
 
 // plain_User_updatedAt is _User_updatedAt without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
 			return res
 		}
@@ -19335,7 +22078,7 @@ func (ec *executionContext) plain_User_updatedAt(ctx context.Context, field grap
 
 // plain_User_username is _User_username without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Username); res != graphql.Null {
 			return res
 		}
@@ -19345,7 +22088,7 @@ func (ec *executionContext) plain_User_username(ctx context.Context, field graph
 
 // plain___Directive_isRepeatable is ___Directive_isRepeatable without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.IsRepeatable); res != graphql.Null {
 			return res
 		}
@@ -19355,7 +22098,7 @@ func (ec *executionContext) plain___Directive_isRepeatable(ctx context.Context, 
 
 // plain___Directive_name is ___Directive_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -19365,7 +22108,7 @@ func (ec *executionContext) plain___Directive_name(ctx context.Context, field gr
 
 // plain___EnumValue_name is ___EnumValue_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -19375,7 +22118,7 @@ func (ec *executionContext) plain___EnumValue_name(ctx context.Context, field gr
 
 // plain___Field_name is ___Field_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -19385,7 +22128,7 @@ func (ec *executionContext) plain___Field_name(ctx context.Context, field graphq
 
 // plain___InputValue_defaultValue is ___InputValue_defaultValue without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.DefaultValue)
 	}
 	return ec.___InputValue_defaultValue(ctx, field, obj)
@@ -19393,7 +22136,7 @@ func (ec *executionContext) plain___InputValue_defaultValue(ctx context.Context,
 
 // plain___InputValue_name is ___InputValue_name without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
-	if ec.plainFields {
+	if ec.noFieldMiddleware {
 		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
 			return res
 		}
@@ -19401,13 +22144,13 @@ func (ec *executionContext) plain___InputValue_name(ctx context.Context, field g
 	return ec.___InputValue_name(ctx, field, obj)
 }
 
-// PlainFields reports whether the plain fields of the operation oc (fields
-// that read a struct field holding a scalar or enum) skip gqlgen's
-// per-field machinery: whether its field middleware is gqlgen's default,
-// which calls the field's resolver and nothing else. Any other middleware
-// (AroundFields, an extension intercepting fields, a replaced
+// NoFieldMiddleware reports whether the field middleware of the operation
+// oc is gqlgen's default, which calls the field's resolver and nothing
+// else: its fields are then resolved directly, and those that read a
+// struct field holding a scalar or enum without a field context. Any other
+// middleware (AroundFields, an extension intercepting fields, a replaced
 // ResolverMiddleware) sees every field as before (written by graph/gqlgen).
-func PlainFields(oc *graphql.OperationContext) bool {
+func NoFieldMiddleware(oc *graphql.OperationContext) bool {
 	if oc == nil || oc.ResolverMiddleware == nil {
 		return false
 	}
@@ -19433,6 +22176,64 @@ var defaultFieldMiddleware = sync.OnceValue(func() []uintptr {
 	probe()
 	return pcs
 })
+
+// resolveFieldDirectly is graphql.ResolveField for a field without
+// directives when the operation has no field middleware: the same steps,
+// with the resolver called directly instead of through the middleware, and
+// the field context's Result the value the resolver returned (written by
+// graph/gqlgen).
+func resolveFieldDirectly[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	field graphql.CollectedField,
+	initializeFieldContext func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error),
+	fieldResolver func(ctx context.Context) (any, error),
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	recoverFromPanic bool,
+	nonNull bool,
+) (ret graphql.Marshaler) {
+	fc, err := initializeFieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	resTmp, err := fieldResolver(ctx)
+	if err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if resTmp == nil {
+		if nonNull || fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if res, ok := resTmp.(T); ok {
+		fc.Result = resTmp
+		return marshal(ctx, field.Selections, res)
+	}
+	if res, ok := resTmp.(graphql.Marshaler); ok {
+		fc.Result = res
+		return res
+	}
+	var t T
+	oc.Errorf(ctx, "unexpected type %T from middleware/directive chain, should be %T", resTmp, t)
+	return graphql.Null
+}
 
 // marshalSliceSerially marshals the elements of a list one after the
 // other, as graphql.MarshalSliceConcurrently does on goroutines of their

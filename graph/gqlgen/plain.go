@@ -33,7 +33,7 @@ import (
 //     OperationContext.ResolverMiddleware, as graph's signedInAnswers does
 //     for mutations): it may do anything with the field, so every field goes
 //     through it as before. Whether the middleware is gqlgen's default is
-//     decided once per operation (plainFieldsFor, in exec_support.go);
+//     decided once per operation (NoFieldMiddleware, in support.go);
 //   - the value marshals to null in a non-null field (a nil pointer, a zero
 //     time): gqlgen's path then reports the error with the field's path.
 //
@@ -166,9 +166,9 @@ func addPlainFields(src []byte, fields []plainField) ([]byte, error) {
 		fmt.Fprintf(&plain, "\n// plain%s is %s without a FieldContext (graph/gqlgen).\n", f.fn, f.fn)
 		fmt.Fprintf(&plain, "func (ec *executionContext) plain%s(ctx context.Context, field graphql.CollectedField, obj %s) graphql.Marshaler {\n", f.fn, objType)
 		if nonNull {
-			fmt.Fprintf(&plain, "if ec.plainFields {\nif res := ec.quiet_%s(field.Selections, obj.%s); res != graphql.Null {\nreturn res\n}\n}\n", marshal, goField)
+			fmt.Fprintf(&plain, "if ec.noFieldMiddleware {\nif res := ec.quiet_%s(field.Selections, obj.%s); res != graphql.Null {\nreturn res\n}\n}\n", marshal, goField)
 		} else {
-			fmt.Fprintf(&plain, "if ec.plainFields {\nreturn ec.quiet_%s(field.Selections, obj.%s)\n}\n", marshal, goField)
+			fmt.Fprintf(&plain, "if ec.noFieldMiddleware {\nreturn ec.quiet_%s(field.Selections, obj.%s)\n}\n", marshal, goField)
 		}
 		fmt.Fprintf(&plain, "return %s\n}\n", call)
 	}

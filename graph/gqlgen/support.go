@@ -6,7 +6,7 @@ import (
 )
 
 // execSupport gives the executable schema in src what the rewrites use: a
-// plainFields flag on its execution context, set once per operation, and
+// noFieldMiddleware flag on its execution context, set once per operation, and
 // slots of collected fields for objects, the imports and the functions of
 // supportCode.
 func execSupport(src []byte, slots int) ([]byte, error) {
@@ -14,15 +14,15 @@ func execSupport(src []byte, slots int) ([]byte, error) {
 		{
 			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
 			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\n" +
-				"\t// plainFields: the operation's plain fields skip gqlgen's per-field\n" +
-				"\t// machinery (graph/gqlgen).\n\tplainFields bool\n" +
+				"\t// noFieldMiddleware: the operation's field middleware is gqlgen's\n" +
+				"\t// default, fields may be resolved directly (graph/gqlgen).\n\tnoFieldMiddleware bool\n" +
 				"\t// collected: the last fields collected for each object type\n" +
 				"\t// without concurrent fields (graph/gqlgen).\n" +
 				fmt.Sprintf("\tcollected [%d]atomic.Pointer[collectedFields]\n}\n", slots),
 		},
 		{
 			"\t\t\tdeferredResults,\n\t\t),\n\t}\n}\n",
-			"\t\t\tdeferredResults,\n\t\t),\n\t\tplainFields: PlainFields(opCtx),\n\t}\n}\n",
+			"\t\t\tdeferredResults,\n\t\t),\n\t\tnoFieldMiddleware: NoFieldMiddleware(opCtx),\n\t}\n}\n",
 		},
 	}
 	for _, e := range edits {
@@ -46,13 +46,13 @@ func execSupport(src []byte, slots int) ([]byte, error) {
 
 const supportCode = `
 
-// PlainFields reports whether the plain fields of the operation oc (fields
-// that read a struct field holding a scalar or enum) skip gqlgen's
-// per-field machinery: whether its field middleware is gqlgen's default,
-// which calls the field's resolver and nothing else. Any other middleware
-// (AroundFields, an extension intercepting fields, a replaced
+// NoFieldMiddleware reports whether the field middleware of the operation
+// oc is gqlgen's default, which calls the field's resolver and nothing
+// else: its fields are then resolved directly, and those that read a
+// struct field holding a scalar or enum without a field context. Any other
+// middleware (AroundFields, an extension intercepting fields, a replaced
 // ResolverMiddleware) sees every field as before (written by graph/gqlgen).
-func PlainFields(oc *graphql.OperationContext) bool {
+func NoFieldMiddleware(oc *graphql.OperationContext) bool {
 	if oc == nil || oc.ResolverMiddleware == nil {
 		return false
 	}
@@ -78,6 +78,64 @@ var defaultFieldMiddleware = sync.OnceValue(func() []uintptr {
 	probe()
 	return pcs
 })
+
+// resolveFieldDirectly is graphql.ResolveField for a field without
+// directives when the operation has no field middleware: the same steps,
+// with the resolver called directly instead of through the middleware, and
+// the field context's Result the value the resolver returned (written by
+// graph/gqlgen).
+func resolveFieldDirectly[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	field graphql.CollectedField,
+	initializeFieldContext func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error),
+	fieldResolver func(ctx context.Context) (any, error),
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	recoverFromPanic bool,
+	nonNull bool,
+) (ret graphql.Marshaler) {
+	fc, err := initializeFieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	resTmp, err := fieldResolver(ctx)
+	if err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if resTmp == nil {
+		if nonNull || fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if res, ok := resTmp.(T); ok {
+		fc.Result = resTmp
+		return marshal(ctx, field.Selections, res)
+	}
+	if res, ok := resTmp.(graphql.Marshaler); ok {
+		fc.Result = res
+		return res
+	}
+	var t T
+	oc.Errorf(ctx, "unexpected type %T from middleware/directive chain, should be %T", resTmp, t)
+	return graphql.Null
+}
 
 // marshalSliceSerially marshals the elements of a list one after the
 // other, as graphql.MarshalSliceConcurrently does on goroutines of their
