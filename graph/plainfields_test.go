@@ -151,11 +151,13 @@ fragment U on User {
 	{"errors", "alice", `{ users(first: 5) { totalCount } me { username legacy: createdAt } }`, nil},
 }
 
-// TestPlainFieldsAnswerAsGqlgen holds the short paths of fields
-// (graph/gqlgen/plain.go and direct.go) to gqlgen's own: the same queries,
+// TestPlainFieldsAnswerAsGqlgen holds the short paths graph/gqlgen writes
+// (plain.go, direct.go, objects.go) to gqlgen's own: the same queries,
 // answered by the API's handler and by one with a field middleware (which
-// makes every field take gqlgen's path), give the same bytes, errors and
-// their paths included. Zero times in non-null fields (a user's createdAt, a
+// makes every field and object take gqlgen's path: ResolveField, FieldSet,
+// CollectFields), give the same bytes, errors and their paths included.
+// (The scalar marshallers both use are held to gqlgen's by
+// graph/generated's TestScalarsWriteAsGqlgen.) Zero times in non-null fields (a user's createdAt, a
 // feature's updatedAt) make gqlgen report a null where the schema allows
 // none, and null the object up to the nearest nullable place.
 func TestPlainFieldsAnswerAsGqlgen(t *testing.T) {

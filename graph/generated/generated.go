@@ -17904,7 +17904,7 @@ var accessCheckImplementors = []string{"AccessCheck"}
 func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionSet, obj *service.AccessCheck) graphql.Marshaler {
 	fields := ec.collectFields(0, sel, accessCheckImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -17967,7 +17967,7 @@ var activeFeatureImplementors = []string{"ActiveFeature"}
 func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.SelectionSet, obj *service.ActiveFeature) graphql.Marshaler {
 	fields := ec.collectFields(1, sel, activeFeatureImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18025,7 +18025,7 @@ var authPayloadImplementors = []string{"AuthPayload"}
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *auth.Payload) graphql.Marshaler {
 	fields := ec.collectFields(2, sel, authPayloadImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18073,7 +18073,7 @@ var featureImplementors = []string{"Feature", "Node"}
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
 	fields := ec.collectFields(3, sel, featureImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18136,7 +18136,7 @@ var featureConnectionImplementors = []string{"FeatureConnection"}
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
 	fields := ec.collectFields(4, sel, featureConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18179,7 +18179,7 @@ var featureEdgeImplementors = []string{"FeatureEdge"}
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
 	fields := ec.collectFields(5, sel, featureEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18428,7 +18428,7 @@ var packageImplementors = []string{"Package", "Node"}
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
 	fields := ec.collectFields(6, sel, packageImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18506,7 +18506,7 @@ var packageConnectionImplementors = []string{"PackageConnection"}
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
 	fields := ec.collectFields(7, sel, packageConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18549,7 +18549,7 @@ var packageContentImplementors = []string{"PackageContent", "Node"}
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
 	fields := ec.collectFields(8, sel, packageContentImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18622,7 +18622,7 @@ var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
 	fields := ec.collectFields(9, sel, packageContentConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18665,7 +18665,7 @@ var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
 	fields := ec.collectFields(10, sel, packageContentEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18703,7 +18703,7 @@ var packageEdgeImplementors = []string{"PackageEdge"}
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
 	fields := ec.collectFields(11, sel, packageEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18741,7 +18741,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
 	fields := ec.collectFields(12, sel, pageInfoImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18917,7 +18917,7 @@ var userImplementors = []string{"User", "Node"}
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
 	fields := ec.collectFields(13, sel, userImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -18995,7 +18995,7 @@ var userConnectionImplementors = []string{"UserConnection"}
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
 	fields := ec.collectFields(14, sel, userConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19038,7 +19038,7 @@ var userEdgeImplementors = []string{"UserEdge"}
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
 	fields := ec.collectFields(15, sel, userEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19076,7 +19076,7 @@ var userPackageImplementors = []string{"UserPackage", "Node"}
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
 	fields := ec.collectFields(16, sel, userPackageImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19169,7 +19169,7 @@ var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
 	fields := ec.collectFields(17, sel, userPackageConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19212,7 +19212,7 @@ var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
 	fields := ec.collectFields(18, sel, userPackageEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19250,7 +19250,7 @@ var userSessionImplementors = []string{"UserSession", "Node"}
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
 	fields := ec.collectFields(19, sel, userSessionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19338,7 +19338,7 @@ var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
 	fields := ec.collectFields(20, sel, userSessionConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19381,7 +19381,7 @@ var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
 	fields := ec.collectFields(21, sel, userSessionEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19419,7 +19419,7 @@ var __DirectiveImplementors = []string{"__Directive"}
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
 	fields := ec.collectFields(22, sel, __DirectiveImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19472,7 +19472,7 @@ var __EnumValueImplementors = []string{"__EnumValue"}
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
 	fields := ec.collectFields(23, sel, __EnumValueImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19520,7 +19520,7 @@ var __FieldImplementors = []string{"__Field"}
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
 	fields := ec.collectFields(24, sel, __FieldImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19578,7 +19578,7 @@ var __InputValueImplementors = []string{"__InputValue"}
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
 	fields := ec.collectFields(25, sel, __InputValueImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19636,7 +19636,7 @@ var __SchemaImplementors = []string{"__Schema"}
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
 	fields := ec.collectFields(26, sel, __SchemaImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19694,7 +19694,7 @@ var __TypeImplementors = []string{"__Type"}
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
 	fields := ec.collectFields(27, sel, __TypeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -19848,7 +19848,7 @@ func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (
 
 func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalBoolean(v)
+	res := marshalBoolean(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
@@ -19937,7 +19937,7 @@ func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, e
 
 func (ec *executionContext) marshalNID2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalIntID(v)
+	res := marshalIntID(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
@@ -19980,7 +19980,7 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := marshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -20127,7 +20127,7 @@ func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v an
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := marshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
@@ -20414,7 +20414,7 @@ func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (
 func (ec *executionContext) marshalOBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(v)
+	res := marshalBoolean(v)
 	return res
 }
 
@@ -20432,7 +20432,7 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(*v)
+	res := marshalBoolean(*v)
 	return res
 }
 
@@ -20613,7 +20613,7 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalIntID(*v)
+	res := marshalIntID(*v)
 	return res
 }
 
@@ -20666,7 +20666,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := marshalInt(*v)
 	return res
 }
 
@@ -20987,7 +20987,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := marshalTime(*v)
 	return res
 }
 
@@ -21314,7 +21314,7 @@ func (ec *executionContext) plain_AccessCheck_feature(ctx context.Context, field
 // quiet_marshalNTime2timeᚐTime is marshalNTime2timeᚐTime without reporting a null (graph/gqlgen).
 func (ec *executionContext) quiet_marshalNTime2timeᚐTime(sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := marshalTime(v)
 	return res
 }
 
@@ -21331,7 +21331,7 @@ func (ec *executionContext) plain_ActiveFeature_expiresAt(ctx context.Context, f
 // quiet_marshalNBoolean2bool is marshalNBoolean2bool without reporting a null (graph/gqlgen).
 func (ec *executionContext) quiet_marshalNBoolean2bool(sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalBoolean(v)
+	res := marshalBoolean(v)
 	return res
 }
 
@@ -21376,7 +21376,7 @@ func (ec *executionContext) quiet_marshalOInt2ᚖint(sel ast.SelectionSet, v *in
 		return graphql.Null
 	}
 	_ = sel
-	res := graphql.MarshalInt(*v)
+	res := marshalInt(*v)
 	return res
 }
 
@@ -21421,7 +21421,7 @@ func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field g
 // quiet_marshalNInt2int is marshalNInt2int without reporting a null (graph/gqlgen).
 func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := marshalInt(v)
 	return res
 }
 
@@ -21473,7 +21473,7 @@ func (ec *executionContext) plain_Feature_description(ctx context.Context, field
 // quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
 func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalIntID(v)
+	res := marshalIntID(v)
 	return res
 }
 
@@ -21873,7 +21873,7 @@ func (ec *executionContext) quiet_marshalOTime2ᚖtimeᚐTime(sel ast.SelectionS
 		return graphql.Null
 	}
 	_ = sel
-	res := graphql.MarshalTime(*v)
+	res := marshalTime(*v)
 	return res
 }
 
@@ -22280,9 +22280,10 @@ type collectedFields struct {
 
 // collectFields is graphql.CollectFields for the object type whose slot is
 // given, remembering the selection set it last collected: the objects of a
-// list share theirs (written by graph/gqlgen).
+// list share theirs. With a field middleware, it is graphql.CollectFields
+// (written by graph/gqlgen).
 func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
-	if len(sel) == 0 {
+	if len(sel) == 0 || !ec.noFieldMiddleware {
 		return graphql.CollectFields(ec.OperationContext, sel, satisfies)
 	}
 	last := &ec.collected[slot]
@@ -22296,16 +22297,18 @@ func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisf
 
 // objectFields holds the values of an object's fields when none of them is
 // resolved concurrently or deferred: all of graphql.FieldSet the generated
-// code then uses, writing the same bytes (written by graph/gqlgen).
+// code then uses, writing the same bytes. With a field middleware, a
+// graphql.FieldSet writes them (written by graph/gqlgen).
 type objectFields struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler
 	Invalids uint32
+	gqlgen   bool
 	values   [6]graphql.Marshaler
 }
 
-func newObjectFields(fields []graphql.CollectedField) *objectFields {
-	o := &objectFields{fields: fields}
+func (ec *executionContext) newObjectFields(fields []graphql.CollectedField) *objectFields {
+	o := &objectFields{fields: fields, gqlgen: !ec.noFieldMiddleware}
 	if len(fields) <= len(o.values) {
 		o.Values = o.values[:len(fields):len(fields)]
 	} else {
@@ -22320,6 +22323,12 @@ func (*objectFields) Dispatch(context.Context) {}
 // MarshalGQL writes the object's fields in order, each alias once, as
 // graphql.FieldSet does.
 func (o *objectFields) MarshalGQL(w io.Writer) {
+	if o.gqlgen {
+		fs := graphql.NewFieldSet(o.fields)
+		copy(fs.Values, o.Values)
+		fs.MarshalGQL(w)
+		return
+	}
 	io.WriteString(w, "{")
 	for i := range o.fields {
 		alias := o.fields[i].Alias
@@ -22358,4 +22367,76 @@ func writeName(w io.Writer, s string) {
 	io.WriteString(w, "\"")
 	io.WriteString(w, s)
 	io.WriteString(w, "\"")
+}
+
+// marshalBoolean writes what graphql.MarshalBoolean writes (written by
+// graph/gqlgen).
+func marshalBoolean(b bool) graphql.Marshaler {
+	if b {
+		return graphql.True
+	}
+	return graphql.False
+}
+
+// intValue writes an int as graphql.MarshalInt does, intID as
+// graphql.MarshalIntID does: in a JSON string (written by graph/gqlgen).
+type (
+	intValue int
+	intID    int
+)
+
+func marshalInt(i int) graphql.Marshaler   { return intValue(i) }
+func marshalIntID(i int) graphql.Marshaler { return intID(i) }
+
+func (i intValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(i), 10))
+		return
+	}
+	io.WriteString(w, strconv.FormatInt(int64(i), 10))
+}
+
+func (i intID) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = strconv.AppendInt(s, int64(i), 10)
+		b.Write(append(s, '"'))
+		return
+	}
+	io.WriteString(w, strconv.Quote(strconv.Itoa(int(i))))
+}
+
+// timeValue writes a time as graphql.MarshalTime does: quoted RFC 3339
+// with nanoseconds (written by graph/gqlgen).
+type timeValue time.Time
+
+// marshalTime is graphql.MarshalTime: null for the zero time.
+func marshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return timeValue(t)
+}
+
+func (t timeValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = time.Time(t).AppendFormat(s, time.RFC3339Nano)
+		if plainASCII(s[1:]) { // what strconv.Quote leaves as it is
+			b.Write(append(s, '"'))
+			return
+		}
+	}
+	io.WriteString(w, strconv.Quote(time.Time(t).Format(time.RFC3339Nano)))
+}
+
+// plainASCII reports whether s holds only printable ASCII other than the
+// quote and the backslash.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

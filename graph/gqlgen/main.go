@@ -83,6 +83,9 @@ func rewrite(file string, plain []plainField) error {
 	if src, err = directResolvers(src); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	if src, err = ownScalars(src); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	if src, err = execSupport(src, slots); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}

@@ -51,7 +51,7 @@ func serialObjects(src []byte) ([]byte, int, error) {
 			}
 		}
 		f = bytes.Replace(f, m[0], fmt.Appendf(nil, "\tfields := ec.collectFields(%d, sel, %s)\n", slots, m[1]), 1)
-		f = bytes.Replace(f, []byte(newFieldSet), []byte("out := newObjectFields(fields)\n"), 1)
+		f = bytes.Replace(f, []byte(newFieldSet), []byte("out := ec.newObjectFields(fields)\n"), 1)
 		funcs[i] = f
 		slots++
 	}

@@ -35,7 +35,7 @@ func execSupport(src []byte, slots int) ([]byte, error) {
 	if !bytes.Contains(src, []byte(imports)) {
 		return nil, fmt.Errorf("no import block")
 	}
-	for _, path := range []string{"io", "reflect", "slices", "sync", "sync/atomic", "github.com/99designs/gqlgen/graphql/executor"} {
+	for _, path := range []string{"bytes", "io", "reflect", "slices", "strconv", "sync", "sync/atomic", "time", "github.com/99designs/gqlgen/graphql/executor"} {
 		if !bytes.Contains(src, []byte("\t\""+path+"\"\n")) {
 			src = bytes.Replace(src, []byte(imports), []byte(imports+"\t\""+path+"\"\n"), 1)
 		}
@@ -182,9 +182,10 @@ type collectedFields struct {
 
 // collectFields is graphql.CollectFields for the object type whose slot is
 // given, remembering the selection set it last collected: the objects of a
-// list share theirs (written by graph/gqlgen).
+// list share theirs. With a field middleware, it is graphql.CollectFields
+// (written by graph/gqlgen).
 func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
-	if len(sel) == 0 {
+	if len(sel) == 0 || !ec.noFieldMiddleware {
 		return graphql.CollectFields(ec.OperationContext, sel, satisfies)
 	}
 	last := &ec.collected[slot]
@@ -198,16 +199,18 @@ func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisf
 
 // objectFields holds the values of an object's fields when none of them is
 // resolved concurrently or deferred: all of graphql.FieldSet the generated
-// code then uses, writing the same bytes (written by graph/gqlgen).
+// code then uses, writing the same bytes. With a field middleware, a
+// graphql.FieldSet writes them (written by graph/gqlgen).
 type objectFields struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler
 	Invalids uint32
+	gqlgen   bool
 	values   [6]graphql.Marshaler
 }
 
-func newObjectFields(fields []graphql.CollectedField) *objectFields {
-	o := &objectFields{fields: fields}
+func (ec *executionContext) newObjectFields(fields []graphql.CollectedField) *objectFields {
+	o := &objectFields{fields: fields, gqlgen: !ec.noFieldMiddleware}
 	if len(fields) <= len(o.values) {
 		o.Values = o.values[:len(fields):len(fields)]
 	} else {
@@ -222,6 +225,12 @@ func (*objectFields) Dispatch(context.Context) {}
 // MarshalGQL writes the object's fields in order, each alias once, as
 // graphql.FieldSet does.
 func (o *objectFields) MarshalGQL(w io.Writer) {
+	if o.gqlgen {
+		fs := graphql.NewFieldSet(o.fields)
+		copy(fs.Values, o.Values)
+		fs.MarshalGQL(w)
+		return
+	}
 	io.WriteString(w, "{")
 	for i := range o.fields {
 		alias := o.fields[i].Alias
@@ -260,5 +269,77 @@ func writeName(w io.Writer, s string) {
 	io.WriteString(w, "\"")
 	io.WriteString(w, s)
 	io.WriteString(w, "\"")
+}
+
+// marshalBoolean writes what graphql.MarshalBoolean writes (written by
+// graph/gqlgen).
+func marshalBoolean(b bool) graphql.Marshaler {
+	if b {
+		return graphql.True
+	}
+	return graphql.False
+}
+
+// intValue writes an int as graphql.MarshalInt does, intID as
+// graphql.MarshalIntID does: in a JSON string (written by graph/gqlgen).
+type (
+	intValue int
+	intID    int
+)
+
+func marshalInt(i int) graphql.Marshaler   { return intValue(i) }
+func marshalIntID(i int) graphql.Marshaler { return intID(i) }
+
+func (i intValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(i), 10))
+		return
+	}
+	io.WriteString(w, strconv.FormatInt(int64(i), 10))
+}
+
+func (i intID) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = strconv.AppendInt(s, int64(i), 10)
+		b.Write(append(s, '"'))
+		return
+	}
+	io.WriteString(w, strconv.Quote(strconv.Itoa(int(i))))
+}
+
+// timeValue writes a time as graphql.MarshalTime does: quoted RFC 3339
+// with nanoseconds (written by graph/gqlgen).
+type timeValue time.Time
+
+// marshalTime is graphql.MarshalTime: null for the zero time.
+func marshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return timeValue(t)
+}
+
+func (t timeValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = time.Time(t).AppendFormat(s, time.RFC3339Nano)
+		if plainASCII(s[1:]) { // what strconv.Quote leaves as it is
+			b.Write(append(s, '"'))
+			return
+		}
+	}
+	io.WriteString(w, strconv.Quote(time.Time(t).Format(time.RFC3339Nano)))
+}
+
+// plainASCII reports whether s holds only printable ASCII other than the
+// quote and the backslash.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 `
