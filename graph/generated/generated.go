@@ -1507,7 +1507,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				}
 			}
 			var buf bytes.Buffer
+			buf.Grow(answerSizes.hint(opCtx.Doc)) // written by graph/gqlgen
 			data.MarshalGQL(&buf)
+			answerSizes.note(opCtx.Doc, buf.Len())
 			response.Data = buf.Bytes()
 			if atomic.LoadInt32(&ec.Deferred) > 0 {
 				hasNext := atomic.LoadInt32(&ec.PendingDeferred) > 0
@@ -22304,7 +22306,7 @@ type objectFields struct {
 	Values   []graphql.Marshaler
 	Invalids uint32
 	gqlgen   bool
-	values   [6]graphql.Marshaler
+	values   [4]graphql.Marshaler
 }
 
 func (ec *executionContext) newObjectFields(fields []graphql.CollectedField) *objectFields {
@@ -22440,3 +22442,32 @@ func plainASCII(s []byte) bool {
 	}
 	return true
 }
+
+// answerSizes remembers the size of the last answer to a query document,
+// which the next answer to it reserves at once instead of growing its
+// buffer by doubling (written by graph/gqlgen). Documents share 64 slots
+// by the address of the parsed document, which the query cache keeps; a
+// wrong guess only costs a buffer of the wrong size.
+var answerSizes answerSizeHints
+
+type answerSizeHints [64]atomic.Int64
+
+func (h *answerSizeHints) slot(doc *ast.QueryDocument) *atomic.Int64 {
+	return &h[(reflect.ValueOf(doc).Pointer()>>4)%uintptr(len(h))]
+}
+
+func (h *answerSizeHints) hint(doc *ast.QueryDocument) int {
+	if doc == nil {
+		return 0
+	}
+	return int(min(h.slot(doc).Load(), maxAnswerHint))
+}
+
+func (h *answerSizeHints) note(doc *ast.QueryDocument, n int) {
+	if doc != nil {
+		h.slot(doc).Store(int64(n))
+	}
+}
+
+// maxAnswerHint bounds what an answer reserves before it is written.
+const maxAnswerHint = 4 << 20

@@ -31,6 +31,15 @@ func execSupport(src []byte, slots int) ([]byte, error) {
 		}
 		src = bytes.Replace(src, []byte(e.old), []byte(e.new), 1)
 	}
+	const queryAnswer = "\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n"
+	if n := bytes.Count(src, []byte(queryAnswer)); n != 1 {
+		return nil, fmt.Errorf("found %d times, want once: has gqlgen changed how it writes answers?\n%s", n, queryAnswer)
+	}
+	src = bytes.Replace(src, []byte(queryAnswer), []byte("\t\t\tvar buf bytes.Buffer\n"+
+		"\t\t\tbuf.Grow(answerSizes.hint(opCtx.Doc)) // written by graph/gqlgen\n"+
+		"\t\t\tdata.MarshalGQL(&buf)\n"+
+		"\t\t\tanswerSizes.note(opCtx.Doc, buf.Len())\n"+
+		"\t\t\tresponse.Data = buf.Bytes()\n"), 1)
 	const imports = "import (\n"
 	if !bytes.Contains(src, []byte(imports)) {
 		return nil, fmt.Errorf("no import block")
@@ -206,7 +215,7 @@ type objectFields struct {
 	Values   []graphql.Marshaler
 	Invalids uint32
 	gqlgen   bool
-	values   [6]graphql.Marshaler
+	values   [4]graphql.Marshaler
 }
 
 func (ec *executionContext) newObjectFields(fields []graphql.CollectedField) *objectFields {
@@ -342,4 +351,33 @@ func plainASCII(s []byte) bool {
 	}
 	return true
 }
+
+// answerSizes remembers the size of the last answer to a query document,
+// which the next answer to it reserves at once instead of growing its
+// buffer by doubling (written by graph/gqlgen). Documents share 64 slots
+// by the address of the parsed document, which the query cache keeps; a
+// wrong guess only costs a buffer of the wrong size.
+var answerSizes answerSizeHints
+
+type answerSizeHints [64]atomic.Int64
+
+func (h *answerSizeHints) slot(doc *ast.QueryDocument) *atomic.Int64 {
+	return &h[(reflect.ValueOf(doc).Pointer()>>4)%uintptr(len(h))]
+}
+
+func (h *answerSizeHints) hint(doc *ast.QueryDocument) int {
+	if doc == nil {
+		return 0
+	}
+	return int(min(h.slot(doc).Load(), maxAnswerHint))
+}
+
+func (h *answerSizeHints) note(doc *ast.QueryDocument, n int) {
+	if doc != nil {
+		h.slot(doc).Store(int64(n))
+	}
+}
+
+// maxAnswerHint bounds what an answer reserves before it is written.
+const maxAnswerHint = 4 << 20
 `
