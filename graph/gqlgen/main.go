@@ -22,6 +22,15 @@
 // Query's fields stay concurrent; Mutation's are serial as the GraphQL spec
 // wants.
 //
+// It then takes gqlgen's per-field machinery off the common path, each
+// rewrite checked against gqlgen's output and failing loudly when that
+// changes shape: plain.go (fields reading a struct field), direct.go
+// (resolvers called without the field middleware when there is none),
+// objects.go (objects without concurrent fields), scalars.go (booleans,
+// ints, IDs and times), support.go (what they share, written into the
+// file). graph's TestPlainFieldsAnswerAsGqlgen holds the result to
+// gqlgen's own answers.
+//
 // Run from the module root: go run ./graph/gqlgen (see generate.go).
 package main
 
