@@ -13,8 +13,13 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"io"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -1502,7 +1507,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				}
 			}
 			var buf bytes.Buffer
+			buf.Grow(answerSizes.hint(opCtx.Doc)) // written by graph/gqlgen
 			data.MarshalGQL(&buf)
+			answerSizes.note(opCtx.Doc, buf.Len())
 			response.Data = buf.Bytes()
 			if atomic.LoadInt32(&ec.Deferred) > 0 {
 				hasNext := atomic.LoadInt32(&ec.PendingDeferred) > 0
@@ -1534,6 +1541,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+
+	// noFieldMiddleware: the operation's field middleware is gqlgen's
+	// default, fields may be resolved directly (graph/gqlgen).
+	noFieldMiddleware bool
+	// collected: the last fields collected for each object type
+	// without concurrent fields (graph/gqlgen).
+	collected [28]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -1548,6 +1562,7 @@ func newExecutionContext(
 			parsedSchema,
 			deferredResults,
 		),
+		noFieldMiddleware: NoFieldMiddleware(opCtx),
 	}
 }
 
@@ -4489,6 +4504,24 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_feature(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Feature, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4512,6 +4545,24 @@ func (ec *executionContext) fieldContext_AccessCheck_feature(_ context.Context, 
 }
 
 func (ec *executionContext) _AccessCheck_granted(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_granted(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Granted, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4535,6 +4586,24 @@ func (ec *executionContext) fieldContext_AccessCheck_granted(_ context.Context, 
 }
 
 func (ec *executionContext) _AccessCheck_code(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_code(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Code, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v access.Code) graphql.Marshaler {
+				return ec.marshalNAccessCode2gatehouseᚋinternalᚋaccessᚐCode(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4558,6 +4627,24 @@ func (ec *executionContext) fieldContext_AccessCheck_code(_ context.Context, fie
 }
 
 func (ec *executionContext) _AccessCheck_limit(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4581,6 +4668,24 @@ func (ec *executionContext) fieldContext_AccessCheck_limit(_ context.Context, fi
 }
 
 func (ec *executionContext) _AccessCheck_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4604,6 +4709,24 @@ func (ec *executionContext) fieldContext_AccessCheck_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _AccessCheck_startsAt(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_startsAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartsAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4627,6 +4750,24 @@ func (ec *executionContext) fieldContext_AccessCheck_startsAt(_ context.Context,
 }
 
 func (ec *executionContext) _AccessCheck_graceUntil(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessCheck_graceUntil(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.GraceUntil, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4650,6 +4791,24 @@ func (ec *executionContext) fieldContext_AccessCheck_graceUntil(_ context.Contex
 }
 
 func (ec *executionContext) _ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_key(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Key, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4673,6 +4832,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_key(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4696,6 +4873,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_name(_ context.Context, f
 }
 
 func (ec *executionContext) _ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+				return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4719,6 +4914,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_kind(_ context.Context, f
 }
 
 func (ec *executionContext) _ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4742,6 +4955,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_limit(_ context.Context, 
 }
 
 func (ec *executionContext) _ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4765,6 +4996,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_expiresAt(_ context.Conte
 }
 
 func (ec *executionContext) _ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ActiveFeature_inGrace(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.InGrace, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4788,6 +5037,24 @@ func (ec *executionContext) fieldContext_ActiveFeature_inGrace(_ context.Context
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_token(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Token, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4811,6 +5078,24 @@ func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, fi
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4834,6 +5119,24 @@ func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _AuthPayload_session(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_session(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Session, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserSession) graphql.Marshaler {
+				return ec.marshalNUserSession2ᚖgatehouseᚋentᚐUserSession(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4866,6 +5169,24 @@ func (ec *executionContext) fieldContext_AuthPayload_session(_ context.Context, 
 }
 
 func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AuthPayload_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4898,6 +5219,24 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4921,6 +5260,24 @@ func (ec *executionContext) fieldContext_Feature_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4944,6 +5301,24 @@ func (ec *executionContext) fieldContext_Feature_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4967,6 +5342,24 @@ func (ec *executionContext) fieldContext_Feature_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_key(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Key, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4990,6 +5383,24 @@ func (ec *executionContext) fieldContext_Feature_key(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5013,6 +5424,24 @@ func (ec *executionContext) fieldContext_Feature_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5036,6 +5465,24 @@ func (ec *executionContext) fieldContext_Feature_description(_ context.Context, 
 }
 
 func (ec *executionContext) _Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Feature_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+				return ec.marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5059,6 +5506,24 @@ func (ec *executionContext) fieldContext_Feature_kind(_ context.Context, field g
 }
 
 func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.FeatureEdge) graphql.Marshaler {
+				return ec.marshalOFeatureEdge2ᚕᚖgatehouseᚋentᚐFeatureEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5091,6 +5556,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5123,6 +5606,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5146,6 +5647,24 @@ func (ec *executionContext) fieldContext_FeatureConnection_totalCount(_ context.
 }
 
 func (ec *executionContext) _FeatureEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+				return ec.marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5178,6 +5697,24 @@ func (ec *executionContext) fieldContext_FeatureEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_FeatureEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5201,6 +5738,25 @@ func (ec *executionContext) fieldContext_FeatureEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Mutation_login(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(auth.LoginInput))
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *auth.Payload) graphql.Marshaler {
+				return ec.marshalNAuthPayload2ᚖgatehouseᚋinternalᚋauthᚐPayload(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6654,6 +7210,24 @@ func (ec *executionContext) fieldContext_Mutation_deleteUserSession(ctx context.
 }
 
 func (ec *executionContext) _Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6677,6 +7251,24 @@ func (ec *executionContext) fieldContext_Package_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Package_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6700,6 +7292,24 @@ func (ec *executionContext) fieldContext_Package_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6723,6 +7333,24 @@ func (ec *executionContext) fieldContext_Package_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_name(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6746,6 +7374,24 @@ func (ec *executionContext) fieldContext_Package_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Package_detail(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_detail(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Detail, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6769,6 +7415,24 @@ func (ec *executionContext) fieldContext_Package_detail(_ context.Context, field
 }
 
 func (ec *executionContext) _Package_days(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_days(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Days, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6792,6 +7456,24 @@ func (ec *executionContext) fieldContext_Package_days(_ context.Context, field g
 }
 
 func (ec *executionContext) _Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_trial(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Trial, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6815,6 +7497,24 @@ func (ec *executionContext) fieldContext_Package_trial(_ context.Context, field 
 }
 
 func (ec *executionContext) _Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_graceDays(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.GraceDays, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6838,6 +7538,24 @@ func (ec *executionContext) fieldContext_Package_graceDays(_ context.Context, fi
 }
 
 func (ec *executionContext) _Package_contents(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Package_contents(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Contents(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageContent) graphql.Marshaler {
+				return ec.marshalOPackageContent2ᚕᚖgatehouseᚋentᚐPackageContentᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6920,6 +7638,24 @@ func (ec *executionContext) fieldContext_Package_userPackages(_ context.Context,
 }
 
 func (ec *executionContext) _PackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageEdge) graphql.Marshaler {
+				return ec.marshalOPackageEdge2ᚕᚖgatehouseᚋentᚐPackageEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6952,6 +7688,24 @@ func (ec *executionContext) fieldContext_PackageConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _PackageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6984,6 +7738,24 @@ func (ec *executionContext) fieldContext_PackageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _PackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7007,6 +7779,24 @@ func (ec *executionContext) fieldContext_PackageConnection_totalCount(_ context.
 }
 
 func (ec *executionContext) _PackageContent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7030,6 +7820,24 @@ func (ec *executionContext) fieldContext_PackageContent_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _PackageContent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7053,6 +7861,24 @@ func (ec *executionContext) fieldContext_PackageContent_createdAt(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7076,6 +7902,24 @@ func (ec *executionContext) fieldContext_PackageContent_updatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_name(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7099,6 +7943,24 @@ func (ec *executionContext) fieldContext_PackageContent_name(_ context.Context, 
 }
 
 func (ec *executionContext) _PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_packageID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PackageID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7122,6 +7984,24 @@ func (ec *executionContext) fieldContext_PackageContent_packageID(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_featureID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.FeatureID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7145,6 +8025,24 @@ func (ec *executionContext) fieldContext_PackageContent_featureID(_ context.Cont
 }
 
 func (ec *executionContext) _PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_limit(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Limit, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7168,6 +8066,24 @@ func (ec *executionContext) fieldContext_PackageContent_limit(_ context.Context,
 }
 
 func (ec *executionContext) _PackageContent_package(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_package(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Package(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalNPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7200,6 +8116,24 @@ func (ec *executionContext) fieldContext_PackageContent_package(_ context.Contex
 }
 
 func (ec *executionContext) _PackageContent_feature(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContent_feature(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Feature(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
+				return ec.marshalNFeature2ᚖgatehouseᚋentᚐFeature(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7232,6 +8166,24 @@ func (ec *executionContext) fieldContext_PackageContent_feature(_ context.Contex
 }
 
 func (ec *executionContext) _PackageContentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageContentEdge) graphql.Marshaler {
+				return ec.marshalOPackageContentEdge2ᚕᚖgatehouseᚋentᚐPackageContentEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7264,6 +8216,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_edges(_ contex
 }
 
 func (ec *executionContext) _PackageContentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7296,6 +8266,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _PackageContentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7319,6 +8307,24 @@ func (ec *executionContext) fieldContext_PackageContentConnection_totalCount(_ c
 }
 
 func (ec *executionContext) _PackageContentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.PackageContent) graphql.Marshaler {
+				return ec.marshalOPackageContent2ᚖgatehouseᚋentᚐPackageContent(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7351,6 +8357,24 @@ func (ec *executionContext) fieldContext_PackageContentEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _PackageContentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageContentEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7374,6 +8398,24 @@ func (ec *executionContext) fieldContext_PackageContentEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _PackageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalOPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7406,6 +8448,24 @@ func (ec *executionContext) fieldContext_PackageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _PackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PackageEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7429,6 +8489,24 @@ func (ec *executionContext) fieldContext_PackageEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.HasNextPage, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7452,6 +8530,24 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.HasPreviousPage, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7475,6 +8571,24 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_startCursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartCursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7498,6 +8612,24 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PageInfo_endCursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.EndCursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8295,6 +9427,25 @@ func (ec *executionContext) fieldContext_Query_feature(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Query___type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return ec.IntrospectType(fc.Args["name"].(string))
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8339,6 +9490,24 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Query___schema(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.IntrospectSchema()
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
+				return ec.marshalN__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8371,6 +9540,24 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8394,6 +9581,24 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8417,6 +9622,24 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8440,6 +9663,24 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_username(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Username, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8463,6 +9704,24 @@ func (ec *executionContext) fieldContext_User_username(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_role(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Role, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v user.Role) graphql.Marshaler {
+				return ec.marshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8486,6 +9745,24 @@ func (ec *executionContext) fieldContext_User_role(_ context.Context, field grap
 }
 
 func (ec *executionContext) _User_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_disabled(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Disabled, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8509,6 +9786,24 @@ func (ec *executionContext) fieldContext_User_disabled(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_lastLoginAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.LastLoginAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8532,6 +9827,24 @@ func (ec *executionContext) fieldContext_User_lastLoginAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _User_packages(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_packages(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Packages(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserPackage) graphql.Marshaler {
+				return ec.marshalOUserPackage2ᚕᚖgatehouseᚋentᚐUserPackageᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8564,6 +9877,24 @@ func (ec *executionContext) fieldContext_User_packages(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_sessions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_sessions(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Sessions(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserSession) graphql.Marshaler {
+				return ec.marshalOUserSession2ᚕᚖgatehouseᚋentᚐUserSessionᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8596,6 +9927,24 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_activeFeatures(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_User_activeFeatures(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.User().ActiveFeatures(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+				return ec.marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8628,6 +9977,24 @@ func (ec *executionContext) fieldContext_User_activeFeatures(_ context.Context, 
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserEdge) graphql.Marshaler {
+				return ec.marshalOUserEdge2ᚕᚖgatehouseᚋentᚐUserEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8660,6 +10027,24 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8692,6 +10077,24 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8715,6 +10118,24 @@ func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Con
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalOUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8747,6 +10168,24 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8770,6 +10209,24 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UserPackage_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8793,6 +10250,24 @@ func (ec *executionContext) fieldContext_UserPackage_id(_ context.Context, field
 }
 
 func (ec *executionContext) _UserPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8816,6 +10291,24 @@ func (ec *executionContext) fieldContext_UserPackage_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_updatedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UpdatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8839,6 +10332,24 @@ func (ec *executionContext) fieldContext_UserPackage_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_userID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8862,6 +10373,24 @@ func (ec *executionContext) fieldContext_UserPackage_userID(_ context.Context, f
 }
 
 func (ec *executionContext) _UserPackage_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_packageID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PackageID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8885,6 +10414,24 @@ func (ec *executionContext) fieldContext_UserPackage_packageID(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_startsAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.StartsAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8908,6 +10455,24 @@ func (ec *executionContext) fieldContext_UserPackage_startsAt(_ context.Context,
 }
 
 func (ec *executionContext) _UserPackage_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8931,6 +10496,24 @@ func (ec *executionContext) fieldContext_UserPackage_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_suspendedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SuspendedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8954,6 +10537,24 @@ func (ec *executionContext) fieldContext_UserPackage_suspendedAt(_ context.Conte
 }
 
 func (ec *executionContext) _UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_suspendReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SuspendReason, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8977,6 +10578,24 @@ func (ec *executionContext) fieldContext_UserPackage_suspendReason(_ context.Con
 }
 
 func (ec *executionContext) _UserPackage_user(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9009,6 +10628,24 @@ func (ec *executionContext) fieldContext_UserPackage_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _UserPackage_package(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_package(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Package(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Pkg) graphql.Marshaler {
+				return ec.marshalNPackage2ᚖgatehouseᚋentᚐPkg(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9041,6 +10678,24 @@ func (ec *executionContext) fieldContext_UserPackage_package(_ context.Context, 
 }
 
 func (ec *executionContext) _UserPackage_state(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_state(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserPackage().State(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v access.State) graphql.Marshaler {
+				return ec.marshalNAssignmentState2gatehouseᚋinternalᚋaccessᚐState(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9064,6 +10719,24 @@ func (ec *executionContext) fieldContext_UserPackage_state(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserPackage_active(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackage_active(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserPackage().Active(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9087,6 +10760,24 @@ func (ec *executionContext) fieldContext_UserPackage_active(_ context.Context, f
 }
 
 func (ec *executionContext) _UserPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserPackageEdge) graphql.Marshaler {
+				return ec.marshalOUserPackageEdge2ᚕᚖgatehouseᚋentᚐUserPackageEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9119,6 +10810,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _UserPackageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9151,6 +10860,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _UserPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9174,6 +10901,24 @@ func (ec *executionContext) fieldContext_UserPackageConnection_totalCount(_ cont
 }
 
 func (ec *executionContext) _UserPackageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserPackage) graphql.Marshaler {
+				return ec.marshalOUserPackage2ᚖgatehouseᚋentᚐUserPackage(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9206,6 +10951,24 @@ func (ec *executionContext) fieldContext_UserPackageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _UserPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserPackageEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9229,6 +10992,24 @@ func (ec *executionContext) fieldContext_UserPackageEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _UserSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9252,6 +11033,24 @@ func (ec *executionContext) fieldContext_UserSession_id(_ context.Context, field
 }
 
 func (ec *executionContext) _UserSession_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_userID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9275,6 +11074,24 @@ func (ec *executionContext) fieldContext_UserSession_userID(_ context.Context, f
 }
 
 func (ec *executionContext) _UserSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_createdAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.CreatedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9298,6 +11115,24 @@ func (ec *executionContext) fieldContext_UserSession_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_lastSeenAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.LastSeenAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9321,6 +11156,24 @@ func (ec *executionContext) fieldContext_UserSession_lastSeenAt(_ context.Contex
 }
 
 func (ec *executionContext) _UserSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9344,6 +11197,24 @@ func (ec *executionContext) fieldContext_UserSession_expiresAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_maxExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_maxExpiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.MaxExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9367,6 +11238,24 @@ func (ec *executionContext) fieldContext_UserSession_maxExpiresAt(_ context.Cont
 }
 
 func (ec *executionContext) _UserSession_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_revokedAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.RevokedAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+				return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9390,6 +11279,24 @@ func (ec *executionContext) fieldContext_UserSession_revokedAt(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_ip(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_ip(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IP, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9413,6 +11320,24 @@ func (ec *executionContext) fieldContext_UserSession_ip(_ context.Context, field
 }
 
 func (ec *executionContext) _UserSession_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_userAgent(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.UserAgent, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9436,6 +11361,24 @@ func (ec *executionContext) fieldContext_UserSession_userAgent(_ context.Context
 }
 
 func (ec *executionContext) _UserSession_user(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_user(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.User(ctx)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+				return ec.marshalNUser2ᚖgatehouseᚋentᚐUser(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9468,6 +11411,24 @@ func (ec *executionContext) fieldContext_UserSession_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _UserSession_active(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_active(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserSession().Active(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9491,6 +11452,24 @@ func (ec *executionContext) fieldContext_UserSession_active(_ context.Context, f
 }
 
 func (ec *executionContext) _UserSession_current(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSession_current(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.UserSession().Current(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9514,6 +11493,24 @@ func (ec *executionContext) fieldContext_UserSession_current(_ context.Context, 
 }
 
 func (ec *executionContext) _UserSessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserSessionEdge) graphql.Marshaler {
+				return ec.marshalOUserSessionEdge2ᚕᚖgatehouseᚋentᚐUserSessionEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9546,6 +11543,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _UserSessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9578,6 +11593,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _UserSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9601,6 +11634,24 @@ func (ec *executionContext) fieldContext_UserSessionConnection_totalCount(_ cont
 }
 
 func (ec *executionContext) _UserSessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.UserSession) graphql.Marshaler {
+				return ec.marshalOUserSession2ᚖgatehouseᚋentᚐUserSession(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9633,6 +11684,24 @@ func (ec *executionContext) fieldContext_UserSessionEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _UserSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_UserSessionEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9656,6 +11725,24 @@ func (ec *executionContext) fieldContext_UserSessionEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9679,6 +11766,24 @@ func (ec *executionContext) fieldContext___Directive_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9702,6 +11807,24 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_isRepeatable(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsRepeatable, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9725,6 +11848,24 @@ func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Cont
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_locations(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Locations, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+				return ec.marshalN__DirectiveLocation2ᚕstringᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9748,6 +11889,25 @@ func (ec *executionContext) fieldContext___Directive_locations(_ context.Context
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Directive_args(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9792,6 +11952,24 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9815,6 +11993,24 @@ func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9838,6 +12034,24 @@ func (ec *executionContext) fieldContext___EnumValue_description(_ context.Conte
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9861,6 +12075,24 @@ func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Cont
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___EnumValue_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9884,6 +12116,24 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9907,6 +12157,24 @@ func (ec *executionContext) fieldContext___Field_name(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9930,6 +12198,25 @@ func (ec *executionContext) fieldContext___Field_description(_ context.Context, 
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_args(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleArgs(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9974,6 +12261,24 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10006,6 +12311,24 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10029,6 +12352,24 @@ func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context,
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Field_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10052,6 +12393,24 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10075,6 +12434,24 @@ func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10098,6 +12475,24 @@ func (ec *executionContext) fieldContext___InputValue_description(_ context.Cont
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10130,6 +12525,24 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_defaultValue(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DefaultValue, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10153,6 +12566,24 @@ func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_isDeprecated(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsDeprecated(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalNBoolean2bool(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10176,6 +12607,24 @@ func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___InputValue_deprecationReason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.DeprecationReason(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10199,6 +12648,24 @@ func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ contex
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10222,6 +12689,24 @@ func (ec *executionContext) fieldContext___Schema_description(_ context.Context,
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_types(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Types(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10254,6 +12739,24 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_queryType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.QueryType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10286,6 +12789,24 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_mutationType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.MutationType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10318,6 +12839,24 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_subscriptionType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubscriptionType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10350,6 +12889,24 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Schema_directives(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Directives(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
+				return ec.marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10382,6 +12939,24 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_kind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Kind(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalN__TypeKind2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10405,6 +12980,24 @@ func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_name(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Name(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10428,6 +13021,24 @@ func (ec *executionContext) fieldContext___Type_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_description(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Description(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10451,6 +13062,24 @@ func (ec *executionContext) fieldContext___Type_description(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_specifiedByURL(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SpecifiedByURL(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10474,6 +13103,25 @@ func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_fields(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.Fields(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Field) graphql.Marshaler {
+				return ec.marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐFieldᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10518,6 +13166,24 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_interfaces(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Interfaces(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10550,6 +13216,24 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_possibleTypes(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PossibleTypes(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10582,6 +13266,25 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_enumValues(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.EnumValues(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {
+				return ec.marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10626,6 +13329,25 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_inputFields(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				fc := graphql.GetFieldContext(ctx)
+				return obj.VisibleInputFields(fc.Args["includeDeprecated"].(bool)), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
+				return ec.marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10670,6 +13392,24 @@ func (ec *executionContext) fieldContext___Type_inputFields(ctx context.Context,
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_ofType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.OfType(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+				return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10702,6 +13442,24 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext___Type_isOneOf(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IsOneOf(), nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+				return ec.marshalOBoolean2bool(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15146,16 +17904,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var accessCheckImplementors = []string{"AccessCheck"}
 
 func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionSet, obj *service.AccessCheck) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, accessCheckImplementors)
+	fields := ec.collectFields(0, sel, accessCheckImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AccessCheck")
 		case "feature":
-			out.Values[i] = ec._AccessCheck_feature(ctx, field, obj)
+			out.Values[i] = ec.plain_AccessCheck_feature(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15209,41 +17967,41 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 var activeFeatureImplementors = []string{"ActiveFeature"}
 
 func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.SelectionSet, obj *service.ActiveFeature) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, activeFeatureImplementors)
+	fields := ec.collectFields(1, sel, activeFeatureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ActiveFeature")
 		case "key":
-			out.Values[i] = ec._ActiveFeature_key(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._ActiveFeature_name(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._ActiveFeature_kind(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "limit":
-			out.Values[i] = ec._ActiveFeature_limit(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_limit(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._ActiveFeature_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "inGrace":
-			out.Values[i] = ec._ActiveFeature_inGrace(ctx, field, obj)
+			out.Values[i] = ec.plain_ActiveFeature_inGrace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15267,21 +18025,21 @@ func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.Selectio
 var authPayloadImplementors = []string{"AuthPayload"}
 
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *auth.Payload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
+	fields := ec.collectFields(2, sel, authPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuthPayload")
 		case "token":
-			out.Values[i] = ec._AuthPayload_token(ctx, field, obj)
+			out.Values[i] = ec.plain_AuthPayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AuthPayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_AuthPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15315,46 +18073,46 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureImplementors)
+	fields := ec.collectFields(3, sel, featureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Feature")
 		case "id":
-			out.Values[i] = ec._Feature_id(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Feature_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Feature_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "key":
-			out.Values[i] = ec._Feature_key(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Feature_name(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "description":
-			out.Values[i] = ec._Feature_description(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._Feature_kind(ctx, field, obj)
+			out.Values[i] = ec.plain_Feature_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15378,9 +18136,9 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureConnectionImplementors)
+	fields := ec.collectFields(4, sel, featureConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15397,7 +18155,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._FeatureConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_FeatureConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15421,9 +18179,9 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, featureEdgeImplementors)
+	fields := ec.collectFields(5, sel, featureEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15435,7 +18193,7 @@ func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._FeatureEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_FeatureEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15670,51 +18428,51 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageImplementors)
+	fields := ec.collectFields(6, sel, packageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Package")
 		case "id":
-			out.Values[i] = ec._Package_id(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Package_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Package_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Package_name(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "detail":
-			out.Values[i] = ec._Package_detail(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_detail(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "days":
-			out.Values[i] = ec._Package_days(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_days(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "trial":
-			out.Values[i] = ec._Package_trial(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_trial(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "graceDays":
-			out.Values[i] = ec._Package_graceDays(ctx, field, obj)
+			out.Values[i] = ec.plain_Package_graceDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15748,9 +18506,9 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageConnectionImplementors)
+	fields := ec.collectFields(7, sel, packageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15767,7 +18525,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PackageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15791,46 +18549,46 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentImplementors)
+	fields := ec.collectFields(8, sel, packageContentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PackageContent")
 		case "id":
-			out.Values[i] = ec._PackageContent_id(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PackageContent_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PackageContent_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._PackageContent_name(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "packageID":
-			out.Values[i] = ec._PackageContent_packageID(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_packageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "featureID":
-			out.Values[i] = ec._PackageContent_featureID(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_featureID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "limit":
-			out.Values[i] = ec._PackageContent_limit(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContent_limit(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15864,9 +18622,9 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(9, sel, packageContentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15883,7 +18641,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PackageContentConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContentConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15907,9 +18665,9 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(10, sel, packageContentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15921,7 +18679,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PackageContentEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageContentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15945,9 +18703,9 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, packageEdgeImplementors)
+	fields := ec.collectFields(11, sel, packageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -15959,7 +18717,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PackageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PackageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15983,31 +18741,31 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.collectFields(12, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PageInfo")
 		case "hasNextPage":
-			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hasPreviousPage":
-			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_hasPreviousPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startCursor":
-			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			out.Values[i] = ec.plain_PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16159,46 +18917,46 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.collectFields(13, sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("User")
 		case "id":
-			out.Values[i] = ec._User_id(ctx, field, obj)
+			out.Values[i] = ec.plain_User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._User_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "username":
-			out.Values[i] = ec._User_username(ctx, field, obj)
+			out.Values[i] = ec.plain_User_username(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._User_role(ctx, field, obj)
+			out.Values[i] = ec.plain_User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "disabled":
-			out.Values[i] = ec._User_disabled(ctx, field, obj)
+			out.Values[i] = ec.plain_User_disabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastLoginAt":
-			out.Values[i] = ec._User_lastLoginAt(ctx, field, obj)
+			out.Values[i] = ec.plain_User_lastLoginAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16237,9 +18995,9 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
+	fields := ec.collectFields(14, sel, userConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16256,7 +19014,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16280,9 +19038,9 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
+	fields := ec.collectFields(15, sel, userEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16294,7 +19052,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16318,56 +19076,56 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageImplementors)
+	fields := ec.collectFields(16, sel, userPackageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UserPackage")
 		case "id":
-			out.Values[i] = ec._UserPackage_id(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._UserPackage_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._UserPackage_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userID":
-			out.Values[i] = ec._UserPackage_userID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "packageID":
-			out.Values[i] = ec._UserPackage_packageID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_packageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startsAt":
-			out.Values[i] = ec._UserPackage_startsAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_startsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._UserPackage_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "suspendedAt":
-			out.Values[i] = ec._UserPackage_suspendedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_suspendedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "suspendReason":
-			out.Values[i] = ec._UserPackage_suspendReason(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackage_suspendReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16411,9 +19169,9 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(17, sel, userPackageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16430,7 +19188,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserPackageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16454,9 +19212,9 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(18, sel, userPackageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16468,7 +19226,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserPackageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserPackageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16492,56 +19250,56 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionImplementors)
+	fields := ec.collectFields(19, sel, userSessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UserSession")
 		case "id":
-			out.Values[i] = ec._UserSession_id(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userID":
-			out.Values[i] = ec._UserSession_userID(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._UserSession_createdAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastSeenAt":
-			out.Values[i] = ec._UserSession_lastSeenAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_lastSeenAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._UserSession_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "maxExpiresAt":
-			out.Values[i] = ec._UserSession_maxExpiresAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_maxExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._UserSession_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "ip":
-			out.Values[i] = ec._UserSession_ip(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_ip(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "userAgent":
-			out.Values[i] = ec._UserSession_userAgent(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSession_userAgent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16580,9 +19338,9 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(20, sel, userSessionConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16599,7 +19357,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserSessionConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSessionConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16623,9 +19381,9 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(21, sel, userSessionEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16637,7 +19395,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._UserSessionEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.plain_UserSessionEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16661,16 +19419,16 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.collectFields(22, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Directive")
 		case "name":
-			out.Values[i] = ec.___Directive_name(ctx, field, obj)
+			out.Values[i] = ec.plain___Directive_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16680,7 +19438,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "isRepeatable":
-			out.Values[i] = ec.___Directive_isRepeatable(ctx, field, obj)
+			out.Values[i] = ec.plain___Directive_isRepeatable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16714,16 +19472,16 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.collectFields(23, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__EnumValue")
 		case "name":
-			out.Values[i] = ec.___EnumValue_name(ctx, field, obj)
+			out.Values[i] = ec.plain___EnumValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16762,16 +19520,16 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.collectFields(24, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Field")
 		case "name":
-			out.Values[i] = ec.___Field_name(ctx, field, obj)
+			out.Values[i] = ec.plain___Field_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16820,16 +19578,16 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.collectFields(25, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__InputValue")
 		case "name":
-			out.Values[i] = ec.___InputValue_name(ctx, field, obj)
+			out.Values[i] = ec.plain___InputValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16844,7 +19602,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "defaultValue":
-			out.Values[i] = ec.___InputValue_defaultValue(ctx, field, obj)
+			out.Values[i] = ec.plain___InputValue_defaultValue(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16878,9 +19636,9 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.collectFields(26, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -16936,9 +19694,9 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.collectFields(27, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
 	for i, field := range fields {
 		switch field.Name {
@@ -17092,7 +19850,7 @@ func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (
 
 func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalBoolean(v)
+	res := marshalBoolean(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
@@ -17181,7 +19939,7 @@ func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, e
 
 func (ec *executionContext) marshalNID2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalIntID(v)
+	res := marshalIntID(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
@@ -17224,7 +19982,7 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := marshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -17371,7 +20129,7 @@ func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v an
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := marshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
@@ -17658,7 +20416,7 @@ func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (
 func (ec *executionContext) marshalOBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(v)
+	res := marshalBoolean(v)
 	return res
 }
 
@@ -17676,7 +20434,7 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalBoolean(*v)
+	res := marshalBoolean(*v)
 	return res
 }
 
@@ -17857,7 +20615,7 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalIntID(*v)
+	res := marshalIntID(*v)
 	return res
 }
 
@@ -17910,7 +20668,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := marshalInt(*v)
 	return res
 }
 
@@ -18231,7 +20989,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := marshalTime(*v)
 	return res
 }
 
@@ -18538,13 +21296,959 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 
 // endregion ***************************** type.gotpl *****************************
 
+// quiet_marshalNString2string is marshalNString2string without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNString2string(sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	return res
+}
+
+// plain_AccessCheck_feature is _AccessCheck_feature without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Feature); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AccessCheck_feature(ctx, field, obj)
+}
+
+// quiet_marshalNTime2timeᚐTime is marshalNTime2timeᚐTime without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNTime2timeᚐTime(sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := marshalTime(v)
+	return res
+}
+
+// plain_ActiveFeature_expiresAt is _ActiveFeature_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_expiresAt(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_expiresAt(ctx, field, obj)
+}
+
+// quiet_marshalNBoolean2bool is marshalNBoolean2bool without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNBoolean2bool(sel ast.SelectionSet, v bool) graphql.Marshaler {
+	_ = sel
+	res := marshalBoolean(v)
+	return res
+}
+
+// plain_ActiveFeature_inGrace is _ActiveFeature_inGrace without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_inGrace(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.InGrace); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_inGrace(ctx, field, obj)
+}
+
+// plain_ActiveFeature_key is _ActiveFeature_key without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_key(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_key(ctx, field, obj)
+}
+
+// quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind is marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(sel ast.SelectionSet, v feature.Kind) graphql.Marshaler {
+	return v
+}
+
+// plain_ActiveFeature_kind is _ActiveFeature_kind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_kind(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_kind(ctx, field, obj)
+}
+
+// quiet_marshalOInt2ᚖint is marshalOInt2ᚖint without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOInt2ᚖint(sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := marshalInt(*v)
+	return res
+}
+
+// plain_ActiveFeature_limit is _ActiveFeature_limit without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_limit(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
+	}
+	return ec._ActiveFeature_limit(ctx, field, obj)
+}
+
+// plain_ActiveFeature_name is _ActiveFeature_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_ActiveFeature_name(ctx context.Context, field graphql.CollectedField, obj *service.ActiveFeature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._ActiveFeature_name(ctx, field, obj)
+}
+
+// plain_AuthPayload_expiresAt is _AuthPayload_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AuthPayload_expiresAt(ctx, field, obj)
+}
+
+// plain_AuthPayload_token is _AuthPayload_token without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *auth.Payload) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Token); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._AuthPayload_token(ctx, field, obj)
+}
+
+// quiet_marshalNInt2int is marshalNInt2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := marshalInt(v)
+	return res
+}
+
+// plain_FeatureConnection_totalCount is _FeatureConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._FeatureConnection_totalCount(ctx, field, obj)
+}
+
+// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+// plain_FeatureEdge_cursor is _FeatureEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._FeatureEdge_cursor(ctx, field, obj)
+}
+
+// plain_Feature_createdAt is _Feature_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_createdAt(ctx, field, obj)
+}
+
+// plain_Feature_description is _Feature_description without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_description(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Description); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_description(ctx, field, obj)
+}
+
+// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := marshalIntID(v)
+	return res
+}
+
+// plain_Feature_id is _Feature_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_id(ctx, field, obj)
+}
+
+// plain_Feature_key is _Feature_key without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_key(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Key); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_key(ctx, field, obj)
+}
+
+// plain_Feature_kind is _Feature_kind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNFeatureKind2gatehouseᚋentᚋfeatureᚐKind(field.Selections, obj.Kind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_kind(ctx, field, obj)
+}
+
+// plain_Feature_name is _Feature_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_name(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_name(ctx, field, obj)
+}
+
+// plain_Feature_updatedAt is _Feature_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Feature_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Feature_updatedAt(ctx, field, obj)
+}
+
+// plain_PackageConnection_totalCount is _PackageConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageConnection_totalCount(ctx, field, obj)
+}
+
+// plain_PackageContentConnection_totalCount is _PackageContentConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContentConnection_totalCount(ctx, field, obj)
+}
+
+// plain_PackageContentEdge_cursor is _PackageContentEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContentEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContentEdge_cursor(ctx, field, obj)
+}
+
+// plain_PackageContent_createdAt is _PackageContent_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_createdAt(ctx, field, obj)
+}
+
+// plain_PackageContent_featureID is _PackageContent_featureID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_featureID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.FeatureID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_featureID(ctx, field, obj)
+}
+
+// plain_PackageContent_id is _PackageContent_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_id(ctx, field, obj)
+}
+
+// plain_PackageContent_limit is _PackageContent_limit without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_limit(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.Limit)
+	}
+	return ec._PackageContent_limit(ctx, field, obj)
+}
+
+// plain_PackageContent_name is _PackageContent_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_name(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_name(ctx, field, obj)
+}
+
+// plain_PackageContent_packageID is _PackageContent_packageID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_packageID(ctx, field, obj)
+}
+
+// plain_PackageContent_updatedAt is _PackageContent_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageContent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PackageContent) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageContent_updatedAt(ctx, field, obj)
+}
+
+// plain_PackageEdge_cursor is _PackageEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PackageEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PackageEdge_cursor(ctx, field, obj)
+}
+
+// plain_Package_createdAt is _Package_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_createdAt(ctx, field, obj)
+}
+
+// plain_Package_days is _Package_days without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_days(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.Days); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_days(ctx, field, obj)
+}
+
+// plain_Package_detail is _Package_detail without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_detail(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Detail); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_detail(ctx, field, obj)
+}
+
+// plain_Package_graceDays is _Package_graceDays without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_graceDays(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.GraceDays); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_graceDays(ctx, field, obj)
+}
+
+// plain_Package_id is _Package_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_id(ctx, field, obj)
+}
+
+// plain_Package_name is _Package_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_name(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_name(ctx, field, obj)
+}
+
+// plain_Package_trial is _Package_trial without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_trial(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Trial); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_trial(ctx, field, obj)
+}
+
+// plain_Package_updatedAt is _Package_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Package_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pkg) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Package_updatedAt(ctx, field, obj)
+}
+
+// quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor is marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+// plain_PageInfo_endCursor is _PageInfo_endCursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.EndCursor)
+	}
+	return ec._PageInfo_endCursor(ctx, field, obj)
+}
+
+// plain_PageInfo_hasNextPage is _PageInfo_hasNextPage without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasNextPage); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PageInfo_hasNextPage(ctx, field, obj)
+}
+
+// plain_PageInfo_hasPreviousPage is _PageInfo_hasPreviousPage without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.HasPreviousPage); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._PageInfo_hasPreviousPage(ctx, field, obj)
+}
+
+// plain_PageInfo_startCursor is _PageInfo_startCursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.StartCursor)
+	}
+	return ec._PageInfo_startCursor(ctx, field, obj)
+}
+
+// plain_UserConnection_totalCount is _UserConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserEdge_cursor is _UserEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserPackageConnection_totalCount is _UserPackageConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackageConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserPackageEdge_cursor is _UserPackageEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackageEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackageEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserPackage_createdAt is _UserPackage_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_createdAt(ctx, field, obj)
+}
+
+// plain_UserPackage_expiresAt is _UserPackage_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_expiresAt(ctx, field, obj)
+}
+
+// plain_UserPackage_id is _UserPackage_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_id(ctx, field, obj)
+}
+
+// plain_UserPackage_packageID is _UserPackage_packageID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_packageID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.PackageID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_packageID(ctx, field, obj)
+}
+
+// plain_UserPackage_startsAt is _UserPackage_startsAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_startsAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.StartsAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_startsAt(ctx, field, obj)
+}
+
+// quiet_marshalOString2ᚖstring is marshalOString2ᚖstring without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOString2ᚖstring(sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+// plain_UserPackage_suspendReason is _UserPackage_suspendReason without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_suspendReason(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.SuspendReason)
+	}
+	return ec._UserPackage_suspendReason(ctx, field, obj)
+}
+
+// quiet_marshalOTime2ᚖtimeᚐTime is marshalOTime2ᚖtimeᚐTime without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOTime2ᚖtimeᚐTime(sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := marshalTime(*v)
+	return res
+}
+
+// plain_UserPackage_suspendedAt is _UserPackage_suspendedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_suspendedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.SuspendedAt)
+	}
+	return ec._UserPackage_suspendedAt(ctx, field, obj)
+}
+
+// plain_UserPackage_updatedAt is _UserPackage_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_updatedAt(ctx, field, obj)
+}
+
+// plain_UserPackage_userID is _UserPackage_userID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserPackage_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserPackage) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserPackage_userID(ctx, field, obj)
+}
+
+// plain_UserSessionConnection_totalCount is _UserSessionConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSessionConnection_totalCount(ctx, field, obj)
+}
+
+// plain_UserSessionEdge_cursor is _UserSessionEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserSessionEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSessionEdge_cursor(ctx, field, obj)
+}
+
+// plain_UserSession_createdAt is _UserSession_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_createdAt(ctx, field, obj)
+}
+
+// plain_UserSession_expiresAt is _UserSession_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_expiresAt(ctx, field, obj)
+}
+
+// plain_UserSession_id is _UserSession_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_id(ctx, field, obj)
+}
+
+// plain_UserSession_ip is _UserSession_ip without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_ip(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.IP); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_ip(ctx, field, obj)
+}
+
+// plain_UserSession_lastSeenAt is _UserSession_lastSeenAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.LastSeenAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_lastSeenAt(ctx, field, obj)
+}
+
+// plain_UserSession_maxExpiresAt is _UserSession_maxExpiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_maxExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.MaxExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_maxExpiresAt(ctx, field, obj)
+}
+
+// plain_UserSession_revokedAt is _UserSession_revokedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.RevokedAt)
+	}
+	return ec._UserSession_revokedAt(ctx, field, obj)
+}
+
+// plain_UserSession_userAgent is _UserSession_userAgent without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_userAgent(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.UserAgent); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_userAgent(ctx, field, obj)
+}
+
+// plain_UserSession_userID is _UserSession_userID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_UserSession_userID(ctx context.Context, field graphql.CollectedField, obj *ent.UserSession) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.UserID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._UserSession_userID(ctx, field, obj)
+}
+
+// plain_User_createdAt is _User_createdAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_createdAt(ctx, field, obj)
+}
+
+// plain_User_disabled is _User_disabled without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_disabled(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.Disabled); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_disabled(ctx, field, obj)
+}
+
+// plain_User_id is _User_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_id(ctx, field, obj)
+}
+
+// plain_User_lastLoginAt is _User_lastLoginAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOTime2ᚖtimeᚐTime(field.Selections, obj.LastLoginAt)
+	}
+	return ec._User_lastLoginAt(ctx, field, obj)
+}
+
+// quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole is marshalNRole2gatehouseᚋentᚋuserᚐRole without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(sel ast.SelectionSet, v user.Role) graphql.Marshaler {
+	return v
+}
+
+// plain_User_role is _User_role without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNRole2gatehouseᚋentᚋuserᚐRole(field.Selections, obj.Role); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_role(ctx, field, obj)
+}
+
+// plain_User_updatedAt is _User_updatedAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.UpdatedAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_updatedAt(ctx, field, obj)
+}
+
+// plain_User_username is _User_username without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_User_username(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Username); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._User_username(ctx, field, obj)
+}
+
+// plain___Directive_isRepeatable is ___Directive_isRepeatable without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNBoolean2bool(field.Selections, obj.IsRepeatable); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Directive_isRepeatable(ctx, field, obj)
+}
+
+// plain___Directive_name is ___Directive_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Directive_name(ctx, field, obj)
+}
+
+// plain___EnumValue_name is ___EnumValue_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___EnumValue_name(ctx, field, obj)
+}
+
+// plain___Field_name is ___Field_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___Field_name(ctx, field, obj)
+}
+
+// plain___InputValue_defaultValue is ___InputValue_defaultValue without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.DefaultValue)
+	}
+	return ec.___InputValue_defaultValue(ctx, field, obj)
+}
+
+// plain___InputValue_name is ___InputValue_name without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Name); res != graphql.Null {
+			return res
+		}
+	}
+	return ec.___InputValue_name(ctx, field, obj)
+}
+
+// NoFieldMiddleware reports whether the field middleware of the operation
+// oc is gqlgen's default, which calls the field's resolver and nothing
+// else: its fields are then resolved directly, and those that read a
+// struct field holding a scalar or enum without a field context. Any other
+// middleware (AroundFields, an extension intercepting fields, a replaced
+// ResolverMiddleware) sees every field as before (written by graph/gqlgen).
+func NoFieldMiddleware(oc *graphql.OperationContext) bool {
+	if oc == nil || oc.ResolverMiddleware == nil {
+		return false
+	}
+	return slices.Contains(defaultFieldMiddleware(), reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+}
+
+// defaultFieldMiddleware holds the code address of gqlgen's default field
+// middleware, as an executor without extensions and one with an extension
+// that does not intercept fields install it.
+var defaultFieldMiddleware = sync.OnceValue(func() []uintptr {
+	var pcs []uintptr
+	e := executor.New(NewExecutableSchema(Config{}))
+	probe := func() {
+		oc, _ := e.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: "{__typename}"})
+		if oc != nil && oc.ResolverMiddleware != nil {
+			pcs = append(pcs, reflect.ValueOf(oc.ResolverMiddleware).Pointer())
+		}
+	}
+	probe()
+	e.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(ctx)
+	})
+	probe()
+	return pcs
+})
+
+// resolveFieldDirectly is graphql.ResolveField for a field without
+// directives when the operation has no field middleware: the same steps,
+// with the resolver called directly instead of through the middleware, and
+// the field context's Result the value the resolver returned (written by
+// graph/gqlgen).
+func resolveFieldDirectly[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	field graphql.CollectedField,
+	initializeFieldContext func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error),
+	fieldResolver func(ctx context.Context) (any, error),
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	recoverFromPanic bool,
+	nonNull bool,
+) (ret graphql.Marshaler) {
+	fc, err := initializeFieldContext(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	resTmp, err := fieldResolver(ctx)
+	if err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if resTmp == nil {
+		if nonNull || fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if res, ok := resTmp.(T); ok {
+		fc.Result = resTmp
+		return marshal(ctx, field.Selections, res)
+	}
+	if res, ok := resTmp.(graphql.Marshaler); ok {
+		fc.Result = res
+		return res
+	}
+	var t T
+	oc.Errorf(ctx, "unexpected type %T from middleware/directive chain, should be %T", resTmp, t)
+	return graphql.Null
+}
+
 // marshalSliceSerially marshals the elements of a list one after the
 // other, as graphql.MarshalSliceConcurrently does on goroutines of their
-// own (written by graph/gqlgen).
+// own, with the elements' field contexts allocated together (written by
+// graph/gqlgen).
 func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
+	elems := make([]listElement, length)
 	for i := range length {
-		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		e := &elems[i]
+		e.index = i
+		e.fc.Index = &e.index
+		childCtx := graphql.WithFieldContext(ctx, &e.fc)
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
@@ -18561,3 +22265,209 @@ func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool
 	}
 	return ret
 }
+
+// listElement is the field context of an element of a list.
+type listElement struct {
+	fc    graphql.FieldContext
+	index int
+}
+
+// collectedFields are the fields collected for an object type from the
+// selection set starting at first, of n selections.
+type collectedFields struct {
+	first  *ast.Selection
+	n      int
+	fields []graphql.CollectedField
+}
+
+// collectFields is graphql.CollectFields for the object type whose slot is
+// given, remembering the selection set it last collected: the objects of a
+// list share theirs. With a field middleware, it is graphql.CollectFields
+// (written by graph/gqlgen).
+func (ec *executionContext) collectFields(slot int, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 || !ec.noFieldMiddleware {
+		return graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	}
+	last := &ec.collected[slot]
+	if c := last.Load(); c != nil && c.first == &sel[0] && c.n == len(sel) {
+		return c.fields
+	}
+	fields := graphql.CollectFields(ec.OperationContext, sel, satisfies)
+	last.Store(&collectedFields{first: &sel[0], n: len(sel), fields: fields})
+	return fields
+}
+
+// objectFields holds the values of an object's fields when none of them is
+// resolved concurrently or deferred: all of graphql.FieldSet the generated
+// code then uses, writing the same bytes. With a field middleware, a
+// graphql.FieldSet writes them (written by graph/gqlgen).
+type objectFields struct {
+	fields   []graphql.CollectedField
+	Values   []graphql.Marshaler
+	Invalids uint32
+	gqlgen   bool
+	values   [4]graphql.Marshaler
+}
+
+func (ec *executionContext) newObjectFields(fields []graphql.CollectedField) *objectFields {
+	o := &objectFields{fields: fields, gqlgen: !ec.noFieldMiddleware}
+	if len(fields) <= len(o.values) {
+		o.Values = o.values[:len(fields):len(fields)]
+	} else {
+		o.Values = make([]graphql.Marshaler, len(fields))
+	}
+	return o
+}
+
+// Dispatch does nothing: no field is left to resolve.
+func (*objectFields) Dispatch(context.Context) {}
+
+// MarshalGQL writes the object's fields in order, each alias once, as
+// graphql.FieldSet does.
+func (o *objectFields) MarshalGQL(w io.Writer) {
+	if o.gqlgen {
+		fs := graphql.NewFieldSet(o.fields)
+		copy(fs.Values, o.Values)
+		fs.MarshalGQL(w)
+		return
+	}
+	io.WriteString(w, "{")
+	for i := range o.fields {
+		alias := o.fields[i].Alias
+		if aliasBefore(o.fields[:i], alias) {
+			continue
+		}
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		writeName(w, alias)
+		io.WriteString(w, ":")
+		o.Values[i].MarshalGQL(w)
+	}
+	io.WriteString(w, "}")
+}
+
+// aliasBefore reports whether one of fields has the given alias.
+func aliasBefore(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// writeName writes a GraphQL name as a JSON string; a name has nothing to
+// escape (anything else is written as graphql.MarshalString would).
+func writeName(w io.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			graphql.MarshalString(s).MarshalGQL(w)
+			return
+		}
+	}
+	io.WriteString(w, "\"")
+	io.WriteString(w, s)
+	io.WriteString(w, "\"")
+}
+
+// marshalBoolean writes what graphql.MarshalBoolean writes (written by
+// graph/gqlgen).
+func marshalBoolean(b bool) graphql.Marshaler {
+	if b {
+		return graphql.True
+	}
+	return graphql.False
+}
+
+// intValue writes an int as graphql.MarshalInt does, intID as
+// graphql.MarshalIntID does: in a JSON string (written by graph/gqlgen).
+type (
+	intValue int
+	intID    int
+)
+
+func marshalInt(i int) graphql.Marshaler   { return intValue(i) }
+func marshalIntID(i int) graphql.Marshaler { return intID(i) }
+
+func (i intValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(i), 10))
+		return
+	}
+	io.WriteString(w, strconv.FormatInt(int64(i), 10))
+}
+
+func (i intID) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = strconv.AppendInt(s, int64(i), 10)
+		b.Write(append(s, '"'))
+		return
+	}
+	io.WriteString(w, strconv.Quote(strconv.Itoa(int(i))))
+}
+
+// timeValue writes a time as graphql.MarshalTime does: quoted RFC 3339
+// with nanoseconds (written by graph/gqlgen).
+type timeValue time.Time
+
+// marshalTime is graphql.MarshalTime: null for the zero time.
+func marshalTime(t time.Time) graphql.Marshaler {
+	if t.IsZero() {
+		return graphql.Null
+	}
+	return timeValue(t)
+}
+
+func (t timeValue) MarshalGQL(w io.Writer) {
+	if b, ok := w.(*bytes.Buffer); ok {
+		s := append(b.AvailableBuffer(), '"')
+		s = time.Time(t).AppendFormat(s, time.RFC3339Nano)
+		if plainASCII(s[1:]) { // what strconv.Quote leaves as it is
+			b.Write(append(s, '"'))
+			return
+		}
+	}
+	io.WriteString(w, strconv.Quote(time.Time(t).Format(time.RFC3339Nano)))
+}
+
+// plainASCII reports whether s holds only printable ASCII other than the
+// quote and the backslash.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// answerSizes remembers the size of the last answer to a query document,
+// which the next answer to it reserves at once instead of growing its
+// buffer by doubling (written by graph/gqlgen). Documents share 64 slots
+// by the address of the parsed document, which the query cache keeps; a
+// wrong guess only costs a buffer of the wrong size.
+var answerSizes answerSizeHints
+
+type answerSizeHints [64]atomic.Int64
+
+func (h *answerSizeHints) slot(doc *ast.QueryDocument) *atomic.Int64 {
+	return &h[(reflect.ValueOf(doc).Pointer()>>4)%uintptr(len(h))]
+}
+
+func (h *answerSizeHints) hint(doc *ast.QueryDocument) int {
+	if doc == nil {
+		return 0
+	}
+	return int(min(h.slot(doc).Load(), maxAnswerHint))
+}
+
+func (h *answerSizeHints) note(doc *ast.QueryDocument, n int) {
+	if doc != nil {
+		h.slot(doc).Store(int64(n))
+	}
+}
+
+// maxAnswerHint bounds what an answer reserves before it is written.
+const maxAnswerHint = 4 << 20

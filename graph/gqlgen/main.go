@@ -22,6 +22,15 @@
 // Query's fields stay concurrent; Mutation's are serial as the GraphQL spec
 // wants.
 //
+// It then takes gqlgen's per-field machinery off the common path, each
+// rewrite checked against gqlgen's output and failing loudly when that
+// changes shape: plain.go (fields reading a struct field), direct.go
+// (resolvers called without the field middleware when there is none),
+// objects.go (objects without concurrent fields), scalars.go (booleans,
+// ints, IDs and times), support.go (what they share, written into the
+// file). graph's TestPlainFieldsAnswerAsGqlgen holds the result to
+// gqlgen's own answers.
+//
 // Run from the module root: go run ./graph/gqlgen (see generate.go).
 package main
 
@@ -43,11 +52,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gqlgen:", err)
 		os.Exit(2)
 	}
-	if err := api.Generate(cfg, api.AddPlugin(serialFields{})); err != nil {
+	p := &serialFields{}
+	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
 		fmt.Fprintln(os.Stderr, "gqlgen:", err)
 		os.Exit(3)
 	}
-	if err := serialSlices(cfg.Exec.Filename); err != nil {
+	if err := rewrite(cfg.Exec.Filename, p.plain); err != nil {
 		fmt.Fprintln(os.Stderr, "gqlgen:", err)
 		os.Exit(4)
 	}
@@ -57,9 +67,10 @@ func main() {
 // last argument before the callback says whether panics are left alone.
 var concurrentSlice = regexp.MustCompile(`graphql\.MarshalSliceConcurrently\(ctx, len\(v\), \d+, (true|false), `)
 
-// serialSlices rewrites the executable schema in file to marshal lists of
-// objects on the calling goroutine.
-func serialSlices(file string) error {
+// rewrite rewrites the executable schema in file: lists of objects are
+// marshalled on the calling goroutine, idle deferred groups are left out
+// and the plain fields get their short path (plain.go).
+func rewrite(file string, plain []plainField) error {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -71,7 +82,22 @@ func serialSlices(file string) error {
 	if src, err = noIdleDeferredGroups(src); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	src = append(bytes.TrimRight(src, "\n"), []byte(marshalSliceSerially)...)
+	slots := 0
+	if src, slots, err = serialObjects(src); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if src, err = addPlainFields(src, plain); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if src, err = directResolvers(src); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if src, err = ownScalars(src); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if src, err = execSupport(src, slots); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	out, err := format.Source(src)
 	if err != nil {
 		return err
@@ -82,6 +108,10 @@ func serialSlices(file string) error {
 // newDeferredGroup is how gqlgen starts the @defer bookkeeping of every
 // object it marshals.
 const newDeferredGroup = "deferred := graphql.NewDeferredGroup(ctx)\n"
+
+// idleDeferredGroup replaces newDeferredGroup in the objects that never
+// defer a field.
+const idleDeferredGroup = "var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)\n"
 
 // noIdleDeferredGroups leaves out that bookkeeping where nothing uses it.
 // Only a field resolved concurrently is ever deferred (gqlgen resolves the
@@ -96,7 +126,7 @@ func noIdleDeferredGroups(src []byte) ([]byte, error) {
 	n := 0
 	for i, f := range funcs {
 		if bytes.Contains(f, []byte(newDeferredGroup)) && !bytes.Contains(f, []byte("&deferred")) {
-			funcs[i] = bytes.Replace(f, []byte(newDeferredGroup), []byte("var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)\n"), 1)
+			funcs[i] = bytes.Replace(f, []byte(newDeferredGroup), []byte(idleDeferredGroup), 1)
 			n++
 		}
 	}
@@ -106,45 +136,21 @@ func noIdleDeferredGroups(src []byte) ([]byte, error) {
 	return bytes.Join(funcs, []byte(start)), nil
 }
 
-const marshalSliceSerially = `
-
-// marshalSliceSerially marshals the elements of a list one after the
-// other, as graphql.MarshalSliceConcurrently does on goroutines of their
-// own (written by graph/gqlgen).
-func marshalSliceSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	ret := make(graphql.Array, length)
-	for i := range length {
-		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
-		if omitPanicHandler {
-			ret[i] = marshalElement(childCtx, i)
-			continue
-		}
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
-					ret[i] = graphql.Null
-				}
-			}()
-			ret[i] = marshalElement(childCtx, i)
-		}()
-	}
-	return ret
-}
-`
-
 // serialFields turns off gqlgen's per-field goroutines on every object type
-// but the root ones. Plugins see the generator's data before the executable
-// schema is written.
-type serialFields struct{}
+// but the root ones, and notes the plain fields (plain.go). Plugins see the
+// generator's data before the executable schema is written.
+type serialFields struct {
+	plain []plainField
+}
 
-func (serialFields) Name() string { return "serialfields" }
+func (*serialFields) Name() string { return "serialfields" }
 
-func (serialFields) GenerateCode(data *codegen.Data) error {
+func (p *serialFields) GenerateCode(data *codegen.Data) error {
 	for _, o := range data.Objects {
 		if !o.Root {
 			o.DisableConcurrency = true
 		}
 	}
+	p.plain = plainFields(data)
 	return nil
 }
