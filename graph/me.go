@@ -16,6 +16,7 @@ import (
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/db"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
 )
@@ -126,19 +127,19 @@ func meStatementsFor(dialect string) *meStatements {
 	up, p := sql.Table(userpackage.Table).As("up"), sql.Table(pkg.Table).As("p")
 	st.packages, _ = b.Select(append(up.Columns(st.upCols...), p.Columns(st.pkgCols...)...)...).
 		From(up).Join(p).On(up.C(userpackage.FieldPackageID), p.C(pkg.FieldID)).
-		Where(sql.EQ(up.C(userpackage.FieldUserID), 0)).
+		Where(sql.EQ(up.C(userpackage.FieldUserID), db.Param(0))).
 		OrderBy(up.C(userpackage.FieldID)).
 		Query()
 	pc, f, held := sql.Table(packagecontent.Table).As("pc"), sql.Table(feature.Table).As("f"), sql.Table(userpackage.Table)
 	st.contents, _ = b.Select(append(pc.Columns(st.pcCols...), f.Columns(st.featCols...)...)...).
 		From(pc).Join(f).On(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)).
 		Where(sql.In(pc.C(packagecontent.FieldPackageID),
-			sql.Dialect(dialect).Select(held.C(userpackage.FieldPackageID)).From(held).Where(sql.EQ(held.C(userpackage.FieldUserID), 0)))).
+			sql.Dialect(dialect).Select(held.C(userpackage.FieldPackageID)).From(held).Where(sql.EQ(held.C(userpackage.FieldUserID), db.Param(0))))).
 		OrderBy(pc.C(packagecontent.FieldID)).
 		Query()
 	s := sql.Table(usersession.Table)
 	st.sessions, _ = b.Select(s.Columns(st.sessCols...)...).From(s).
-		Where(sql.EQ(s.C(usersession.FieldUserID), 0)).
+		Where(sql.EQ(s.C(usersession.FieldUserID), db.Param(0))).
 		OrderBy(s.C(usersession.FieldID)).
 		Query()
 	meSQL.Store(dialect, st)

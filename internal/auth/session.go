@@ -17,6 +17,7 @@ import (
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/db"
 	"gatehouse/internal/viewer"
 )
 
@@ -324,7 +325,7 @@ func (s *Service) sessionByHash(ctx context.Context, hash string) (*ent.UserSess
 		s.lookupSQL, _ = b.Select(append(st.Columns(usersession.Columns...), ut.Columns(user.Columns...)...)...).
 			From(st).
 			Join(ut).On(st.C(usersession.FieldUserID), ut.C(user.FieldID)).
-			Where(sql.EQ(st.C(usersession.FieldTokenHash), "")).
+			Where(sql.EQ(st.C(usersession.FieldTokenHash), db.Param(""))).
 			Query()
 	})
 	var (
