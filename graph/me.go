@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
+	"unicode"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -16,6 +18,7 @@ import (
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/db"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
 )
@@ -23,7 +26,8 @@ import (
 // The viewer's own tree under `me` is read in at most three statements
 // beside the session lookup (which already read the user): assignments
 // joined with their packages, the packages' contents joined with their
-// features, and sessions; each only when the selection asks for it. The
+// features, and sessions; each only when the selection asks for it, and
+// of each table only the columns the fields asked need (treeTable). The
 // statements are written by hand and bypass privacy rules, so each keeps
 // to the viewer's rows itself (user_id = the viewer's id); the tests hold
 // the answers to those read through the privacy rules.
@@ -58,8 +62,14 @@ type edgeKey struct{ typ, field string }
 // which each edge is read (anywhere in the tree), and whether the user's
 // active features are.
 type selection struct {
-	aliases        map[edgeKey][]string
+	aliases map[edgeKey][]string
+	// fields are the fields asked of each type in the tree, under any
+	// alias and anywhere: the tree's nodes are shared (a package under
+	// two assignments, the user under their sessions).
+	fields         map[string]map[string]bool
 	activeFeatures bool
+	// cut: the selection goes deeper than the walk went.
+	cut bool
 }
 
 func (s *selection) asks(typ, field string) bool { return len(s.aliases[edgeKey{typ, field}]) > 0 }
@@ -78,17 +88,22 @@ var edgeTypes = map[edgeKey]string{
 
 // meSelection walks the selection under the current field (a User).
 func meSelection(ctx context.Context) *selection {
-	s := &selection{aliases: map[edgeKey][]string{}}
+	s := &selection{aliases: map[edgeKey][]string{}, fields: map[string]map[string]bool{}}
 	oc := graphql.GetOperationContext(ctx)
 	var walk func(typ string, set ast.SelectionSet, depth int)
 	walk = func(typ string, set ast.SelectionSet, depth int) {
 		if depth > 32 {
+			s.cut = true
 			return
 		}
 		for _, f := range graphql.CollectFields(oc, set, []string{typ, "Node"}) {
 			if typ == "User" && f.Name == "activeFeatures" {
 				s.activeFeatures = true
 			}
+			if s.fields[typ] == nil {
+				s.fields[typ] = map[string]bool{}
+			}
+			s.fields[typ][f.Name] = true
 			k := edgeKey{typ, f.Name}
 			next, ok := edgeTypes[k]
 			if !ok {
@@ -104,44 +119,177 @@ func meSelection(ctx context.Context) *selection {
 	return s
 }
 
-// meStatements are the statements of loadMe in one dialect.
+// treeTable is how the fields of a type in the tree under me map onto its
+// table's columns. A field named like a column (createdAt: created_at)
+// reads that column; derived fields read the columns listed (edges read
+// none: the tree is joined on the always columns).
+type treeTable struct {
+	columns []string // all of them, in ent's order
+	always  []string // the id and the keys the tree is joined on
+	derived map[string][]string
+}
+
+// assignmentColumns are what an assignment's state is worked out from
+// (access.FromUserPackage).
+var assignmentColumns = []string{userpackage.FieldStartsAt, userpackage.FieldExpiresAt, userpackage.FieldGraceEndsAt, userpackage.FieldSuspendedAt}
+
+var (
+	upTable = &treeTable{
+		columns: userpackage.Columns,
+		always:  []string{userpackage.FieldID, userpackage.FieldUserID, userpackage.FieldPackageID},
+		derived: map[string][]string{"state": assignmentColumns, "active": assignmentColumns, "user": nil, "package": nil},
+	}
+	pkgTable = &treeTable{
+		columns: pkg.Columns,
+		always:  []string{pkg.FieldID},
+		derived: map[string][]string{"contents": nil, "userPackages": nil},
+	}
+	pcTable = &treeTable{
+		columns: packagecontent.Columns,
+		always:  []string{packagecontent.FieldID, packagecontent.FieldPackageID, packagecontent.FieldFeatureID},
+		derived: map[string][]string{"package": nil, "feature": nil},
+	}
+	featTable = &treeTable{columns: feature.Columns, always: []string{feature.FieldID}}
+	sessTable = &treeTable{
+		columns: usersession.Columns,
+		always:  []string{usersession.FieldID, usersession.FieldUserID},
+		derived: map[string][]string{
+			// auth.SessionActive
+			"active":  {usersession.FieldRevokedAt, usersession.FieldExpiresAt, usersession.FieldMaxExpiresAt},
+			"current": nil, "user": nil,
+		},
+	}
+)
+
+// pick is the columns to read for these fields (and extra): all of them
+// when a field is neither a column nor derived.
+func (t *treeTable) pick(fields map[string]bool, extra ...string) []string {
+	need := make(map[string]bool, len(t.columns))
+	for _, c := range t.always {
+		need[c] = true
+	}
+	for _, c := range extra {
+		need[c] = true
+	}
+	for f := range fields {
+		if f == "__typename" {
+			continue
+		}
+		if cols, ok := t.derived[f]; ok {
+			for _, c := range cols {
+				need[c] = true
+			}
+			continue
+		}
+		c := snakeCase(f)
+		if !slices.Contains(t.columns, c) {
+			return t.columns
+		}
+		need[c] = true
+	}
+	out := make([]string, 0, len(need))
+	for _, c := range t.columns {
+		if need[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// snakeCase is the column of a GraphQL field named after it: packageID
+// is package_id, userAgent user_agent.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 && !unicode.IsUpper(rune(s[i-1])) {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// columns are the columns of each table that sel needs: every field it
+// asks of a node is read, and nothing else. Active features are worked
+// out from the assignments' states, the contents' limits and the
+// features' keys, names and kinds.
+func (sel *selection) columns() meColumns {
+	if sel.cut {
+		return meColumns{up: upTable.columns, pkg: pkgTable.columns, pc: pcTable.columns, feat: featTable.columns, sess: sessTable.columns}
+	}
+	var upX, pcX, featX []string
+	if sel.activeFeatures {
+		upX, pcX = assignmentColumns, []string{packagecontent.FieldLimit}
+		featX = []string{feature.FieldKey, feature.FieldName, feature.FieldKind}
+	}
+	return meColumns{
+		up:   upTable.pick(sel.fields["UserPackage"], upX...),
+		pkg:  pkgTable.pick(sel.fields["Package"]),
+		pc:   pcTable.pick(sel.fields["PackageContent"], pcX...),
+		feat: featTable.pick(sel.fields["Feature"], featX...),
+		sess: sessTable.pick(sel.fields["UserSession"]),
+	}
+}
+
+// meColumns are the columns loadMe reads of each table.
+type meColumns struct{ up, pkg, pc, feat, sess []string }
+
+// meStatements are the statements of loadMe in one dialect, for one
+// choice of columns.
 type meStatements struct {
 	packages, contents, sessions string
 	upCols, pkgCols              []string
 	pcCols, featCols, sessCols   []string
 }
 
-var meSQL sync.Map // dialect → *meStatements
+// meSQL holds the statements built, by dialect and columns. Selections
+// choose among a bounded but large number of column sets: it is emptied
+// when it holds maxMeStatements.
+var meSQL struct {
+	sync.Mutex
+	m map[string]*meStatements
+}
 
-func meStatementsFor(dialect string) *meStatements {
-	if st, ok := meSQL.Load(dialect); ok {
-		return st.(*meStatements)
+const maxMeStatements = 256
+
+func meStatementsFor(dialect string, cols meColumns) *meStatements {
+	key := strings.Join([]string{dialect, strings.Join(cols.up, ","), strings.Join(cols.pkg, ","),
+		strings.Join(cols.pc, ","), strings.Join(cols.feat, ","), strings.Join(cols.sess, ",")}, "|")
+	meSQL.Lock()
+	st := meSQL.m[key]
+	meSQL.Unlock()
+	if st != nil {
+		return st
 	}
-	st := &meStatements{
-		upCols: userpackage.Columns, pkgCols: pkg.Columns,
-		pcCols: packagecontent.Columns, featCols: feature.Columns,
-		sessCols: usersession.Columns,
-	}
+	st = &meStatements{upCols: cols.up, pkgCols: cols.pkg, pcCols: cols.pc, featCols: cols.feat, sessCols: cols.sess}
 	b := sql.Dialect(dialect)
 	up, p := sql.Table(userpackage.Table).As("up"), sql.Table(pkg.Table).As("p")
 	st.packages, _ = b.Select(append(up.Columns(st.upCols...), p.Columns(st.pkgCols...)...)...).
 		From(up).Join(p).On(up.C(userpackage.FieldPackageID), p.C(pkg.FieldID)).
-		Where(sql.EQ(up.C(userpackage.FieldUserID), 0)).
+		Where(sql.EQ(up.C(userpackage.FieldUserID), db.Param(0))).
 		OrderBy(up.C(userpackage.FieldID)).
 		Query()
 	pc, f, held := sql.Table(packagecontent.Table).As("pc"), sql.Table(feature.Table).As("f"), sql.Table(userpackage.Table)
 	st.contents, _ = b.Select(append(pc.Columns(st.pcCols...), f.Columns(st.featCols...)...)...).
 		From(pc).Join(f).On(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)).
 		Where(sql.In(pc.C(packagecontent.FieldPackageID),
-			sql.Dialect(dialect).Select(held.C(userpackage.FieldPackageID)).From(held).Where(sql.EQ(held.C(userpackage.FieldUserID), 0)))).
+			sql.Dialect(dialect).Select(held.C(userpackage.FieldPackageID)).From(held).Where(sql.EQ(held.C(userpackage.FieldUserID), db.Param(0))))).
 		OrderBy(pc.C(packagecontent.FieldID)).
 		Query()
 	s := sql.Table(usersession.Table)
 	st.sessions, _ = b.Select(s.Columns(st.sessCols...)...).From(s).
-		Where(sql.EQ(s.C(usersession.FieldUserID), 0)).
+		Where(sql.EQ(s.C(usersession.FieldUserID), db.Param(0))).
 		OrderBy(s.C(usersession.FieldID)).
 		Query()
-	meSQL.Store(dialect, st)
+	meSQL.Lock()
+	if meSQL.m == nil || len(meSQL.m) >= maxMeStatements {
+		meSQL.m = map[string]*meStatements{}
+	}
+	meSQL.m[key] = st
+	meSQL.Unlock()
 	return st
 }
 
@@ -154,7 +302,7 @@ func loadMe(ctx context.Context, c *ent.Client, u *ent.User, sel *selection) err
 	if !needPackages && !needContents && !needSessions {
 		return nil
 	}
-	st := meStatementsFor(c.Dialect())
+	st := meStatementsFor(c.Dialect(), sel.columns())
 	if needPackages || needContents {
 		ups, pkgs, err := readPackages(ctx, c, st, u.ID)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/db"
 	"gatehouse/internal/viewer"
 )
 
@@ -315,16 +316,25 @@ func (s *Service) AuthenticateUser(ctx context.Context, token string) (*viewer.V
 	return v, u, nil
 }
 
-// sessionByHash reads the session with this token hash joined with its
-// user, or nils when there is none.
+// lookupColumns are the session's columns that authenticating reads (its
+// id, user, and what says whether it works and how it slides): not the
+// token's hash, times of creation, address or user agent.
+var lookupColumns = []string{
+	usersession.FieldID, usersession.FieldUserID, usersession.FieldLastSeenAt,
+	usersession.FieldExpiresAt, usersession.FieldMaxExpiresAt, usersession.FieldRevokedAt,
+}
+
+// sessionByHash reads the session with this token hash (lookupColumns
+// only) joined with its user (all of its fields), or nils when there is
+// none.
 func (s *Service) sessionByHash(ctx context.Context, hash string) (*ent.UserSession, *ent.User, error) {
 	s.lookupOnce.Do(func() {
 		b := sql.Dialect(s.client.Dialect())
 		st, ut := sql.Table(usersession.Table).As("s"), sql.Table(user.Table).As("u")
-		s.lookupSQL, _ = b.Select(append(st.Columns(usersession.Columns...), ut.Columns(user.Columns...)...)...).
+		s.lookupSQL, _ = b.Select(append(st.Columns(lookupColumns...), ut.Columns(user.Columns...)...)...).
 			From(st).
 			Join(ut).On(st.C(usersession.FieldUserID), ut.C(user.FieldID)).
-			Where(sql.EQ(st.C(usersession.FieldTokenHash), "")).
+			Where(sql.EQ(st.C(usersession.FieldTokenHash), db.Param(""))).
 			Query()
 	})
 	var (
@@ -335,7 +345,7 @@ func (s *Service) sessionByHash(ctx context.Context, hash string) (*ent.UserSess
 		if !rows.Next() {
 			return nil
 		}
-		ss, us := s.client.UserSession.Scanner(usersession.Columns...), s.client.User.Scanner(user.Columns...)
+		ss, us := s.client.UserSession.Scanner(lookupColumns...), s.client.User.Scanner(user.Columns...)
 		sd, err := ss.Dest()
 		if err != nil {
 			return err

@@ -95,21 +95,25 @@ func requestLog(log *slog.Logger, trusted []netip.Prefix, next http.Handler) htt
 		ctx := logging.WithRequestInfo(logging.WithRequestID(r.Context(), id), ri)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		op, viewerID := ri.Values()
-		attrs := []any{
-			"method", r.Method,
-			"path", r.URL.Path,
-			"status", sw.status,
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-			"bytes", sw.bytes,
+		if !log.Enabled(ctx, slog.LevelInfo) {
+			return
 		}
+		op, viewerID := ri.Values()
+		attrs := make([]slog.Attr, 0, 7)
+		attrs = append(attrs,
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", sw.bytes),
+		)
 		if op != "" {
-			attrs = append(attrs, "operation", op)
+			attrs = append(attrs, slog.String("operation", op))
 		}
 		if viewerID != 0 {
-			attrs = append(attrs, "viewer_id", viewerID)
+			attrs = append(attrs, slog.Int("viewer_id", viewerID))
 		}
-		log.InfoContext(ctx, "request", attrs...)
+		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/db"
 	"gatehouse/internal/viewer"
 )
 
@@ -101,12 +102,12 @@ func checkAccessSQL(dialect string) string {
 		pc.C(packagecontent.FieldID), pc.C(packagecontent.FieldLimit),
 	).
 		From(f).
-		LeftJoin(up).OnP(sql.EQ(up.C(userpackage.FieldUserID), 0)).
+		LeftJoin(up).OnP(sql.EQ(up.C(userpackage.FieldUserID), db.Param(0))).
 		LeftJoin(pc).OnP(sql.And(
 		sql.ColumnsEQ(pc.C(packagecontent.FieldPackageID), up.C(userpackage.FieldPackageID)),
 		sql.ColumnsEQ(pc.C(packagecontent.FieldFeatureID), f.C(feature.FieldID)),
 	)).
-		Where(sql.EQ(f.C(feature.FieldKey), "")).
+		Where(sql.EQ(f.C(feature.FieldKey), db.Param(""))).
 		OrderBy(up.C(userpackage.FieldID)).
 		Query()
 	checkAccessStatements.Store(dialect, q)
