@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // migrationLockKey is the PostgreSQL advisory lock that serialises
@@ -30,7 +31,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.upgradeContentValues(ctx); err != nil {
 		return fmt.Errorf("migrate package contents to features: %w", err)
 	}
-	if err := d.Ent.Schema.Create(ctx); err != nil {
+	if err := createSchema(ctx, d); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
 	if err := d.checkUpgraded(ctx); err != nil {
@@ -119,4 +120,16 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// schemaMu serialises ent's schema migrations within the process: they set
+// up ent's table descriptions (ent/migrate.Tables, shared by every client)
+// as they run, so two databases migrated at once (tests open many) would
+// write the same maps together.
+var schemaMu sync.Mutex
+
+func createSchema(ctx context.Context, d *DB) error {
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	return d.Ent.Schema.Create(ctx)
 }
