@@ -22469,5 +22469,8 @@ func (h *answerSizeHints) note(doc *ast.QueryDocument, n int) {
 	}
 }
 
-// maxAnswerHint bounds what an answer reserves before it is written.
-const maxAnswerHint = 4 << 20
+// maxAnswerHint bounds what an answer reserves before it is written: a
+// page of the admin's list is well under it, and a client whose large
+// answer lands in the slot of small ones makes each of them reserve no
+// more than this.
+const maxAnswerHint = 256 << 10
