@@ -28,7 +28,7 @@ func Backoff(attempt int, jitter float64) time.Duration {
 		attempt = 1
 	}
 	wait := RetryMaxWait
-	if attempt-1 < 30 { // beyond, the shift overflows; the cap applies anyway
+	if attempt-1 < 20 { // 30 s << 19 is half a year, far past the cap; larger shifts overflow
 		if d := RetryBase << (attempt - 1); d < RetryMaxWait {
 			wait = d
 		}

@@ -128,19 +128,18 @@ func (s *Sender) send(ctx context.Context, target string, m Message, secrets []s
 	return out
 }
 
-// validUTF8Prefix is buf as a string, invalid bytes replaced and a rune
-// cut by the excerpt's end dropped.
+// validUTF8Prefix is buf as valid UTF-8 no longer than buf: a rune cut by
+// the excerpt's end is dropped, other invalid bytes become '?'.
 func validUTF8Prefix(buf []byte) string {
-	for i := 0; i < utf8.UTFMax && len(buf) > 0; i++ {
-		if r, size := utf8.DecodeLastRune(buf); r != utf8.RuneError || size != 1 {
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				buf = buf[:i]
+			}
 			break
 		}
-		if utf8.FullRune(buf[max(0, len(buf)-utf8.UTFMax):]) {
-			break
-		}
-		buf = buf[:len(buf)-1]
 	}
-	return string(bytes.ToValidUTF8(buf, []byte("\uFFFD")))
+	return string(bytes.ToValidUTF8(buf, []byte("?")))
 }
 
 // refuseInternal is the dialer's Control: it runs after name resolution,
