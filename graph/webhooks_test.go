@@ -2,8 +2,11 @@ package graph_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,4 +287,53 @@ func mustInt(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestWebhookRotationsAtOnce: rotations of one endpoint at the same time
+// run one after the other, each replacing the secret the one before made.
+// Were two to replace the same secret, the endpoint would end up signing
+// beside its last secret with one from before the round (and a secret
+// shown to an admin would never sign).
+func TestWebhookRotationsAtOnce(t *testing.T) {
+	w := newWorld(t, nil)
+	admin := w.tokenFor("root", adminPW)
+	var c struct{ CreateWebhookEndpoint withSecret }
+	w.MustDo(admin, `mutation{createWebhookEndpoint(input:{url:"https://hooks.example.com/x"}){secret endpoint{id}}}`, nil).Decode(t, &c)
+	epID := c.CreateWebhookEndpoint.Endpoint.ID
+
+	const rounds, n = 10, 4
+	for round := range rounds {
+		shown := make([]string, n)
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				r := w.Do(admin, `mutation($id:ID!){rotateWebhookSecret(id:$id){secret}}`, map[string]any{"id": epID})
+				if len(r.Errors) > 0 {
+					errs <- fmt.Sprint(r.Errors)
+					return
+				}
+				var d struct{ RotateWebhookSecret struct{ Secret string } }
+				if err := json.Unmarshal(r.Data, &d); err != nil {
+					errs <- err.Error()
+					return
+				}
+				shown[i] = d.RotateWebhookSecret.Secret
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatalf("round %d: a rotation failed: %s", round, e)
+		}
+		row := w.App.DB.Ent.WebhookEndpoint.GetX(sys(), mustInt(t, epID))
+		if !slices.Contains(shown, row.Secret) || row.PreviousSecret == nil || !slices.Contains(shown, *row.PreviousSecret) || *row.PreviousSecret == row.Secret {
+			t.Fatalf("round %d: after %d rotations at once the endpoint does not sign with the last two secrets shown: two rotations replaced the same secret", round, n)
+		}
+	}
 }

@@ -6,8 +6,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"gatehouse/ent"
 	"gatehouse/ent/schema"
+	"gatehouse/ent/webhookendpoint"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/webhooks/eventtypes"
@@ -187,7 +191,9 @@ func (e *Endpoints) Rotate(ctx context.Context, id int) (*EndpointWithSecret, er
 	secret := NewSecret()
 	var ep *ent.WebhookEndpoint
 	err := e.tx(ctx, func(tx *ent.Tx) error {
-		old, err := tx.WebhookEndpoint.Get(ctx, id)
+		// Two rotations at once run one after the other: each replaces
+		// the secret the other made, never both the same one.
+		old, err := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id), forUpdate).Only(ctx)
 		if err != nil {
 			return notFound(err)
 		}
@@ -219,6 +225,15 @@ func (e *Endpoints) Query() *ent.WebhookEndpointQuery { return e.client.WebhookE
 
 func (e *Endpoints) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	return auth.WithTx(ctx, e.client, fn)
+}
+
+// forUpdate locks the rows a query reads until the transaction ends, on
+// PostgreSQL. SQLite needs no row lock: its write transactions begin
+// IMMEDIATE, holding the one write lock from the start.
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }
 
 func notFound(err error) error {
