@@ -244,3 +244,9 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// Receives reports whether ep takes events of type typ: it is enabled and
+// its event types match typ (see eventtypes.List.Matches).
+func Receives(ep *ent.WebhookEndpoint, typ string) bool {
+	return ep.Enabled && eventtypes.List(ep.EventTypes).Matches(typ)
+}

@@ -27,11 +27,11 @@ type receiver struct {
 	conns atomic.Int32
 }
 
-func newReceiver(t *testing.T, h http.HandlerFunc) *receiver {
+func newReceiver(t testing.TB, h http.HandlerFunc) *receiver {
 	return newReceiverOn(t, "tcp", "127.0.0.1:0", h)
 }
 
-func newReceiverOn(t *testing.T, network, addr string, h http.HandlerFunc) *receiver {
+func newReceiverOn(t testing.TB, network, addr string, h http.HandlerFunc) *receiver {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
 	if err != nil {
@@ -50,6 +50,8 @@ func newReceiverOn(t *testing.T, network, addr string, h http.HandlerFunc) *rece
 	t.Cleanup(r.Close)
 	return r
 }
+
+func timeNow() time.Time { return time.Now() }
 
 func message(t *testing.T, typ string) webhooks.Message {
 	t.Helper()
