@@ -14,6 +14,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/ent/webhookendpoint"
 	"reflect"
 	"sync"
 
@@ -80,14 +81,15 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			feature.Table:        feature.ValidColumn,
-			loginthrottle.Table:  loginthrottle.ValidColumn,
-			packagecontent.Table: packagecontent.ValidColumn,
-			packagetrial.Table:   packagetrial.ValidColumn,
-			pkg.Table:            pkg.ValidColumn,
-			user.Table:           user.ValidColumn,
-			userpackage.Table:    userpackage.ValidColumn,
-			usersession.Table:    usersession.ValidColumn,
+			feature.Table:         feature.ValidColumn,
+			loginthrottle.Table:   loginthrottle.ValidColumn,
+			packagecontent.Table:  packagecontent.ValidColumn,
+			packagetrial.Table:    packagetrial.ValidColumn,
+			pkg.Table:             pkg.ValidColumn,
+			user.Table:            user.ValidColumn,
+			userpackage.Table:     userpackage.ValidColumn,
+			usersession.Table:     usersession.ValidColumn,
+			webhookendpoint.Table: webhookendpoint.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -458,3 +458,36 @@ func (e *UserSessionEdges) SetUser(v *User) {
 	e.User = v
 	e.loadedTypes[0] = true
 }
+
+// WebhookEndpointScanner builds WebhookEndpoint nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type WebhookEndpointScanner struct {
+	config
+	columns []string
+	node    *WebhookEndpoint
+	values  []any
+}
+
+// Scanner returns a WebhookEndpointScanner of the columns in this order.
+func (c *WebhookEndpointClient) Scanner(columns ...string) *WebhookEndpointScanner {
+	return &WebhookEndpointScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *WebhookEndpointScanner) Dest() ([]any, error) {
+	s.node = &WebhookEndpoint{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *WebhookEndpointScanner) Node() (*WebhookEndpoint, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}

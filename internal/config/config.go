@@ -26,6 +26,7 @@ type Config struct {
 	GraphQL   GraphQL   `toml:"graphql"`
 	Dashboard Dashboard `toml:"dashboard"`
 	Log       Log       `toml:"log"`
+	Webhooks  Webhooks  `toml:"webhooks"`
 }
 
 // Server configures the HTTP listener.
@@ -102,6 +103,14 @@ type Log struct {
 	Format string `toml:"format"` // text or json
 }
 
+// Webhooks configures the delivery of webhooks.
+type Webhooks struct {
+	// AllowPrivateTargets lets deliveries reach loopback, private,
+	// link-local and other internal addresses. Off by default: an admin's
+	// endpoint URL must not become a way into the server's own network.
+	AllowPrivateTargets bool `toml:"allow_private_targets"`
+}
+
 // Database drivers.
 const (
 	DriverSQLite   = "sqlite"
@@ -164,7 +173,8 @@ func Default() Config {
 			SessionIdleTimeout:     Duration{2 * time.Hour},
 			SessionAbsoluteTimeout: Duration{12 * time.Hour},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:      Log{Level: "info", Format: "text"},
+		Webhooks: Webhooks{AllowPrivateTargets: false},
 	}
 }
 

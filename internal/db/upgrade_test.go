@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
@@ -241,6 +242,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 		}
 	}
 	checkContentFeatures(t, d, old)
+	checkWebhookEndpoints(t, d)
 
 	// Migrating again changes nothing.
 	once := snapshot(t, d.SQL, d.Driver, nil)
@@ -514,4 +516,30 @@ func indexNames(t *testing.T, d *db.DB, table string) []string {
 		q = `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1`
 	}
 	return testdb.Strings(t, d.SQL, q, table)
+}
+
+// checkWebhookEndpoints: the upgrade made the webhook endpoints' table,
+// empty, and an endpoint saved in it reads back with its secret and gets
+// an id in its type's range (node(id:) finds types by range).
+func checkWebhookEndpoints(t *testing.T, d *db.DB) {
+	t.Helper()
+	sys := viewer.System(context.Background())
+	tables := snapshot(t, d.SQL, d.Driver, nil)
+	if _, ok := tables["webhook_endpoints"]; !ok {
+		t.Fatal("after the upgrade there is no table webhook_endpoints")
+	}
+	if n := d.Ent.WebhookEndpoint.Query().CountX(sys); n != 0 {
+		t.Fatalf("the upgrade made %d webhook endpoints", n)
+	}
+	ep := d.Ent.WebhookEndpoint.Create().SetURL("https://hooks.example.com/in").SetSecret("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0").SetEventTypes([]string{"user.*"}).SaveX(sys)
+	got := d.Ent.WebhookEndpoint.GetX(sys, ep.ID)
+	if got.Secret != ep.Secret || !slices.Equal(got.EventTypes, []string{"user.*"}) || !got.Enabled {
+		t.Fatalf("the endpoint read back as %+v", got)
+	}
+	if typ, err := d.Ent.Noder(sys, ep.ID); err != nil {
+		t.Fatalf("node(id:) of the endpoint: %v", err)
+	} else if _, ok := typ.(*ent.WebhookEndpoint); !ok {
+		t.Fatalf("node(id:) of the endpoint is a %T", typ)
+	}
+	d.Ent.WebhookEndpoint.DeleteOneID(ep.ID).ExecX(sys)
 }
