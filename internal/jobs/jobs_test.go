@@ -372,6 +372,44 @@ func TestStolenLeaseCancelsJob(t *testing.T) {
 	}
 }
 
+// TestLongJobKeepsItsLease: a run that lasts several TTLs renews its
+// lease meanwhile, so no other replica runs the job; when its runner stops,
+// the job is cancelled (ErrStopping), and once it has returned another
+// replica takes over at its next tick.
+func TestLongJobKeepsItsLease(t *testing.T) {
+	dbs := openReplicas(t, 2)
+	c := newFakeClock()
+	a, b := newRunner(dbs[0], c, nil), newRunner(dbs[1], c, nil)
+	blk := newBlocker()
+	p := newProbe()
+	a.Register(jobName, testEvery, blk.job)
+	b.Register(jobName, testEvery, p.job(b, dbs[1], c))
+	a.Start(context.Background())
+	t.Cleanup(func() { stop(t, a) })
+	wait(t, blk.started)
+	b.Start(context.Background())
+	t.Cleanup(func() { stop(t, b) })
+	for range 3 * testTTL / testEvery {
+		c.waitTimers(t, 2)
+		c.Advance(testEvery)
+		c.waitTimers(t, 2)
+		p.none(t, "while a's long run holds the lease")
+		blk.notCancelled(t, "while the lease is renewed")
+		if l := leaseRow(t, dbs[1]); l.Holder != a.Holder() || !l.ExpiresAt.After(c.Now().Add(testTTL/2)) {
+			t.Fatalf("during the long run the lease is %s's until %v", l.Holder, l.ExpiresAt)
+		}
+	}
+	stop(t, a)
+	if err := blk.cause(t); !errors.Is(err, ErrStopping) {
+		t.Fatalf("the job ended with %v, want ErrStopping", err)
+	}
+	c.waitTimers(t, 1)
+	c.Advance(testEvery)
+	if r := p.next(t); r.by != b.Holder() {
+		t.Fatalf("after a stopped, run by %s", r.by)
+	}
+}
+
 // TestUnrenewedLeaseCancelsJob: a holder that cannot reach the database
 // to renew keeps running its job until a fifth of the TTL before the
 // lease would expire, then cancels it with ErrLeaseLost: before anyone
