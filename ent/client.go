@@ -12,6 +12,7 @@ import (
 	"gatehouse/ent/migrate"
 
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -36,6 +37,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// Feature is the client for interacting with the Feature builders.
 	Feature *FeatureClient
+	// JobLease is the client for interacting with the JobLease builders.
+	JobLease *JobLeaseClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
 	// PackageContent is the client for interacting with the PackageContent builders.
@@ -64,6 +67,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Feature = NewFeatureClient(c.config)
+	c.JobLease = NewJobLeaseClient(c.config)
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.PackageContent = NewPackageContentClient(c.config)
 	c.PackageTrial = NewPackageTrialClient(c.config)
@@ -165,6 +169,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:             ctx,
 		config:          cfg,
 		Feature:         NewFeatureClient(cfg),
+		JobLease:        NewJobLeaseClient(cfg),
 		LoginThrottle:   NewLoginThrottleClient(cfg),
 		PackageContent:  NewPackageContentClient(cfg),
 		PackageTrial:    NewPackageTrialClient(cfg),
@@ -193,6 +198,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:             ctx,
 		config:          cfg,
 		Feature:         NewFeatureClient(cfg),
+		JobLease:        NewJobLeaseClient(cfg),
 		LoginThrottle:   NewLoginThrottleClient(cfg),
 		PackageContent:  NewPackageContentClient(cfg),
 		PackageTrial:    NewPackageTrialClient(cfg),
@@ -230,8 +236,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Feature, c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg, c.User,
-		c.UserPackage, c.UserSession, c.WebhookEndpoint,
+		c.Feature, c.JobLease, c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg,
+		c.User, c.UserPackage, c.UserSession, c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -241,8 +247,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Feature, c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg, c.User,
-		c.UserPackage, c.UserSession, c.WebhookEndpoint,
+		c.Feature, c.JobLease, c.LoginThrottle, c.PackageContent, c.PackageTrial, c.Pkg,
+		c.User, c.UserPackage, c.UserSession, c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -253,6 +259,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *FeatureMutation:
 		return c.Feature.mutate(ctx, m)
+	case *JobLeaseMutation:
+		return c.JobLease.mutate(ctx, m)
 	case *LoginThrottleMutation:
 		return c.LoginThrottle.mutate(ctx, m)
 	case *PackageContentMutation:
@@ -421,6 +429,140 @@ func (c *FeatureClient) mutate(ctx context.Context, m *FeatureMutation) (Value, 
 		return (&FeatureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Feature mutation op: %q", m.Op())
+	}
+}
+
+// JobLeaseClient is a client for the JobLease schema.
+type JobLeaseClient struct {
+	config
+}
+
+// NewJobLeaseClient returns a client for the JobLease from the given config.
+func NewJobLeaseClient(c config) *JobLeaseClient {
+	return &JobLeaseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `joblease.Hooks(f(g(h())))`.
+func (c *JobLeaseClient) Use(hooks ...Hook) {
+	c.hooks.JobLease = append(c.hooks.JobLease, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `joblease.Intercept(f(g(h())))`.
+func (c *JobLeaseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.JobLease = append(c.inters.JobLease, interceptors...)
+}
+
+// Create returns a builder for creating a JobLease entity.
+func (c *JobLeaseClient) Create() *JobLeaseCreate {
+	mutation := newJobLeaseMutation(c.config, OpCreate)
+	return &JobLeaseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of JobLease entities.
+func (c *JobLeaseClient) CreateBulk(builders ...*JobLeaseCreate) *JobLeaseCreateBulk {
+	return &JobLeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JobLeaseClient) MapCreateBulk(slice any, setFunc func(*JobLeaseCreate, int)) *JobLeaseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JobLeaseCreateBulk{err: fmt.Errorf("calling to JobLeaseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JobLeaseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JobLeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for JobLease.
+func (c *JobLeaseClient) Update() *JobLeaseUpdate {
+	mutation := newJobLeaseMutation(c.config, OpUpdate)
+	return &JobLeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JobLeaseClient) UpdateOne(_m *JobLease) *JobLeaseUpdateOne {
+	mutation := newJobLeaseMutation(c.config, OpUpdateOne, withJobLease(_m))
+	return &JobLeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JobLeaseClient) UpdateOneID(id int) *JobLeaseUpdateOne {
+	mutation := newJobLeaseMutation(c.config, OpUpdateOne, withJobLeaseID(id))
+	return &JobLeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for JobLease.
+func (c *JobLeaseClient) Delete() *JobLeaseDelete {
+	mutation := newJobLeaseMutation(c.config, OpDelete)
+	return &JobLeaseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JobLeaseClient) DeleteOne(_m *JobLease) *JobLeaseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JobLeaseClient) DeleteOneID(id int) *JobLeaseDeleteOne {
+	builder := c.Delete().Where(joblease.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JobLeaseDeleteOne{builder}
+}
+
+// Query returns a query builder for JobLease.
+func (c *JobLeaseClient) Query() *JobLeaseQuery {
+	return &JobLeaseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJobLease},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a JobLease entity by its id.
+func (c *JobLeaseClient) Get(ctx context.Context, id int) (*JobLease, error) {
+	return c.Query().Where(joblease.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JobLeaseClient) GetX(ctx context.Context, id int) *JobLease {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *JobLeaseClient) Hooks() []Hook {
+	hooks := c.hooks.JobLease
+	return append(hooks[:len(hooks):len(hooks)], joblease.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JobLeaseClient) Interceptors() []Interceptor {
+	return c.inters.JobLease
+}
+
+func (c *JobLeaseClient) mutate(ctx context.Context, m *JobLeaseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JobLeaseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JobLeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JobLeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JobLeaseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown JobLease mutation op: %q", m.Op())
 	}
 }
 
@@ -1708,12 +1850,12 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Feature, LoginThrottle, PackageContent, PackageTrial, Pkg, User, UserPackage,
-		UserSession, WebhookEndpoint []ent.Hook
+		Feature, JobLease, LoginThrottle, PackageContent, PackageTrial, Pkg, User,
+		UserPackage, UserSession, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
-		Feature, LoginThrottle, PackageContent, PackageTrial, Pkg, User, UserPackage,
-		UserSession, WebhookEndpoint []ent.Interceptor
+		Feature, JobLease, LoginThrottle, PackageContent, PackageTrial, Pkg, User,
+		UserPackage, UserSession, WebhookEndpoint []ent.Interceptor
 	}
 )
 

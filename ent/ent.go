@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -82,6 +83,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			feature.Table:         feature.ValidColumn,
+			joblease.Table:        joblease.ValidColumn,
 			loginthrottle.Table:   loginthrottle.ValidColumn,
 			packagecontent.Table:  packagecontent.ValidColumn,
 			packagetrial.Table:    packagetrial.ValidColumn,

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -22,7 +23,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feature.Table,
@@ -44,6 +45,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   joblease.Table,
+			Columns: joblease.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: joblease.FieldID,
+			},
+		},
+		Type: "JobLease",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			joblease.FieldName:       {Type: field.TypeString, Column: joblease.FieldName},
+			joblease.FieldHolder:     {Type: field.TypeString, Column: joblease.FieldHolder},
+			joblease.FieldExpiresAt:  {Type: field.TypeTime, Column: joblease.FieldExpiresAt},
+			joblease.FieldAcquiredAt: {Type: field.TypeTime, Column: joblease.FieldAcquiredAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginthrottle.Table,
 			Columns: loginthrottle.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -59,7 +77,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginthrottle.FieldLockedUntil:     {Type: field.TypeTime, Column: loginthrottle.FieldLockedUntil},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagecontent.Table,
 			Columns: packagecontent.Columns,
@@ -78,7 +96,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagecontent.FieldLimit:     {Type: field.TypeInt, Column: packagecontent.FieldLimit},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagetrial.Table,
 			Columns: packagetrial.Columns,
@@ -94,7 +112,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagetrial.FieldCreatedAt: {Type: field.TypeTime, Column: packagetrial.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pkg.Table,
 			Columns: pkg.Columns,
@@ -114,7 +132,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pkg.FieldGraceDays: {Type: field.TypeInt, Column: pkg.FieldGraceDays},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -136,7 +154,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpackage.Table,
 			Columns: userpackage.Columns,
@@ -158,7 +176,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpackage.FieldSuspendReason: {Type: field.TypeString, Column: userpackage.FieldSuspendReason},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usersession.Table,
 			Columns: usersession.Columns,
@@ -180,7 +198,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			usersession.FieldUserAgent:    {Type: field.TypeString, Column: usersession.FieldUserAgent},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -464,6 +482,66 @@ func (f *FeatureFilter) WhereHasContentsWith(preds ...predicate.PackageContent) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *JobLeaseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JobLeaseQuery builder.
+func (_q *JobLeaseQuery) Filter() *JobLeaseFilter {
+	return &JobLeaseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JobLeaseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JobLeaseMutation builder.
+func (m *JobLeaseMutation) Filter() *JobLeaseFilter {
+	return &JobLeaseFilter{config: m.config, predicateAdder: m}
+}
+
+// JobLeaseFilter provides a generic filtering capability at runtime for JobLeaseQuery.
+type JobLeaseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JobLeaseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *JobLeaseFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(joblease.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *JobLeaseFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(joblease.FieldName))
+}
+
+// WhereHolder applies the entql string predicate on the holder field.
+func (f *JobLeaseFilter) WhereHolder(p entql.StringP) {
+	f.Where(p.Field(joblease.FieldHolder))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *JobLeaseFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(joblease.FieldExpiresAt))
+}
+
+// WhereAcquiredAt applies the entql time.Time predicate on the acquired_at field.
+func (f *JobLeaseFilter) WhereAcquiredAt(p entql.TimeP) {
+	f.Where(p.Field(joblease.FieldAcquiredAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LoginThrottleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -492,7 +570,7 @@ type LoginThrottleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginThrottleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -552,7 +630,7 @@ type PackageContentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageContentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -650,7 +728,7 @@ type PackageTrialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageTrialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -733,7 +811,7 @@ type PkgFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PkgFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -850,7 +928,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -977,7 +1055,7 @@ type UserPackageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPackageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1090,7 +1168,7 @@ type UserSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1189,7 +1267,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -78,6 +78,39 @@ func (_m *Feature) SetNamedContents(name string, v []*PackageContent) {
 	_m.Edges.namedContents[name] = v
 }
 
+// JobLeaseScanner builds JobLease nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type JobLeaseScanner struct {
+	config
+	columns []string
+	node    *JobLease
+	values  []any
+}
+
+// Scanner returns a JobLeaseScanner of the columns in this order.
+func (c *JobLeaseClient) Scanner(columns ...string) *JobLeaseScanner {
+	return &JobLeaseScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *JobLeaseScanner) Dest() ([]any, error) {
+	s.node = &JobLease{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *JobLeaseScanner) Node() (*JobLease, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}
+
 // LoginThrottleScanner builds LoginThrottle nodes bound to a client from the rows of
 // a hand-written statement that selects the node's columns in a given order.
 type LoginThrottleScanner struct {

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// Feature is the client for interacting with the Feature builders.
 	Feature *FeatureClient
+	// JobLease is the client for interacting with the JobLease builders.
+	JobLease *JobLeaseClient
 	// LoginThrottle is the client for interacting with the LoginThrottle builders.
 	LoginThrottle *LoginThrottleClient
 	// PackageContent is the client for interacting with the PackageContent builders.
@@ -164,6 +166,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Feature = NewFeatureClient(tx.config)
+	tx.JobLease = NewJobLeaseClient(tx.config)
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.PackageContent = NewPackageContentClient(tx.config)
 	tx.PackageTrial = NewPackageTrialClient(tx.config)

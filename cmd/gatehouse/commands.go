@@ -187,7 +187,8 @@ migrates the schema unless --no-migrate (or database.auto_migrate = false) is
 given, in which case it refuses to start on a schema that is not current. On a
 database without an admin it creates the user "admin" and logs its password
 once. SIGTERM or Ctrl-C stops it gracefully: no new connections, and requests
-in flight get server.shutdown_grace to finish.`
+in flight get server.shutdown_grace to finish; then background jobs get as long
+to stop and hand their leases to another replica.`
 
 func (e *env) serve(args []string) error {
 	f := e.newFlags("serve", "serve [--config FILE] [--listen ADDR] [--db PATH_OR_DSN] [--no-migrate]", serveAbout, true)
@@ -244,6 +245,18 @@ func (e *env) serve(args []string) error {
 		// Shown once: the database keeps only its hash.
 		log.Warn("created the first admin; sign in and change this password", "username", "admin", "password", pw)
 	}
+	// Background jobs run while the server serves, and stop after the
+	// requests in flight (before the database closes), handing their
+	// leases over to another replica.
+	if e.testJobs != nil {
+		e.testJobs(a)
+	}
+	a.StartJobs(e.ctx)
+	defer func() {
+		if err := a.StopJobs(cfg.Server.ShutdownGrace.Duration); err != nil {
+			log.Error("shutdown", "err", err)
+		}
+	}()
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "db", cfg.Database.Driver, "version", version)
 	srv := server.HTTPServer(cfg.Server, a.Handler, log)
 	return server.Serve(e.ctx, srv, ln, cfg.Server.ShutdownGrace.Duration, log)

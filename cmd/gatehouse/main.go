@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"gatehouse/internal/app"
 	"gatehouse/internal/config"
 )
 
@@ -62,6 +63,9 @@ type env struct {
 	// testBcryptCost is set only by tests that run commands in-process:
 	// see auth.Config.TestBcryptCost. main never sets it.
 	testBcryptCost int
+	// testJobs, set only by tests, registers background jobs on the
+	// assembled server before serve starts them. main never sets it.
+	testJobs func(a *app.App)
 }
 
 // run executes one command line and returns the exit status.

@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -102,6 +103,33 @@ func (f TraverseFeature) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.FeatureQuery", q)
+}
+
+// The JobLeaseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JobLeaseFunc func(context.Context, *ent.JobLeaseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JobLeaseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JobLeaseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JobLeaseQuery", q)
+}
+
+// The TraverseJobLease type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJobLease func(context.Context, *ent.JobLeaseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJobLease) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJobLease) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobLeaseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JobLeaseQuery", q)
 }
 
 // The LoginThrottleFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -325,6 +353,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.FeatureQuery:
 		return &query[*ent.FeatureQuery, predicate.Feature, feature.OrderOption]{typ: ent.TypeFeature, tq: q}, nil
+	case *ent.JobLeaseQuery:
+		return &query[*ent.JobLeaseQuery, predicate.JobLease, joblease.OrderOption]{typ: ent.TypeJobLease, tq: q}, nil
 	case *ent.LoginThrottleQuery:
 		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.PackageContentQuery:

@@ -25,6 +25,20 @@ var (
 		Columns:    FeaturesColumns,
 		PrimaryKey: []*schema.Column{FeaturesColumns[0]},
 	}
+	// JobLeasesColumns holds the columns for the "job_leases" table.
+	JobLeasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "holder", Type: field.TypeString, Size: 300},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "acquired_at", Type: field.TypeTime},
+	}
+	// JobLeasesTable holds the schema information for the "job_leases" table.
+	JobLeasesTable = &schema.Table{
+		Name:       "job_leases",
+		Columns:    JobLeasesColumns,
+		PrimaryKey: []*schema.Column{JobLeasesColumns[0]},
+	}
 	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
 	LoginThrottlesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -304,6 +318,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		FeaturesTable,
+		JobLeasesTable,
 		LoginThrottlesTable,
 		PackageContentsTable,
 		PackageTrialsTable,
@@ -318,6 +333,10 @@ var (
 func init() {
 	FeaturesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
+	JobLeasesTable.Annotation = &entsql.Annotation{
+		Table:          "job_leases",
+		IncrementStart: func(i int) *int { return &i }(38654705664),
 	}
 	LoginThrottlesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),

@@ -9,6 +9,9 @@ import (
 // Feature is the predicate function for feature builders.
 type Feature func(*sql.Selector)
 
+// JobLease is the predicate function for joblease builders.
+type JobLease func(*sql.Selector)
+
 // LoginThrottle is the predicate function for loginthrottle builders.
 type LoginThrottle func(*sql.Selector)
 

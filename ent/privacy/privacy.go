@@ -135,6 +135,30 @@ func (f FeatureMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FeatureMutation", m)
 }
 
+// The JobLeaseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JobLeaseQueryRuleFunc func(context.Context, *ent.JobLeaseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JobLeaseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobLeaseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JobLeaseQuery", q)
+}
+
+// The JobLeaseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JobLeaseMutationRuleFunc func(context.Context, *ent.JobLeaseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JobLeaseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JobLeaseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JobLeaseMutation", m)
+}
+
 // The LoginThrottleQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LoginThrottleQueryRuleFunc func(context.Context, *ent.LoginThrottleQuery) error
@@ -364,6 +388,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.FeatureQuery:
 		return q.Filter(), nil
+	case *ent.JobLeaseQuery:
+		return q.Filter(), nil
 	case *ent.LoginThrottleQuery:
 		return q.Filter(), nil
 	case *ent.PackageContentQuery:
@@ -388,6 +414,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.FeatureMutation:
+		return m.Filter(), nil
+	case *ent.JobLeaseMutation:
 		return m.Filter(), nil
 	case *ent.LoginThrottleMutation:
 		return m.Filter(), nil

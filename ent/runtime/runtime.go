@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
@@ -76,6 +77,53 @@ func init() {
 	feature.DefaultDescription = featureDescDescription.Default.(string)
 	// feature.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	feature.DescriptionValidator = featureDescDescription.Validators[0].(func(string) error)
+	joblease.Policy = privacy.NewPolicies(schema.JobLease{})
+	joblease.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := joblease.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	jobleaseFields := schema.JobLease{}.Fields()
+	_ = jobleaseFields
+	// jobleaseDescName is the schema descriptor for name field.
+	jobleaseDescName := jobleaseFields[0].Descriptor()
+	// joblease.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	joblease.NameValidator = func() func(string) error {
+		validators := jobleaseDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// jobleaseDescHolder is the schema descriptor for holder field.
+	jobleaseDescHolder := jobleaseFields[1].Descriptor()
+	// joblease.HolderValidator is a validator for the "holder" field. It is called by the builders before save.
+	joblease.HolderValidator = func() func(string) error {
+		validators := jobleaseDescHolder.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(holder string) error {
+			for _, fn := range fns {
+				if err := fn(holder); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	loginthrottle.Policy = privacy.NewPolicies(schema.LoginThrottle{})
 	loginthrottle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/jobs"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
 )
@@ -24,6 +26,11 @@ type App struct {
 	Service *service.Service
 	Logger  *slog.Logger
 	Handler http.Handler
+	// Jobs runs the background jobs, one replica at a time under a lease
+	// in the database: register them while assembling; the server
+	// starts them once it is ready to serve (StartJobs) and stops them
+	// when it shuts down (StopJobs).
+	Jobs *jobs.Runner
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -99,7 +106,10 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	a := &App{Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log}
+	a := &App{
+		Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log,
+		Jobs: jobs.New(d, jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}),
+	}
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {
@@ -110,6 +120,23 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
 	})
 	return a, nil
+}
+
+// StartJobs starts the registered background jobs (none: nothing runs).
+// They run until StopJobs.
+func (a *App) StartJobs(ctx context.Context) { a.Jobs.Start(ctx) }
+
+// StopJobs cancels the background jobs and waits, at most grace, until
+// they have returned and handed their leases over: another replica takes
+// each job over at its next tick. Jobs still running after grace keep
+// their leases, renewed, until they return; StopJobs then reports them.
+func (a *App) StopJobs(grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := a.Jobs.Stop(ctx); err != nil {
+		return fmt.Errorf("background jobs still running after %s: %w", grace, err)
+	}
+	return nil
 }
 
 // Close closes the database.

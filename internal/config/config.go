@@ -27,6 +27,7 @@ type Config struct {
 	Dashboard Dashboard `toml:"dashboard"`
 	Log       Log       `toml:"log"`
 	Webhooks  Webhooks  `toml:"webhooks"`
+	Jobs      Jobs      `toml:"jobs"`
 }
 
 // Server configures the HTTP listener.
@@ -111,6 +112,17 @@ type Webhooks struct {
 	AllowPrivateTargets bool `toml:"allow_private_targets"`
 }
 
+// Jobs configures the background jobs (time-based events, the webhook
+// sender, pruning), which one replica at a time runs under a lease in the
+// database.
+type Jobs struct {
+	// LeaseTTL is how long a job's lease lasts unless its holder renews it
+	// (every third of it): after a crash, another replica takes the job
+	// over this long after the last renewal. Replicas' clocks must agree
+	// to well within a fifth of it.
+	LeaseTTL Duration `toml:"lease_ttl"`
+}
+
 // Database drivers.
 const (
 	DriverSQLite   = "sqlite"
@@ -127,6 +139,9 @@ const (
 	MaxPasswordHashConcurrency = 1024
 	// MaxPasswordHashWait bounds auth.password_hash_wait.
 	MaxPasswordHashWait = time.Minute
+	// MinLeaseTTL and MaxLeaseTTL bound jobs.lease_ttl.
+	MinLeaseTTL = 5 * time.Second
+	MaxLeaseTTL = 10 * time.Minute
 )
 
 // Default returns the built-in configuration used for every key that
@@ -175,6 +190,9 @@ func Default() Config {
 		},
 		Log:      Log{Level: "info", Format: "text"},
 		Webhooks: Webhooks{AllowPrivateTargets: false},
+		Jobs: Jobs{
+			LeaseTTL: Duration{30 * time.Second},
+		},
 	}
 }
 
@@ -380,6 +398,9 @@ func (c Config) problems() []*FieldError {
 	case "text", "json":
 	default:
 		bad("log.format", `must be "text" or "json", got %q`, c.Log.Format)
+	}
+	if l := c.Jobs.LeaseTTL; l.Duration < MinLeaseTTL || l.Duration > MaxLeaseTTL {
+		bad("jobs.lease_ttl", "must be between %s and %s, got %s", Duration{MinLeaseTTL}, Duration{MaxLeaseTTL}, l)
 	}
 	return errs
 }

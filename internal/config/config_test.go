@@ -184,6 +184,15 @@ introspection = true
 			},
 		},
 		{
+			name: "jobs lease ttl from env",
+			env:  map[string]string{"GATEHOUSE_JOBS_LEASE_TTL": "45s"},
+			check: func(t *testing.T, c Config) {
+				if c.Jobs.LeaseTTL.Duration != 45*time.Second {
+					t.Errorf("lease_ttl = %s, want 45s", c.Jobs.LeaseTTL)
+				}
+			},
+		},
+		{
 			name: "postgres DSN from env infers driver",
 			env:  map[string]string{"GATEHOUSE_DATABASE_DSN": "postgres://gate:pw@db/gate"},
 			check: func(t *testing.T, c Config) {
@@ -324,6 +333,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"GATEHOUSE_GRAPHQL_PLAYGROUND", "maybe"}},
 		{name: "env bad duration", env: map[string]string{"GATEHOUSE_THROTTLE_WINDOW": "15"},
 			want: []string{"GATEHOUSE_THROTTLE_WINDOW", "invalid duration"}},
+		{name: "lease ttl out of range", file: "[jobs]\nlease_ttl = \"1s\"\n",
+			want: []string{"jobs.lease_ttl", "between 5s and 10m", "set in {dir}/c.toml"}},
+		{name: "env lease ttl out of range", env: map[string]string{"GATEHOUSE_JOBS_LEASE_TTL": "1h"},
+			want: []string{"GATEHOUSE_JOBS_LEASE_TTL", "jobs.lease_ttl"}},
 		{name: "env out of range", env: map[string]string{"GATEHOUSE_AUTH_BCRYPT_COST": "31"},
 			want: []string{"GATEHOUSE_AUTH_BCRYPT_COST", "auth.bcrypt_cost"}},
 		{name: "env bad CIDR", env: map[string]string{"GATEHOUSE_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,300.1.1.1"},
@@ -380,6 +393,9 @@ func TestValidate(t *testing.T) {
 		{"negative hash concurrency", func(c *Config) { c.Auth.PasswordHashConcurrency = -1 }, "auth.password_hash_concurrency"},
 		{"zero hash wait", func(c *Config) { c.Auth.PasswordHashWait.Duration = 0 }, "auth.password_hash_wait"},
 		{"hash wait over a minute", func(c *Config) { c.Auth.PasswordHashWait.Duration = 2 * time.Minute }, "auth.password_hash_wait"},
+		{"lease ttl below 5s", func(c *Config) { c.Jobs.LeaseTTL.Duration = 4 * time.Second }, "jobs.lease_ttl"},
+		{"lease ttl over 10m", func(c *Config) { c.Jobs.LeaseTTL.Duration = 11 * time.Minute }, "jobs.lease_ttl"},
+		{"zero lease ttl", func(c *Config) { c.Jobs.LeaseTTL.Duration = 0 }, "jobs.lease_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

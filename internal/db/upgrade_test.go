@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/joblease"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -25,6 +28,7 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
+	"gatehouse/internal/jobs"
 	"gatehouse/internal/testdb"
 	"gatehouse/internal/viewer"
 )
@@ -243,6 +247,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	}
 	checkContentFeatures(t, d, old)
 	checkWebhookEndpoints(t, d)
+	checkJobLeases(t, d, before)
 
 	// Migrating again changes nothing.
 	once := snapshot(t, d.SQL, d.Driver, nil)
@@ -542,4 +547,51 @@ func checkWebhookEndpoints(t *testing.T, d *db.DB) {
 		t.Fatalf("node(id:) of the endpoint is a %T", typ)
 	}
 	d.Ent.WebhookEndpoint.DeleteOneID(ep.ID).ExecX(sys)
+}
+
+// checkJobLeases checks the table of background jobs' leases, new in the
+// upgrade: it exists, empty, with its columns and the unique name, and a
+// job runs under a lease in it and releases it.
+func checkJobLeases(t *testing.T, d *db.DB, before map[string]tableRows) {
+	t.Helper()
+	if _, ok := before["job_leases"]; ok {
+		return // the release had it already: the snapshots compare it
+	}
+	ctx := context.Background()
+	if _, err := d.SQL.ExecContext(ctx, `SELECT id, name, holder, expires_at, acquired_at FROM job_leases WHERE 1 = 0`); err != nil {
+		t.Fatalf("after the upgrade, job_leases: %v", err)
+	}
+	if !slices.Contains(indexNames(t, d, "job_leases"), "job_leases_name_key") && !slices.ContainsFunc(indexNames(t, d, "job_leases"), func(n string) bool {
+		return strings.HasPrefix(n, "sqlite_autoindex_job_leases")
+	}) {
+		t.Errorf("after the upgrade job_leases has no unique index on name: %q", indexNames(t, d, "job_leases"))
+	}
+	sys := viewer.System(ctx)
+	if n := d.Ent.JobLease.Query().CountX(sys); n != 0 {
+		t.Fatalf("the upgrade made %d job leases", n)
+	}
+	r := jobs.New(d, jobs.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ran := make(chan struct{}, 1)
+	r.Register("upgrade.check", time.Hour, func(context.Context) error {
+		ran <- struct{}{}
+		return nil
+	})
+	r.Start(ctx)
+	select {
+	case <-ran:
+	case <-time.After(time.Minute):
+		t.Fatal("a job never ran on the upgraded database")
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := r.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	l := d.Ent.JobLease.Query().Where(joblease.Name("upgrade.check")).OnlyX(sys)
+	if l.Holder != r.Holder() || l.ExpiresAt.After(time.Now()) {
+		t.Errorf("the job's lease after it stopped: %+v", l)
+	}
+	if _, err := d.SQL.ExecContext(ctx, `DELETE FROM job_leases`); err != nil {
+		t.Fatal(err)
+	}
 }

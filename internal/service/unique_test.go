@@ -70,6 +70,17 @@ var duplicates = map[string]duplicate{
 		}
 		return f.db.Ent.LoginThrottle.Create().SetKey("user:bob").SetWindowStartedAt(time.Now()).Exec(f.sys)
 	}},
+	"job_leases(name)": {"name", func(f *fixture) error {
+		now := time.Now()
+		lease := func(holder string) error {
+			return f.db.Ent.JobLease.Create().SetName("events.time").SetHolder(holder).
+				SetAcquiredAt(now).SetExpiresAt(now.Add(time.Minute)).Exec(f.sys)
+		}
+		if err := lease("a"); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		return lease("b")
+	}},
 	"user_sessions(token_hash)": {"tokenHash", func(f *fixture) error {
 		u := f.user("erin", user.RoleUSER)
 		now := time.Now()
