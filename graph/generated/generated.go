@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/access"
@@ -77,6 +78,30 @@ type ComplexityRoot struct {
 		Session   func(childComplexity int) int
 		Token     func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	Event struct {
+		ActorID     func(childComplexity int) int
+		ActorKind   func(childComplexity int) int
+		ActorName   func(childComplexity int) int
+		At          func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IP          func(childComplexity int) int
+		RequestID   func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		SubjectType func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
+	EventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Feature struct {
@@ -456,6 +481,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
+
+	case "Event.actorID":
+		if e.ComplexityRoot.Event.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorID(childComplexity), true
+	case "Event.actorKind":
+		if e.ComplexityRoot.Event.ActorKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorKind(childComplexity), true
+	case "Event.actorName":
+		if e.ComplexityRoot.Event.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorName(childComplexity), true
+	case "Event.at":
+		if e.ComplexityRoot.Event.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.At(childComplexity), true
+	case "Event.id":
+		if e.ComplexityRoot.Event.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ID(childComplexity), true
+	case "Event.ip":
+		if e.ComplexityRoot.Event.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.IP(childComplexity), true
+	case "Event.requestID":
+		if e.ComplexityRoot.Event.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.RequestID(childComplexity), true
+	case "Event.subjectID":
+		if e.ComplexityRoot.Event.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.SubjectID(childComplexity), true
+	case "Event.subjectType":
+		if e.ComplexityRoot.Event.SubjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.SubjectType(childComplexity), true
+	case "Event.type":
+		if e.ComplexityRoot.Event.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Type(childComplexity), true
+
+	case "EventConnection.edges":
+		if e.ComplexityRoot.EventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
+	case "EventConnection.pageInfo":
+		if e.ComplexityRoot.EventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
+	case "EventConnection.totalCount":
+		if e.ComplexityRoot.EventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
+
+	case "EventEdge.cursor":
+		if e.ComplexityRoot.EventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
+	case "EventEdge.node":
+		if e.ComplexityRoot.EventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
 	case "Feature.createdAt":
 		if e.ComplexityRoot.Feature.CreatedAt == nil {
@@ -1461,6 +1579,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreatePackageContentInput", ec.unmarshalInputCreatePackageContentInput),
 			graphql.NewInputUnmarshaler("CreatePackageInput", ec.unmarshalInputCreatePackageInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("EventOrder", ec.unmarshalInputEventOrder),
 			graphql.NewInputUnmarshaler("FeatureOrder", ec.unmarshalInputFeatureOrder),
 			graphql.NewInputUnmarshaler("FeatureWhereInput", ec.unmarshalInputFeatureWhereInput),
 			graphql.NewInputUnmarshaler("IssueSessionInput", ec.unmarshalInputIssueSessionInput),
@@ -1547,7 +1666,7 @@ type executionContext struct {
 	noFieldMiddleware bool
 	// collected: the last fields collected for each object type
 	// without concurrent fields (graph/gqlgen).
-	collected [28]atomic.Pointer[collectedFields]
+	collected [31]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -1574,6 +1693,76 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type Event implements Node {
+  id: ID!
+  at: Time!
+  type: String!
+  actorID: Int
+  actorName: String!
+  actorKind: EventActorKind!
+  subjectType: String!
+  subjectID: Int
+  requestID: String!
+  ip: String!
+}
+"""
+EventActorKind is enum for the field actor_kind
+"""
+enum EventActorKind @goModel(model: "gatehouse/ent/event.ActorKind") {
+  USER
+  ADMIN
+  CLI
+  SYSTEM
+}
+"""
+A connection to a list of items.
+"""
+type EventConnection {
+  """
+  A list of edges.
+  """
+  edges: [EventEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type EventEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Event
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Event connections
+"""
+input EventOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Events.
+  """
+  field: EventOrderField!
+}
+"""
+Properties by which Event connections can be ordered.
+"""
+enum EventOrderField {
+  AT
+}
 type Feature implements Node {
   id: ID!
   createdAt: Time!
@@ -3183,6 +3372,42 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Event_id(ctx, field)
+	case "at":
+		return ec.fieldContext_Event_at(ctx, field)
+	case "type":
+		return ec.fieldContext_Event_type(ctx, field)
+	case "actorID":
+		return ec.fieldContext_Event_actorID(ctx, field)
+	case "actorName":
+		return ec.fieldContext_Event_actorName(ctx, field)
+	case "actorKind":
+		return ec.fieldContext_Event_actorKind(ctx, field)
+	case "subjectType":
+		return ec.fieldContext_Event_subjectType(ctx, field)
+	case "subjectID":
+		return ec.fieldContext_Event_subjectID(ctx, field)
+	case "requestID":
+		return ec.fieldContext_Event_requestID(ctx, field)
+	case "ip":
+		return ec.fieldContext_Event_ip(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
+}
+
+func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_EventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_EventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Feature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5216,6 +5441,648 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_at(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_at(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.At, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Event_type(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Event_actorName(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorName(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorName, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_actorKind(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorKind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorKind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+				return ec.marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+			return ec.marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "EventActorKind")
+}
+
+func (ec *executionContext) _Event_subjectType(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_subjectType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubjectType, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_subjectType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_subjectType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_subjectID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubjectID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOInt2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_subjectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Event_requestID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_requestID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.RequestID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_requestID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_requestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_ip(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_ip(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IP, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_ip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+				return ec.marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+			return ec.marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+				return ec.marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+			return ec.marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
@@ -13836,6 +14703,59 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (service.CreateUserI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEventOrder(ctx context.Context, obj any) (ent.EventOrder, error) {
+	var it ent.EventOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventOrder unmarshals raw into the EventOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventOrder(ctx context.Context, raw any) (ent.EventOrder, error) {
+	var out ent.EventOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFeatureOrder(ctx context.Context, obj any) (ent.FeatureOrder, error) {
 	var it ent.FeatureOrder
 	if obj == nil {
@@ -17888,6 +18808,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Feature(ctx, sel, obj)
+	case *ent.Event:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Event(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -18070,10 +18995,169 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var eventImplementors = []string{"Event", "Node"}
+
+func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
+	fields := ec.collectFields(3, sel, eventImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Event")
+		case "id":
+			out.Values[i] = ec.plain_Event_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec.plain_Event_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec.plain_Event_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorID":
+			out.Values[i] = ec.plain_Event_actorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actorName":
+			out.Values[i] = ec.plain_Event_actorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorKind":
+			out.Values[i] = ec.plain_Event_actorKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectType":
+			out.Values[i] = ec.plain_Event_subjectType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectID":
+			out.Values[i] = ec.plain_Event_subjectID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestID":
+			out.Values[i] = ec.plain_Event_requestID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ip":
+			out.Values[i] = ec.plain_Event_ip(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventConnectionImplementors = []string{"EventConnection"}
+
+func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
+	fields := ec.collectFields(4, sel, eventConnectionImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventConnection")
+		case "edges":
+			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec.plain_EventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventEdgeImplementors = []string{"EventEdge"}
+
+func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
+	fields := ec.collectFields(5, sel, eventEdgeImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventEdge")
+		case "node":
+			out.Values[i] = ec._EventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec.plain_EventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := ec.collectFields(3, sel, featureImplementors)
+	fields := ec.collectFields(6, sel, featureImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18136,7 +19220,7 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := ec.collectFields(4, sel, featureConnectionImplementors)
+	fields := ec.collectFields(7, sel, featureConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18179,7 +19263,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := ec.collectFields(5, sel, featureEdgeImplementors)
+	fields := ec.collectFields(8, sel, featureEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18428,7 +19512,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := ec.collectFields(6, sel, packageImplementors)
+	fields := ec.collectFields(9, sel, packageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18506,7 +19590,7 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(7, sel, packageConnectionImplementors)
+	fields := ec.collectFields(10, sel, packageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18549,7 +19633,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := ec.collectFields(8, sel, packageContentImplementors)
+	fields := ec.collectFields(11, sel, packageContentImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18622,7 +19706,7 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := ec.collectFields(9, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(12, sel, packageContentConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18665,7 +19749,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := ec.collectFields(10, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(13, sel, packageContentEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18703,7 +19787,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(11, sel, packageEdgeImplementors)
+	fields := ec.collectFields(14, sel, packageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18741,7 +19825,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := ec.collectFields(12, sel, pageInfoImplementors)
+	fields := ec.collectFields(15, sel, pageInfoImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18917,7 +20001,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := ec.collectFields(13, sel, userImplementors)
+	fields := ec.collectFields(16, sel, userImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -18995,7 +20079,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := ec.collectFields(14, sel, userConnectionImplementors)
+	fields := ec.collectFields(17, sel, userConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19038,7 +20122,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := ec.collectFields(15, sel, userEdgeImplementors)
+	fields := ec.collectFields(18, sel, userEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19076,7 +20160,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := ec.collectFields(16, sel, userPackageImplementors)
+	fields := ec.collectFields(19, sel, userPackageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19169,7 +20253,7 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(17, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(20, sel, userPackageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19212,7 +20296,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(18, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(21, sel, userPackageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19250,7 +20334,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := ec.collectFields(19, sel, userSessionImplementors)
+	fields := ec.collectFields(22, sel, userSessionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19338,7 +20422,7 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := ec.collectFields(20, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(23, sel, userSessionConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19381,7 +20465,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := ec.collectFields(21, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(24, sel, userSessionEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19419,7 +20503,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := ec.collectFields(22, sel, __DirectiveImplementors)
+	fields := ec.collectFields(25, sel, __DirectiveImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19472,7 +20556,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := ec.collectFields(23, sel, __EnumValueImplementors)
+	fields := ec.collectFields(26, sel, __EnumValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19520,7 +20604,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := ec.collectFields(24, sel, __FieldImplementors)
+	fields := ec.collectFields(27, sel, __FieldImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19578,7 +20662,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := ec.collectFields(25, sel, __InputValueImplementors)
+	fields := ec.collectFields(28, sel, __InputValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19636,7 +20720,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := ec.collectFields(26, sel, __SchemaImplementors)
+	fields := ec.collectFields(29, sel, __SchemaImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19694,7 +20778,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := ec.collectFields(27, sel, __TypeImplementors)
+	fields := ec.collectFields(30, sel, __TypeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -19884,6 +20968,30 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx context.Context, v any) (event.ActorKind, error) {
+	var res event.ActorKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx context.Context, sel ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx context.Context, v any) (*ent.EventOrderField, error) {
+	var res = new(ent.EventOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.EventOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventOrderField!")
+		return graphql.Null
+	}
 	return v
 }
 
@@ -20452,6 +21560,33 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Event(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOEventEdge2ᚖgatehouseᚋentᚐEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOEventEdge2ᚖgatehouseᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.EventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx context.Context, sel ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
@@ -21427,6 +22562,139 @@ func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) g
 	return res
 }
 
+// plain_EventConnection_totalCount is _EventConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EventConnection_totalCount(ctx, field, obj)
+}
+
+// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+// plain_EventEdge_cursor is _EventEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EventEdge_cursor(ctx, field, obj)
+}
+
+// plain_Event_actorID is _Event_actorID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.ActorID)
+	}
+	return ec._Event_actorID(ctx, field, obj)
+}
+
+// quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind is marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(sel ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+	return v
+}
+
+// plain_Event_actorKind is _Event_actorKind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorKind(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(field.Selections, obj.ActorKind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_actorKind(ctx, field, obj)
+}
+
+// plain_Event_actorName is _Event_actorName without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorName(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.ActorName); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_actorName(ctx, field, obj)
+}
+
+// plain_Event_at is _Event_at without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_at(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.At); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_at(ctx, field, obj)
+}
+
+// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := marshalIntID(v)
+	return res
+}
+
+// plain_Event_id is _Event_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_id(ctx, field, obj)
+}
+
+// plain_Event_ip is _Event_ip without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_ip(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.IP); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_ip(ctx, field, obj)
+}
+
+// plain_Event_requestID is _Event_requestID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_requestID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.RequestID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_requestID(ctx, field, obj)
+}
+
+// plain_Event_subjectID is _Event_subjectID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOInt2ᚖint(field.Selections, obj.SubjectID)
+	}
+	return ec._Event_subjectID(ctx, field, obj)
+}
+
+// plain_Event_subjectType is _Event_subjectType without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_subjectType(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.SubjectType); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_subjectType(ctx, field, obj)
+}
+
+// plain_Event_type is _Event_type without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_type(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Type); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_type(ctx, field, obj)
+}
+
 // plain_FeatureConnection_totalCount is _FeatureConnection_totalCount without a FieldContext (graph/gqlgen).
 func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FeatureConnection) graphql.Marshaler {
 	if ec.noFieldMiddleware {
@@ -21435,11 +22703,6 @@ func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Conte
 		}
 	}
 	return ec._FeatureConnection_totalCount(ctx, field, obj)
-}
-
-// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
-func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-	return v
 }
 
 // plain_FeatureEdge_cursor is _FeatureEdge_cursor without a FieldContext (graph/gqlgen).
@@ -21470,13 +22733,6 @@ func (ec *executionContext) plain_Feature_description(ctx context.Context, field
 		}
 	}
 	return ec._Feature_description(ctx, field, obj)
-}
-
-// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
-func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
-	_ = sel
-	res := marshalIntID(v)
-	return res
 }
 
 // plain_Feature_id is _Feature_id without a FieldContext (graph/gqlgen).

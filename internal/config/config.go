@@ -26,7 +26,17 @@ type Config struct {
 	GraphQL   GraphQL   `toml:"graphql"`
 	Dashboard Dashboard `toml:"dashboard"`
 	Log       Log       `toml:"log"`
+	Events    Events    `toml:"events"`
 }
+
+// Events configures the event log.
+type Events struct {
+	// Retention: events older than this are pruned (default 365 days).
+	Retention Duration `toml:"retention"`
+}
+
+// MinEventRetention bounds events.retention from below.
+const MinEventRetention = 24 * time.Hour
 
 // Server configures the HTTP listener.
 type Server struct {
@@ -164,7 +174,8 @@ func Default() Config {
 			SessionIdleTimeout:     Duration{2 * time.Hour},
 			SessionAbsoluteTimeout: Duration{12 * time.Hour},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:    Log{Level: "info", Format: "text"},
+		Events: Events{Retention: Duration{365 * 24 * time.Hour}},
 	}
 }
 
@@ -336,6 +347,10 @@ func (c Config) problems() []*FieldError {
 	if a.SessionTouchInterval.Duration >= a.SessionIdleTimeout.Duration && a.SessionIdleTimeout.Duration > 0 {
 		bad("auth.session_touch_interval", "must be shorter than auth.session_idle_timeout (%s), got %s",
 			a.SessionIdleTimeout, a.SessionTouchInterval)
+	}
+
+	if r := c.Events.Retention.Duration; r < MinEventRetention {
+		bad("events.retention", "must be at least %s, got %s", Duration{MinEventRetention}, c.Events.Retention)
 	}
 
 	t := c.Throttle
