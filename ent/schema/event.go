@@ -44,7 +44,8 @@ func (Event) Fields() []ent.Field {
 		field.Int("actor_id").
 			Optional().
 			Nillable().
-			Immutable(),
+			Immutable().
+			Annotations(entgql.Type("ID")),
 		field.String("actor_name").
 			Default("").
 			MaxLen(EventActorNameMaxLen).
@@ -59,7 +60,8 @@ func (Event) Fields() []ent.Field {
 		field.Int("subject_id").
 			Optional().
 			Nillable().
-			Immutable(),
+			Immutable().
+			Annotations(entgql.Type("ID")),
 		field.JSON("changes", map[string]change.Change{}).
 			Optional().
 			Immutable().
