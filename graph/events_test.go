@@ -150,8 +150,10 @@ func TestEventsOfEveryChange(t *testing.T) {
 			vars: func() map[string]any { return map[string]any{"id": feat} },
 			want: []wantEvent{{typ: "feature.deleted", kind: "ADMIN", actor: "root", subjectType: "feature", subject: ref(&feat)}}},
 		{name: "issue session", who: "root", query: `mutation($u: ID!) { issueSession(input: {userID: $u, label: "ci"}) { token session { id } } }`,
-			vars:    func() map[string]any { return map[string]any{"u": alice} },
-			capture: func(m map[string]any) { sess = atoi(t, m["issueSession"].(map[string]any)["session"].(map[string]any)["id"]) },
+			vars: func() map[string]any { return map[string]any{"u": alice} },
+			capture: func(m map[string]any) {
+				sess = atoi(t, m["issueSession"].(map[string]any)["session"].(map[string]any)["id"])
+			},
 			want: []wantEvent{{typ: "session.issued", kind: "ADMIN", actor: "root", subjectType: "session", subject: ref(&sess),
 				changes: map[string][2]string{"token": {"null", `"[redacted]"`}}}}},
 		{name: "revoke session", who: "root", query: `mutation($id: ID!) { revokeSession(id: $id) { id } }`,
