@@ -92,14 +92,14 @@ func (Event) Indexes() []ent.Index {
 var errEventsImmutable = errors.New("events are written only by the event log and never changed")
 
 // Hooks of the Event. They hold even for a context allowed past the
-// privacy rules: an event is created only through internal/events'
-// recording, never updated, and deleted only by its pruning.
+// privacy rules: no event is created through ent (internal/events'
+// recording inserts them with its own statement), none is updated, and
+// only the event log's pruning deletes them.
 func (Event) Hooks() []ent.Hook {
 	return []ent.Hook{
 		func(next ent.Mutator) ent.Mutator {
 			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 				switch {
-				case m.Op().Is(ent.OpCreate) && mark.Recording(ctx):
 				case m.Op().Is(ent.OpDelete|ent.OpDeleteOne) && mark.Pruning(ctx):
 				default:
 					return nil, privacy.Denyf("%w", errEventsImmutable)
@@ -120,7 +120,7 @@ func (Event) Policy() ent.Policy {
 		},
 		Mutation: privacy.MutationPolicy{
 			privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-				if mark.Recording(ctx) || mark.Pruning(ctx) {
+				if mark.Pruning(ctx) {
 					return privacy.Allow
 				}
 				return privacy.Skip
