@@ -67,8 +67,8 @@ type Recorder struct {
 	insertOnce sync.Once
 	insert     string
 	outboxes   []Outbox
-	clientIP func(context.Context) string
-	now      func() time.Time
+	clientIP   func(context.Context) string
+	now        func() time.Time
 }
 
 // New returns a Recorder; clientIP tells the client's address from a
