@@ -199,7 +199,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		return nil, err
 	}
 	if !res.Admitted {
-		if err := s.recordAttempt(ctx, "login.throttled", username, nil); err != nil {
+		if err := s.RecordAttempt(ctx, "login.throttled", username, nil); err != nil {
 			return nil, err
 		}
 		return nil, refused(res)
@@ -227,7 +227,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		if err := s.throttle.Fail(sys, res); err != nil {
 			return nil, err
 		}
-		if err := s.recordAttempt(ctx, "login.failed", username, u); err != nil {
+		if err := s.RecordAttempt(ctx, "login.failed", username, u); err != nil {
 			return nil, err
 		}
 		s.throttle.slow(ctx, res.Failures)
@@ -286,10 +286,11 @@ func (s *Service) RecordLogin(ctx context.Context, tx *ent.Tx, u *ent.User) erro
 	return err
 }
 
-// recordAttempt records a refused sign-in, which changes nothing else, in
+// RecordAttempt records a refused sign-in (type login.failed or
+// login.throttled), which changes nothing else, in
 // a transaction of its own: the username as typed (cut short), never the
 // password; the user when one has that name.
-func (s *Service) recordAttempt(ctx context.Context, typ, username string, u *ent.User) error {
+func (s *Service) RecordAttempt(ctx context.Context, typ, username string, u *ent.User) error {
 	e := events.Entry{
 		Type: typ, SubjectType: events.SubjectUser,
 		Actor: &events.Actor{Name: events.Truncate(strings.TrimSpace(username), schema.EventActorNameMaxLen), Kind: events.KindUser},

@@ -31,6 +31,11 @@ func TestDashboardChangesAreRecorded(t *testing.T) {
 	if e := newest(); e.Type != "login.failed" || e.ActorID != nil || e.ActorName != "root" || e.SubjectID == nil || *e.SubjectID != root.ID || len(e.Changes) != 0 {
 		t.Fatalf("refused sign-in: %+v", e)
 	}
+	alice := s.CreateUser("alice", "alice-password", user.RoleUSER)
+	bad.post("/admin/login", url.Values{"username": {"alice"}, "password": {"alice-password"}}).wantStatus(http.StatusUnauthorized)
+	if e := newest(); e.Type != "login.failed" || e.ActorID != nil || e.ActorName != "alice" || e.SubjectID == nil || *e.SubjectID != alice.ID {
+		t.Fatalf("a user's sign-in to the dashboard: %+v", e)
+	}
 	b := signIn(t, s, "root", "root-password")
 	if e := newest(); e.Type != "login.succeeded" || e.ActorKind != event.ActorKindADMIN || e.ActorID == nil || *e.ActorID != root.ID || e.IP != "127.0.0.1" || e.RequestID == "" {
 		t.Fatalf("sign-in: %+v", e)

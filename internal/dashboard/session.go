@@ -203,6 +203,10 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	u, err := d.auth.CheckCredentials(ctx, username, r.PostForm.Get("password"), auth.ClientInfoFrom(ctx))
 	if err == nil && u.Role != user.RoleADMIN {
 		err = apperr.New(apperr.Unauthenticated, badCredentials)
+		// Right password, but not an admin: refused like a wrong one.
+		if rerr := d.auth.RecordAttempt(ctx, "login.failed", username, u); rerr != nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		status := http.StatusUnauthorized
