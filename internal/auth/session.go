@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"golang.org/x/crypto/bcrypt"
 
@@ -628,6 +629,11 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tx *ent.Tx, userID, ke
 	q := tx.UserSession.Query().Where(usersession.UserID(userID), access.SessionActiveAt(now))
 	if keep != 0 {
 		q = q.Where(usersession.IDNEQ(keep))
+	}
+	if tx.Client().Dialect() == dialect.Postgres {
+		// Each session is revoked, and its event written, once: a
+		// revocation running at the same time waits for this one.
+		q = q.ForUpdate()
 	}
 	ids, err := q.IDs(ctx)
 	if err != nil || len(ids) == 0 {
