@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
@@ -82,6 +83,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			event.Table:           event.ValidColumn,
 			feature.Table:         feature.ValidColumn,
 			joblease.Table:        joblease.ValidColumn,
 			loginthrottle.Table:   loginthrottle.ValidColumn,

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
@@ -23,8 +24,31 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
 	graph.Nodes[0] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   event.Table,
+			Columns: event.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: event.FieldID,
+			},
+		},
+		Type: "Event",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			event.FieldAt:          {Type: field.TypeTime, Column: event.FieldAt},
+			event.FieldType:        {Type: field.TypeString, Column: event.FieldType},
+			event.FieldActorID:     {Type: field.TypeInt, Column: event.FieldActorID},
+			event.FieldActorName:   {Type: field.TypeString, Column: event.FieldActorName},
+			event.FieldActorKind:   {Type: field.TypeEnum, Column: event.FieldActorKind},
+			event.FieldSubjectType: {Type: field.TypeString, Column: event.FieldSubjectType},
+			event.FieldSubjectID:   {Type: field.TypeInt, Column: event.FieldSubjectID},
+			event.FieldChanges:     {Type: field.TypeJSON, Column: event.FieldChanges},
+			event.FieldRequestID:   {Type: field.TypeString, Column: event.FieldRequestID},
+			event.FieldIP:          {Type: field.TypeString, Column: event.FieldIP},
+		},
+	}
+	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feature.Table,
 			Columns: feature.Columns,
@@ -43,7 +67,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feature.FieldKind:        {Type: field.TypeEnum, Column: feature.FieldKind},
 		},
 	}
-	graph.Nodes[1] = &sqlgraph.Node{
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   joblease.Table,
 			Columns: joblease.Columns,
@@ -60,7 +84,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			joblease.FieldAcquiredAt: {Type: field.TypeTime, Column: joblease.FieldAcquiredAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginthrottle.Table,
 			Columns: loginthrottle.Columns,
@@ -77,7 +101,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginthrottle.FieldLockedUntil:     {Type: field.TypeTime, Column: loginthrottle.FieldLockedUntil},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagecontent.Table,
 			Columns: packagecontent.Columns,
@@ -96,7 +120,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagecontent.FieldLimit:     {Type: field.TypeInt, Column: packagecontent.FieldLimit},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   packagetrial.Table,
 			Columns: packagetrial.Columns,
@@ -112,7 +136,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			packagetrial.FieldCreatedAt: {Type: field.TypeTime, Column: packagetrial.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pkg.Table,
 			Columns: pkg.Columns,
@@ -132,7 +156,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pkg.FieldGraceDays: {Type: field.TypeInt, Column: pkg.FieldGraceDays},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -154,7 +178,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpackage.Table,
 			Columns: userpackage.Columns,
@@ -176,7 +200,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpackage.FieldSuspendReason: {Type: field.TypeString, Column: userpackage.FieldSuspendReason},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usersession.Table,
 			Columns: usersession.Columns,
@@ -198,7 +222,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			usersession.FieldUserAgent:    {Type: field.TypeString, Column: usersession.FieldUserAgent},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -398,6 +422,96 @@ type predicateAdder interface {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EventQuery builder.
+func (_q *EventQuery) Filter() *EventFilter {
+	return &EventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EventMutation builder.
+func (m *EventMutation) Filter() *EventFilter {
+	return &EventFilter{config: m.config, predicateAdder: m}
+}
+
+// EventFilter provides a generic filtering capability at runtime for EventQuery.
+type EventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *EventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(event.FieldID))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *EventFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(event.FieldAt))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *EventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(event.FieldType))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *EventFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(event.FieldActorID))
+}
+
+// WhereActorName applies the entql string predicate on the actor_name field.
+func (f *EventFilter) WhereActorName(p entql.StringP) {
+	f.Where(p.Field(event.FieldActorName))
+}
+
+// WhereActorKind applies the entql string predicate on the actor_kind field.
+func (f *EventFilter) WhereActorKind(p entql.StringP) {
+	f.Where(p.Field(event.FieldActorKind))
+}
+
+// WhereSubjectType applies the entql string predicate on the subject_type field.
+func (f *EventFilter) WhereSubjectType(p entql.StringP) {
+	f.Where(p.Field(event.FieldSubjectType))
+}
+
+// WhereSubjectID applies the entql int predicate on the subject_id field.
+func (f *EventFilter) WhereSubjectID(p entql.IntP) {
+	f.Where(p.Field(event.FieldSubjectID))
+}
+
+// WhereChanges applies the entql json.RawMessage predicate on the changes field.
+func (f *EventFilter) WhereChanges(p entql.BytesP) {
+	f.Where(p.Field(event.FieldChanges))
+}
+
+// WhereRequestID applies the entql string predicate on the request_id field.
+func (f *EventFilter) WhereRequestID(p entql.StringP) {
+	f.Where(p.Field(event.FieldRequestID))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *EventFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(event.FieldIP))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *FeatureQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -426,7 +540,7 @@ type FeatureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeatureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -510,7 +624,7 @@ type JobLeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JobLeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -570,7 +684,7 @@ type LoginThrottleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginThrottleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -630,7 +744,7 @@ type PackageContentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageContentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -728,7 +842,7 @@ type PackageTrialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PackageTrialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -811,7 +925,7 @@ type PkgFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PkgFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -928,7 +1042,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1055,7 +1169,7 @@ type UserPackageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPackageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1168,7 +1282,7 @@ type UserSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1267,7 +1381,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

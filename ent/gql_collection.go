@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
@@ -15,6 +16,132 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EventQuery) CollectFields(ctx context.Context, satisfies ...string) (*EventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(event.Columns))
+		selectedFields = []string{event.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "at":
+			if _, ok := fieldSeen[event.FieldAt]; !ok {
+				selectedFields = append(selectedFields, event.FieldAt)
+				fieldSeen[event.FieldAt] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[event.FieldType]; !ok {
+				selectedFields = append(selectedFields, event.FieldType)
+				fieldSeen[event.FieldType] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[event.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, event.FieldActorID)
+				fieldSeen[event.FieldActorID] = struct{}{}
+			}
+		case "actorName":
+			if _, ok := fieldSeen[event.FieldActorName]; !ok {
+				selectedFields = append(selectedFields, event.FieldActorName)
+				fieldSeen[event.FieldActorName] = struct{}{}
+			}
+		case "actorKind":
+			if _, ok := fieldSeen[event.FieldActorKind]; !ok {
+				selectedFields = append(selectedFields, event.FieldActorKind)
+				fieldSeen[event.FieldActorKind] = struct{}{}
+			}
+		case "subjectType":
+			if _, ok := fieldSeen[event.FieldSubjectType]; !ok {
+				selectedFields = append(selectedFields, event.FieldSubjectType)
+				fieldSeen[event.FieldSubjectType] = struct{}{}
+			}
+		case "subjectID":
+			if _, ok := fieldSeen[event.FieldSubjectID]; !ok {
+				selectedFields = append(selectedFields, event.FieldSubjectID)
+				fieldSeen[event.FieldSubjectID] = struct{}{}
+			}
+		case "requestID":
+			if _, ok := fieldSeen[event.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, event.FieldRequestID)
+				fieldSeen[event.FieldRequestID] = struct{}{}
+			}
+		case "ip":
+			if _, ok := fieldSeen[event.FieldIP]; !ok {
+				selectedFields = append(selectedFields, event.FieldIP)
+				fieldSeen[event.FieldIP] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type eventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EventPaginateOption
+}
+
+func newEventPaginateArgs(rv map[string]any) *eventPaginateArgs {
+	args := &eventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &EventOrder{Field: &EventOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithEventOrder(order))
+			}
+		case *EventOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithEventOrder(v))
+			}
+		}
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *FeatureQuery) CollectFields(ctx context.Context, satisfies ...string) (*FeatureQuery, error) {

@@ -27,6 +27,39 @@ func (c *Client) ReadRows(ctx context.Context, query string, args []any, fn func
 	return rows.Err()
 }
 
+// EventScanner builds Event nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type EventScanner struct {
+	config
+	columns []string
+	node    *Event
+	values  []any
+}
+
+// Scanner returns a EventScanner of the columns in this order.
+func (c *EventClient) Scanner(columns ...string) *EventScanner {
+	return &EventScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *EventScanner) Dest() ([]any, error) {
+	s.node = &Event{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *EventScanner) Node() (*Event, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}
+
 // FeatureScanner builds Feature nodes bound to a client from the rows of
 // a hand-written statement that selects the node's columns in a given order.
 type FeatureScanner struct {

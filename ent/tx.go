@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// Event is the client for interacting with the Event builders.
+	Event *EventClient
 	// Feature is the client for interacting with the Feature builders.
 	Feature *FeatureClient
 	// JobLease is the client for interacting with the JobLease builders.
@@ -165,6 +167,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.Event = NewEventClient(tx.config)
 	tx.Feature = NewFeatureClient(tx.config)
 	tx.JobLease = NewJobLeaseClient(tx.config)
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
@@ -184,7 +187,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Feature.QueryXXX(), the query will be executed
+// applies a query, for example: Event.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

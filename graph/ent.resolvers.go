@@ -84,6 +84,9 @@ func (r *queryResolver) UserSessions(ctx context.Context, after *entgql.Cursor[i
 	return r.Client.UserSession.Query().Paginate(ctx, after, first, before, last, ent.WithUserSessionOrder(orderBy), ent.WithUserSessionFilter(where.Filter))
 }
 
+// Event returns generated.EventResolver implementation.
+func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -97,6 +100,7 @@ func (r *Resolver) UserPackage() generated.UserPackageResolver { return &userPac
 func (r *Resolver) UserSession() generated.UserSessionResolver { return &userSessionResolver{r} }
 
 type (
+	eventResolver       struct{ *Resolver }
 	queryResolver       struct{ *Resolver }
 	userResolver        struct{ *Resolver }
 	userPackageResolver struct{ *Resolver }

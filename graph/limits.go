@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/graph/generated"
+	"gatehouse/graph/model"
 	"gatehouse/internal/apperr"
 )
 
@@ -74,6 +75,9 @@ func complexity() generated.ComplexityRoot {
 		return pageCost(child, first, last)
 	}
 	c.Query.UserSessions = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserSessionOrder, _ *ent.UserSessionWhereInput) int {
+		return pageCost(child, first, last)
+	}
+	c.Query.Events = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.EventOrder, _ *model.EventWhereInput) int {
 		return pageCost(child, first, last)
 	}
 	c.Query.Nodes = func(child int, ids []int) int { return 1 + child*max(len(ids), 1) }

@@ -24,6 +24,7 @@ import (
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/events"
 	"gatehouse/internal/logging"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
@@ -437,7 +438,7 @@ func (e *env) userCreate(args []string) error {
 	}
 	defer a.Close()
 	// The operator at the console acts with full rights.
-	ctx := viewer.System(e.ctx)
+	ctx := events.CLI(viewer.System(e.ctx))
 	u, err := a.Service.CreateUser(ctx, service.CreateUserInput{Username: *username, Password: pw, Role: &r})
 	if err != nil {
 		return describe(ctx, err)
@@ -478,7 +479,7 @@ func (e *env) userPasswd(args []string) error {
 		return err
 	}
 	defer a.Close()
-	ctx := viewer.System(e.ctx)
+	ctx := events.CLI(viewer.System(e.ctx))
 	u, err := findUser(ctx, a, *username)
 	if err != nil {
 		return err
@@ -508,7 +509,7 @@ func (e *env) userSetDisabled(args []string, disabled bool) error {
 		return err
 	}
 	defer a.Close()
-	ctx := viewer.System(e.ctx)
+	ctx := events.CLI(viewer.System(e.ctx))
 	u, err := findUser(ctx, a, *username)
 	if err != nil {
 		return err

@@ -9,6 +9,48 @@ import (
 )
 
 var (
+	// EventsColumns holds the columns for the "events" table.
+	EventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "type", Type: field.TypeString, Size: 64},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "actor_name", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "actor_kind", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN", "CLI", "SYSTEM"}},
+		{Name: "subject_type", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "subject_id", Type: field.TypeInt, Nullable: true},
+		{Name: "changes", Type: field.TypeJSON, Nullable: true},
+		{Name: "request_id", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
+	}
+	// EventsTable holds the schema information for the "events" table.
+	EventsTable = &schema.Table{
+		Name:       "events",
+		Columns:    EventsColumns,
+		PrimaryKey: []*schema.Column{EventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "event_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[1]},
+			},
+			{
+				Name:    "event_type_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[2], EventsColumns[1]},
+			},
+			{
+				Name:    "event_actor_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[3], EventsColumns[1]},
+			},
+			{
+				Name:    "event_subject_type_subject_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[6], EventsColumns[7], EventsColumns[1]},
+			},
+		},
+	}
 	// FeaturesColumns holds the columns for the "features" table.
 	FeaturesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -317,6 +359,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		EventsTable,
 		FeaturesTable,
 		JobLeasesTable,
 		LoginThrottlesTable,
@@ -331,6 +374,10 @@ var (
 )
 
 func init() {
+	EventsTable.Annotation = &entsql.Annotation{
+		Table:          "events",
+		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
 	FeaturesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"context"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/joblease"
 	"gatehouse/ent/loginthrottle"
@@ -25,6 +26,66 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	event.Policy = privacy.NewPolicies(schema.Event{})
+	event.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := event.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	eventHooks := schema.Event{}.Hooks()
+
+	event.Hooks[1] = eventHooks[0]
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescAt is the schema descriptor for at field.
+	eventDescAt := eventFields[0].Descriptor()
+	// event.DefaultAt holds the default value on creation for the at field.
+	event.DefaultAt = eventDescAt.Default.(func() time.Time)
+	// eventDescType is the schema descriptor for type field.
+	eventDescType := eventFields[1].Descriptor()
+	// event.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	event.TypeValidator = func() func(string) error {
+		validators := eventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// eventDescActorName is the schema descriptor for actor_name field.
+	eventDescActorName := eventFields[3].Descriptor()
+	// event.DefaultActorName holds the default value on creation for the actor_name field.
+	event.DefaultActorName = eventDescActorName.Default.(string)
+	// event.ActorNameValidator is a validator for the "actor_name" field. It is called by the builders before save.
+	event.ActorNameValidator = eventDescActorName.Validators[0].(func(string) error)
+	// eventDescSubjectType is the schema descriptor for subject_type field.
+	eventDescSubjectType := eventFields[5].Descriptor()
+	// event.DefaultSubjectType holds the default value on creation for the subject_type field.
+	event.DefaultSubjectType = eventDescSubjectType.Default.(string)
+	// event.SubjectTypeValidator is a validator for the "subject_type" field. It is called by the builders before save.
+	event.SubjectTypeValidator = eventDescSubjectType.Validators[0].(func(string) error)
+	// eventDescRequestID is the schema descriptor for request_id field.
+	eventDescRequestID := eventFields[8].Descriptor()
+	// event.DefaultRequestID holds the default value on creation for the request_id field.
+	event.DefaultRequestID = eventDescRequestID.Default.(string)
+	// event.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
+	event.RequestIDValidator = eventDescRequestID.Validators[0].(func(string) error)
+	// eventDescIP is the schema descriptor for ip field.
+	eventDescIP := eventFields[9].Descriptor()
+	// event.DefaultIP holds the default value on creation for the ip field.
+	event.DefaultIP = eventDescIP.Default.(string)
+	// event.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	event.IPValidator = eventDescIP.Validators[0].(func(string) error)
 	featureMixin := schema.Feature{}.Mixin()
 	feature.Policy = privacy.NewPolicies(schema.Feature{})
 	feature.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/ent"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
+	"gatehouse/graph/model"
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
@@ -41,6 +43,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Event() EventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	User() UserResolver
@@ -78,6 +81,37 @@ type ComplexityRoot struct {
 		Session   func(childComplexity int) int
 		Token     func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	Event struct {
+		ActorID     func(childComplexity int) int
+		ActorKind   func(childComplexity int) int
+		ActorName   func(childComplexity int) int
+		At          func(childComplexity int) int
+		Changes     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IP          func(childComplexity int) int
+		RequestID   func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		SubjectType func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
+	EventChange struct {
+		Field func(childComplexity int) int
+		From  func(childComplexity int) int
+		To    func(childComplexity int) int
+	}
+
+	EventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Feature struct {
@@ -189,6 +223,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		CheckAccess      func(childComplexity int, feature string) int
+		Events           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *model.EventWhereInput) int
 		Feature          func(childComplexity int, id *int, key *string) int
 		Features         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) int
 		Me               func(childComplexity int) int
@@ -314,6 +349,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type EventResolver interface {
+	Changes(ctx context.Context, obj *ent.Event) ([]*model.EventChange, error)
+}
 type MutationResolver interface {
 	Login(ctx context.Context, input auth.LoginInput) (*auth.Payload, error)
 	Logout(ctx context.Context) (bool, error)
@@ -354,6 +392,7 @@ type QueryResolver interface {
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
 	UserPackages(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserPackageOrder, where *ent.UserPackageWhereInput) (*ent.UserPackageConnection, error)
 	UserSessions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserSessionOrder, where *ent.UserSessionWhereInput) (*ent.UserSessionConnection, error)
+	Events(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *model.EventWhereInput) (*ent.EventConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
 	CheckAccess(ctx context.Context, feature string) (*service.AccessCheck, error)
 	User(ctx context.Context, id *int, username *string) (*ent.User, error)
@@ -496,6 +535,124 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
+
+	case "Event.actorID":
+		if e.ComplexityRoot.Event.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorID(childComplexity), true
+	case "Event.actorKind":
+		if e.ComplexityRoot.Event.ActorKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorKind(childComplexity), true
+	case "Event.actorName":
+		if e.ComplexityRoot.Event.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ActorName(childComplexity), true
+	case "Event.at":
+		if e.ComplexityRoot.Event.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.At(childComplexity), true
+	case "Event.changes":
+		if e.ComplexityRoot.Event.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Changes(childComplexity), true
+	case "Event.id":
+		if e.ComplexityRoot.Event.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.ID(childComplexity), true
+	case "Event.ip":
+		if e.ComplexityRoot.Event.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.IP(childComplexity), true
+	case "Event.requestID":
+		if e.ComplexityRoot.Event.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.RequestID(childComplexity), true
+	case "Event.subjectID":
+		if e.ComplexityRoot.Event.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.SubjectID(childComplexity), true
+	case "Event.subjectType":
+		if e.ComplexityRoot.Event.SubjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.SubjectType(childComplexity), true
+	case "Event.type":
+		if e.ComplexityRoot.Event.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Type(childComplexity), true
+
+	case "EventChange.field":
+		if e.ComplexityRoot.EventChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventChange.Field(childComplexity), true
+	case "EventChange.from":
+		if e.ComplexityRoot.EventChange.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventChange.From(childComplexity), true
+	case "EventChange.to":
+		if e.ComplexityRoot.EventChange.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventChange.To(childComplexity), true
+
+	case "EventConnection.edges":
+		if e.ComplexityRoot.EventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
+	case "EventConnection.pageInfo":
+		if e.ComplexityRoot.EventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
+	case "EventConnection.totalCount":
+		if e.ComplexityRoot.EventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
+
+	case "EventEdge.cursor":
+		if e.ComplexityRoot.EventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
+	case "EventEdge.node":
+		if e.ComplexityRoot.EventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
 	case "Feature.createdAt":
 		if e.ComplexityRoot.Feature.CreatedAt == nil {
@@ -1093,6 +1250,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CheckAccess(childComplexity, args["feature"].(string)), true
+	case "Query.events":
+		if e.ComplexityRoot.Query.Events == nil {
+			break
+		}
+
+		args, err := ec.field_Query_events_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Events(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.EventOrder), args["where"].(*model.EventWhereInput)), true
 	case "Query.feature":
 		if e.ComplexityRoot.Query.Feature == nil {
 			break
@@ -1662,6 +1830,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreatePackageInput", ec.unmarshalInputCreatePackageInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("CreateWebhookEndpointInput", ec.unmarshalInputCreateWebhookEndpointInput),
+			graphql.NewInputUnmarshaler("EventOrder", ec.unmarshalInputEventOrder),
+			graphql.NewInputUnmarshaler("EventWhereInput", ec.unmarshalInputEventWhereInput),
 			graphql.NewInputUnmarshaler("FeatureOrder", ec.unmarshalInputFeatureOrder),
 			graphql.NewInputUnmarshaler("FeatureWhereInput", ec.unmarshalInputFeatureWhereInput),
 			graphql.NewInputUnmarshaler("IssueSessionInput", ec.unmarshalInputIssueSessionInput),
@@ -1751,7 +1921,7 @@ type executionContext struct {
 	noFieldMiddleware bool
 	// collected: the last fields collected for each object type
 	// without concurrent fields (graph/gqlgen).
-	collected [32]atomic.Pointer[collectedFields]
+	collected [36]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -1778,6 +1948,76 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type Event implements Node {
+  id: ID!
+  at: Time!
+  type: String!
+  actorID: ID
+  actorName: String!
+  actorKind: EventActorKind!
+  subjectType: String!
+  subjectID: ID
+  requestID: String!
+  ip: String!
+}
+"""
+EventActorKind is enum for the field actor_kind
+"""
+enum EventActorKind @goModel(model: "gatehouse/ent/event.ActorKind") {
+  USER
+  ADMIN
+  CLI
+  SYSTEM
+}
+"""
+A connection to a list of items.
+"""
+type EventConnection {
+  """
+  A list of edges.
+  """
+  edges: [EventEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type EventEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Event
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Event connections
+"""
+input EventOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Events.
+  """
+  field: EventOrderField!
+}
+"""
+Properties by which Event connections can be ordered.
+"""
+enum EventOrderField {
+  AT
+}
 type Feature implements Node {
   id: ID!
   createdAt: Time!
@@ -3225,6 +3465,48 @@ input WebhookEndpointWhereInput {
   previousSecretUntilNotNil: Boolean
 }
 `, BuiltIn: false},
+	{Name: "../events.graphql", Input: `"One field's value before and after a change, as JSON texts (null: none). Secrets read \"[redacted]\"."
+type EventChange {
+  field: String!
+  from: String
+  to: String
+}
+
+extend type Event {
+  "The fields that changed, by name."
+  changes: [EventChange!]! @goField(forceResolver: true)
+}
+
+"Which events to list; all given conditions hold."
+input EventWhereInput {
+  "Exactly this type, e.g. user_package.extended."
+  type: String
+  "Any of these types."
+  typeIn: [String!]
+  "Events of this acting user."
+  actorID: ID
+  "Events about this kind of object (user, package, feature, package_content, user_package, session)."
+  subjectType: String
+  "Events about this object (with subjectType)."
+  subjectID: ID
+  "Events at or after this time."
+  since: Time
+  "Events before this time."
+  until: Time
+}
+
+extend type Query {
+  "The event log: who changed what, newest first unless orderBy says otherwise. Admins only."
+  events(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: EventOrder
+    where: EventWhereInput
+  ): EventConnection! @hasRole(role: ADMIN)
+}
+`, BuiltIn: false},
 	{Name: "../schema.graphql", Input: `# Hand-written part of the Gatehouse API. graph/ent.graphql is generated from
 # ent/schema; this file adds sign-in, self-service, access checks and the
 # admin mutations.
@@ -3600,6 +3882,68 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Event_id(ctx, field)
+	case "at":
+		return ec.fieldContext_Event_at(ctx, field)
+	case "type":
+		return ec.fieldContext_Event_type(ctx, field)
+	case "actorID":
+		return ec.fieldContext_Event_actorID(ctx, field)
+	case "actorName":
+		return ec.fieldContext_Event_actorName(ctx, field)
+	case "actorKind":
+		return ec.fieldContext_Event_actorKind(ctx, field)
+	case "subjectType":
+		return ec.fieldContext_Event_subjectType(ctx, field)
+	case "subjectID":
+		return ec.fieldContext_Event_subjectID(ctx, field)
+	case "requestID":
+		return ec.fieldContext_Event_requestID(ctx, field)
+	case "ip":
+		return ec.fieldContext_Event_ip(ctx, field)
+	case "changes":
+		return ec.fieldContext_Event_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
+}
+
+func (ec *executionContext) childFields_EventChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_EventChange_field(ctx, field)
+	case "from":
+		return ec.fieldContext_EventChange_from(ctx, field)
+	case "to":
+		return ec.fieldContext_EventChange_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventChange", field.Name)
+}
+
+func (ec *executionContext) childFields_EventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_EventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_EventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Feature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4543,6 +4887,60 @@ func (ec *executionContext) field_Query_checkAccess_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["feature"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.EventOrder, error) {
+			return ec.unmarshalOEventOrder2ᚖgatehouseᚋentᚐEventOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*model.EventWhereInput, error) {
+			return ec.unmarshalOEventWhereInput2ᚖgatehouseᚋgraphᚋmodelᚐEventWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -5819,6 +6217,821 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_id(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNID2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_at(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_at(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.At, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Event_type(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Type, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOID2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_actorName(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorName(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorName, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_actorKind(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_actorKind(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActorKind, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+				return ec.marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_actorKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+			return ec.marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_actorKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "EventActorKind")
+}
+
+func (ec *executionContext) _Event_subjectType(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_subjectType(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubjectType, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_subjectType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_subjectType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_subjectID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.SubjectID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+				return ec.marshalOID2ᚖint(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_subjectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_requestID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_requestID(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.RequestID, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_requestID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_requestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_ip(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_ip(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.IP, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_ip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+}
+
+func (ec *executionContext) _Event_changes(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Event_changes(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Event().Changes(ctx, obj)
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*model.EventChange) graphql.Marshaler {
+				return ec.marshalNEventChange2ᚕᚖgatehouseᚋgraphᚋmodelᚐEventChangeᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().Changes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EventChange) graphql.Marshaler {
+			return ec.marshalNEventChange2ᚕᚖgatehouseᚋgraphᚋmodelᚐEventChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventChange_field(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventChange_field(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Field, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventChange_from(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventChange_from(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.From, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventChange_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventChange_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventChange_to(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventChange_to(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.To, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventChange_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventChange_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_edges(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Edges, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+				return ec.marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+			return ec.marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.PageInfo, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+				return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.TotalCount, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventEdge_node(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Node, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+				return ec.marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+			return ec.marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EventEdge_cursor(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Cursor, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+				return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Feature_id(ctx context.Context, field graphql.CollectedField, obj *ent.Feature) (ret graphql.Marshaler) {
@@ -9983,6 +11196,68 @@ func (ec *executionContext) fieldContext_Query_userSessions(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_userSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_events(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Events(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.EventOrder), fc.Args["where"].(*model.EventWhereInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *ent.EventConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.EventConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.EventConnection) graphql.Marshaler {
+			return ec.marshalNEventConnection2ᚖgatehouseᚋentᚐEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_events(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_events_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15535,6 +16810,143 @@ func UnmarshalCreateWebhookEndpointInput(ctx context.Context, raw any) (webhooks
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEventOrder(ctx context.Context, obj any) (ent.EventOrder, error) {
+	var it ent.EventOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventOrder unmarshals raw into the EventOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventOrder(ctx context.Context, raw any) (ent.EventOrder, error) {
+	var out ent.EventOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEventWhereInput(ctx context.Context, obj any) (model.EventWhereInput, error) {
+	var it model.EventWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "typeIn", "actorID", "subjectType", "subjectID", "since", "until"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "typeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIn = data
+		case "actorID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActorID = data
+		case "subjectType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectType = data
+		case "subjectID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubjectID = data
+		case "since":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("since"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Since = data
+		case "until":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("until"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Until = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventWhereInput unmarshals raw into the EventWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventWhereInput(ctx context.Context, raw any) (model.EventWhereInput, error) {
+	var out model.EventWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFeatureOrder(ctx context.Context, obj any) (ent.FeatureOrder, error) {
 	var it ent.FeatureOrder
 	if obj == nil {
@@ -20205,6 +21617,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Feature(ctx, sel, obj)
+	case *ent.Event:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Event(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -20387,10 +21804,217 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var eventImplementors = []string{"Event", "Node"}
+
+func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
+	fields := ec.collectFields(3, sel, eventImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Event")
+		case "id":
+			out.Values[i] = ec.plain_Event_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec.plain_Event_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec.plain_Event_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorID":
+			out.Values[i] = ec.plain_Event_actorID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actorName":
+			out.Values[i] = ec.plain_Event_actorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorKind":
+			out.Values[i] = ec.plain_Event_actorKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectType":
+			out.Values[i] = ec.plain_Event_subjectType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectID":
+			out.Values[i] = ec.plain_Event_subjectID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestID":
+			out.Values[i] = ec.plain_Event_requestID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ip":
+			out.Values[i] = ec.plain_Event_ip(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changes":
+			out.Values[i] = ec._Event_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventChangeImplementors = []string{"EventChange"}
+
+func (ec *executionContext) _EventChange(ctx context.Context, sel ast.SelectionSet, obj *model.EventChange) graphql.Marshaler {
+	fields := ec.collectFields(4, sel, eventChangeImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventChange")
+		case "field":
+			out.Values[i] = ec.plain_EventChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec.plain_EventChange_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec.plain_EventChange_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventConnectionImplementors = []string{"EventConnection"}
+
+func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
+	fields := ec.collectFields(5, sel, eventConnectionImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventConnection")
+		case "edges":
+			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec.plain_EventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventEdgeImplementors = []string{"EventEdge"}
+
+func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
+	fields := ec.collectFields(6, sel, eventEdgeImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventEdge")
+		case "node":
+			out.Values[i] = ec._EventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec.plain_EventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := ec.collectFields(3, sel, featureImplementors)
+	fields := ec.collectFields(7, sel, featureImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20453,7 +22077,7 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := ec.collectFields(4, sel, featureConnectionImplementors)
+	fields := ec.collectFields(8, sel, featureConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20496,7 +22120,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := ec.collectFields(5, sel, featureEdgeImplementors)
+	fields := ec.collectFields(9, sel, featureEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20773,7 +22397,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := ec.collectFields(6, sel, packageImplementors)
+	fields := ec.collectFields(10, sel, packageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20851,7 +22475,7 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(7, sel, packageConnectionImplementors)
+	fields := ec.collectFields(11, sel, packageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20894,7 +22518,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := ec.collectFields(8, sel, packageContentImplementors)
+	fields := ec.collectFields(12, sel, packageContentImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -20967,7 +22591,7 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := ec.collectFields(9, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(13, sel, packageContentConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21010,7 +22634,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := ec.collectFields(10, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(14, sel, packageContentEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21048,7 +22672,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(11, sel, packageEdgeImplementors)
+	fields := ec.collectFields(15, sel, packageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21086,7 +22710,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := ec.collectFields(12, sel, pageInfoImplementors)
+	fields := ec.collectFields(16, sel, pageInfoImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21198,6 +22822,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_userSessions(ctx, field)
 				})
+		case "events":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_events(ctx, field)
+				})
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -21274,7 +22904,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := ec.collectFields(13, sel, userImplementors)
+	fields := ec.collectFields(17, sel, userImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21352,7 +22982,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := ec.collectFields(14, sel, userConnectionImplementors)
+	fields := ec.collectFields(18, sel, userConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21395,7 +23025,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := ec.collectFields(15, sel, userEdgeImplementors)
+	fields := ec.collectFields(19, sel, userEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21433,7 +23063,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := ec.collectFields(16, sel, userPackageImplementors)
+	fields := ec.collectFields(20, sel, userPackageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21526,7 +23156,7 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(17, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(21, sel, userPackageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21569,7 +23199,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(18, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(22, sel, userPackageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21607,7 +23237,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := ec.collectFields(19, sel, userSessionImplementors)
+	fields := ec.collectFields(23, sel, userSessionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21695,7 +23325,7 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := ec.collectFields(20, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(24, sel, userSessionConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21738,7 +23368,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := ec.collectFields(21, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(25, sel, userSessionEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21776,7 +23406,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var webhookEndpointImplementors = []string{"WebhookEndpoint", "Node"}
 
 func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpoint) graphql.Marshaler {
-	fields := ec.collectFields(22, sel, webhookEndpointImplementors)
+	fields := ec.collectFields(26, sel, webhookEndpointImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21844,7 +23474,7 @@ func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.Select
 var webhookEndpointConnectionImplementors = []string{"WebhookEndpointConnection"}
 
 func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointConnection) graphql.Marshaler {
-	fields := ec.collectFields(23, sel, webhookEndpointConnectionImplementors)
+	fields := ec.collectFields(27, sel, webhookEndpointConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21887,7 +23517,7 @@ func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel 
 var webhookEndpointEdgeImplementors = []string{"WebhookEndpointEdge"}
 
 func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointEdge) graphql.Marshaler {
-	fields := ec.collectFields(24, sel, webhookEndpointEdgeImplementors)
+	fields := ec.collectFields(28, sel, webhookEndpointEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21925,7 +23555,7 @@ func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.Se
 var webhookEndpointWithSecretImplementors = []string{"WebhookEndpointWithSecret"}
 
 func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel ast.SelectionSet, obj *webhooks.EndpointWithSecret) graphql.Marshaler {
-	fields := ec.collectFields(25, sel, webhookEndpointWithSecretImplementors)
+	fields := ec.collectFields(29, sel, webhookEndpointWithSecretImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -21963,7 +23593,7 @@ func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel 
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := ec.collectFields(26, sel, __DirectiveImplementors)
+	fields := ec.collectFields(30, sel, __DirectiveImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22016,7 +23646,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := ec.collectFields(27, sel, __EnumValueImplementors)
+	fields := ec.collectFields(31, sel, __EnumValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22064,7 +23694,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := ec.collectFields(28, sel, __FieldImplementors)
+	fields := ec.collectFields(32, sel, __FieldImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22122,7 +23752,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := ec.collectFields(29, sel, __InputValueImplementors)
+	fields := ec.collectFields(33, sel, __InputValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22180,7 +23810,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := ec.collectFields(30, sel, __SchemaImplementors)
+	fields := ec.collectFields(34, sel, __SchemaImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22238,7 +23868,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := ec.collectFields(31, sel, __TypeImplementors)
+	fields := ec.collectFields(35, sel, __TypeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -22433,6 +24063,62 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx context.Context, v any) (event.ActorKind, error) {
+	var res event.ActorKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx context.Context, sel ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNEventChange2ᚕᚖgatehouseᚋgraphᚋmodelᚐEventChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventChange) graphql.Marshaler {
+	ret := marshalSliceSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventChange2ᚖgatehouseᚋgraphᚋmodelᚐEventChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventChange2ᚖgatehouseᚋgraphᚋmodelᚐEventChange(ctx context.Context, sel ast.SelectionSet, v *model.EventChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventChange!")
+		return graphql.Null
+	}
+	return ec._EventChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventConnection2ᚖgatehouseᚋentᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.EventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventConnection!")
+		return graphql.Null
+	}
+	return ec._EventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx context.Context, v any) (*ent.EventOrderField, error) {
+	var res = new(ent.EventOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEventOrderField2ᚖgatehouseᚋentᚐEventOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.EventOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventOrderField!")
+		return graphql.Null
+	}
 	return v
 }
 
@@ -23078,6 +24764,49 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOEvent2ᚖgatehouseᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Event(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEventEdge2ᚕᚖgatehouseᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOEventEdge2ᚖgatehouseᚋentᚐEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOEventEdge2ᚖgatehouseᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.EventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOEventOrder2ᚖgatehouseᚋentᚐEventOrder(ctx context.Context, v any) (*ent.EventOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEventOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOEventWhereInput2ᚖgatehouseᚋgraphᚋmodelᚐEventWhereInput(ctx context.Context, v any) (*model.EventWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEventWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOFeature2ᚖgatehouseᚋentᚐFeature(ctx context.Context, sel ast.SelectionSet, v *ent.Feature) graphql.Marshaler {
@@ -24106,11 +25835,190 @@ func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field g
 	return ec._AuthPayload_token(ctx, field, obj)
 }
 
+// plain_EventChange_field is _EventChange_field without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventChange_field(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Field); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EventChange_field(ctx, field, obj)
+}
+
+// quiet_marshalOString2ᚖstring is marshalOString2ᚖstring without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOString2ᚖstring(sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+// plain_EventChange_from is _EventChange_from without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventChange_from(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.From)
+	}
+	return ec._EventChange_from(ctx, field, obj)
+}
+
+// plain_EventChange_to is _EventChange_to without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventChange_to(ctx context.Context, field graphql.CollectedField, obj *model.EventChange) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOString2ᚖstring(field.Selections, obj.To)
+	}
+	return ec._EventChange_to(ctx, field, obj)
+}
+
 // quiet_marshalNInt2int is marshalNInt2int without reporting a null (graph/gqlgen).
 func (ec *executionContext) quiet_marshalNInt2int(sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := marshalInt(v)
 	return res
+}
+
+// plain_EventConnection_totalCount is _EventConnection_totalCount without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNInt2int(field.Selections, obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EventConnection_totalCount(ctx, field, obj)
+}
+
+// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+	return v
+}
+
+// plain_EventEdge_cursor is _EventEdge_cursor without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(field.Selections, obj.Cursor); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EventEdge_cursor(ctx, field, obj)
+}
+
+// quiet_marshalOID2ᚖint is marshalOID2ᚖint without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalOID2ᚖint(sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := marshalIntID(*v)
+	return res
+}
+
+// plain_Event_actorID is _Event_actorID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOID2ᚖint(field.Selections, obj.ActorID)
+	}
+	return ec._Event_actorID(ctx, field, obj)
+}
+
+// quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind is marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(sel ast.SelectionSet, v event.ActorKind) graphql.Marshaler {
+	return v
+}
+
+// plain_Event_actorKind is _Event_actorKind without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorKind(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(field.Selections, obj.ActorKind); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_actorKind(ctx, field, obj)
+}
+
+// plain_Event_actorName is _Event_actorName without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_actorName(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.ActorName); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_actorName(ctx, field, obj)
+}
+
+// plain_Event_at is _Event_at without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_at(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.At); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_at(ctx, field, obj)
+}
+
+// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
+func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := marshalIntID(v)
+	return res
+}
+
+// plain_Event_id is _Event_id without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNID2int(field.Selections, obj.ID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_id(ctx, field, obj)
+}
+
+// plain_Event_ip is _Event_ip without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_ip(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.IP); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_ip(ctx, field, obj)
+}
+
+// plain_Event_requestID is _Event_requestID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_requestID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.RequestID); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_requestID(ctx, field, obj)
+}
+
+// plain_Event_subjectID is _Event_subjectID without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		return ec.quiet_marshalOID2ᚖint(field.Selections, obj.SubjectID)
+	}
+	return ec._Event_subjectID(ctx, field, obj)
+}
+
+// plain_Event_subjectType is _Event_subjectType without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_subjectType(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.SubjectType); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_subjectType(ctx, field, obj)
+}
+
+// plain_Event_type is _Event_type without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_Event_type(ctx context.Context, field graphql.CollectedField, obj *ent.Event) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Type); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._Event_type(ctx, field, obj)
 }
 
 // plain_FeatureConnection_totalCount is _FeatureConnection_totalCount without a FieldContext (graph/gqlgen).
@@ -24121,11 +26029,6 @@ func (ec *executionContext) plain_FeatureConnection_totalCount(ctx context.Conte
 		}
 	}
 	return ec._FeatureConnection_totalCount(ctx, field, obj)
-}
-
-// quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor is marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor without reporting a null (graph/gqlgen).
-func (ec *executionContext) quiet_marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-	return v
 }
 
 // plain_FeatureEdge_cursor is _FeatureEdge_cursor without a FieldContext (graph/gqlgen).
@@ -24156,13 +26059,6 @@ func (ec *executionContext) plain_Feature_description(ctx context.Context, field
 		}
 	}
 	return ec._Feature_description(ctx, field, obj)
-}
-
-// quiet_marshalNID2int is marshalNID2int without reporting a null (graph/gqlgen).
-func (ec *executionContext) quiet_marshalNID2int(sel ast.SelectionSet, v int) graphql.Marshaler {
-	_ = sel
-	res := marshalIntID(v)
-	return res
 }
 
 // plain_Feature_id is _Feature_id without a FieldContext (graph/gqlgen).
@@ -24535,16 +26431,6 @@ func (ec *executionContext) plain_UserPackage_startsAt(ctx context.Context, fiel
 		}
 	}
 	return ec._UserPackage_startsAt(ctx, field, obj)
-}
-
-// quiet_marshalOString2ᚖstring is marshalOString2ᚖstring without reporting a null (graph/gqlgen).
-func (ec *executionContext) quiet_marshalOString2ᚖstring(sel ast.SelectionSet, v *string) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	_ = sel
-	res := graphql.MarshalString(*v)
-	return res
 }
 
 // plain_UserPackage_suspendReason is _UserPackage_suspendReason without a FieldContext (graph/gqlgen).

@@ -6,6 +6,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/user"
+	"gatehouse/internal/events"
 	"gatehouse/internal/viewer"
 )
 
@@ -34,11 +35,21 @@ func (s *Service) EnsureAdmin(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = s.client.User.Create().
-		SetUsername(BootstrapUsername).
-		SetPasswordHash(hash).
-		SetRole(user.RoleADMIN).
-		Exec(sys)
+	err = WithTx(sys, s.client, func(tx *ent.Tx) error {
+		u, err := tx.User.Create().
+			SetUsername(BootstrapUsername).
+			SetPasswordHash(hash).
+			SetRole(user.RoleADMIN).
+			Save(sys)
+		if err != nil {
+			return err
+		}
+		_, err = s.events.Record(sys, tx, events.Entry{
+			Type: "user.created", SubjectType: events.SubjectUser, SubjectID: u.ID,
+			Changes: events.Created(map[string]any{"username": u.Username, "role": u.Role, "disabled": u.Disabled, "password": events.Redacted}).Set(),
+		})
+		return err
+	})
 	if ent.IsConstraintError(err) {
 		// Someone else holds the name: another replica's bootstrap, or a
 		// user called "admin" who is not an admin.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"golang.org/x/crypto/bcrypt"
 
@@ -18,6 +19,8 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/db"
+	"gatehouse/internal/events"
+	"gatehouse/internal/events/change"
 	"gatehouse/internal/viewer"
 )
 
@@ -65,6 +68,8 @@ type Service struct {
 
 	lookupOnce sync.Once
 	lookupSQL  string
+
+	events *events.Recorder
 }
 
 // New returns a Service over client.
@@ -90,6 +95,7 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 	}
 	hashes := newHashGate(cfg.Hashing)
 	s := &Service{client: client, cfg: cfg, cost: cost, now: schema.Now, dummyHash: dummy, hashes: hashes}
+	s.events = events.New(func(ctx context.Context) string { return ClientInfoFrom(ctx).IP })
 	// An attempt that finds its key full waits for the attempts being
 	// compared, and those may first wait their turn to hash.
 	s.throttle = newThrottle(client, cfg.Throttle, hashes.turns.Wait(), func() time.Time { return s.now() })
@@ -98,6 +104,9 @@ func New(client *ent.Client, cfg Config) (*Service, error) {
 
 // SetClock replaces the clock (for tests of expiry).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Events is the event log every change is recorded in.
+func (s *Service) Events() *events.Recorder { return s.events }
 
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
@@ -149,16 +158,26 @@ func (s *Service) Login(ctx context.Context, username, password string, ci Clien
 	if err != nil {
 		return nil, err
 	}
-	// Opening the session of a user who just proved who they are.
-	sys := viewer.System(ctx)
-	if _, err := s.client.User.UpdateOne(u).SetLastLoginAt(s.now()).Save(sys); err != nil {
-		return nil, err
-	}
-	p, err := s.open(sys, u, ci)
+	// Opening the session of a user who just proved who they are, as
+	// that user.
+	sys := viewer.System(viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: string(u.Role), Username: u.Username}))
+	var p *Payload
+	err = WithTx(sys, s.client, func(tx *ent.Tx) error {
+		if err := tx.User.UpdateOne(u).SetLastLoginAt(s.now()).Exec(sys); err != nil {
+			return err
+		}
+		if err := s.RecordLogin(sys, tx, u); err != nil {
+			return err
+		}
+		var err error
+		p, err = s.openUntil(sys, tx, u, ci, nil)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	p.SignedIn = &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: p.Session.ID}
+	p.Session = p.Session.Unwrap()
+	p.SignedIn = &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: p.Session.ID, Username: u.Username}
 	return p, nil
 }
 
@@ -181,6 +200,9 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		return nil, err
 	}
 	if !res.Admitted {
+		if err := s.RecordAttempt(ctx, "login.throttled", username, nil); err != nil {
+			return nil, err
+		}
 		return nil, refused(res)
 	}
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
@@ -204,6 +226,9 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 	if !ok {
 		// The reservation stays: it was a failure.
 		if err := s.throttle.Fail(sys, res); err != nil {
+			return nil, err
+		}
+		if err := s.RecordAttempt(ctx, "login.failed", username, u); err != nil {
 			return nil, err
 		}
 		s.throttle.slow(ctx, res.Failures)
@@ -235,15 +260,49 @@ func (s *Service) IssueSession(ctx context.Context, userID int, expiresAt *time.
 	if label != "" {
 		ci.UserAgent = label
 	}
-	p, err := s.openUntil(ctx, u, ci, expiresAt)
-	return p, err
+	var p *Payload
+	err = WithTx(ctx, s.client, func(tx *ent.Tx) error {
+		p, err = s.openUntil(ctx, tx, u, ci, expiresAt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Session = p.Session.Unwrap()
+	return p, nil
 }
 
-func (s *Service) open(ctx context.Context, u *ent.User, ci ClientInfo) (*Payload, error) {
-	return s.openUntil(ctx, u, ci, nil)
+// RecordLogin records that u signed in (in the transaction of its
+// effects). The API's login and the dashboard's sign-in call it.
+func (s *Service) RecordLogin(ctx context.Context, tx *ent.Tx, u *ent.User) error {
+	id := u.ID
+	kind := events.KindUser
+	if u.Role == user.RoleADMIN {
+		kind = events.KindAdmin
+	}
+	_, err := s.events.Record(ctx, tx, events.Entry{
+		Type: "login.succeeded", SubjectType: events.SubjectUser, SubjectID: u.ID,
+		Actor: &events.Actor{ID: &id, Name: u.Username, Kind: kind},
+	})
+	return err
 }
 
-func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, until *time.Time) (*Payload, error) {
+// RecordAttempt records a refused sign-in (type login.failed or
+// login.throttled), which changes nothing else, in
+// a transaction of its own: the username as typed (cut short), never the
+// password; the user when one has that name.
+func (s *Service) RecordAttempt(ctx context.Context, typ, username string, u *ent.User) error {
+	e := events.Entry{
+		Type: typ, SubjectType: events.SubjectUser,
+		Actor: &events.Actor{Name: events.Truncate(strings.TrimSpace(username), schema.EventActorNameMaxLen), Kind: events.KindUser},
+	}
+	if u != nil {
+		e.SubjectID = u.ID
+	}
+	return s.events.RecordAlone(viewer.System(ctx), s.client, e)
+}
+
+func (s *Service) openUntil(ctx context.Context, tx *ent.Tx, u *ent.User, ci ClientInfo, until *time.Time) (*Payload, error) {
 	now := s.now()
 	maxExp := now.Add(s.cfg.AbsoluteTimeout)
 	exp := minTime(now.Add(s.cfg.IdleTimeout), maxExp)
@@ -261,7 +320,7 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.client.UserSession.Create().
+	sess, err := tx.UserSession.Create().
 		SetUserID(u.ID).
 		SetTokenHash(hash).
 		SetCreatedAt(now).
@@ -272,6 +331,12 @@ func (s *Service) openUntil(ctx context.Context, u *ent.User, ci ClientInfo, unt
 		SetUserAgent(truncate(ci.UserAgent, 512)).
 		Save(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.events.Record(ctx, tx, events.Entry{
+		Type: "session.issued", SubjectType: events.SubjectSession, SubjectID: sess.ID,
+		Changes: events.Created(map[string]any{"userID": u.ID, "expiresAt": exp, "token": events.Redacted}).Set(),
+	}); err != nil {
 		return nil, err
 	}
 	return &Payload{Token: token, ExpiresAt: exp, Session: sess, User: u}, nil
@@ -302,7 +367,7 @@ func (s *Service) AuthenticateUser(ctx context.Context, token string) (*viewer.V
 	if sess == nil || !SessionActive(sess, now) || u.Disabled {
 		return nil, nil, ErrInvalidToken
 	}
-	v := &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID}
+	v := &viewer.Viewer{UserID: u.ID, Role: string(u.Role), SessionID: sess.ID, Username: u.Username}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
 		if err := s.client.UserSession.UpdateOneID(sess.ID).
 			SetLastSeenAt(now).
@@ -418,10 +483,25 @@ func (s *Service) Logout(ctx context.Context) error {
 		return apperr.New(apperr.Unauthenticated, "no API session to end")
 	}
 	// A user may revoke their own session.
-	_, err := s.client.UserSession.Update().
-		Where(usersession.ID(v.SessionID), usersession.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).
-		Save(viewer.System(ctx))
+	sys := viewer.System(ctx)
+	return WithTx(sys, s.client, func(tx *ent.Tx) error {
+		now := s.now()
+		n, err := tx.UserSession.Update().
+			Where(usersession.ID(v.SessionID), usersession.RevokedAtIsNil()).
+			SetRevokedAt(now).
+			Save(sys)
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.recordRevoked(sys, tx, v.SessionID, now)
+	})
+}
+
+func (s *Service) recordRevoked(ctx context.Context, tx *ent.Tx, id int, now time.Time) error {
+	_, err := s.events.Record(ctx, tx, events.Entry{
+		Type: "session.revoked", SubjectType: events.SubjectSession, SubjectID: id,
+		Changes: change.Set{"revokedAt": {From: nil, To: now}},
+	})
 	return err
 }
 
@@ -436,7 +516,7 @@ func (s *Service) LogoutEverywhere(ctx context.Context) (int, error) {
 	var n int
 	err := WithTx(sys, s.client, func(tx *ent.Tx) error {
 		var err error
-		n, err = RevokeUserSessions(sys, tx.Client(), v.UserID, 0, s.now())
+		n, err = s.RevokeUserSessions(sys, tx, v.UserID, 0, s.now())
 		return err
 	})
 	return n, err
@@ -456,7 +536,20 @@ func (s *Service) RevokeSession(ctx context.Context, id int) (*ent.UserSession, 
 		return sess, nil
 	}
 	// The viewer may see it, so they may revoke it.
-	return s.client.UserSession.UpdateOne(sess).SetRevokedAt(s.now()).Save(viewer.System(ctx))
+	sys := viewer.System(ctx)
+	var out *ent.UserSession
+	err = WithTx(sys, s.client, func(tx *ent.Tx) error {
+		now := s.now()
+		var err error
+		if out, err = tx.UserSession.UpdateOne(sess).SetRevokedAt(now).Save(sys); err != nil {
+			return err
+		}
+		return s.recordRevoked(sys, tx, sess.ID, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil
 }
 
 // ChangePassword changes the viewer's password after checking the current
@@ -510,7 +603,14 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		if err := tx.User.UpdateOneID(u.ID).SetPasswordHash(hash).Exec(sys); err != nil {
 			return err
 		}
-		_, err := RevokeUserSessions(sys, tx.Client(), u.ID, v.SessionID, s.now())
+		d := events.Diff{}
+		events.Secret(d, "password")
+		if _, err := s.events.Record(sys, tx, events.Entry{
+			Type: "user.password_changed", SubjectType: events.SubjectUser, SubjectID: u.ID, Changes: d.Set(),
+		}); err != nil {
+			return err
+		}
+		_, err := s.RevokeUserSessions(sys, tx, u.ID, v.SessionID, s.now())
 		return err
 	})
 }
@@ -520,16 +620,35 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 // dashboard sessions, by moving the user's session epoch on (a dashboard
 // that keeps its own session re-stores the new value). Every path that ends
 // a user's sessions (password change, disable, logout everywhere) calls it,
-// within the transaction of the change.
-func RevokeUserSessions(ctx context.Context, c *ent.Client, userID, keep int, now time.Time) (int, error) {
-	if err := c.User.Update().Where(user.ID(userID)).AddSessionEpoch(1).Exec(ctx); err != nil {
+// within the transaction of the change, tx, which records each revoked
+// session's event.
+func (s *Service) RevokeUserSessions(ctx context.Context, tx *ent.Tx, userID, keep int, now time.Time) (int, error) {
+	if err := tx.User.Update().Where(user.ID(userID)).AddSessionEpoch(1).Exec(ctx); err != nil {
 		return 0, err
 	}
-	q := c.UserSession.Update().Where(usersession.UserID(userID), access.SessionActiveAt(now))
+	q := tx.UserSession.Query().Where(usersession.UserID(userID), access.SessionActiveAt(now))
 	if keep != 0 {
 		q = q.Where(usersession.IDNEQ(keep))
 	}
-	return q.SetRevokedAt(now).Save(ctx)
+	if tx.Client().Dialect() == dialect.Postgres {
+		// Each session is revoked, and its event written, once: a
+		// revocation running at the same time waits for this one.
+		q = q.ForUpdate()
+	}
+	ids, err := q.IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	n, err := tx.UserSession.Update().Where(usersession.IDIn(ids...), usersession.RevokedAtIsNil()).SetRevokedAt(now).Save(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := s.recordRevoked(ctx, tx, id, now); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // WithTx runs fn in a transaction, committing when it returns nil.

@@ -28,7 +28,17 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	Webhooks  Webhooks  `toml:"webhooks"`
 	Jobs      Jobs      `toml:"jobs"`
+	Events    Events    `toml:"events"`
 }
+
+// Events configures the event log.
+type Events struct {
+	// Retention: events older than this are pruned (default 365 days).
+	Retention Duration `toml:"retention"`
+}
+
+// MinEventRetention bounds events.retention from below.
+const MinEventRetention = 24 * time.Hour
 
 // Server configures the HTTP listener.
 type Server struct {
@@ -193,6 +203,7 @@ func Default() Config {
 		Jobs: Jobs{
 			LeaseTTL: Duration{30 * time.Second},
 		},
+		Events: Events{Retention: Duration{365 * 24 * time.Hour}},
 	}
 }
 
@@ -364,6 +375,10 @@ func (c Config) problems() []*FieldError {
 	if a.SessionTouchInterval.Duration >= a.SessionIdleTimeout.Duration && a.SessionIdleTimeout.Duration > 0 {
 		bad("auth.session_touch_interval", "must be shorter than auth.session_idle_timeout (%s), got %s",
 			a.SessionIdleTimeout, a.SessionTouchInterval)
+	}
+
+	if r := c.Events.Retention.Duration; r < MinEventRetention {
+		bad("events.retention", "must be at least %s, got %s", Duration{MinEventRetention}, c.Events.Retention)
 	}
 
 	t := c.Throttle

@@ -131,7 +131,7 @@ func (d *Dashboard) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		logging.Info(ctx).SetViewer(u.ID)
-		ctx = viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: viewer.RoleAdmin})
+		ctx = viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: viewer.RoleAdmin, Username: u.Username})
 		ctx = context.WithValue(ctx, adminKey{}, u)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -203,6 +203,10 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	u, err := d.auth.CheckCredentials(ctx, username, r.PostForm.Get("password"), auth.ClientInfoFrom(ctx))
 	if err == nil && u.Role != user.RoleADMIN {
 		err = apperr.New(apperr.Unauthenticated, badCredentials)
+		// Right password, but not an admin: refused like a wrong one.
+		if rerr := d.auth.RecordAttempt(ctx, "login.failed", username, u); rerr != nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		status := http.StatusUnauthorized
@@ -227,8 +231,13 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	d.sessions.Put(ctx, keyUserID, u.ID)
 	d.sessions.Put(ctx, keyEpoch, u.SessionEpoch)
 	// Recording the sign-in of the admin who just proved who they are.
-	adminCtx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: viewer.RoleAdmin})
-	if err := d.client.User.UpdateOneID(u.ID).SetLastLoginAt(d.svc.Now()).Exec(adminCtx); err != nil {
+	adminCtx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Role: viewer.RoleAdmin, Username: u.Username})
+	if err := auth.WithTx(adminCtx, d.client, func(tx *ent.Tx) error {
+		if err := tx.User.UpdateOneID(u.ID).SetLastLoginAt(d.svc.Now()).Exec(adminCtx); err != nil {
+			return err
+		}
+		return d.auth.RecordLogin(adminCtx, tx, u)
+	}); err != nil {
 		d.log.WarnContext(ctx, "record dashboard sign-in", "err", err)
 	}
 	d.pruneSessions(ctx)

@@ -196,6 +196,16 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	if slices.Contains(idx, "user_role") {
 		t.Errorf("the upgrade kept the replaced index user_role: %q", idx)
 	}
+	// The event log's table is there, empty, with its indexes.
+	evIdx := indexNames(t, d, "events")
+	for _, want := range []string{"event_at", "event_type_at", "event_actor_id_at", "event_subject_type_subject_id_at"} {
+		if !slices.Contains(evIdx, want) {
+			t.Errorf("after the upgrade events has no index %s: %q", want, evIdx)
+		}
+	}
+	if n, err := d.Ent.Event.Query().Count(viewer.System(ctx)); err != nil || n != 0 {
+		t.Errorf("events after the upgrade: %d, %v", n, err)
+	}
 	// The new column is there, at its starting value.
 	sys := viewer.System(ctx)
 	users := d.Ent.User.Query().AllX(sys)

@@ -11,6 +11,7 @@ import (
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
 	"gatehouse/internal/viewer"
 )
 
@@ -116,8 +117,10 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			if err != nil {
 				return err
 			}
-			up, err = extend(ctx, tx, held, exp, p.GraceDays)
-			return err
+			if up, err = extend(ctx, tx, held, exp, p.GraceDays); err != nil {
+				return err
+			}
+			return s.record(ctx, tx, "user_package.extended", events.SubjectUserPackage, up.ID, userPackageDiff(held, up))
 		}
 		if !userRead {
 			if err := readUser(); err != nil {
@@ -142,8 +145,12 @@ func (s *Service) AssignPackage(ctx context.Context, in AssignPackageInput) (*en
 			SetPackageID(in.PackageID).
 			SetStartsAt(start)
 		setExpiry(c.Mutation(), exp, p.GraceDays)
-		up, err = c.Save(ctx)
-		return err
+		if up, err = c.Save(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "user_package.assigned", events.SubjectUserPackage, up.ID, events.Created(map[string]any{
+			"userID": up.UserID, "packageID": up.PackageID, "startsAt": up.StartsAt, "expiresAt": up.ExpiresAt, "graceEndsAt": up.GraceEndsAt,
+		}))
 	})
 	return unwrap(up, err)
 }
@@ -289,8 +296,14 @@ func (s *Service) UpdateUserPackage(ctx context.Context, id int, in UpdateUserPa
 			}
 			setExpiry(u.Mutation(), exp, p.GraceDays)
 		}
-		up, err = u.Save(ctx)
-		return err
+		if up, err = u.Save(ctx); err != nil {
+			return err
+		}
+		typ := "user_package.updated"
+		if in.ExtendDays != nil {
+			typ = "user_package.extended"
+		}
+		return s.record(ctx, tx, typ, events.SubjectUserPackage, id, userPackageDiff(old, up))
 	})
 	return unwrap(up, err)
 }
@@ -310,7 +323,7 @@ func (s *Service) SuspendUserPackage(ctx context.Context, id int, reason *string
 			why = &r
 		}
 	}
-	return s.changeUserPackage(ctx, id, func(old *ent.UserPackage, u *ent.UserPackageUpdateOne) {
+	return s.changeUserPackage(ctx, id, "user_package.suspended", func(old *ent.UserPackage, u *ent.UserPackageUpdateOne) {
 		if old.SuspendedAt == nil {
 			u.SetSuspendedAt(s.now())
 		}
@@ -325,14 +338,14 @@ func (s *Service) SuspendUserPackage(ctx context.Context, id int, reason *string
 // ResumeUserPackage ends an assignment's suspension; an assignment that
 // is not suspended is left as it is.
 func (s *Service) ResumeUserPackage(ctx context.Context, id int) (*ent.UserPackage, error) {
-	return s.changeUserPackage(ctx, id, func(_ *ent.UserPackage, u *ent.UserPackageUpdateOne) {
+	return s.changeUserPackage(ctx, id, "user_package.resumed", func(_ *ent.UserPackage, u *ent.UserPackageUpdateOne) {
 		u.ClearSuspendedAt().ClearSuspendReason()
 	})
 }
 
 // changeUserPackage reads assignment id under its user's lock and saves
 // the change set makes to it.
-func (s *Service) changeUserPackage(ctx context.Context, id int, set func(*ent.UserPackage, *ent.UserPackageUpdateOne)) (*ent.UserPackage, error) {
+func (s *Service) changeUserPackage(ctx context.Context, id int, typ string, set func(*ent.UserPackage, *ent.UserPackageUpdateOne)) (*ent.UserPackage, error) {
 	var up *ent.UserPackage
 	err := s.tx(ctx, func(tx *ent.Tx) error {
 		old, err := lockUserPackage(ctx, tx, id)
@@ -341,8 +354,10 @@ func (s *Service) changeUserPackage(ctx context.Context, id int, set func(*ent.U
 		}
 		u := tx.UserPackage.UpdateOne(old)
 		set(old, u)
-		up, err = u.Save(ctx)
-		return err
+		if up, err = u.Save(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, typ, events.SubjectUserPackage, id, userPackageDiff(old, up))
 	})
 	return unwrap(up, err)
 }
@@ -350,7 +365,16 @@ func (s *Service) changeUserPackage(ctx context.Context, id int, set func(*ent.U
 // DeleteUserPackage deletes an assignment.
 func (s *Service) DeleteUserPackage(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		return notFound(tx.UserPackage.DeleteOneID(id).Exec(ctx), "user package", "id")
+		old, err := tx.UserPackage.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "user package", "id")
+		}
+		if err := tx.UserPackage.DeleteOne(old).Exec(ctx); err != nil {
+			return notFound(err, "user package", "id")
+		}
+		return s.record(ctx, tx, "user_package.deleted", events.SubjectUserPackage, id, events.Diff{
+			"userID": {From: old.UserID, To: nil}, "packageID": {From: old.PackageID, To: nil}, "expiresAt": {From: old.ExpiresAt, To: nil},
+		})
 	})
 	return id, err
 }

@@ -9,6 +9,7 @@ import (
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/schema"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
 )
 
 // CreateFeatureInput defines a new feature. Key and Kind never change.
@@ -50,43 +51,64 @@ func (s *Service) CreateFeature(ctx context.Context, in CreateFeatureInput) (*en
 	if err := feature.KindValidator(in.Kind); err != nil {
 		return nil, apperr.Invalid("kind", "must be SWITCH or LIMIT")
 	}
-	return s.client.Feature.Create().
-		SetKey(in.Key).
-		SetName(name).
-		SetDescription(desc).
-		SetKind(in.Kind).
-		Save(ctx)
+	var f *ent.Feature
+	err = s.tx(ctx, func(tx *ent.Tx) error {
+		if f, err = tx.Feature.Create().
+			SetKey(in.Key).
+			SetName(name).
+			SetDescription(desc).
+			SetKind(in.Kind).
+			Save(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "feature.created", events.SubjectFeature, f.ID, events.Created(map[string]any{
+			"key": f.Key, "name": f.Name, "description": f.Description, "kind": f.Kind,
+		}))
+	})
+	return unwrap(f, err)
 }
 
 // UpdateFeature changes a feature's name or description.
 func (s *Service) UpdateFeature(ctx context.Context, id int, in UpdateFeatureInput) (*ent.Feature, error) {
-	up := s.client.Feature.UpdateOneID(id)
+	var name, desc string
+	var err error
 	if in.Name != nil {
-		name, err := text("name", *in.Name, true, schema.FeatureNameMaxLen)
-		if err != nil {
+		if name, err = text("name", *in.Name, true, schema.FeatureNameMaxLen); err != nil {
 			return nil, err
 		}
-		up.SetName(name)
 	}
 	if in.Description != nil {
-		desc, err := text("description", *in.Description, false, schema.FeatureDescriptionMaxLen)
-		if err != nil {
+		if desc, err = text("description", *in.Description, false, schema.FeatureDescriptionMaxLen); err != nil {
 			return nil, err
 		}
-		up.SetDescription(desc)
 	}
-	f, err := up.Save(ctx)
-	if err != nil {
-		return nil, notFound(err, "feature", "id")
-	}
-	return f, nil
+	var f *ent.Feature
+	err = s.tx(ctx, func(tx *ent.Tx) error {
+		old, err := tx.Feature.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "feature", "id")
+		}
+		up := tx.Feature.UpdateOne(old)
+		if in.Name != nil {
+			up.SetName(name)
+		}
+		if in.Description != nil {
+			up.SetDescription(desc)
+		}
+		if f, err = up.Save(ctx); err != nil {
+			return notFound(err, "feature", "id")
+		}
+		return s.record(ctx, tx, "feature.updated", events.SubjectFeature, id, featureDiff(old, f))
+	})
+	return unwrap(f, err)
 }
 
 // DeleteFeature deletes a feature; one that a package content still uses
 // is refused with CONFLICT (the foreign key is the last word).
 func (s *Service) DeleteFeature(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Feature.Get(ctx, id); err != nil {
+		old, err := tx.Feature.Get(ctx, id)
+		if err != nil {
 			return notFound(err, "feature", "id")
 		}
 		n, err := tx.PackageContent.Query().Where(packagecontent.FeatureID(id)).Count(ctx)
@@ -96,7 +118,10 @@ func (s *Service) DeleteFeature(ctx context.Context, id int) (int, error) {
 		if n > 0 {
 			return apperr.New(apperr.Conflict, "the feature is used by %d package content(s); remove those first", n)
 		}
-		return tx.Feature.DeleteOneID(id).Exec(ctx)
+		if err := tx.Feature.DeleteOneID(id).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "feature.deleted", events.SubjectFeature, id, events.Diff{"key": {From: old.Key, To: nil}})
 	})
 	return id, err
 }

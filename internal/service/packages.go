@@ -12,6 +12,8 @@ import (
 	"gatehouse/ent/schema"
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
+	"gatehouse/internal/events/change"
 )
 
 // PackageContentInput is one content of a package, given with the package.
@@ -140,6 +142,13 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 			Save(ctx); err != nil {
 			return err
 		}
+		d := events.Created(map[string]any{"name": p.Name, "detail": p.Detail, "days": p.Days, "trial": p.Trial, "graceDays": p.GraceDays})
+		if len(contents) > 0 {
+			d["contents"] = change.Change{From: nil, To: contentsValue(contents)}
+		}
+		if err := s.record(ctx, tx, "package.created", events.SubjectPackage, p.ID, d); err != nil {
+			return err
+		}
 		return addContents(ctx, tx, p.ID, contents)
 	})
 	return unwrap(p, err)
@@ -217,6 +226,21 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 				return err
 			}
 		}
+		d := pkgDiff(old, p)
+		if in.Contents != nil {
+			was, err := tx.PackageContent.Query().Where(packagecontent.PackageID(id)).WithFeature().Order(ent.Asc(packagecontent.FieldID)).All(ctx)
+			if err != nil {
+				return err
+			}
+			before := make([]PackageContentInput, len(was))
+			for i, c := range was {
+				before[i] = PackageContentInput{Name: c.Name, FeatureKey: c.Edges.Feature.Key, Limit: c.Limit}
+			}
+			d["contents"] = change.Change{From: contentsValue(before), To: contentsValue(contents)}
+		}
+		if err := s.record(ctx, tx, "package.updated", events.SubjectPackage, id, d); err != nil {
+			return err
+		}
 		if in.Contents == nil {
 			return nil
 		}
@@ -252,7 +276,8 @@ func rewriteGraceEnds(ctx context.Context, tx *ent.Tx, p *ent.Pkg) error {
 // assigned to anyone is refused with CONFLICT.
 func (s *Service) DeletePackage(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.Pkg.Get(ctx, id); err != nil {
+		old, err := tx.Pkg.Get(ctx, id)
+		if err != nil {
 			return notFound(err, "package", "id")
 		}
 		n, err := tx.UserPackage.Query().Where(userpackage.PackageID(id)).Count(ctx)
@@ -262,7 +287,10 @@ func (s *Service) DeletePackage(ctx context.Context, id int) (int, error) {
 		if n > 0 {
 			return apperr.New(apperr.Conflict, "the package is assigned %d time(s); delete those assignments first", n)
 		}
-		return tx.Pkg.DeleteOneID(id).Exec(ctx)
+		if err := tx.Pkg.DeleteOneID(id).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "package.deleted", events.SubjectPackage, id, events.Diff{"name": {From: old.Name, To: nil}})
 	})
 	return id, err
 }
@@ -313,7 +341,12 @@ func (s *Service) CreatePackageContent(ctx context.Context, in CreatePackageCont
 			return err
 		}
 		c, err = tx.PackageContent.Create().SetPackageID(in.PackageID).SetName(name).SetFeatureID(f.ID).SetNillableLimit(in.Limit).Save(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "package_content.created", events.SubjectPackageContent, c.ID, events.Created(map[string]any{
+			"packageID": c.PackageID, "name": c.Name, "featureID": c.FeatureID, "limit": deref(c.Limit),
+		}))
 	})
 	return unwrap(c, err)
 }
@@ -365,8 +398,10 @@ func (s *Service) UpdatePackageContent(ctx context.Context, id int, in UpdatePac
 		if in.Name != nil {
 			up.SetName(name)
 		}
-		c, err = up.Save(ctx)
-		return err
+		if c, err = up.Save(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "package_content.updated", events.SubjectPackageContent, id, contentDiff(old, c))
 	})
 	return unwrap(c, err)
 }
@@ -374,7 +409,32 @@ func (s *Service) UpdatePackageContent(ctx context.Context, id int, in UpdatePac
 // DeletePackageContent deletes a content.
 func (s *Service) DeletePackageContent(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		return notFound(tx.PackageContent.DeleteOneID(id).Exec(ctx), "package content", "id")
+		old, err := tx.PackageContent.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "package content", "id")
+		}
+		if err := tx.PackageContent.DeleteOne(old).Exec(ctx); err != nil {
+			return notFound(err, "package content", "id")
+		}
+		return s.record(ctx, tx, "package_content.deleted", events.SubjectPackageContent, id, events.Diff{
+			"packageID": {From: old.PackageID, To: nil}, "name": {From: old.Name, To: nil},
+		})
 	})
 	return id, err
+}
+
+// contentsValue is a package's contents as an event shows them.
+func contentsValue(cs []PackageContentInput) []map[string]any {
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		out[i] = map[string]any{"name": c.Name, "featureKey": c.FeatureKey, "limit": deref(c.Limit)}
+	}
+	return out
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -8,6 +8,7 @@ import (
 	"gatehouse/ent/schema"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/events"
 )
 
 // IssueSessionInput issues a token for a user.
@@ -46,8 +47,13 @@ func (s *Service) SetSessionExpiry(ctx context.Context, id int, expiresAt time.T
 		if !expiresAt.After(old.CreatedAt) {
 			return apperr.Invalid("expiresAt", "must be after the session was created")
 		}
-		out, err = tx.UserSession.UpdateOne(old).SetExpiresAt(schema.Timestamp(expiresAt)).SetMaxExpiresAt(schema.Timestamp(expiresAt)).Save(ctx)
-		return err
+		if out, err = tx.UserSession.UpdateOne(old).SetExpiresAt(schema.Timestamp(expiresAt)).SetMaxExpiresAt(schema.Timestamp(expiresAt)).Save(ctx); err != nil {
+			return err
+		}
+		d := events.Diff{}
+		events.AddTime(d, "expiresAt", old.ExpiresAt, out.ExpiresAt)
+		events.AddTime(d, "maxExpiresAt", old.MaxExpiresAt, out.MaxExpiresAt)
+		return s.record(ctx, tx, "session.updated", events.SubjectSession, id, d)
 	})
 	return unwrap(out, err)
 }
@@ -60,7 +66,7 @@ func (s *Service) RevokeAllSessions(ctx context.Context, userID int) (int, error
 			return notFound(err, "user", "userID")
 		}
 		var err error
-		n, err = auth.RevokeUserSessions(ctx, tx.Client(), userID, 0, s.now())
+		n, err = s.auth.RevokeUserSessions(ctx, tx, userID, 0, s.now())
 		return err
 	})
 	return n, err
@@ -69,7 +75,14 @@ func (s *Service) RevokeAllSessions(ctx context.Context, userID int) (int, error
 // DeleteUserSession deletes a session record.
 func (s *Service) DeleteUserSession(ctx context.Context, id int) (int, error) {
 	err := s.tx(ctx, func(tx *ent.Tx) error {
-		return notFound(tx.UserSession.DeleteOneID(id).Exec(ctx), "session", "id")
+		old, err := tx.UserSession.Get(ctx, id)
+		if err != nil {
+			return notFound(err, "session", "id")
+		}
+		if err := tx.UserSession.DeleteOne(old).Exec(ctx); err != nil {
+			return notFound(err, "session", "id")
+		}
+		return s.record(ctx, tx, "session.deleted", events.SubjectSession, id, events.Diff{"userID": {From: old.UserID, To: nil}})
 	})
 	return id, err
 }

@@ -8,7 +8,7 @@ import (
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
-	"gatehouse/internal/auth"
+	"gatehouse/internal/events"
 )
 
 // CreateUserInput creates a user.
@@ -72,8 +72,12 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 		if in.Role != nil {
 			c.SetRole(*in.Role)
 		}
-		u, err = c.Save(ctx)
-		return err
+		if u, err = c.Save(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "user.created", events.SubjectUser, u.ID, events.Created(map[string]any{
+			"username": u.Username, "role": u.Role, "disabled": u.Disabled, "password": events.Redacted,
+		}))
 	})
 	return unwrap(u, err)
 }
@@ -129,8 +133,20 @@ func (s *Service) UpdateUser(ctx context.Context, id int, in UpdateUserInput) (*
 		if u, err = up.Save(ctx); err != nil {
 			return err
 		}
+		if d := userDiff(old, u); len(d) > 0 || hash == "" {
+			if err := s.record(ctx, tx, "user.updated", events.SubjectUser, id, d); err != nil {
+				return err
+			}
+		}
+		if hash != "" {
+			d := events.Diff{}
+			events.Secret(d, "password")
+			if err := s.record(ctx, tx, "user.password_changed", events.SubjectUser, id, d); err != nil {
+				return err
+			}
+		}
 		if hash != "" || (in.Disabled != nil && *in.Disabled && !old.Disabled) {
-			_, err = auth.RevokeUserSessions(ctx, tx.Client(), id, 0, s.now())
+			_, err = s.auth.RevokeUserSessions(ctx, tx, id, 0, s.now())
 		}
 		return err
 	})
@@ -166,7 +182,12 @@ func (s *Service) DeleteUser(ctx context.Context, id int) (int, error) {
 				return err
 			}
 		}
-		return tx.User.DeleteOne(old).Exec(ctx)
+		if err := tx.User.DeleteOne(old).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "user.deleted", events.SubjectUser, id, events.Diff{
+			"username": {From: old.Username, To: nil}, "role": {From: old.Role, To: nil},
+		})
 	})
 	return id, err
 }

@@ -23,6 +23,9 @@ type Viewer struct {
 	// SessionID is the API session the request authenticated with; 0 for a
 	// dashboard cookie session.
 	SessionID int
+	// Username is the user's name when the viewer was made ("" when not
+	// known: the event log then reads it).
+	Username string
 }
 
 // IsAdmin reports whether v may administer everything.
