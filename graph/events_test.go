@@ -173,6 +173,9 @@ func TestEventsOfEveryChange(t *testing.T) {
 			want: []wantEvent{{typ: "login.failed", kind: "USER", subjectType: "user", only: true}}},
 		{name: "throttled login", query: `mutation { login(input: {username: "alice", password: "wrong-password"}) { token } }`, wantErr: true,
 			want: []wantEvent{{typ: "login.throttled", kind: "USER", subjectType: "user", only: true}}},
+		// Refusals of one username from one address are recorded once a
+		// minute, not once per request.
+		{name: "throttled login again", query: `mutation { login(input: {username: "alice", password: "wrong-password"}) { token } }`, wantErr: true},
 		{name: "delete user", who: "root", query: `mutation($id: ID!) { deleteUser(id: $id) }`,
 			vars: func() map[string]any { return map[string]any{"id": carol} },
 			want: []wantEvent{{typ: "user.deleted", kind: "ADMIN", actor: "root", subjectType: "user", subject: ref(&carol), changes: map[string][2]string{"username": {`"carol2"`, "null"}}}}},

@@ -70,6 +70,37 @@ type Service struct {
 	lookupSQL  string
 
 	events *events.Recorder
+
+	throttledNotes throttledNotes
+}
+
+// throttledNoteEvery is how often the refusals of one username from one
+// address are recorded as login.throttled.
+const throttledNoteEvery = time.Minute
+
+// throttledNotes remembers when refusals were last recorded, per username
+// and address, for at most maxThrottledNotes keys (forgotten all at once
+// when full: a forgotten key is recorded once more, no harm done).
+type throttledNotes struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const maxThrottledNotes = 4096
+
+// due reports whether a refusal for key at now is to be recorded, and if
+// so notes it.
+func (n *throttledNotes) due(key string, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if last, ok := n.m[key]; ok && now.Sub(last) < throttledNoteEvery {
+		return false
+	}
+	if n.m == nil || len(n.m) >= maxThrottledNotes {
+		n.m = map[string]time.Time{}
+	}
+	n.m[key] = now
+	return true
 }
 
 // New returns a Service over client.
@@ -200,8 +231,14 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 		return nil, err
 	}
 	if !res.Admitted {
-		if err := s.RecordAttempt(ctx, "login.throttled", username, nil); err != nil {
-			return nil, err
+		// A refused attempt costs its sender nothing (no password is
+		// compared): record the refusals of a username from an address
+		// once a minute, not once per request, so that a flood of them is
+		// not a flood of writes.
+		if s.throttledNotes.due(fold+"\x00"+ci.IP, s.now()) {
+			if err := s.RecordAttempt(ctx, "login.throttled", username, nil); err != nil {
+				return nil, err
+			}
 		}
 		return nil, refused(res)
 	}
