@@ -346,7 +346,7 @@ var (
 		{Name: "event_id", Type: field.TypeInt, Nullable: true},
 		{Name: "event_type", Type: field.TypeString, Size: 64},
 		{Name: "body", Type: field.TypeBytes},
-		{Name: "webhook_id", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "webhook_id", Type: field.TypeString, Size: 64},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime},
 		{Name: "first_attempt_at", Type: field.TypeTime, Nullable: true},

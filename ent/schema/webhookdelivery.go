@@ -53,8 +53,8 @@ func (WebhookDelivery) Fields() []ent.Field {
 		field.String("webhook_id").
 			NotEmpty().
 			MaxLen(WebhookIDMaxLen).
-			Unique().
-			Immutable(),
+			Immutable().
+			Comment("msg_ and 160 random bits: unique without an index."),
 		field.Int("attempts").
 			Default(0).
 			NonNegative(),
