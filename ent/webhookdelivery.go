@@ -30,7 +30,7 @@ type WebhookDelivery struct {
 	EventType string `json:"event_type,omitempty"`
 	// The body as sent: JSON {type, timestamp, data}.
 	Body []byte `json:"body,omitempty"`
-	// msg_ and 160 random bits: unique without an index.
+	// The webhook-id header, the same on every attempt (msg_ and 160 random bits: unique without an index).
 	WebhookID string `json:"webhook_id,omitempty"`
 	// Attempts holds the value of the "attempts" field.
 	Attempts int `json:"attempts,omitempty"`

@@ -37,24 +37,27 @@ func (WebhookDelivery) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (WebhookDelivery) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("endpoint_id").
-			Immutable(),
+			Immutable().
+			Annotations(entgql.Type("ID")),
 		field.Int("event_id").
 			Optional().
 			Nillable().
 			Immutable().
-			Comment("The event sent; none for a test message."),
+			Comment("The event sent; none for a test message.").
+			Annotations(entgql.Type("ID")),
 		field.String("event_type").
 			NotEmpty().
 			MaxLen(EventTypeMaxLen).
 			Immutable(),
 		field.Bytes("body").
 			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("The body as sent: JSON {type, timestamp, data}."),
 		field.String("webhook_id").
 			NotEmpty().
 			MaxLen(WebhookIDMaxLen).
 			Immutable().
-			Comment("msg_ and 160 random bits: unique without an index."),
+			Comment("The webhook-id header, the same on every attempt (msg_ and 160 random bits: unique without an index)."),
 		field.Int("attempts").
 			Default(0).
 			NonNegative(),
@@ -63,6 +66,7 @@ func (WebhookDelivery) Fields() []ent.Field {
 		field.Time("first_attempt_at").
 			Optional().
 			Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("When the first attempt was made: retries stop 3 days after it."),
 		field.Enum("status").
 			Values("PENDING", "DELIVERED", "FAILED").
@@ -117,6 +121,7 @@ func (WebhookDelivery) Policy() ent.Policy {
 func (WebhookDelivery) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entsql.Table("webhook_deliveries"),
-		entgql.Skip(entgql.SkipAll),
+		entgql.RelayConnection(),
+		entgql.Skip(entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
 	}
 }

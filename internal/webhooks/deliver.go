@@ -270,12 +270,22 @@ func truncateBytes(s string, n int) string {
 	return s[:n]
 }
 
-// RetryNow makes a delivery due at once (a FAILED or DELIVERED one gets
-// one more attempt). Admins only, through the privacy rules.
+// RetryNow makes a delivery due at once (see RetryDelivery).
 func (d *Deliverer) RetryNow(ctx context.Context, id int) (*ent.WebhookDelivery, error) {
-	x, err := d.client.WebhookDelivery.UpdateOneID(id).
+	return RetryDelivery(ctx, d.client, id, d.clock())
+}
+
+// SendTest queues a test message (see SendTest).
+func (d *Deliverer) SendTest(ctx context.Context, endpointID int) (*ent.WebhookDelivery, error) {
+	return SendTest(ctx, d.client, endpointID, d.clock())
+}
+
+// RetryDelivery makes a delivery due at now (a FAILED or DELIVERED one
+// gets one more attempt). Admins only, through the privacy rules.
+func RetryDelivery(ctx context.Context, client *ent.Client, id int, now time.Time) (*ent.WebhookDelivery, error) {
+	x, err := client.WebhookDelivery.UpdateOneID(id).
 		SetStatus(webhookdelivery.StatusPENDING).
-		SetNextAttemptAt(d.clock()).
+		SetNextAttemptAt(schema.Timestamp(now)).
 		Save(ctx)
 	if ent.IsNotFound(err) {
 		e := apperr.NotFoundf("webhook delivery not found")
@@ -285,19 +295,23 @@ func (d *Deliverer) RetryNow(ctx context.Context, id int) (*ent.WebhookDelivery,
 	return x, err
 }
 
-// SendTest queues a webhook.test message to an endpoint, due at once.
+// SendTest queues a webhook.test message to an endpoint, due at now.
 // Admins only, through the privacy rules.
-func (d *Deliverer) SendTest(ctx context.Context, endpointID int) (*ent.WebhookDelivery, error) {
-	ep, err := d.client.WebhookEndpoint.Get(ctx, endpointID)
+func SendTest(ctx context.Context, client *ent.Client, endpointID int, now time.Time) (*ent.WebhookDelivery, error) {
+	ep, err := client.WebhookEndpoint.Get(ctx, endpointID)
 	if err != nil {
-		return nil, notFound(err)
+		e := notFound(err)
+		if ae, ok := e.(*apperr.Error); ok {
+			ae.Field = "endpointID"
+		}
+		return nil, e
 	}
-	now := d.clock()
+	now = schema.Timestamp(now)
 	body, err := Body(TestEventType, now, map[string]any{"endpointID": ep.ID})
 	if err != nil {
 		return nil, err
 	}
-	return d.client.WebhookDelivery.Create().
+	return client.WebhookDelivery.Create().
 		SetEndpointID(ep.ID).
 		SetEventType(TestEventType).
 		SetBody(body).
