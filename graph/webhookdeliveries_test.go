@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -156,5 +157,35 @@ func TestWebhookDeliveryLog(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 4 || got[0] != "package.created" {
 		t.Fatalf("the receiver took %v", got)
+	}
+}
+
+// The sender runs as the server's background job: with the jobs started,
+// a change reaches the receiver without anyone calling the sender.
+func TestWebhookSenderRunsAsAJob(t *testing.T) {
+	w := newWorld(t, func(c *config.Config) { c.Webhooks.AllowPrivateTargets = true })
+	got := make(chan string, 10)
+	rcv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get(webhooks.HeaderID)
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	admin := w.tokenFor("root", adminPW)
+	w.MustDo(admin, `mutation($in:CreateWebhookEndpointInput!){createWebhookEndpoint(input:$in){secret}}`,
+		map[string]any{"in": map[string]any{"url": rcv.URL, "eventTypes": []string{"package.created"}}})
+	w.App.StartJobs(context.Background())
+	t.Cleanup(func() {
+		if err := w.App.StopJobs(time.Minute); err != nil {
+			t.Error(err)
+		}
+	})
+	w.MustDo(admin, `mutation{createPackage(input:{name:"Gold",days:30}){id}}`, nil)
+	select {
+	case id := <-got:
+		if id == "" {
+			t.Fatal("a delivery without webhook-id")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the background sender never delivered")
 	}
 }
