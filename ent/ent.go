@@ -16,6 +16,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/ent/webhookdelivery"
 	"gatehouse/ent/webhookendpoint"
 	"reflect"
 	"sync"
@@ -93,6 +94,7 @@ func checkColumn(t, c string) error {
 			user.Table:            user.ValidColumn,
 			userpackage.Table:     userpackage.ValidColumn,
 			usersession.Table:     usersession.ValidColumn,
+			webhookdelivery.Table: webhookdelivery.ValidColumn,
 			webhookendpoint.Table: webhookendpoint.ValidColumn,
 		})
 	})

@@ -525,6 +525,45 @@ func (e *UserSessionEdges) SetUser(v *User) {
 	e.loadedTypes[0] = true
 }
 
+// WebhookDeliveryScanner builds WebhookDelivery nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type WebhookDeliveryScanner struct {
+	config
+	columns []string
+	node    *WebhookDelivery
+	values  []any
+}
+
+// Scanner returns a WebhookDeliveryScanner of the columns in this order.
+func (c *WebhookDeliveryClient) Scanner(columns ...string) *WebhookDeliveryScanner {
+	return &WebhookDeliveryScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *WebhookDeliveryScanner) Dest() ([]any, error) {
+	s.node = &WebhookDelivery{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *WebhookDeliveryScanner) Node() (*WebhookDelivery, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}
+
+// SetEndpoint loads the endpoint edge with v, as eager-loading does.
+func (e *WebhookDeliveryEdges) SetEndpoint(v *WebhookEndpoint) {
+	e.Endpoint = v
+	e.loadedTypes[0] = true
+}
+
 // WebhookEndpointScanner builds WebhookEndpoint nodes bound to a client from the rows of
 // a hand-written statement that selects the node's columns in a given order.
 type WebhookEndpointScanner struct {
@@ -556,4 +595,22 @@ func (s *WebhookEndpointScanner) Node() (*WebhookEndpoint, error) {
 		return nil, err
 	}
 	return s.node, nil
+}
+
+// SetDeliveries loads the deliveries edge with v, as eager-loading does.
+func (e *WebhookEndpointEdges) SetDeliveries(v []*WebhookDelivery) {
+	e.Deliveries = v
+	e.loadedTypes[0] = true
+}
+
+// SetNamedDeliveries loads the deliveries edge under name with v, as
+// eager-loading with WithNamedDeliveries does.
+func (_m *WebhookEndpoint) SetNamedDeliveries(name string, v []*WebhookDelivery) {
+	if _m.Edges.namedDeliveries == nil {
+		_m.Edges.namedDeliveries = make(map[string][]*WebhookDelivery)
+	}
+	if v == nil {
+		v = []*WebhookDelivery{}
+	}
+	_m.Edges.namedDeliveries[name] = v
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/ent/webhookdelivery"
 	"gatehouse/ent/webhookendpoint"
 	"time"
 
@@ -122,6 +123,21 @@ func (_c *WebhookEndpointCreate) SetNillablePreviousSecretUntil(v *time.Time) *W
 		_c.SetPreviousSecretUntil(*v)
 	}
 	return _c
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the WebhookDelivery entity by IDs.
+func (_c *WebhookEndpointCreate) AddDeliveryIDs(ids ...int) *WebhookEndpointCreate {
+	_c.mutation.AddDeliveryIDs(ids...)
+	return _c
+}
+
+// AddDeliveries adds the "deliveries" edges to the WebhookDelivery entity.
+func (_c *WebhookEndpointCreate) AddDeliveries(v ...*WebhookDelivery) *WebhookEndpointCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDeliveryIDs(ids...)
 }
 
 // Mutation returns the WebhookEndpointMutation object of the builder.
@@ -290,6 +306,22 @@ func (_c *WebhookEndpointCreate) createSpec() (*WebhookEndpoint, *sqlgraph.Creat
 	if value, ok := _c.mutation.PreviousSecretUntil(); ok {
 		_spec.SetField(webhookendpoint.FieldPreviousSecretUntil, field.TypeTime, value)
 		_node.PreviousSecretUntil = &value
+	}
+	if nodes := _c.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

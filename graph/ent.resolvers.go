@@ -99,10 +99,16 @@ func (r *Resolver) UserPackage() generated.UserPackageResolver { return &userPac
 // UserSession returns generated.UserSessionResolver implementation.
 func (r *Resolver) UserSession() generated.UserSessionResolver { return &userSessionResolver{r} }
 
+// WebhookDelivery returns generated.WebhookDeliveryResolver implementation.
+func (r *Resolver) WebhookDelivery() generated.WebhookDeliveryResolver {
+	return &webhookDeliveryResolver{r}
+}
+
 type (
-	eventResolver       struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	userResolver        struct{ *Resolver }
-	userPackageResolver struct{ *Resolver }
-	userSessionResolver struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	userResolver            struct{ *Resolver }
+	userPackageResolver     struct{ *Resolver }
+	userSessionResolver     struct{ *Resolver }
+	webhookDeliveryResolver struct{ *Resolver }
 )

@@ -8,6 +8,9 @@ package graph
 import (
 	"context"
 	"gatehouse/ent"
+	"gatehouse/ent/schema"
+	"gatehouse/ent/webhookdelivery"
+	"gatehouse/graph/model"
 	"gatehouse/internal/webhooks"
 
 	"entgo.io/contrib/entgql"
@@ -33,6 +36,16 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id int) (*we
 	return webhooks.NewEndpoints(r.Client).Rotate(ctx, id)
 }
 
+// RetryWebhookDelivery is the resolver for the retryWebhookDelivery field.
+func (r *mutationResolver) RetryWebhookDelivery(ctx context.Context, id int) (*ent.WebhookDelivery, error) {
+	return webhooks.RetryDelivery(ctx, r.Client, id, schema.Now())
+}
+
+// SendTestWebhook is the resolver for the sendTestWebhook field.
+func (r *mutationResolver) SendTestWebhook(ctx context.Context, endpointID int) (*ent.WebhookDelivery, error) {
+	return webhooks.SendTest(ctx, r.Client, endpointID, schema.Now())
+}
+
 // WebhookEndpoints is the resolver for the webhookEndpoints field.
 func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) (*ent.WebhookEndpointConnection, error) {
 	first, last, err := pageArgs(first, last)
@@ -45,4 +58,29 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Curs
 // WebhookEndpoint is the resolver for the webhookEndpoint field.
 func (r *queryResolver) WebhookEndpoint(ctx context.Context, id int) (*ent.WebhookEndpoint, error) {
 	return webhooks.NewEndpoints(r.Client).Get(ctx, id)
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error) {
+	first, last, err := pageArgs(first, last)
+	if err != nil {
+		return nil, err
+	}
+	// NOT_FOUND for an endpoint that is not there (or not the viewer's to see).
+	if _, err := webhooks.NewEndpoints(r.Client).Get(ctx, endpointID); err != nil {
+		return nil, err
+	}
+	q := r.Client.WebhookDelivery.Query().Where(webhookdelivery.EndpointID(endpointID))
+	if where != nil && where.Status != nil {
+		q.Where(webhookdelivery.StatusEQ(*where.Status))
+	}
+	if orderBy == nil {
+		orderBy = newestDeliveriesFirst
+	}
+	return q.Paginate(ctx, after, first, before, last, ent.WithWebhookDeliveryOrder(orderBy))
+}
+
+// Body is the resolver for the body field.
+func (r *webhookDeliveryResolver) Body(ctx context.Context, obj *ent.WebhookDelivery) (string, error) {
+	return string(obj.Body), nil
 }

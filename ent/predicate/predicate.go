@@ -36,5 +36,8 @@ type UserPackage func(*sql.Selector)
 // UserSession is the predicate function for usersession builders.
 type UserSession func(*sql.Selector)
 
+// WebhookDelivery is the predicate function for webhookdelivery builders.
+type WebhookDelivery func(*sql.Selector)
+
 // WebhookEndpoint is the predicate function for webhookendpoint builders.
 type WebhookEndpoint func(*sql.Selector)

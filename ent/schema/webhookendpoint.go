@@ -11,8 +11,10 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/privacy"
 	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 
 	"gatehouse/internal/apperr"
@@ -106,6 +108,14 @@ func (WebhookEndpoint) Fields() []ent.Field {
 			Nillable().
 			Comment("Until when the secret replaced by the last rotation still signs, beside the new one.").
 			Annotations(noInput),
+	}
+}
+
+// Edges of the WebhookEndpoint: its deliveries, deleted with it.
+func (WebhookEndpoint) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("deliveries", WebhookDelivery.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }
 

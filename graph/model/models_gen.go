@@ -3,6 +3,7 @@
 package model
 
 import (
+	"gatehouse/ent/webhookdelivery"
 	"time"
 )
 
@@ -29,4 +30,9 @@ type EventWhereInput struct {
 	Since *time.Time `json:"since,omitempty"`
 	// Events before this time.
 	Until *time.Time `json:"until,omitempty"`
+}
+
+// Which deliveries to list.
+type WebhookDeliveryWhereInput struct {
+	Status *webhookdelivery.Status `json:"status,omitempty"`
 }

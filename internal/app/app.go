@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
+	"gatehouse/internal/webhooks"
 )
 
 // App is an assembled Gatehouse.
@@ -31,6 +32,8 @@ type App struct {
 	// starts them once it is ready to serve (StartJobs) and stops them
 	// when it shuts down (StopJobs).
 	Jobs *jobs.Runner
+	// Webhooks sends the webhook deliveries (the job webhooks.send).
+	Webhooks *webhooks.Deliverer
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -110,6 +113,11 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 		Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log,
 		Jobs: jobs.New(d, jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}),
 	}
+	// Every event gets its webhook deliveries in its own transaction; the
+	// sender posts them in the background, one replica at a time.
+	a.Service.Events().AddOutbox(webhooks.NewOutbox())
+	a.Webhooks = webhooks.NewDeliverer(d.Ent, webhooks.NewSender(cfg.Webhooks), log)
+	a.Jobs.Register(webhooks.JobName, webhooks.JobEvery, a.Webhooks.Run)
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {

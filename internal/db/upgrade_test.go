@@ -19,10 +19,12 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/joblease"
+	"gatehouse/ent/migrate"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/ent/webhookdelivery"
 	"gatehouse/internal/access"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
@@ -257,6 +259,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	}
 	checkContentFeatures(t, d, old)
 	checkWebhookEndpoints(t, d)
+	checkWebhookDeliveries(t, d)
 	checkJobLeases(t, d, before)
 
 	// Migrating again changes nothing.
@@ -557,6 +560,38 @@ func checkWebhookEndpoints(t *testing.T, d *db.DB) {
 		t.Fatalf("node(id:) of the endpoint is a %T", typ)
 	}
 	d.Ent.WebhookEndpoint.DeleteOneID(ep.ID).ExecX(sys)
+}
+
+// checkWebhookDeliveries: the upgrade made the webhook outbox's table,
+// empty, with its indexes; a delivery saved in it reads back, gets an id
+// in its type's range, and goes when its endpoint is deleted.
+func checkWebhookDeliveries(t *testing.T, d *db.DB) {
+	t.Helper()
+	sys := viewer.System(context.Background())
+	idx := indexNames(t, d, "webhook_deliveries")
+	for _, want := range []string{"webhookdelivery_status_next_attempt_at", "webhookdelivery_endpoint_id_created_at"} {
+		if !slices.Contains(idx, want) {
+			t.Errorf("after the upgrade webhook_deliveries has no index %s: %q", want, idx)
+		}
+	}
+	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != 0 {
+		t.Fatalf("the upgrade made %d webhook deliveries", n)
+	}
+	ep := d.Ent.WebhookEndpoint.Create().SetURL("https://hooks.example.com/in").SetSecret("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0").SaveX(sys)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	x := d.Ent.WebhookDelivery.Create().SetEndpointID(ep.ID).SetEventType("user.created").
+		SetBody([]byte(`{"type":"user.created"}`)).SetWebhookID("msg_upgrade").SetNextAttemptAt(now).SaveX(sys)
+	got := d.Ent.WebhookDelivery.GetX(sys, x.ID)
+	if string(got.Body) != `{"type":"user.created"}` || got.Status != webhookdelivery.StatusPENDING || !got.NextAttemptAt.Equal(now) || got.EndpointID != ep.ID {
+		t.Fatalf("the delivery read back as %+v", got)
+	}
+	if start := *migrate.WebhookDeliveriesTable.Annotation.IncrementStart; x.ID>>32 != start>>32 {
+		t.Errorf("delivery id %d is not in its type's range (from %d)", x.ID, start)
+	}
+	d.Ent.WebhookEndpoint.DeleteOneID(ep.ID).ExecX(sys)
+	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != 0 {
+		t.Fatalf("deleting the endpoint left %d deliveries", n)
+	}
 }
 
 // checkJobLeases checks the table of background jobs' leases, new in the

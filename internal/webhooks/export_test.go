@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"context"
 	"time"
 
 	"gatehouse/internal/config"
@@ -9,4 +10,11 @@ import (
 // NewSenderTimeout is NewSender with another timeout, for tests.
 func NewSenderTimeout(cfg config.Webhooks, timeout time.Duration) *Sender {
 	return newSender(cfg, timeout)
+}
+
+// ClaimAndDrop claims a batch of due deliveries and does nothing more: a
+// sender that died right after taking them (before or while posting).
+func (d *Deliverer) ClaimAndDrop(ctx context.Context) (int, error) {
+	b, err := d.claim(ctx)
+	return len(b), err
 }

@@ -1,0 +1,478 @@
+package webhooks_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"golang.org/x/crypto/bcrypt"
+
+	"gatehouse/ent"
+	"gatehouse/ent/schema"
+	"gatehouse/ent/user"
+	"gatehouse/ent/webhookdelivery"
+	"gatehouse/internal/auth"
+	"gatehouse/internal/db"
+	"gatehouse/internal/events"
+	"gatehouse/internal/service"
+	"gatehouse/internal/testdb"
+	"gatehouse/internal/viewer"
+	"gatehouse/internal/webhooks"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(schema.Now().UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+
+type dfix struct {
+	db    *db.DB
+	svc   *service.Service
+	sys   context.Context
+	admin context.Context
+	clock *fakeClock
+	out   *webhooks.Outbox
+	eps   *webhooks.Endpoints
+}
+
+func newDFix(t testing.TB) *dfix {
+	t.Helper()
+	d := testdb.Open(t)
+	cfg := auth.DefaultConfig()
+	cfg.BcryptCost = auth.MinBcryptCost
+	cfg.TestBcryptCost = bcrypt.MinCost
+	a, err := auth.New(d.Ent, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &dfix{db: d, svc: service.New(d.Ent, a), sys: viewer.System(context.Background()), clock: newFakeClock(), eps: webhooks.NewEndpoints(d.Ent)}
+	f.out = webhooks.NewOutbox()
+	f.out.SetClock(f.clock.Now)
+	f.svc.Events().AddOutbox(f.out)
+	f.svc.Events().SetClock(f.clock.Now)
+	role := user.RoleADMIN
+	u, err := f.svc.CreateUser(f.sys, service.CreateUserInput{Username: "root", Password: "password-root", Role: &role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.admin = viewer.NewContext(context.Background(), &viewer.Viewer{UserID: u.ID, Role: string(u.Role)})
+	return f
+}
+
+func (f *dfix) deliverer(t testing.TB) *webhooks.Deliverer {
+	d := webhooks.NewDeliverer(f.db.Ent, webhooks.NewSender(allowPrivate), nil)
+	d.SetClock(f.clock.Now)
+	d.SetJitter(func() float64 { return 0 })
+	return d
+}
+
+func (f *dfix) endpoint(t testing.TB, url string, types ...string) *webhooks.EndpointWithSecret {
+	t.Helper()
+	ep, err := f.eps.Create(f.admin, webhooks.CreateEndpointInput{URL: url, EventTypes: types})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func (f *dfix) change(t testing.TB, name string) {
+	t.Helper()
+	if _, err := f.svc.CreatePackage(f.admin, service.CreatePackageInput{Name: name, Days: 30}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *dfix) deliveries(t testing.TB) []*ent.WebhookDelivery {
+	t.Helper()
+	ds, err := f.db.Ent.WebhookDelivery.Query().Order(webhookdelivery.ByID()).All(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// hook is a local receiver that verifies every request with the Standard
+// Webhooks library and keeps what it took.
+type hook struct {
+	*receiver
+	wh         *standardwebhooks.Webhook
+	checkClock bool // verify the timestamp too (the clock is near real time)
+	down       atomic.Bool
+	mu         sync.Mutex
+	requests   []string          // webhook-ids of all requests, in order
+	took       map[string]string // webhook-id -> type of the messages taken (2xx)
+	bad        []string
+}
+
+func newHook(t testing.TB, secret string) *hook {
+	h := &hook{took: map[string]string{}}
+	h.receiver = newReceiver(t, h.serve)
+	h.setSecret(t, secret)
+	return h
+}
+
+func (h *hook) setSecret(t testing.TB, secret string) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.wh = wh
+	h.mu.Unlock()
+}
+
+func (h *hook) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := r.Header.Get(webhooks.HeaderID)
+	h.requests = append(h.requests, id)
+	verify := h.wh.VerifyIgnoringTimestamp
+	if h.checkClock {
+		verify = h.wh.Verify
+	}
+	if err := verify(body, r.Header); err != nil {
+		h.bad = append(h.bad, id+": "+err.Error())
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	if h.down.Load() {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	var p struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.bad = append(h.bad, id+": "+err.Error())
+	}
+	h.took[id] = p.Type
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *hook) counts() (requests, took int, bad []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.requests), len(h.took), append([]string(nil), h.bad...)
+}
+
+// A change that commits has one delivery per enabled endpoint whose
+// types match; a change whose transaction fails leaves none.
+func TestOutboxWritesDeliveriesInTheEventsTransaction(t *testing.T) {
+	f := newDFix(t)
+	all := f.endpoint(t, "http://127.0.0.1:1/all")
+	pk := f.endpoint(t, "http://127.0.0.1:1/pkg", "package.*")
+	f.endpoint(t, "http://127.0.0.1:1/users", "user.*")
+	off, err := f.eps.Create(f.admin, webhooks.CreateEndpointInput{URL: "http://127.0.0.1:1/off", Enabled: new(bool)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "Pro")
+	ds := f.deliveries(t)
+	if len(ds) != 2 || ds[0].EndpointID != all.Endpoint.ID || ds[1].EndpointID != pk.Endpoint.ID {
+		t.Fatalf("deliveries of package.created: %v", ds)
+	}
+	for _, d := range ds {
+		if d.Status != webhookdelivery.StatusPENDING || d.EventType != "package.created" || d.EventID == nil || d.Attempts != 0 || d.EndpointID == off.Endpoint.ID {
+			t.Fatalf("delivery %+v", d)
+		}
+		var p struct {
+			Type string
+			Data map[string]any
+		}
+		if err := json.Unmarshal(d.Body, &p); err != nil || p.Type != "package.created" || p.Data["subjectType"] != "package" || p.Data["id"] != float64(*d.EventID) {
+			t.Fatalf("body %s: %v", d.Body, err)
+		}
+	}
+	if ds[0].WebhookID == ds[1].WebhookID {
+		t.Fatal("two endpoints share a webhook-id")
+	}
+	// An outbox after this one fails: the change, its event and its
+	// deliveries roll back together.
+	fail := true
+	f.svc.Events().AddOutbox(events.OutboxFunc(func(context.Context, *ent.Tx, *ent.Event) error {
+		if fail {
+			return errors.New("down")
+		}
+		return nil
+	}))
+	if _, err := f.svc.CreatePackage(f.admin, service.CreatePackageInput{Name: "Lost", Days: 1}); err == nil {
+		t.Fatal("created although the transaction failed")
+	}
+	if n := len(f.deliveries(t)); n != 2 {
+		t.Fatalf("deliveries after a failed change: %d, want 2", n)
+	}
+	fail = false
+	f.change(t, "Kept")
+	if n := len(f.deliveries(t)); n != 4 {
+		t.Fatalf("deliveries after a committed change: %d, want 4", n)
+	}
+}
+
+// The sender posts a delivery signed so that the Standard Webhooks
+// library verifies it, and records the outcome.
+func TestDeliverySignedAndRecorded(t *testing.T) {
+	f := newDFix(t)
+	h := &hook{took: map[string]string{}, checkClock: true}
+	h.receiver = newReceiver(t, h.serve)
+	ep := f.endpoint(t, h.URL+"/hook?token=abc")
+	h.setSecret(t, ep.Secret)
+	f.change(t, "Pro")
+	if err := f.deliverer(t).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reqs, took, bad := h.counts()
+	if reqs != 1 || took != 1 || len(bad) != 0 {
+		t.Fatalf("requests %d, taken %d, bad %v", reqs, took, bad)
+	}
+	d := f.deliveries(t)[0]
+	if d.Status != webhookdelivery.StatusDELIVERED || d.Attempts != 1 || d.LastStatusCode == nil || *d.LastStatusCode != 204 || d.LastError != "" || h.took[d.WebhookID] != "package.created" {
+		t.Fatalf("delivery after sending: %+v", d)
+	}
+}
+
+// The receiver down for a while, then up, gets every event; every retry
+// of an event has its webhook-id; nothing is sent before it is due.
+func TestReceiverDownThenUpGetsEveryEvent(t *testing.T) {
+	f := newDFix(t)
+	h := newHook(t, "whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	ep := f.endpoint(t, h.URL)
+	h.setSecret(t, ep.Secret)
+	const n = 7
+	for i := range n {
+		f.change(t, fmt.Sprintf("P%d", i))
+	}
+	h.down.Store(true)
+	s := f.deliverer(t)
+	s.SetBatch(3, 2) // several batches
+	run := func() {
+		t.Helper()
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if reqs, took, bad := h.counts(); reqs != n || took != 0 || len(bad) != 0 {
+		t.Fatalf("first round: requests %d, taken %d, bad %v", reqs, took, bad)
+	}
+	for _, d := range f.deliveries(t) {
+		if d.Status != webhookdelivery.StatusPENDING || d.Attempts != 1 || *d.LastStatusCode != 503 || d.LastResponse == "" ||
+			!d.NextAttemptAt.Equal(d.FirstAttemptAt.Add(webhooks.Backoff(1, 0))) {
+			t.Fatalf("after a failed attempt: %+v", d)
+		}
+	}
+	run() // nothing is due yet
+	if reqs, _, _ := h.counts(); reqs != n {
+		t.Fatalf("sent %d requests before they were due", reqs-n)
+	}
+	for range 3 {
+		f.clock.Advance(time.Hour)
+		run()
+	}
+	if reqs, took, _ := h.counts(); reqs != 4*n || took != 0 {
+		t.Fatalf("while down: requests %d, taken %d", reqs, took)
+	}
+	h.down.Store(false)
+	f.clock.Advance(3 * time.Hour)
+	run()
+	reqs, took, bad := h.counts()
+	if reqs != 5*n || took != n || len(bad) != 0 {
+		t.Fatalf("once up: requests %d, taken %d, bad %v", reqs, took, bad)
+	}
+	// Every request of a delivery carried its one webhook-id.
+	perID := map[string]int{}
+	for _, id := range h.requests {
+		perID[id]++
+	}
+	for _, d := range f.deliveries(t) {
+		if d.Status != webhookdelivery.StatusDELIVERED || d.Attempts != 5 || perID[d.WebhookID] != 5 {
+			t.Fatalf("delivery %d: %s after %d attempts, %d requests with its id", d.ID, d.Status, d.Attempts, perID[d.WebhookID])
+		}
+	}
+}
+
+// A receiver that never comes back: the delivery is retried for 3 days
+// from its first attempt, then marked FAILED.
+func TestDeliveryFailsAfterThreeDays(t *testing.T) {
+	f := newDFix(t)
+	h := newHook(t, webhooks.NewSecret())
+	ep := f.endpoint(t, h.URL)
+	h.setSecret(t, ep.Secret)
+	h.down.Store(true)
+	f.change(t, "Pro")
+	s := f.deliverer(t)
+	var d *ent.WebhookDelivery
+	for range 100 {
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		d = f.deliveries(t)[0]
+		if d.Status != webhookdelivery.StatusPENDING {
+			break
+		}
+		f.clock.Set(d.NextAttemptAt)
+	}
+	if d.Status != webhookdelivery.StatusFAILED || f.clock.Now().Sub(*d.FirstAttemptAt) > webhooks.RetryFor {
+		t.Fatalf("after the retries: %+v", d)
+	}
+	if reqs, _, _ := h.counts(); reqs != d.Attempts {
+		t.Fatalf("requests %d, attempts %d", reqs, d.Attempts)
+	}
+	// Retry now gives it one more attempt; the receiver is back.
+	h.down.Store(false)
+	if _, err := s.RetryNow(f.admin, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d = f.deliveries(t)[0]; d.Status != webhookdelivery.StatusDELIVERED {
+		t.Fatalf("after retry now: %+v", d)
+	}
+}
+
+// A sender that dies after claiming deliveries (mid-delivery) loses
+// nothing: once its claim has lapsed, another sender delivers them. A
+// sender stopped mid-request records no attempt and leaves the delivery
+// due.
+func TestSenderCrashLosesNothing(t *testing.T) {
+	f := newDFix(t)
+	h := newHook(t, webhooks.NewSecret())
+	ep := f.endpoint(t, h.URL)
+	h.setSecret(t, ep.Secret)
+	for i := range 3 {
+		f.change(t, fmt.Sprintf("P%d", i))
+	}
+	dead := f.deliverer(t)
+	if n, err := dead.ClaimAndDrop(context.Background()); err != nil || n != 3 {
+		t.Fatalf("claimed %d, %v", n, err)
+	}
+	s := f.deliverer(t)
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if reqs, _, _ := h.counts(); reqs != 0 {
+		t.Fatalf("sent %d while another sender's claim held", reqs)
+	}
+	f.clock.Advance(webhooks.ClaimFor)
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, took, bad := h.counts(); took != 3 || len(bad) != 0 {
+		t.Fatalf("after the claim lapsed: taken %d, bad %v", took, bad)
+	}
+
+	// Stopped mid-request.
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+	})
+	defer close(release)
+	if _, err := f.eps.Update(f.admin, ep.Endpoint.ID, webhooks.UpdateEndpointInput{URL: &slow.URL}); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "Late")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	<-arrived
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	last := f.deliveries(t)[3]
+	if last.Status != webhookdelivery.StatusPENDING || last.Attempts != 0 || last.NextAttemptAt.After(f.clock.Now()) {
+		t.Fatalf("after a stop mid-request: %+v", last)
+	}
+	if _, err := f.eps.Update(f.admin, ep.Endpoint.ID, webhooks.UpdateEndpointInput{URL: &h.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, took, _ := h.counts(); took != 4 {
+		t.Fatalf("after the restart: taken %d, want 4", took)
+	}
+}
+
+// Two senders at once (two replicas; on PostgreSQL the claims skip each
+// other's locked rows) send each attempt once.
+func TestTwoSendersSendEachAttemptOnce(t *testing.T) {
+	f := newDFix(t)
+	h := newHook(t, webhooks.NewSecret())
+	ep := f.endpoint(t, h.URL)
+	h.setSecret(t, ep.Secret)
+	const n = 40
+	for i := range n {
+		f.change(t, fmt.Sprintf("P%d", i))
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		s := f.deliverer(t)
+		s.SetBatch(5, 2)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	reqs, took, bad := h.counts()
+	if reqs != n || took != n || len(bad) != 0 {
+		t.Fatalf("requests %d, taken %d (want %d each), bad %v", reqs, took, n, bad)
+	}
+}
+
+// The test event goes out signed; a user may neither send one nor retry a
+// delivery, nor read the log.
+func TestTestEventAndUserForbidden(t *testing.T) {
+	f := newDFix(t)
+	h := newHook(t, webhooks.NewSecret())
+	ep := f.endpoint(t, h.URL)
+	h.setSecret(t, ep.Secret)
+	s := f.deliverer(t)
+	role := user.RoleUSER
+	u, err := f.svc.CreateUser(f.sys, service.CreateUserInput{Username: "alice", Password: "password-alice", Role: &role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := viewer.NewContext(context.Background(), &viewer.Viewer{UserID: u.ID, Role: string(u.Role)})
+	if _, err := s.SendTest(alice, ep.Endpoint.ID); err == nil {
+		t.Fatal("a user sent a test event")
+	}
+	d, err := s.SendTest(f.admin, ep.Endpoint.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetryNow(alice, d.ID); err == nil {
+		t.Fatal("a user retried a delivery")
+	}
+	if n, err := f.db.Ent.WebhookDelivery.Query().Count(alice); err == nil || n != 0 {
+		t.Fatalf("a user read %d deliveries (%v)", n, err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, took, bad := h.counts(); took != 2 || len(bad) != 0 || h.took[d.WebhookID] != webhooks.TestEventType { // alice's user.created and the test
+		t.Fatalf("test event: taken %d, bad %v, %v", took, bad, h.took)
+	}
+}
