@@ -28,8 +28,8 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
-	"gatehouse/internal/jobs"
 	"gatehouse/internal/events"
+	"gatehouse/internal/jobs"
 	"gatehouse/internal/testdb"
 	"gatehouse/internal/timedevents"
 	"gatehouse/internal/viewer"
@@ -660,5 +660,24 @@ func checkTimedEventKeys(t *testing.T, d *db.DB, before map[string]tableRows) {
 		if _, err := d.SQL.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A database without the time-based events' keys is not current (a server
+// told not to migrate refuses it), and migrating makes them.
+func TestCheckSchemaWantsTheTimedEventKeys(t *testing.T) {
+	d := testdb.Open(t)
+	ctx := context.Background()
+	if _, err := d.SQL.ExecContext(ctx, "DROP TABLE "+db.TimedEventKeysTable); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckSchema(ctx); err == nil {
+		t.Fatal("a database without timed_event_keys is reported as current")
+	}
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckSchema(ctx); err != nil {
+		t.Fatalf("after migrating again: %v", err)
 	}
 }
