@@ -161,19 +161,14 @@ type due struct {
 }
 
 // batch writes, in one transaction, up to limit events of kind k due at
-// now that have no key yet; it returns how many it wrote (0: none were
-// due).
+// now that have no key yet; it returns how many it wrote, or found taken
+// meanwhile (0: none were due). It looks for them first outside the
+// transaction (on a reader, on SQLite): most runs find none, and then
+// never take the writer.
 func (t *Timed) batch(ctx context.Context, k kind, now time.Time, limit int) (int, error) {
 	after, upTo := k.window(t.o, now)
-	tx, err := t.db.Ent.Tx(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	c := tx.Client()
-	q := t.sql(fmt.Sprintf(dueSQL, k.column))
 	var list []due
-	if err := c.ReadRows(ctx, q, []any{after, upTo, k.typ, limit}, func(rows *sql.Rows) error {
+	if err := t.db.Ent.ReadRows(ctx, t.sql(fmt.Sprintf(dueSQL, k.column)), []any{after, upTo, k.typ, limit}, func(rows *sql.Rows) error {
 		for rows.Next() {
 			var d due
 			if err := rows.Scan(&d.id, &d.moment); err != nil {
@@ -188,8 +183,15 @@ func (t *Timed) batch(ctx context.Context, k kind, now time.Time, limit int) (in
 	if len(list) == 0 {
 		return 0, nil
 	}
+	tx, err := t.db.Ent.Tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
 	n := 0
 	for _, d := range list {
+		// The key decides: one taken already (by another run, since the
+		// look) is skipped.
 		ok, err := t.write(ctx, tx, k, d)
 		if err != nil {
 			return 0, err
@@ -213,7 +215,7 @@ func (t *Timed) batch(ctx context.Context, k kind, now time.Time, limit int) (in
 func (t *Timed) write(ctx context.Context, tx *ent.Tx, k kind, d due) (bool, error) {
 	c := tx.Client()
 	var taken bool
-	if err := c.ReadRows(ctx, t.sql(keySQL), []any{k.typ, d.id, d.moment}, func(rows *sql.Rows) error {
+	if err := c.ReadRows(ctx, t.sql(fmt.Sprintf(keySQL, k.column)), []any{k.typ, d.id, d.moment}, func(rows *sql.Rows) error {
 		taken = rows.Next()
 		return nil
 	}); err != nil {
@@ -267,9 +269,13 @@ const (
 WHERE up.%[1]s > $1 AND up.%[1]s <= $2
 AND NOT EXISTS (SELECT 1 FROM timed_event_keys k WHERE k.type = $3 AND k.user_package_id = up.id AND k.moment = up.%[1]s)
 ORDER BY up.%[1]s, up.id LIMIT $4`
-	// Arguments: 1 type, 2 assignment, 3 date. The event id is set once
-	// the event is written, in the same transaction.
-	keySQL = `INSERT INTO timed_event_keys (type, user_package_id, moment, event_id) VALUES ($1, $2, $3, 0)
+	// Arguments: 1 type, 2 assignment, 3 date; %s the date's column. The
+	// key is taken only if the assignment still has that date (it was
+	// not changed or deleted since it was found due). The event id is set
+	// once the event is written, in the same transaction.
+	keySQL = `INSERT INTO timed_event_keys (type, user_package_id, moment, event_id)
+SELECT $1::text, $2::bigint, $3::timestamptz, 0
+WHERE EXISTS (SELECT 1 FROM user_packages WHERE id = $2::bigint AND %s = $3::timestamptz)
 ON CONFLICT (type, user_package_id, moment) DO NOTHING RETURNING 1`
 	// Arguments: 1 event, 2 type, 3 assignment, 4 date.
 	keyEventSQL = `UPDATE timed_event_keys SET event_id = $1 WHERE type = $2 AND user_package_id = $3 AND moment = $4 RETURNING 1`
@@ -278,7 +284,7 @@ ON CONFLICT (type, user_package_id, moment) DO NOTHING RETURNING 1`
 (SELECT type, user_package_id, moment FROM timed_event_keys WHERE moment < $1 LIMIT $2)`
 )
 
-var param = regexp.MustCompile(`\$([0-9]+)`)
+var param = regexp.MustCompile(`\$([0-9]+)(::[a-z]+)?`)
 
 // sql is q in the database's dialect.
 func (t *Timed) sql(q string) string {
