@@ -88,7 +88,13 @@ type Timed struct {
 	db  *db.DB
 	rec *events.Recorder
 	o   Options
+	// pruned is when this job last pruned old keys (the runner runs a
+	// job once at a time).
+	pruned time.Time
 }
+
+// keyPruneEvery is how often old keys are pruned.
+const keyPruneEvery = time.Hour
 
 // New returns the time-based events' job over d, recording through rec.
 func New(d *db.DB, rec *events.Recorder, o Options) *Timed {
@@ -142,8 +148,11 @@ func (t *Timed) Run(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	if err := t.pruneKeys(ctx, now); err != nil {
-		return total, err
+	if now.Sub(t.pruned) >= keyPruneEvery || now.Before(t.pruned) {
+		if err := t.pruneKeys(ctx, now); err != nil {
+			return total, err
+		}
+		t.pruned = now
 	}
 	return total, nil
 }

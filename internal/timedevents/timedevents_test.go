@@ -170,6 +170,29 @@ func TestEachEventOnceAsTheClockCrossesItsDate(t *testing.T) {
 			t.Errorf("at %v a new job wrote %d more events", s.at, n)
 		}
 	}
+	// By now the started date (13 days back) is older than the lookback
+	// and a day: its key went; the other three stay.
+	if n := f.keys(t); n != 3 {
+		t.Errorf("%d keys, want 3", n)
+	}
+	// Once the dates are older than the lookback (and a day), their keys
+	// go, and no event comes again.
+	f.clock.Set(up.GraceEndsAt.Add(timedevents.DefaultLookback + 24*time.Hour + time.Minute))
+	f.run(t, f.job(timedevents.Options{}))
+	if n := f.keys(t); n != 0 {
+		t.Errorf("%d keys left, want 0", n)
+	}
+	f.run(t, f.job(timedevents.Options{}))
+	f.want(t, up.ID, 1, 1, 1, 1)
+}
+
+func (f *fixture) keys(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := f.db.SQL.QueryRow(`SELECT count(*) FROM ` + db.TimedEventKeysTable).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // An assignment extended after its expiring event gets a new one for its
