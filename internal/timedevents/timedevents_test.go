@@ -408,3 +408,26 @@ func TestRetentionRemovesOnlyOlderEvents(t *testing.T) {
 		t.Errorf("a second pruning deleted %d (%v)", n, err)
 	}
 }
+
+// An assignment changed after it was found due (extended, here within the
+// run's own transaction) gets no event for the date it no longer has.
+func TestNoEventForADateChangedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	a := f.assign(t, f.clock.Now().Add(time.Hour), 10)
+	b := f.assign(t, f.clock.Now().Add(time.Hour), 10)
+	rec := events.New(nil)
+	rec.AddOutbox(events.OutboxFunc(func(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
+		if e.Type != timedevents.TypeExpired || *e.SubjectID != a.ID {
+			return nil
+		}
+		later := b.ExpiresAt.Add(10 * 24 * time.Hour)
+		return tx.UserPackage.UpdateOneID(b.ID).SetExpiresAt(later).SetGraceEndsAt(later).Exec(viewer.System(ctx))
+	}))
+	f.clock.Set(a.ExpiresAt)
+	j := timedevents.New(f.db, rec, timedevents.Options{Lead: lead, Now: f.clock.Now, Lookback: 30 * 24 * time.Hour})
+	if _, err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.want(t, a.ID, 1, 0, 1, 0)
+	f.want(t, b.ID, 1, 0, 0, 0)
+}
