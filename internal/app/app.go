@@ -140,7 +140,7 @@ func registerEventJobs(a *App) {
 	ev := a.Config.Events
 	timed := timedevents.New(a.DB, a.Auth.Events(), timedevents.Options{Lead: ev.ExpiringLead.Duration})
 	a.Jobs.Register(JobTimedEvents, ev.TimedEvery.Duration, timed.Job)
-	ret := timedevents.NewRetention(a.DB, ev.Retention.Duration, 0, nil)
+	ret := timedevents.NewRetention(a.DB, a.Auth.Events(), ev.Retention.Duration, 0, nil)
 	a.Jobs.Register(JobEventsRetention, EventsRetentionEvery, ret.Job)
 }
 

@@ -39,12 +39,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
-	"gatehouse/ent/event"
 	"gatehouse/ent/schema"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
-	"gatehouse/internal/events/mark"
-	"gatehouse/internal/viewer"
 )
 
 // Types of the time-based events.
@@ -306,22 +303,24 @@ func (t *Timed) sql(q string) string {
 // Retention prunes the events older than the retention.
 type Retention struct {
 	db    *db.DB
+	rec   *events.Recorder
 	keep  time.Duration
 	batch int
 	now   func() time.Time
 }
 
-// NewRetention returns the job that deletes events older than keep, at
-// most batch (DefaultPruneBatch if 0) per statement; now is its clock
-// (nil: schema.Now).
-func NewRetention(d *db.DB, keep time.Duration, batch int, now func() time.Time) *Retention {
+// NewRetention returns the job that deletes events older than keep
+// through rec (the event log's own pruning), at most batch
+// (DefaultPruneBatch if 0) per statement; now is its clock (nil:
+// schema.Now).
+func NewRetention(d *db.DB, rec *events.Recorder, keep time.Duration, batch int, now func() time.Time) *Retention {
 	if batch <= 0 {
 		batch = DefaultPruneBatch
 	}
 	if now == nil {
 		now = schema.Now
 	}
-	return &Retention{db: d, keep: keep, batch: batch, now: now}
+	return &Retention{db: d, rec: rec, keep: keep, batch: batch, now: now}
 }
 
 // Run deletes the events older than the retention, in statements of at
@@ -330,26 +329,15 @@ func NewRetention(d *db.DB, keep time.Duration, batch int, now func() time.Time)
 // deleted.
 func (r *Retention) Run(ctx context.Context) (int, error) {
 	before := r.now().Add(-r.keep)
-	ctx = mark.Prune(viewer.System(ctx))
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		ids, err := r.db.Ent.Event.Query().Where(event.AtLT(before)).Order(event.ByAt(), event.ByID()).Limit(r.batch).IDs(ctx)
-		if err != nil {
-			return total, err
-		}
-		if len(ids) == 0 {
-			return total, nil
-		}
-		n, err := r.db.Ent.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
+		n, err := r.rec.PruneBatch(ctx, r.db.Ent, before, r.batch)
 		total += n
-		if err != nil {
+		if err != nil || n < r.batch {
 			return total, err
-		}
-		if len(ids) < r.batch {
-			return total, nil
 		}
 	}
 }

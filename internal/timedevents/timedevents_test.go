@@ -392,7 +392,7 @@ func TestRetentionRemovesOnlyOlderEvents(t *testing.T) {
 		}
 	}
 	before := f.db.Ent.Event.Query().Where(event.TypeNEQ("test.event")).CountX(f.sys)
-	r := timedevents.NewRetention(f.db, 365*24*time.Hour, 2, f.clock.Now)
+	r := timedevents.NewRetention(f.db, f.svc.Events(), 365*24*time.Hour, 2, f.clock.Now)
 	n, err := r.Run(context.Background())
 	if err != nil || n != len(old) {
 		t.Fatalf("retention deleted %d events (%v), want %d", n, err, len(old))
