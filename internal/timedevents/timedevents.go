@@ -14,7 +14,9 @@
 // that crashes midway rolls back its keys with its events, and two runs at
 // once (a lease handed over while its old holder still runs) meet on the
 // key, the second waiting for the first's transaction and then finding the
-// key taken. Nothing depends on a run remembering where the last one
+// key taken. A key is taken only while the assignment still has that date,
+// so one changed or deleted since it was found due gets no event for its
+// old date. Nothing depends on a run remembering where the last one
 // stopped: each run looks for the dates due that have no key yet, so an
 // assignment assigned late, backdated, or extended after its expiring event
 // (a new expires_at is a new key) gets its events at the next run.
