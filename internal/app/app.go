@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
+	"gatehouse/internal/timedevents"
 	"gatehouse/internal/webhooks"
 )
 
@@ -118,6 +119,7 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	a.Service.Events().AddOutbox(webhooks.NewOutbox())
 	a.Webhooks = webhooks.NewDeliverer(d.Ent, webhooks.NewSender(cfg.Webhooks), log)
 	a.Jobs.Register(webhooks.JobName, webhooks.JobEvery, a.Webhooks.Run)
+	registerEventJobs(a)
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {
@@ -128,6 +130,26 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
 	})
 	return a, nil
+}
+
+// Names of the event log's background jobs.
+const (
+	JobTimedEvents     = "events.timed"
+	JobEventsRetention = "events.retention"
+)
+
+// EventsRetentionEvery is how often old events are pruned.
+const EventsRetentionEvery = time.Hour
+
+// registerEventJobs registers the event log's jobs: the time-based events
+// (every events.timed_every) and the pruning of events older than
+// events.retention.
+func registerEventJobs(a *App) {
+	ev := a.Config.Events
+	timed := timedevents.New(a.DB, a.Auth.Events(), timedevents.Options{Lead: ev.ExpiringLead.Duration})
+	a.Jobs.Register(JobTimedEvents, ev.TimedEvery.Duration, timed.Job)
+	ret := timedevents.NewRetention(a.DB, a.Auth.Events(), ev.Retention.Duration, 0, nil)
+	a.Jobs.Register(JobEventsRetention, EventsRetentionEvery, ret.Job)
 }
 
 // StartJobs starts the registered background jobs (none: nothing runs).

@@ -35,10 +35,25 @@ type Config struct {
 type Events struct {
 	// Retention: events older than this are pruned (default 365 days).
 	Retention Duration `toml:"retention"`
+	// ExpiringLead is how long before an assignment expires its
+	// user_package.expiring event is written (default 72h).
+	ExpiringLead Duration `toml:"expiring_lead"`
+	// TimedEvery is how often the server looks for time-based events due
+	// (started, expiring, expired, grace ended; default 30s).
+	TimedEvery Duration `toml:"timed_every"`
 }
 
-// MinEventRetention bounds events.retention from below.
-const MinEventRetention = 24 * time.Hour
+// Bounds of the [events] keys.
+const (
+	// MinEventRetention bounds events.retention from below.
+	MinEventRetention = 24 * time.Hour
+	// MinExpiringLead and MaxExpiringLead bound events.expiring_lead.
+	MinExpiringLead = time.Minute
+	MaxExpiringLead = 90 * 24 * time.Hour
+	// MinTimedEvery and MaxTimedEvery bound events.timed_every.
+	MinTimedEvery = time.Second
+	MaxTimedEvery = time.Hour
+)
 
 // Server configures the HTTP listener.
 type Server struct {
@@ -203,7 +218,11 @@ func Default() Config {
 		Jobs: Jobs{
 			LeaseTTL: Duration{30 * time.Second},
 		},
-		Events: Events{Retention: Duration{365 * 24 * time.Hour}},
+		Events: Events{
+			Retention:    Duration{365 * 24 * time.Hour},
+			ExpiringLead: Duration{72 * time.Hour},
+			TimedEvery:   Duration{30 * time.Second},
+		},
 	}
 }
 
@@ -379,6 +398,12 @@ func (c Config) problems() []*FieldError {
 
 	if r := c.Events.Retention.Duration; r < MinEventRetention {
 		bad("events.retention", "must be at least %s, got %s", Duration{MinEventRetention}, c.Events.Retention)
+	}
+	if l := c.Events.ExpiringLead; l.Duration < MinExpiringLead || l.Duration > MaxExpiringLead {
+		bad("events.expiring_lead", "must be between %s and %s, got %s", Duration{MinExpiringLead}, Duration{MaxExpiringLead}, l)
+	}
+	if e := c.Events.TimedEvery; e.Duration < MinTimedEvery || e.Duration > MaxTimedEvery {
+		bad("events.timed_every", "must be between %s and %s, got %s", Duration{MinTimedEvery}, Duration{MaxTimedEvery}, e)
 	}
 
 	t := c.Throttle

@@ -396,6 +396,10 @@ func TestValidate(t *testing.T) {
 		{"lease ttl below 5s", func(c *Config) { c.Jobs.LeaseTTL.Duration = 4 * time.Second }, "jobs.lease_ttl"},
 		{"lease ttl over 10m", func(c *Config) { c.Jobs.LeaseTTL.Duration = 11 * time.Minute }, "jobs.lease_ttl"},
 		{"zero lease ttl", func(c *Config) { c.Jobs.LeaseTTL.Duration = 0 }, "jobs.lease_ttl"},
+		{"zero expiring lead", func(c *Config) { c.Events.ExpiringLead.Duration = 0 }, "events.expiring_lead"},
+		{"expiring lead over 90 days", func(c *Config) { c.Events.ExpiringLead.Duration = 91 * 24 * time.Hour }, "events.expiring_lead"},
+		{"timed events every 0s", func(c *Config) { c.Events.TimedEvery.Duration = 0 }, "events.timed_every"},
+		{"timed events every 2h", func(c *Config) { c.Events.TimedEvery.Duration = 2 * time.Hour }, "events.timed_every"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,7 +57,32 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate the write probe: %w", err)
 		}
 	}
+	for _, stmt := range TimedEventKeysDDL(d.Driver) {
+		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate the time-based events' keys: %w", err)
+		}
+	}
 	return nil
+}
+
+// TimedEventKeysTable holds one row per time-based event written (its
+// type, its assignment and the date it is about), in the event's own
+// transaction: its primary key is what makes each such event happen once
+// (internal/timedevents).
+const TimedEventKeysTable = "timed_event_keys"
+
+// TimedEventKeysDDL creates the time-based events' keys. moment has the
+// type of user_packages' times, so that it compares equal to them.
+func TimedEventKeysDDL(driver string) []string {
+	ts := "DATETIME"
+	if driver == Postgres {
+		ts = "TIMESTAMPTZ"
+	}
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + TimedEventKeysTable + ` (type TEXT NOT NULL, user_package_id BIGINT NOT NULL, moment ` + ts +
+			` NOT NULL, event_id BIGINT NOT NULL, PRIMARY KEY (type, user_package_id, moment))`,
+		`CREATE INDEX IF NOT EXISTS timed_event_keys_moment_idx ON ` + TimedEventKeysTable + ` (moment)`,
+	}
 }
 
 // retiredIndexes were made by earlier releases and are replaced by others
@@ -114,7 +139,7 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 	}
 	// The dashboard's session table and the write probe are not ent's:
 	// check they exist too.
-	for _, table := range []string{"sessions", writeProbeTable} {
+	for _, table := range []string{"sessions", writeProbeTable, TimedEventKeysTable} {
 		if _, err := d.SQL.ExecContext(ctx, "SELECT 1 FROM "+table+" WHERE 1 = 0"); err != nil {
 			return errors.New("the database schema is not current: run `gatehouse migrate` first")
 		}

@@ -30,8 +30,10 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
+	"gatehouse/internal/events"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/testdb"
+	"gatehouse/internal/timedevents"
 	"gatehouse/internal/viewer"
 )
 
@@ -261,6 +263,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	checkWebhookEndpoints(t, d)
 	checkWebhookDeliveries(t, d)
 	checkJobLeases(t, d, before)
+	checkTimedEventKeys(t, d, before)
 
 	// Migrating again changes nothing.
 	once := snapshot(t, d.SQL, d.Driver, nil)
@@ -638,5 +641,78 @@ func checkJobLeases(t *testing.T, d *db.DB, before map[string]tableRows) {
 	}
 	if _, err := d.SQL.ExecContext(ctx, `DELETE FROM job_leases`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkTimedEventKeys checks the keys of the time-based events, new in the
+// upgrade: the table exists, empty; the time-based events of the upgraded
+// assignments are written once each (a second run, by a new job, writes
+// none); its primary key refuses a second key. It removes what it wrote.
+func checkTimedEventKeys(t *testing.T, d *db.DB, before map[string]tableRows) {
+	t.Helper()
+	if _, ok := before[db.TimedEventKeysTable]; ok {
+		return // the release had it already: the snapshots compare it
+	}
+	ctx := context.Background()
+	sys := viewer.System(ctx)
+	var n int
+	if err := d.SQL.QueryRowContext(ctx, `SELECT count(*) FROM timed_event_keys`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after the upgrade, timed_event_keys: %d rows, %v", n, err)
+	}
+	ups := d.Ent.UserPackage.Query().AllX(sys)
+	first, last := ups[0].StartsAt, ups[0].GraceEndsAt
+	for _, up := range ups {
+		if up.StartsAt.Before(first) {
+			first = up.StartsAt
+		}
+		if up.GraceEndsAt.After(last) {
+			last = up.GraceEndsAt
+		}
+	}
+	now := last.Add(time.Second)
+	o := timedevents.Options{Lead: time.Hour, Lookback: now.Sub(first) + time.Hour, Now: func() time.Time { return now }}
+	written, err := timedevents.New(d, events.New(nil), o).Run(ctx)
+	if err != nil || written != 3*len(ups) {
+		t.Fatalf("the time-based events of %d upgraded assignments: %d written (%v), want started, expired and grace ended of each", len(ups), written, err)
+	}
+	if again, err := timedevents.New(d, events.New(nil), o).Run(ctx); err != nil || again != 0 {
+		t.Errorf("a second run wrote %d more (%v)", again, err)
+	}
+	var typ string
+	var id int
+	var moment time.Time
+	if err := d.SQL.QueryRowContext(ctx, `SELECT type, user_package_id, moment FROM timed_event_keys LIMIT 1`).Scan(&typ, &id, &moment); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO timed_event_keys (type, user_package_id, moment, event_id) VALUES ($1, $2, $3, 0)`
+	if d.Driver != db.Postgres {
+		insert = strings.ReplaceAll(insert, "$", "?")
+	}
+	if _, err := d.SQL.ExecContext(ctx, insert, typ, id, moment); err == nil {
+		t.Error("timed_event_keys took a key twice")
+	}
+	for _, q := range []string{`DELETE FROM timed_event_keys`, `DELETE FROM events`} {
+		if _, err := d.SQL.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A database without the time-based events' keys is not current (a server
+// told not to migrate refuses it), and migrating makes them.
+func TestCheckSchemaWantsTheTimedEventKeys(t *testing.T) {
+	d := testdb.Open(t)
+	ctx := context.Background()
+	if _, err := d.SQL.ExecContext(ctx, "DROP TABLE "+db.TimedEventKeysTable); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckSchema(ctx); err == nil {
+		t.Fatal("a database without timed_event_keys is reported as current")
+	}
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckSchema(ctx); err != nil {
+		t.Fatalf("after migrating again: %v", err)
 	}
 }

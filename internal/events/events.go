@@ -237,6 +237,18 @@ func (r *Recorder) Prune(ctx context.Context, client *ent.Client, before time.Ti
 	return client.Event.Delete().Where(event.AtLT(before)).Exec(mark.Prune(viewer.System(ctx)))
 }
 
+// PruneBatch deletes at most limit of the events recorded before before,
+// oldest first, and returns how many: a pruning in batches never holds the
+// writer long.
+func (r *Recorder) PruneBatch(ctx context.Context, client *ent.Client, before time.Time, limit int) (int, error) {
+	ctx = mark.Prune(viewer.System(ctx))
+	ids, err := client.Event.Query().Where(event.AtLT(before)).Order(event.ByAt(), event.ByID()).Limit(limit).IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return client.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
+}
+
 // Diff collects the fields that changed.
 type Diff change.Set
 
