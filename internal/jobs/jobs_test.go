@@ -551,8 +551,11 @@ func TestHandoversUnderRealConcurrency(t *testing.T) {
 	if n := p.overlaps.Load(); n != 0 {
 		t.Fatalf("%d of %d runs overlapped", n, total)
 	}
-	if len(holders) != len(rs) {
-		t.Fatalf("runs by %d replicas, want all %d (handovers)", len(holders), len(rs))
+	// Which replica takes a job over is up to timing, so not every one
+	// need ever hold it; but the first holder was stopped, so runs by
+	// more than one replica show the handovers.
+	if len(holders) < 2 {
+		t.Fatalf("runs by %d replica, want handovers to others", len(holders))
 	}
 }
 
