@@ -232,11 +232,6 @@ func (r *Recorder) actor(ctx context.Context, tx *ent.Tx, given *Actor) (Actor, 
 	return Actor{ID: &id, Name: name, Kind: kind}, nil
 }
 
-// Prune deletes the events recorded before before, and returns how many.
-func (r *Recorder) Prune(ctx context.Context, client *ent.Client, before time.Time) (int, error) {
-	return client.Event.Delete().Where(event.AtLT(before)).Exec(mark.Prune(viewer.System(ctx)))
-}
-
 // PruneBatch deletes at most limit of the events recorded before before,
 // oldest first, and returns how many: a pruning in batches never holds the
 // writer long.

@@ -131,7 +131,7 @@ func TestOutboxFailureRollsTheChangeBack(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // Events cannot be changed or deleted by anyone, not even past the
-// privacy rules; they are created only by the recording function; Prune
+// privacy rules; they are created only by the recording function; PruneBatch
 // deletes only the older ones.
 func TestEventsAreImmutable(t *testing.T) {
 	f := newFixture(t)
@@ -165,14 +165,25 @@ func TestEventsAreImmutable(t *testing.T) {
 	if evs, err := f.db.Ent.Event.Query().All(as(alice)); err == nil || len(evs) > 0 {
 		t.Fatalf("user read events: %v, %v", evs, err)
 	}
-	// Prune: only events before the time go.
+	// PruneBatch: only events before the time go.
 	cut := time.Now().Add(time.Hour)
 	old := f.count(t)
 	f.svc.Events().SetClock(func() time.Time { return cut.Add(time.Minute) })
 	f.user(t, "bob", user.RoleUSER)
-	n, err := f.svc.Events().Prune(context.Background(), f.db.Ent, cut)
-	if err != nil || n != old {
-		t.Fatalf("pruned %d (%v), want %d", n, err, old)
+	// In batches smaller than what goes: each takes the oldest, until none.
+	n := 0
+	for {
+		k, err := f.svc.Events().PruneBatch(context.Background(), f.db.Ent, cut, 2)
+		if err != nil || k > 2 {
+			t.Fatalf("pruned a batch of %d (%v), want at most 2", k, err)
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	if n != old {
+		t.Fatalf("pruned %d, want %d", n, old)
 	}
 	left, err := f.db.Ent.Event.Query().All(f.sys)
 	if err != nil || len(left) != 1 || left[0].Type != "user.created" || left[0].ActorName != "" || left[0].ActorKind != event.ActorKindSYSTEM {
