@@ -36,7 +36,9 @@ const w5Query = `mutation($u: ID!, $p: ID!) { assignPackage(input: {userID: $u, 
 // extended. "new" assigns packages users do not hold. Each reports the
 // process CPU time per write (client included: see BenchmarkFloorNothing),
 // the SQL statements per write (the session's lookup included; BEGIN and
-// COMMIT apart) and the transactions per write.
+// COMMIT apart) and the transactions per write. Built with
+// -tags gatehouse_noevents it measures the writes without their event
+// rows (and webhook outbox): the difference is what the event log costs.
 func BenchmarkAssignPackage(b *testing.B) {
 	d := fileDB(b)
 	var stmts, txs atomic.Int64

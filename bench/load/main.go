@@ -54,6 +54,7 @@ import (
 )
 
 type options struct {
+	tags       string
 	driver     string
 	dsn        string
 	duration   time.Duration
@@ -84,6 +85,7 @@ func main() {
 	var wl string
 	var env multi
 	flag.StringVar(&o.driver, "db", "sqlite", "database: sqlite or postgres")
+	flag.StringVar(&o.tags, "tags", "", "build tags of the server, e.g. gatehouse_noevents (a server without the event log, to measure what it costs)")
 	flag.StringVar(&o.dsn, "dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL: a DSN of a role that may create databases (a database gatehouse_bench_<pid> is created and dropped); SQLite: ignored (a file in a temporary directory)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each workload in each round")
@@ -172,7 +174,7 @@ func bench(ctx context.Context, o options) (err error) {
 	ghBin, floorBin := filepath.Join(tmp, "gatehouse"), filepath.Join(tmp, "floor")
 	t0 := time.Now()
 	for _, b := range [][2]string{{ghBin, "./cmd/gatehouse"}, {floorBin, "./bench/floor"}} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", b[0], b[1])
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", o.tags, "-o", b[0], b[1])
 		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
