@@ -315,17 +315,17 @@ func (_m *EventQuery) Paginate(
 }
 
 var (
-	// EventOrderFieldAt orders Event by at.
-	EventOrderFieldAt = &EventOrderField{
+	// EventOrderFieldID orders Event by id.
+	EventOrderFieldID = &EventOrderField{
 		Value: func(_m *Event) (ent.Value, error) {
-			return _m.At, nil
+			return _m.ID, nil
 		},
-		column: event.FieldAt,
-		toTerm: event.ByAt,
+		column: event.FieldID,
+		toTerm: event.ByID,
 		toCursor: func(_m *Event) Cursor {
 			return Cursor{
 				ID:    _m.ID,
-				Value: _m.At,
+				Value: _m.ID,
 			}
 		},
 	}
@@ -335,7 +335,7 @@ var (
 func (f EventOrderField) String() string {
 	var str string
 	switch f.column {
-	case EventOrderFieldAt.column:
+	case EventOrderFieldID.column:
 		str = "AT"
 	}
 	return str
@@ -354,7 +354,7 @@ func (f *EventOrderField) UnmarshalGQL(v interface{}) error {
 	}
 	switch str {
 	case "AT":
-		*f = *EventOrderFieldAt
+		*f = *EventOrderFieldID
 	default:
 		return fmt.Errorf("%s is not a valid EventOrderField", str)
 	}

@@ -16,7 +16,7 @@ import (
 const MaxEventTypes = 100
 
 // newestFirst is the events' default order.
-var newestFirst = &ent.EventOrder{Direction: entgql.OrderDirectionDesc, Field: ent.EventOrderFieldAt}
+var newestFirst = &ent.EventOrder{Direction: entgql.OrderDirectionDesc, Field: ent.EventOrderFieldID}
 
 // eventsQuery is the query of the events the filter keeps.
 func eventsQuery(c *ent.Client, w *model.EventWhereInput) (*ent.EventQuery, error) {

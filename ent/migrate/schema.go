@@ -30,24 +30,14 @@ var (
 		PrimaryKey: []*schema.Column{EventsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "event_at",
+				Name:    "event_subject_type_subject_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[6], EventsColumns[7]},
 			},
 			{
-				Name:    "event_type_at",
+				Name:    "event_actor_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[2], EventsColumns[1]},
-			},
-			{
-				Name:    "event_actor_id_at",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[3], EventsColumns[1]},
-			},
-			{
-				Name:    "event_subject_type_subject_id_at",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[6], EventsColumns[7], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[3]},
 			},
 		},
 	}

@@ -42,11 +42,11 @@ func init() {
 	eventFields := schema.Event{}.Fields()
 	_ = eventFields
 	// eventDescAt is the schema descriptor for at field.
-	eventDescAt := eventFields[0].Descriptor()
+	eventDescAt := eventFields[1].Descriptor()
 	// event.DefaultAt holds the default value on creation for the at field.
 	event.DefaultAt = eventDescAt.Default.(func() time.Time)
 	// eventDescType is the schema descriptor for type field.
-	eventDescType := eventFields[1].Descriptor()
+	eventDescType := eventFields[2].Descriptor()
 	// event.TypeValidator is a validator for the "type" field. It is called by the builders before save.
 	event.TypeValidator = func() func(string) error {
 		validators := eventDescType.Validators
@@ -64,25 +64,25 @@ func init() {
 		}
 	}()
 	// eventDescActorName is the schema descriptor for actor_name field.
-	eventDescActorName := eventFields[3].Descriptor()
+	eventDescActorName := eventFields[4].Descriptor()
 	// event.DefaultActorName holds the default value on creation for the actor_name field.
 	event.DefaultActorName = eventDescActorName.Default.(string)
 	// event.ActorNameValidator is a validator for the "actor_name" field. It is called by the builders before save.
 	event.ActorNameValidator = eventDescActorName.Validators[0].(func(string) error)
 	// eventDescSubjectType is the schema descriptor for subject_type field.
-	eventDescSubjectType := eventFields[5].Descriptor()
+	eventDescSubjectType := eventFields[6].Descriptor()
 	// event.DefaultSubjectType holds the default value on creation for the subject_type field.
 	event.DefaultSubjectType = eventDescSubjectType.Default.(string)
 	// event.SubjectTypeValidator is a validator for the "subject_type" field. It is called by the builders before save.
 	event.SubjectTypeValidator = eventDescSubjectType.Validators[0].(func(string) error)
 	// eventDescRequestID is the schema descriptor for request_id field.
-	eventDescRequestID := eventFields[8].Descriptor()
+	eventDescRequestID := eventFields[9].Descriptor()
 	// event.DefaultRequestID holds the default value on creation for the request_id field.
 	event.DefaultRequestID = eventDescRequestID.Default.(string)
 	// event.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
 	event.RequestIDValidator = eventDescRequestID.Validators[0].(func(string) error)
 	// eventDescIP is the schema descriptor for ip field.
-	eventDescIP := eventFields[9].Descriptor()
+	eventDescIP := eventFields[10].Descriptor()
 	// event.DefaultIP holds the default value on creation for the ip field.
 	event.DefaultIP = eventDescIP.Default.(string)
 	// event.IPValidator is a validator for the "ip" field. It is called by the builders before save.

@@ -90,6 +90,13 @@ func TimedEventKeysDDL(driver string) []string {
 // drop those the schema no longer has; these are dropped by name.
 var retiredIndexes = []string{
 	"user_role", // replaced by user_role_id (role, id), which serves the same lookups
+	// The event log's first indexes: each cost every change a page. The
+	// log is read newest first by id; event_subject_type_subject_id and
+	// event_actor_id (whose entries end with the id) replace the last two.
+	"event_at",
+	"event_type_at",
+	"event_actor_id_at",
+	"event_subject_type_subject_id_at",
 }
 
 // dataMigrations fill new columns of rows written by earlier releases,
