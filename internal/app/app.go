@@ -116,7 +116,11 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	}
 	// Every event gets its webhook deliveries in its own transaction; the
 	// sender posts them in the background, one replica at a time.
-	a.Service.Events().AddOutbox(webhooks.NewOutbox())
+	outbox := webhooks.NewOutbox()
+	if d.Driver == db.SQLite {
+		outbox.CacheEndpoints(d.Ent)
+	}
+	a.Service.Events().AddOutbox(outbox)
 	a.Webhooks = webhooks.NewDeliverer(d.Ent, webhooks.NewSender(cfg.Webhooks), log)
 	a.Jobs.Register(webhooks.JobName, webhooks.JobEvery, a.Webhooks.Run)
 	registerEventJobs(a)

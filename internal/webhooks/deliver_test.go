@@ -476,3 +476,59 @@ func TestTestEventAndUserForbidden(t *testing.T) {
 		t.Fatalf("test event: taken %d, bad %v, %v", took, bad, h.took)
 	}
 }
+
+// With the endpoints kept in memory (as on SQLite), every endpoint change
+// is seen by the next event: a new, disabled, enabled again or deleted
+// endpoint, and one whose creation rolled back after an event in the same
+// transaction read it.
+func TestOutboxCacheFollowsEndpointChanges(t *testing.T) {
+	f := newDFix(t)
+	f.out.CacheEndpoints(f.db.Ent)
+	want := func(n int, step string) {
+		t.Helper()
+		if got := len(f.deliveries(t)); got != n {
+			t.Fatalf("%s: %d deliveries, want %d", step, got, n)
+		}
+	}
+	f.change(t, "None")
+	want(0, "no endpoint")
+	ep := f.endpoint(t, "http://127.0.0.1:1/in")
+	f.change(t, "One")
+	want(1, "a new endpoint")
+	off := false
+	if _, err := f.eps.Update(f.admin, ep.Endpoint.ID, webhooks.UpdateEndpointInput{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "Disabled")
+	want(1, "the endpoint disabled")
+	on := true
+	if _, err := f.eps.Update(f.admin, ep.Endpoint.ID, webhooks.UpdateEndpointInput{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "Enabled")
+	want(2, "the endpoint enabled again")
+
+	tx, err := f.db.Ent.Tx(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.WebhookEndpoint.Create().SetURL("http://127.0.0.1:1/phantom").SetSecret("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0").Save(f.sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Events().Record(f.sys, tx, events.Entry{Type: "package.created", SubjectType: "package"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "After the rollback")
+	want(3, "an endpoint whose creation rolled back")
+
+	if _, err := f.eps.Delete(f.admin, ep.Endpoint.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, "Deleted")
+	if n := f.db.Ent.WebhookDelivery.Query().CountX(f.sys); n != 0 {
+		t.Fatalf("%d deliveries after the endpoint was deleted, want 0 (they go with it)", n)
+	}
+}

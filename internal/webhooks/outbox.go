@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -30,6 +31,60 @@ type Outbox struct {
 	selectOnce sync.Once
 	selectSQL  string
 	selectArgs []any
+	// cache, when set (CacheEndpoints), keeps the enabled endpoints
+	// between changes.
+	cache *endpointCache
+}
+
+// endpointCache keeps the enabled endpoints read last, valid while no
+// endpoint changed since (gen counts the changes, begun, ended, committed
+// or rolled back).
+type endpointCache struct {
+	gen    atomic.Uint64
+	mu     sync.Mutex
+	eps    []*ent.WebhookEndpoint
+	eGen   uint64
+	filled bool
+}
+
+func (c *endpointCache) invalidate() { c.gen.Add(1) }
+
+// CacheEndpoints keeps the enabled endpoints in memory instead of reading
+// them in every change's transaction, and forgets them whenever an
+// endpoint changes through client. Only for a database that this process
+// alone writes endpoints to (SQLite: one server per file, and endpoints
+// change only through the server); on PostgreSQL, replicas change them
+// too, and every change reads them.
+func (o *Outbox) CacheEndpoints(client *ent.Client) {
+	c := &endpointCache{}
+	o.cache = c
+	commit := ent.CommitHook(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			defer c.invalidate()
+			return next.Commit(ctx, tx)
+		})
+	})
+	rollback := ent.RollbackHook(func(next ent.Rollbacker) ent.Rollbacker {
+		return ent.RollbackFunc(func(ctx context.Context, tx *ent.Tx) error {
+			defer c.invalidate()
+			return next.Rollback(ctx, tx)
+		})
+	})
+	client.WebhookEndpoint.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			c.invalidate()
+			defer c.invalidate()
+			// In a transaction, the change is there for the others only
+			// once it commits, and gone if it rolls back: forget again.
+			if wm, ok := m.(*ent.WebhookEndpointMutation); ok {
+				if tx, err := wm.Tx(); err == nil {
+					tx.OnCommit(commit)
+					tx.OnRollback(rollback)
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	})
 }
 
 // NewOutbox returns the webhook outbox.
@@ -75,6 +130,26 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
 // one prepared statement written once (every change pays for it, so it
 // skips ent's builders, as the event's own insert does).
 func (o *Outbox) enabledEndpoints(ctx context.Context, tx *ent.Tx) ([]*ent.WebhookEndpoint, error) {
+	c := o.cache
+	if c == nil {
+		return o.readEndpoints(ctx, tx)
+	}
+	gen := c.gen.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.filled && c.eGen == gen {
+		return c.eps, nil
+	}
+	eps, err := o.readEndpoints(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	c.eps, c.eGen, c.filled = eps, gen, true
+	return eps, nil
+}
+
+// readEndpoints reads the enabled endpoints in tx.
+func (o *Outbox) readEndpoints(ctx context.Context, tx *ent.Tx) ([]*ent.WebhookEndpoint, error) {
 	c := tx.Client()
 	o.selectOnce.Do(func() {
 		o.selectSQL, o.selectArgs = sql.Dialect(c.Dialect()).
