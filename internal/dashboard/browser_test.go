@@ -573,6 +573,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 			{"package-contents", "/admin/package-contents", "Package contents"},
 			{"user-packages", "/admin/user-packages", "User packages"},
 			{"sessions", "/admin/sessions", "Sessions"},
+			{"webhooks", "/admin/webhooks", "Webhook endpoints"},
 			{"activity", "/admin/activity", "Activity"},
 		} {
 			b.open(l.path, http.StatusOK)

@@ -1,7 +1,7 @@
 // Package dashboard is the server-rendered admin dashboard at /admin/: a
 // cookie-session sign-in for admins, and list / new / detail / edit / delete
-// pages for users, features, packages, package contents, user packages and
-// sessions, and the Activity page (the event log).
+// pages for users, features, packages, package contents, user packages,
+// sessions and webhook endpoints, and the Activity page (the event log).
 //
 // Every handler is decode → validate through internal/service → ent →
 // views: rules live in the ent schema and internal/service, never here. The
@@ -24,6 +24,7 @@ import (
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
 	"gatehouse/internal/service"
+	"gatehouse/views/components"
 )
 
 // Dashboard serves the admin dashboard.
@@ -144,6 +145,21 @@ func (d *Dashboard) routes() http.Handler {
 	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)
 
 	admin("GET /admin/activity", d.activity)
+
+	admin("GET /admin/webhooks", d.webhookList)
+	admin("GET /admin/webhooks/new", d.webhookNew)
+	admin("POST /admin/webhooks/new", d.webhookCreate)
+	admin("GET /admin/webhooks/{id}", d.withHistory(components.SubjectWebhookEndpoint, d.webhookDetail))
+	admin("GET /admin/webhooks/{id}/secret", d.webhookSecret)
+	admin("GET /admin/webhooks/{id}/edit", d.webhookEdit)
+	admin("POST /admin/webhooks/{id}/edit", d.webhookUpdate)
+	admin("GET /admin/webhooks/{id}/rotate", d.webhookRotateConfirm)
+	admin("POST /admin/webhooks/{id}/rotate", d.webhookRotate)
+	admin("GET /admin/webhooks/{id}/delete", d.webhookDeleteConfirm)
+	admin("POST /admin/webhooks/{id}/delete", d.webhookDelete)
+	admin("POST /admin/webhooks/{id}/test", d.webhookSendTest)
+	admin("GET /admin/webhooks/{id}/deliveries", d.webhookDeliveries)
+	admin("POST /admin/webhooks/{id}/deliveries/{delivery}/retry", d.webhookRetry)
 
 	// Anything else under /admin/ is a page that does not exist.
 	admin("/admin/", func(w http.ResponseWriter, r *http.Request) { d.notFound(w, r) })
