@@ -310,6 +310,22 @@ func TestActivity(t *testing.T) {
 		}
 	})
 
+	t.Run("every stored type is offered", func(t *testing.T) {
+		b.t = t
+		p := b.get("/admin/activity").wantStatus(http.StatusOK)
+		var offered []string
+		for _, o := range findAll(p.doc, func(n *html.Node) bool { return n.Data == "option" && n.Parent != nil && n.Parent.Data == "datalist" }) {
+			v, _ := attr(o, "value")
+			offered = append(offered, v)
+		}
+		for _, e := range all {
+			prefix, _, _ := strings.Cut(e.Type, ".")
+			if !slices.Contains(offered, e.Type) || !slices.Contains(offered, prefix+".*") {
+				t.Fatalf("type %s is not offered: %v", e.Type, offered)
+			}
+		}
+	})
+
 	t.Run("diff", func(t *testing.T) {
 		b.t = t
 		// A change through the dashboard: from → to.

@@ -1200,7 +1200,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = components.TextArea(components.Input{
-				Name: "eventTypes", Label: "Event types", Value: f.EventTypes, Error: f.Errors.Get("eventTypes"), Rows: 4,
+				Name: "eventTypes", Label: "Event types", Value: f.EventTypes, Error: f.Errors.Get("eventTypes"), Rows: 4, MaxLength: 5100,
 				Placeholder: "user.created\nuser_package.*",
 				Help:        "One per line or separated by commas: exact types (user.created) or prefixes (user_package.*), at most 50. Empty: every event.",
 			}).Render(ctx, templ_7745c5c3_Buffer)
