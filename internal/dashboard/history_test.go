@@ -120,6 +120,15 @@ func TestHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("a form error keeps the section", func(t *testing.T) {
+		b.t = t
+		p := b.post("/admin/user-packages/"+itoa(w.assignment.ID)+"/extend", url.Values{"extendDays": {"soon"}}).
+			wantStatus(http.StatusUnprocessableEntity).wantFieldError("extendDays", "must be a whole number")
+		if rows := historyRows(t, p); len(rows) == 0 || !strings.Contains(rows[len(rows)-1], "user_package.assigned") {
+			t.Fatalf("history %q", rows)
+		}
+	})
+
 	t.Run("session token redacted", func(t *testing.T) {
 		b.t = t
 		p := b.get("/admin/sessions/" + itoa(w.session.ID)).wantStatus(http.StatusOK)
