@@ -15,6 +15,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
+	"gatehouse/ent/schema"
 	"gatehouse/internal/service"
 )
 
@@ -85,7 +86,7 @@ func TestActivity(t *testing.T) {
 	if _, err := s.App.Service.CreateFeature(adminCtx(w.admin.ID), service.CreateFeatureInput{Key: "vintage", Name: "Vintage", Kind: feature.KindSWITCH}); err != nil {
 		t.Fatal(err)
 	}
-	rec.SetClock(time.Now)
+	rec.SetClock(schema.Now)
 	// A feature that is gone, and alice's own sign-in.
 	doomed, err := s.App.Service.CreateFeature(adminCtx(w.admin.ID), service.CreateFeatureInput{Key: "doomed", Name: "Doomed", Kind: feature.KindSWITCH})
 	if err != nil {
