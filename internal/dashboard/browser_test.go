@@ -573,6 +573,8 @@ func TestBrowserAdminFlow(t *testing.T) {
 			{"package-contents", "/admin/package-contents", "Package contents"},
 			{"user-packages", "/admin/user-packages", "User packages"},
 			{"sessions", "/admin/sessions", "Sessions"},
+			{"webhooks", "/admin/webhooks", "Webhook endpoints"},
+			{"activity", "/admin/activity", "Activity"},
 		} {
 			b.open(l.path, http.StatusOK)
 			b.heading(l.h1)
@@ -659,6 +661,8 @@ func TestBrowserPhoneWidth(t *testing.T) {
 		{"phone-users", "/admin/users"},
 		{"phone-user-packages", "/admin/user-packages"},
 		{"phone-package-form", "/admin/packages/" + itoa(w.pkg.ID) + "/edit"},
+		{"phone-activity", "/admin/activity"},
+		{"phone-user-history", "/admin/users/" + itoa(w.user.ID)},
 	} {
 		b.open(l.path, http.StatusOK)
 		var wide bool

@@ -1,7 +1,7 @@
 // Package dashboard is the server-rendered admin dashboard at /admin/: a
 // cookie-session sign-in for admins, and list / new / detail / edit / delete
-// pages for users, features, packages, package contents, user packages and
-// sessions.
+// pages for users, features, packages, package contents, user packages,
+// sessions and webhook endpoints, and the Activity page (the event log).
 //
 // Every handler is decode → validate through internal/service → ent →
 // views: rules live in the ent schema and internal/service, never here. The
@@ -22,7 +22,9 @@ import (
 	"gatehouse/internal/app"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/db"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
+	"gatehouse/views/components"
 )
 
 // Dashboard serves the admin dashboard.
@@ -86,7 +88,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/users", d.userList)
 	admin("GET /admin/users/new", d.userNew)
 	admin("POST /admin/users/new", d.userCreate)
-	admin("GET /admin/users/{id}", d.userDetail)
+	admin("GET /admin/users/{id}", d.withHistory(events.SubjectUser, d.userDetail))
 	admin("GET /admin/users/{id}/edit", d.userEdit)
 	admin("POST /admin/users/{id}/edit", d.userUpdate)
 	admin("GET /admin/users/{id}/delete", d.userDeleteConfirm)
@@ -96,7 +98,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/features", d.featureList)
 	admin("GET /admin/features/new", d.featureNew)
 	admin("POST /admin/features/new", d.featureCreate)
-	admin("GET /admin/features/{id}", d.featureDetail)
+	admin("GET /admin/features/{id}", d.withHistory(events.SubjectFeature, d.featureDetail))
 	admin("GET /admin/features/{id}/edit", d.featureEdit)
 	admin("POST /admin/features/{id}/edit", d.featureUpdate)
 	admin("GET /admin/features/{id}/delete", d.featureDeleteConfirm)
@@ -105,7 +107,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/packages", d.packageList)
 	admin("GET /admin/packages/new", d.packageNew)
 	admin("POST /admin/packages/new", d.packageCreate)
-	admin("GET /admin/packages/{id}", d.packageDetail)
+	admin("GET /admin/packages/{id}", d.withHistory(events.SubjectPackage, d.packageDetail))
 	admin("GET /admin/packages/{id}/edit", d.packageEdit)
 	admin("POST /admin/packages/{id}/edit", d.packageUpdate)
 	admin("GET /admin/packages/{id}/delete", d.packageDeleteConfirm)
@@ -114,7 +116,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/package-contents", d.contentList)
 	admin("GET /admin/package-contents/new", d.contentNew)
 	admin("POST /admin/package-contents/new", d.contentCreate)
-	admin("GET /admin/package-contents/{id}", d.contentDetail)
+	admin("GET /admin/package-contents/{id}", d.withHistory(events.SubjectPackageContent, d.contentDetail))
 	admin("GET /admin/package-contents/{id}/edit", d.contentEdit)
 	admin("POST /admin/package-contents/{id}/edit", d.contentUpdate)
 	admin("GET /admin/package-contents/{id}/delete", d.contentDeleteConfirm)
@@ -123,11 +125,11 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/user-packages", d.assignmentList)
 	admin("GET /admin/user-packages/new", d.assignmentNew)
 	admin("POST /admin/user-packages/new", d.assignmentCreate)
-	admin("GET /admin/user-packages/{id}", d.assignmentDetail)
+	admin("GET /admin/user-packages/{id}", d.withHistory(events.SubjectUserPackage, d.assignmentDetail))
 	admin("GET /admin/user-packages/{id}/edit", d.assignmentEdit)
 	admin("POST /admin/user-packages/{id}/edit", d.assignmentUpdate)
-	admin("POST /admin/user-packages/{id}/extend", d.assignmentExtend)
-	admin("POST /admin/user-packages/{id}/suspend", d.assignmentSuspend)
+	admin("POST /admin/user-packages/{id}/extend", d.withHistory(events.SubjectUserPackage, d.assignmentExtend))
+	admin("POST /admin/user-packages/{id}/suspend", d.withHistory(events.SubjectUserPackage, d.assignmentSuspend))
 	admin("POST /admin/user-packages/{id}/resume", d.assignmentResume)
 	admin("GET /admin/user-packages/{id}/delete", d.assignmentDeleteConfirm)
 	admin("POST /admin/user-packages/{id}/delete", d.assignmentDelete)
@@ -135,12 +137,29 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/sessions", d.sessionList)
 	admin("GET /admin/sessions/new", d.sessionNew)
 	admin("POST /admin/sessions/new", d.sessionCreate)
-	admin("GET /admin/sessions/{id}", d.sessionDetail)
+	admin("GET /admin/sessions/{id}", d.withHistory(events.SubjectSession, d.sessionDetail))
 	admin("GET /admin/sessions/{id}/edit", d.sessionEdit)
 	admin("POST /admin/sessions/{id}/edit", d.sessionUpdate)
 	admin("POST /admin/sessions/{id}/revoke", d.sessionRevoke)
 	admin("GET /admin/sessions/{id}/delete", d.sessionDeleteConfirm)
 	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)
+
+	admin("GET /admin/activity", d.activity)
+
+	admin("GET /admin/webhooks", d.webhookList)
+	admin("GET /admin/webhooks/new", d.webhookNew)
+	admin("POST /admin/webhooks/new", d.webhookCreate)
+	admin("GET /admin/webhooks/{id}", d.withHistory(components.SubjectWebhookEndpoint, d.webhookDetail))
+	admin("GET /admin/webhooks/{id}/secret", d.webhookSecret)
+	admin("GET /admin/webhooks/{id}/edit", d.webhookEdit)
+	admin("POST /admin/webhooks/{id}/edit", d.webhookUpdate)
+	admin("GET /admin/webhooks/{id}/rotate", d.webhookRotateConfirm)
+	admin("POST /admin/webhooks/{id}/rotate", d.webhookRotate)
+	admin("GET /admin/webhooks/{id}/delete", d.webhookDeleteConfirm)
+	admin("POST /admin/webhooks/{id}/delete", d.webhookDelete)
+	admin("POST /admin/webhooks/{id}/test", d.webhookSendTest)
+	admin("GET /admin/webhooks/{id}/deliveries", d.webhookDeliveries)
+	admin("POST /admin/webhooks/{id}/deliveries/{delivery}/retry", d.webhookRetry)
 
 	// Anything else under /admin/ is a page that does not exist.
 	admin("/admin/", func(w http.ResponseWriter, r *http.Request) { d.notFound(w, r) })
