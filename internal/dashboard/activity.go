@@ -221,14 +221,14 @@ func (d *Dashboard) activity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := d.client.Event.Query().Where(f.preds...)
-	if p := f.win.predicate(event.FieldAt, event.FieldID); p != nil {
+	if p := f.win.idPredicate(event.FieldID); p != nil {
 		q.Where(predicate.Event(p))
 	}
 	o := sql.OrderAsc()
 	if f.win.desc() {
 		o = sql.OrderDesc()
 	}
-	evs, err := q.Order(event.ByAt(o), event.ByID(o)).Limit(f.win.size + 1).All(ctx)
+	evs, err := q.Order(event.ByID(o)).Limit(f.win.size + 1).All(ctx)
 	if err != nil {
 		d.failure(w, r, err)
 		return

@@ -39,7 +39,7 @@ func (d *Dashboard) withHistory(subjectType string, next http.HandlerFunc) http.
 func (d *Dashboard) history(ctx context.Context, subjectType string, id int) (components.HistoryData, error) {
 	evs, err := d.client.Event.Query().
 		Where(event.SubjectType(subjectType), event.SubjectID(id)).
-		Order(event.ByAt(sql.OrderDesc()), event.ByID(sql.OrderDesc())).
+		Order(event.ByID(sql.OrderDesc())).
 		Limit(historyShown + 1).
 		All(ctx)
 	if err != nil {

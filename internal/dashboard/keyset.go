@@ -102,6 +102,23 @@ func (w window) predicate(column, idColumn string) func(*sql.Selector) {
 	}
 }
 
+// idPredicate selects the rows beyond the window's cursor in id order, or
+// nil without a cursor: for the event log, numbered in the order it is
+// recorded (its time goes with its id, and only the id is indexed).
+func (w window) idPredicate(idColumn string) func(*sql.Selector) {
+	if w.cursor == nil {
+		return nil
+	}
+	c := *w.cursor
+	return func(s *sql.Selector) {
+		if w.newer {
+			s.Where(sql.GT(s.C(idColumn), c.id))
+		} else {
+			s.Where(sql.LT(s.C(idColumn), c.id))
+		}
+	}
+}
+
 // desc reports whether the query reads newest first (it reads oldest
 // first when paging toward newer rows, and the page is turned round).
 func (w window) desc() bool { return !w.newer }
