@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -106,14 +107,18 @@ func TestOfflineVerifier(t *testing.T) {
 	})
 
 	parts := strings.Split(tok, ".")
-	sig := []byte(parts[2])
-	sig[5] ^= 'A' ^ 'C'
+	rawSig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawSig[5] ^= 1
+	sig := base64.RawURLEncoding.EncodeToString(rawSig)
 	for name, c := range map[string]struct {
 		tok  string
 		args []string
 		want string
 	}{
-		"tampered signature": {parts[0] + "." + parts[1] + "." + string(sig), nil, "bad signature"},
+		"tampered signature": {parts[0] + "." + parts[1] + "." + sig, nil, "bad signature"},
 		"other issuer":       {tok, []string{"-issuer", "https://elsewhere.example"}, "issued by"},
 		"not a token":        {"hello", nil, "not a token"},
 	} {

@@ -315,11 +315,9 @@ func TestEntitlementTokens(t *testing.T) {
 		header, _ := base64.RawURLEncoding.DecodeString(parts[0])
 		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 		enc := base64.RawURLEncoding.EncodeToString
-		sig := []byte(parts[2])
-		sig[10] ^= 'A' ^ 'B'
-		if sig[10] == parts[2][10] {
-			t.Fatal("no change")
-		}
+		rawSig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		rawSig[10] ^= 1
+		sig := enc(rawSig)
 		var h map[string]any
 		_ = json.Unmarshal(header, &h)
 		otherKid := func(kid string) string {
@@ -336,7 +334,7 @@ func TestEntitlementTokens(t *testing.T) {
 		claims["exp"] = claims["exp"].(float64) + 3600
 		longer, _ := json.Marshal(claims)
 		for name, bad := range map[string]string{
-			"signature":   parts[0] + "." + parts[1] + "." + string(sig),
+			"signature":   parts[0] + "." + parts[1] + "." + sig,
 			"unknown kid": otherKid("not-a-key") + "." + parts[1] + "." + parts[2],
 			"exp":         parts[0] + "." + enc(longer) + "." + parts[2],
 			"alg none":    enc([]byte(`{"alg":"none","kid":"`+h["kid"].(string)+`"}`)) + "." + parts[1] + ".",
