@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/apptest"
 	"gatehouse/internal/testdb"
 )
 
@@ -54,6 +55,7 @@ func startReplica(t *testing.T, bin, name, dsn string) *replica {
 		"GATEHOUSE_CONFIG=",
 		"GATEHOUSE_AUTH_BCRYPT_COST=10",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES=127.0.0.1",
+		"GATEHOUSE_SIGNING_SECRET="+apptest.TestSigningSecret,
 	)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	stderr, err := cmd.StderrPipe()
