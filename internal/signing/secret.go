@@ -20,6 +20,7 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/viewer"
 )
 
 // SecretSize is the size of the signing secret in bytes.
@@ -94,7 +95,20 @@ func ResolveSecret(ctx context.Context, sg config.Signing, d *db.DB, log *slog.L
 		_, _ = rand.Read(b)
 		return b, nil
 	}
-	return secretBeside(path+SecretFileSuffix, log)
+	beside := path + SecretFileSuffix
+	if _, err := os.Lstat(beside); errors.Is(err, fs.ErrNotExist) {
+		// A database restored without its secret file must not get a new
+		// secret beside keys sealed with the old one.
+		n, err := d.Ent.SigningKey.Query().Count(viewer.System(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("signing: %w", err)
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("signing: %w: the database has signing keys but %s, the secret file that sealed them, is missing: "+
+				"put it back beside the database (or name it with signing.secret_file, or set %s)", ErrNoSecret, beside, config.EnvSigningSecret)
+		}
+	}
+	return secretBeside(beside, log)
 }
 
 // sqliteFile is the file of a SQLite database ("" in memory), as SQLite

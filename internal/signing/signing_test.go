@@ -166,6 +166,25 @@ func TestResolveSecret(t *testing.T) {
 			t.Errorf("left behind: %v", entries)
 		}
 	})
+	t.Run("a database with keys and no secret file gets no new secret", func(t *testing.T) {
+		dbPath := filepath.Join(t.TempDir(), "gh.db")
+		d := openFile(t, dbPath)
+		sec, err := signing.ResolveSecret(ctx, config.Default().Signing, d, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		newSigner(t, d, sec)
+		if err := os.Remove(dbPath + signing.SecretFileSuffix); err != nil {
+			t.Fatal(err)
+		}
+		_, err = signing.ResolveSecret(ctx, config.Default().Signing, d, quiet())
+		if !errors.Is(err, signing.ErrNoSecret) || !strings.Contains(err.Error(), "is missing") {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := os.Stat(dbPath + signing.SecretFileSuffix); err == nil {
+			t.Error("a new secret file was made")
+		}
+	})
 	t.Run("sqlite files made at once agree", func(t *testing.T) {
 		cfg := config.Default()
 		d := openFile(t, filepath.Join(t.TempDir(), "gh.db"))
