@@ -188,7 +188,12 @@ func secretBeside(path string, log *slog.Logger) ([]byte, error) {
 	if err := errors.Join(werr, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
 		return nil, fmt.Errorf("signing: making the secret file beside the database: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// A file system without hard links: create it exclusively.
+		err = writeExclusive(path, base64.StdEncoding.EncodeToString(b)+"\n")
+	}
+	if errors.Is(err, fs.ErrExist) {
 		// Another process made it first: use theirs.
 		return readSecretFile(path, "the secret file beside the database", log)
 	} else if err != nil {
@@ -197,6 +202,21 @@ func secretBeside(path string, log *slog.Logger) ([]byte, error) {
 	log.Warn("created the signing secret file beside the database: it seals the signing keys; "+
 		"back it up apart from the database (a backup holds the keys only sealed)", "path", path)
 	return b, nil
+}
+
+// writeExclusive writes a new file (mode 0600); it fails with
+// fs.ErrExist when the file exists.
+func writeExclusive(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString(content)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 // sealer seals and opens private keys with a key derived from the secret.
