@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/internal/db"
 	"gatehouse/internal/testdb"
@@ -64,6 +65,11 @@ func TestKeysCommands(t *testing.T) {
 	wrong := baseEnv(map[string]string{"GATEHOUSE_SIGNING_SECRET": other})
 	if r := cli(t, wrong, "", "keys", "rotate", "--db", dsn); r.code != 1 || !strings.Contains(r.stderr, "does not open") {
 		t.Errorf("rotate with a wrong secret: exit %d, %q", r.code, r.stderr)
+	}
+	// Nor does a server start with it: a clear message, no secret shown.
+	r = cliTimeout(t, 30*time.Second, wrong, "", "serve", "--listen", "127.0.0.1:0", "--db", dsn)
+	if r.code != 1 || !strings.Contains(r.stderr, "does not open") || strings.Contains(r.stderr+r.stdout, other) {
+		t.Errorf("serve with a wrong secret: exit %d, %q", r.code, r.stderr)
 	}
 
 	// No private key in anything the commands printed.
