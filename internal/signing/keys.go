@@ -80,9 +80,6 @@ func New(client *ent.Client, secret []byte, o Options) (*Signer, error) {
 	return s, nil
 }
 
-// Options returns the signer's options.
-func (s *Signer) Options() Options { return s.opts }
-
 func (s *Signer) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // sys is ctx allowed to read and write the keys: only this package does.
