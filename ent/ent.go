@@ -13,6 +13,7 @@ import (
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
+	"gatehouse/ent/signingkey"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
@@ -91,6 +92,7 @@ func checkColumn(t, c string) error {
 			packagecontent.Table:  packagecontent.ValidColumn,
 			packagetrial.Table:    packagetrial.ValidColumn,
 			pkg.Table:             pkg.ValidColumn,
+			signingkey.Table:      signingkey.ValidColumn,
 			user.Table:            user.ValidColumn,
 			userpackage.Table:     userpackage.ValidColumn,
 			usersession.Table:     usersession.ValidColumn,

@@ -354,6 +354,39 @@ func (_m *Pkg) SetNamedTrials(name string, v []*PackageTrial) {
 	_m.Edges.namedTrials[name] = v
 }
 
+// SigningKeyScanner builds SigningKey nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type SigningKeyScanner struct {
+	config
+	columns []string
+	node    *SigningKey
+	values  []any
+}
+
+// Scanner returns a SigningKeyScanner of the columns in this order.
+func (c *SigningKeyClient) Scanner(columns ...string) *SigningKeyScanner {
+	return &SigningKeyScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *SigningKeyScanner) Dest() ([]any, error) {
+	s.node = &SigningKey{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *SigningKeyScanner) Node() (*SigningKey, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}
+
 // UserScanner builds User nodes bound to a client from the rows of
 // a hand-written statement that selects the node's columns in a given order.
 type UserScanner struct {

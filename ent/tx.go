@@ -28,6 +28,8 @@ type Tx struct {
 	PackageTrial *PackageTrialClient
 	// Pkg is the client for interacting with the Pkg builders.
 	Pkg *PkgClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// UserPackage is the client for interacting with the UserPackage builders.
@@ -176,6 +178,7 @@ func (tx *Tx) init() {
 	tx.PackageContent = NewPackageContentClient(tx.config)
 	tx.PackageTrial = NewPackageTrialClient(tx.config)
 	tx.Pkg = NewPkgClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserPackage = NewUserPackageClient(tx.config)
 	tx.UserSession = NewUserSessionClient(tx.config)

@@ -8,6 +8,7 @@ import (
 	"gatehouse/ent"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
+	"gatehouse/internal/signing"
 )
 
 // Resolver is the root resolver: what every resolver may call.
@@ -15,4 +16,7 @@ type Resolver struct {
 	Client  *ent.Client
 	Auth    *auth.Service
 	Service *service.Service
+	// Signer signs entitlement tokens (nil: the API answers that it
+	// cannot).
+	Signer *signing.Signer
 }

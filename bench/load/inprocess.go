@@ -69,8 +69,13 @@ func serverConfig(driver, dsn string) config.Config {
 	cfg.Auth.BcryptCost = seed.BcryptCost
 	cfg.Server.TrustedProxies = []string{"127.0.0.1"}
 	cfg.Log.Level = "warn"
+	cfg.Signing.Secret = benchSigningSecret
 	return cfg
 }
+
+// benchSigningSecret seals the signing keys of the benchmark's databases,
+// new for every run (PostgreSQL needs one; a SQLite file would get its own).
+const benchSigningSecret = "YmVuY2htYXJrLW9ubHktc2lnbmluZy1zZWNyZXQtMzI="
 
 // post sends one GraphQL request and returns the body; an answer other
 // than 200 without errors is an error.

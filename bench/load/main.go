@@ -205,6 +205,7 @@ func bench(ctx context.Context, o options) (err error) {
 		fmt.Sprintf("GATEHOUSE_AUTH_BCRYPT_COST=%d", seed.BcryptCost),
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES=127.0.0.1",
 		"GATEHOUSE_LOG_LEVEL=warn",
+		"GATEHOUSE_SIGNING_SECRET=" + benchSigningSecret,
 	}
 	gh, err := startChild("gatehouse", tmp, ghBin, []string{"serve"}, append(env, o.serverEnv...), ghAddr, "/readyz")
 	if err != nil {

@@ -378,7 +378,7 @@ func (e *env) openApp(f *flags, create bool) (*app.App, error) {
 		d.Close()
 		return nil, err
 	}
-	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{TestBcryptCost: e.testBcryptCost})
+	a, err := app.Assemble(e.ctx, cfg, d, log, app.Options{TestBcryptCost: e.testBcryptCost, NoSigning: true})
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -38,6 +38,9 @@ Usage:
   gatehouse user passwd   [--config FILE] [--db PATH_OR_DSN] --username NAME --password-stdin
   gatehouse user disable  [--config FILE] [--db PATH_OR_DSN] --username NAME
   gatehouse user enable   [--config FILE] [--db PATH_OR_DSN] --username NAME
+  gatehouse keys list     [--config FILE] [--db PATH_OR_DSN]
+  gatehouse keys rotate   [--config FILE] [--db PATH_OR_DSN]
+  gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] KID
   gatehouse backup        [--config FILE] [--db PATH] FILE
   gatehouse config print  [--config FILE] [--listen ADDR] [--db PATH_OR_DSN] [--no-migrate]
   gatehouse healthcheck   [--config FILE] [--url URL]
@@ -83,6 +86,7 @@ var commands = []command{
 	{"serve", (*env).serve},
 	{"migrate", (*env).migrate},
 	{"user", (*env).user},
+	{"keys", (*env).keys},
 	{"backup", (*env).backup},
 	{"config", (*env).config},
 	{"healthcheck", (*env).healthcheck},

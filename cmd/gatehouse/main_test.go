@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"gatehouse/internal/apptest"
 	"gatehouse/internal/testdb"
 )
 
@@ -100,6 +101,10 @@ func baseEnv(extra map[string]string) map[string]string {
 	m := map[string]string{
 		"GATEHOUSE_AUTH_BCRYPT_COST": "10",
 		"GATEHOUSE_LOG_FORMAT":       "json",
+	}
+	if testdb.Postgres() {
+		// PostgreSQL servers need a signing secret (SQLite makes one).
+		m["GATEHOUSE_SIGNING_SECRET"] = apptest.TestSigningSecret
 	}
 	for k, v := range extra {
 		m[k] = v

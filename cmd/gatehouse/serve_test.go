@@ -410,6 +410,17 @@ func TestBackupWhileWritingThenServeFromIt(t *testing.T) {
 	// Restore: serve the copy. It holds a consistent prefix of the writes:
 	// every package finished before the backup began, none started after
 	// it ended, and every package complete with its two contents.
+	// The copy holds the signing keys sealed; their secret is kept apart
+	// (not in the backup) and put back beside the restored database.
+	if !testdb.Postgres() {
+		secret, err := os.ReadFile(live + ".signing-secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copyPath+".signing-secret", secret, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	restored := startServe(t, m, "--db", copyPath)
 	if code, _ := httpGet(t, restored.url+"/readyz"); code != 200 {
 		t.Fatalf("/readyz on the restored copy = %d", code)

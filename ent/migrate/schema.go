@@ -183,6 +183,36 @@ var (
 		Columns:    PackagesColumns,
 		PrimaryKey: []*schema.Column{PackagesColumns[0]},
 	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kid", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "algorithm", Type: field.TypeString, Size: 20},
+		{Name: "public_key", Type: field.TypeBytes, Size: 1024},
+		{Name: "private_key_sealed", Type: field.TypeBytes, Size: 1024},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "current", Type: field.TypeBool, Nullable: true},
+		{Name: "published_until", Type: field.TypeTime, Nullable: true},
+		{Name: "retired_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_current",
+				Unique:  true,
+				Columns: []*schema.Column{SigningKeysColumns[6]},
+			},
+			{
+				Name:    "signingkey_published_until",
+				Unique:  false,
+				Columns: []*schema.Column{SigningKeysColumns[7]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -401,6 +431,7 @@ var (
 		PackageContentsTable,
 		PackageTrialsTable,
 		PackagesTable,
+		SigningKeysTable,
 		UsersTable,
 		UserPackagesTable,
 		UserSessionsTable,
@@ -437,6 +468,10 @@ func init() {
 	PackagesTable.Annotation = &entsql.Annotation{
 		Table:          "packages",
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	SigningKeysTable.Annotation = &entsql.Annotation{
+		Table:          "signing_keys",
+		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),

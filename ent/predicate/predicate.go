@@ -27,6 +27,9 @@ type PackageTrial func(*sql.Selector)
 // Pkg is the predicate function for pkg builders.
 type Pkg func(*sql.Selector)
 
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

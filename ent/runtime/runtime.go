@@ -12,6 +12,7 @@ import (
 	"gatehouse/ent/packagetrial"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/schema"
+	"gatehouse/ent/signingkey"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
@@ -344,6 +345,93 @@ func init() {
 	pkg.DefaultGraceDays = pkgDescGraceDays.Default.(int)
 	// pkg.GraceDaysValidator is a validator for the "grace_days" field. It is called by the builders before save.
 	pkg.GraceDaysValidator = pkgDescGraceDays.Validators[0].(func(int) error)
+	signingkey.Policy = privacy.NewPolicies(schema.SigningKey{})
+	signingkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signingkey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescKid is the schema descriptor for kid field.
+	signingkeyDescKid := signingkeyFields[0].Descriptor()
+	// signingkey.KidValidator is a validator for the "kid" field. It is called by the builders before save.
+	signingkey.KidValidator = func() func(string) error {
+		validators := signingkeyDescKid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kid string) error {
+			for _, fn := range fns {
+				if err := fn(kid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// signingkeyDescAlgorithm is the schema descriptor for algorithm field.
+	signingkeyDescAlgorithm := signingkeyFields[1].Descriptor()
+	// signingkey.AlgorithmValidator is a validator for the "algorithm" field. It is called by the builders before save.
+	signingkey.AlgorithmValidator = func() func(string) error {
+		validators := signingkeyDescAlgorithm.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(algorithm string) error {
+			for _, fn := range fns {
+				if err := fn(algorithm); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// signingkeyDescPublicKey is the schema descriptor for public_key field.
+	signingkeyDescPublicKey := signingkeyFields[2].Descriptor()
+	// signingkey.PublicKeyValidator is a validator for the "public_key" field. It is called by the builders before save.
+	signingkey.PublicKeyValidator = func() func([]byte) error {
+		validators := signingkeyDescPublicKey.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(public_key []byte) error {
+			for _, fn := range fns {
+				if err := fn(public_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// signingkeyDescPrivateKeySealed is the schema descriptor for private_key_sealed field.
+	signingkeyDescPrivateKeySealed := signingkeyFields[3].Descriptor()
+	// signingkey.PrivateKeySealedValidator is a validator for the "private_key_sealed" field. It is called by the builders before save.
+	signingkey.PrivateKeySealedValidator = func() func([]byte) error {
+		validators := signingkeyDescPrivateKeySealed.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(private_key_sealed []byte) error {
+			for _, fn := range fns {
+				if err := fn(private_key_sealed); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
+	signingkeyDescCreatedAt := signingkeyFields[4].Descriptor()
+	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

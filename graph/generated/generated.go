@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
+	"gatehouse/internal/signing"
 	"gatehouse/internal/webhooks"
 	"github.com/99designs/gqlgen/graphql/executor"
 	"io"
@@ -83,6 +84,11 @@ type ComplexityRoot struct {
 		Session   func(childComplexity int) int
 		Token     func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	EntitlementToken struct {
+		ExpiresAt func(childComplexity int) int
+		Token     func(childComplexity int) int
 	}
 
 	Event struct {
@@ -226,23 +232,25 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		CheckAccess       func(childComplexity int, feature string) int
-		Events            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *model.EventWhereInput) int
-		Feature           func(childComplexity int, id *int, key *string) int
-		Features          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) int
-		Me                func(childComplexity int) int
-		Node              func(childComplexity int, id int) int
-		Nodes             func(childComplexity int, ids []int) int
-		Package           func(childComplexity int, id *int, name *string) int
-		PackageContents   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageContentOrder, where *ent.PackageContentWhereInput) int
-		Packages          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageOrder, where *ent.PackageWhereInput) int
-		User              func(childComplexity int, id *int, username *string) int
-		UserPackages      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserPackageOrder, where *ent.UserPackageWhereInput) int
-		UserSessions      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserSessionOrder, where *ent.UserSessionWhereInput) int
-		Users             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		WebhookDeliveries func(childComplexity int, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) int
-		WebhookEndpoint   func(childComplexity int, id int) int
-		WebhookEndpoints  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) int
+		CheckAccess          func(childComplexity int, feature string) int
+		EntitlementToken     func(childComplexity int, ttl *signing.Duration) int
+		Events               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *model.EventWhereInput) int
+		Feature              func(childComplexity int, id *int, key *string) int
+		Features             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FeatureOrder, where *ent.FeatureWhereInput) int
+		Me                   func(childComplexity int) int
+		Node                 func(childComplexity int, id int) int
+		Nodes                func(childComplexity int, ids []int) int
+		Package              func(childComplexity int, id *int, name *string) int
+		PackageContents      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageContentOrder, where *ent.PackageContentWhereInput) int
+		Packages             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackageOrder, where *ent.PackageWhereInput) int
+		User                 func(childComplexity int, id *int, username *string) int
+		UserEntitlementToken func(childComplexity int, userID int, ttl *signing.Duration) int
+		UserPackages         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserPackageOrder, where *ent.UserPackageWhereInput) int
+		UserSessions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserSessionOrder, where *ent.UserSessionWhereInput) int
+		Users                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		WebhookDeliveries    func(childComplexity int, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) int
+		WebhookEndpoint      func(childComplexity int, id int) int
+		WebhookEndpoints     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) int
 	}
 
 	User struct {
@@ -434,6 +442,8 @@ type QueryResolver interface {
 	User(ctx context.Context, id *int, username *string) (*ent.User, error)
 	Package(ctx context.Context, id *int, name *string) (*ent.Pkg, error)
 	Feature(ctx context.Context, id *int, key *string) (*ent.Feature, error)
+	EntitlementToken(ctx context.Context, ttl *signing.Duration) (*signing.Token, error)
+	UserEntitlementToken(ctx context.Context, userID int, ttl *signing.Duration) (*signing.Token, error)
 	WebhookEndpoints(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) (*ent.WebhookEndpointConnection, error)
 	WebhookEndpoint(ctx context.Context, id int) (*ent.WebhookEndpoint, error)
 	WebhookDeliveries(ctx context.Context, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
@@ -575,6 +585,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
+
+	case "EntitlementToken.expiresAt":
+		if e.ComplexityRoot.EntitlementToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntitlementToken.ExpiresAt(childComplexity), true
+	case "EntitlementToken.token":
+		if e.ComplexityRoot.EntitlementToken.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntitlementToken.Token(childComplexity), true
 
 	case "Event.actorID":
 		if e.ComplexityRoot.Event.ActorID == nil {
@@ -1312,6 +1335,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CheckAccess(childComplexity, args["feature"].(string)), true
+	case "Query.entitlementToken":
+		if e.ComplexityRoot.Query.EntitlementToken == nil {
+			break
+		}
+
+		args, err := ec.field_Query_entitlementToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EntitlementToken(childComplexity, args["ttl"].(*signing.Duration)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -1418,6 +1452,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(*int), args["username"].(*string)), true
+	case "Query.userEntitlementToken":
+		if e.ComplexityRoot.Query.UserEntitlementToken == nil {
+			break
+		}
+
+		args, err := ec.field_Query_userEntitlementToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UserEntitlementToken(childComplexity, args["userID"].(int), args["ttl"].(*signing.Duration)), true
 	case "Query.userPackages":
 		if e.ComplexityRoot.Query.UserPackages == nil {
 			break
@@ -2119,7 +2164,7 @@ type executionContext struct {
 	noFieldMiddleware bool
 	// collected: the last fields collected for each object type
 	// without concurrent fields (graph/gqlgen).
-	collected [39]atomic.Pointer[collectedFields]
+	collected [40]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -4052,6 +4097,28 @@ type Mutation {
   deleteUserSession(id: ID!): ID! @hasRole(role: ADMIN)
 }
 `, BuiltIn: false},
+	{Name: "../signing.graphql", Input: `# Signed entitlements: a compact JWS (EdDSA, Ed25519) that tells which
+# features a user holds, for clients that check them offline against the
+# public keys at /.well-known/jwks.json.
+
+"A length of time as a Go duration string: a number and a unit, such as \"90s\", \"30m\", \"24h\" or \"1h30m\" (units ns, us, ms, s, m, h; no days)."
+scalar Duration @goModel(model: "gatehouse/internal/signing.Duration")
+
+extend type Query {
+  "A signed token of the features the signed-in user holds now. It expires after ttl (default [signing] default_ttl, at most max_ttl), never after the absolute end of the session it was asked with, and is not revoked with that session: it stays valid until it expires."
+  entitlementToken(ttl: Duration): EntitlementToken! @auth
+  "A signed token of the features a user holds now, for an admin. It has no sid claim and is capped by max_ttl only."
+  userEntitlementToken(userID: ID!, ttl: Duration): EntitlementToken! @hasRole(role: ADMIN)
+}
+
+"A signed entitlement token."
+type EntitlementToken @goModel(model: "gatehouse/internal/signing.Token") {
+  "A compact JWS (header alg EdDSA, kid, typ JWT). Claims: iss, sub (user id), iat, nbf, exp, sid (the session's id), and features: an object by feature key of {exp, limit?, grace_until?} in Unix seconds, as checkAccess answers (only granted features)."
+  token: String!
+  "When the token expires (its exp claim)."
+  expiresAt: Time!
+}
+`, BuiltIn: false},
 	{Name: "../webhooks.graphql", Input: `# Webhook endpoints: admin-managed receivers of signed event notifications
 # (Standard Webhooks). The signing secret is shown once, when it is made.
 
@@ -4196,6 +4263,16 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EntitlementToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_EntitlementToken_token(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_EntitlementToken_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EntitlementToken", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5290,6 +5367,20 @@ func (ec *executionContext) field_Query_checkAccess_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_entitlementToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ttl",
+		func(ctx context.Context, v any) (*signing.Duration, error) {
+			return ec.unmarshalODuration2ᚖgatehouseᚋinternalᚋsigningᚐDuration(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ttl"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5575,6 +5666,28 @@ func (ec *executionContext) field_Query_packages_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_userEntitlementToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ttl",
+		func(ctx context.Context, v any) (*signing.Duration, error) {
+			return ec.unmarshalODuration2ᚖgatehouseᚋinternalᚋsigningᚐDuration(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ttl"] = arg1
 	return args, nil
 }
 
@@ -6679,6 +6792,88 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EntitlementToken_token(ctx context.Context, field graphql.CollectedField, obj *signing.Token) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EntitlementToken_token(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Token, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntitlementToken_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntitlementToken_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntitlementToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _EntitlementToken_expiresAt(ctx context.Context, field graphql.CollectedField, obj *signing.Token) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_EntitlementToken_expiresAt(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ExpiresAt, nil
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntitlementToken_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntitlementToken_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntitlementToken", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
@@ -12132,6 +12327,125 @@ func (ec *executionContext) fieldContext_Query_feature(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_feature_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_entitlementToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_entitlementToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EntitlementToken(ctx, fc.Args["ttl"].(*signing.Duration))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *signing.Token
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *signing.Token) graphql.Marshaler {
+			return ec.marshalNEntitlementToken2ᚖgatehouseᚋinternalᚋsigningᚐToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_entitlementToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntitlementToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_entitlementToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_userEntitlementToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_userEntitlementToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().UserEntitlementToken(ctx, fc.Args["userID"].(int), fc.Args["ttl"].(*signing.Duration))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2gatehouseᚋentᚋuserᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *signing.Token
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *signing.Token
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *signing.Token) graphql.Marshaler {
+			return ec.marshalNEntitlementToken2ᚖgatehouseᚋinternalᚋsigningᚐToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_userEntitlementToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntitlementToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_userEntitlementToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23399,10 +23713,48 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var entitlementTokenImplementors = []string{"EntitlementToken"}
+
+func (ec *executionContext) _EntitlementToken(ctx context.Context, sel ast.SelectionSet, obj *signing.Token) graphql.Marshaler {
+	fields := ec.collectFields(3, sel, entitlementTokenImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EntitlementToken")
+		case "token":
+			out.Values[i] = ec.plain_EntitlementToken_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec.plain_EntitlementToken_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event", "Node"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
-	fields := ec.collectFields(3, sel, eventImplementors)
+	fields := ec.collectFields(4, sel, eventImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23485,7 +23837,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 var eventChangeImplementors = []string{"EventChange"}
 
 func (ec *executionContext) _EventChange(ctx context.Context, sel ast.SelectionSet, obj *model.EventChange) graphql.Marshaler {
-	fields := ec.collectFields(4, sel, eventChangeImplementors)
+	fields := ec.collectFields(5, sel, eventChangeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23528,7 +23880,7 @@ func (ec *executionContext) _EventChange(ctx context.Context, sel ast.SelectionS
 var eventConnectionImplementors = []string{"EventConnection"}
 
 func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
-	fields := ec.collectFields(5, sel, eventConnectionImplementors)
+	fields := ec.collectFields(6, sel, eventConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23571,7 +23923,7 @@ func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.Select
 var eventEdgeImplementors = []string{"EventEdge"}
 
 func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
-	fields := ec.collectFields(6, sel, eventEdgeImplementors)
+	fields := ec.collectFields(7, sel, eventEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23609,7 +23961,7 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := ec.collectFields(7, sel, featureImplementors)
+	fields := ec.collectFields(8, sel, featureImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23672,7 +24024,7 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := ec.collectFields(8, sel, featureConnectionImplementors)
+	fields := ec.collectFields(9, sel, featureConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23715,7 +24067,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := ec.collectFields(9, sel, featureEdgeImplementors)
+	fields := ec.collectFields(10, sel, featureEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24006,7 +24358,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := ec.collectFields(10, sel, packageImplementors)
+	fields := ec.collectFields(11, sel, packageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24084,7 +24436,7 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(11, sel, packageConnectionImplementors)
+	fields := ec.collectFields(12, sel, packageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24127,7 +24479,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := ec.collectFields(12, sel, packageContentImplementors)
+	fields := ec.collectFields(13, sel, packageContentImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24200,7 +24552,7 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := ec.collectFields(13, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(14, sel, packageContentConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24243,7 +24595,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := ec.collectFields(14, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(15, sel, packageContentEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24281,7 +24633,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(15, sel, packageEdgeImplementors)
+	fields := ec.collectFields(16, sel, packageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24319,7 +24671,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := ec.collectFields(16, sel, pageInfoImplementors)
+	fields := ec.collectFields(17, sel, pageInfoImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24467,6 +24819,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_feature(ctx, field)
 				})
+		case "entitlementToken":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_entitlementToken(ctx, field)
+				})
+		case "userEntitlementToken":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_userEntitlementToken(ctx, field)
+				})
 		case "webhookEndpoints":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -24519,7 +24883,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := ec.collectFields(17, sel, userImplementors)
+	fields := ec.collectFields(18, sel, userImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24597,7 +24961,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := ec.collectFields(18, sel, userConnectionImplementors)
+	fields := ec.collectFields(19, sel, userConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24640,7 +25004,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := ec.collectFields(19, sel, userEdgeImplementors)
+	fields := ec.collectFields(20, sel, userEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24678,7 +25042,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := ec.collectFields(20, sel, userPackageImplementors)
+	fields := ec.collectFields(21, sel, userPackageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24771,7 +25135,7 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(21, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(22, sel, userPackageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24814,7 +25178,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(22, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(23, sel, userPackageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24852,7 +25216,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := ec.collectFields(23, sel, userSessionImplementors)
+	fields := ec.collectFields(24, sel, userSessionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24940,7 +25304,7 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := ec.collectFields(24, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(25, sel, userSessionConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24983,7 +25347,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := ec.collectFields(25, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(26, sel, userSessionEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25021,7 +25385,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var webhookDeliveryImplementors = []string{"WebhookDelivery", "Node"}
 
 func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDelivery) graphql.Marshaler {
-	fields := ec.collectFields(26, sel, webhookDeliveryImplementors)
+	fields := ec.collectFields(27, sel, webhookDeliveryImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25124,7 +25488,7 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 var webhookDeliveryConnectionImplementors = []string{"WebhookDeliveryConnection"}
 
 func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDeliveryConnection) graphql.Marshaler {
-	fields := ec.collectFields(27, sel, webhookDeliveryConnectionImplementors)
+	fields := ec.collectFields(28, sel, webhookDeliveryConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25167,7 +25531,7 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 var webhookDeliveryEdgeImplementors = []string{"WebhookDeliveryEdge"}
 
 func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDeliveryEdge) graphql.Marshaler {
-	fields := ec.collectFields(28, sel, webhookDeliveryEdgeImplementors)
+	fields := ec.collectFields(29, sel, webhookDeliveryEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25205,7 +25569,7 @@ func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.Se
 var webhookEndpointImplementors = []string{"WebhookEndpoint", "Node"}
 
 func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpoint) graphql.Marshaler {
-	fields := ec.collectFields(29, sel, webhookEndpointImplementors)
+	fields := ec.collectFields(30, sel, webhookEndpointImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25273,7 +25637,7 @@ func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.Select
 var webhookEndpointConnectionImplementors = []string{"WebhookEndpointConnection"}
 
 func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointConnection) graphql.Marshaler {
-	fields := ec.collectFields(30, sel, webhookEndpointConnectionImplementors)
+	fields := ec.collectFields(31, sel, webhookEndpointConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25316,7 +25680,7 @@ func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel 
 var webhookEndpointEdgeImplementors = []string{"WebhookEndpointEdge"}
 
 func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointEdge) graphql.Marshaler {
-	fields := ec.collectFields(31, sel, webhookEndpointEdgeImplementors)
+	fields := ec.collectFields(32, sel, webhookEndpointEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25354,7 +25718,7 @@ func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.Se
 var webhookEndpointWithSecretImplementors = []string{"WebhookEndpointWithSecret"}
 
 func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel ast.SelectionSet, obj *webhooks.EndpointWithSecret) graphql.Marshaler {
-	fields := ec.collectFields(32, sel, webhookEndpointWithSecretImplementors)
+	fields := ec.collectFields(33, sel, webhookEndpointWithSecretImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25392,7 +25756,7 @@ func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel 
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := ec.collectFields(33, sel, __DirectiveImplementors)
+	fields := ec.collectFields(34, sel, __DirectiveImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25445,7 +25809,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := ec.collectFields(34, sel, __EnumValueImplementors)
+	fields := ec.collectFields(35, sel, __EnumValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25493,7 +25857,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := ec.collectFields(35, sel, __FieldImplementors)
+	fields := ec.collectFields(36, sel, __FieldImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25551,7 +25915,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := ec.collectFields(36, sel, __InputValueImplementors)
+	fields := ec.collectFields(37, sel, __InputValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25609,7 +25973,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := ec.collectFields(37, sel, __SchemaImplementors)
+	fields := ec.collectFields(38, sel, __SchemaImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25667,7 +26031,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := ec.collectFields(38, sel, __TypeImplementors)
+	fields := ec.collectFields(39, sel, __TypeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25863,6 +26227,14 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNEntitlementToken2ᚖgatehouseᚋinternalᚋsigningᚐToken(ctx context.Context, sel ast.SelectionSet, v *signing.Token) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EntitlementToken!")
+		return graphql.Null
+	}
+	return ec._EntitlementToken(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNEventActorKind2gatehouseᚋentᚋeventᚐActorKind(ctx context.Context, v any) (event.ActorKind, error) {
@@ -26599,6 +26971,22 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 }
 
 func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODuration2ᚖgatehouseᚋinternalᚋsigningᚐDuration(ctx context.Context, v any) (*signing.Duration, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(signing.Duration)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODuration2ᚖgatehouseᚋinternalᚋsigningᚐDuration(ctx context.Context, sel ast.SelectionSet, v *signing.Duration) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -27749,6 +28137,26 @@ func (ec *executionContext) plain_AuthPayload_token(ctx context.Context, field g
 		}
 	}
 	return ec._AuthPayload_token(ctx, field, obj)
+}
+
+// plain_EntitlementToken_expiresAt is _EntitlementToken_expiresAt without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EntitlementToken_expiresAt(ctx context.Context, field graphql.CollectedField, obj *signing.Token) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNTime2timeᚐTime(field.Selections, obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EntitlementToken_expiresAt(ctx, field, obj)
+}
+
+// plain_EntitlementToken_token is _EntitlementToken_token without a FieldContext (graph/gqlgen).
+func (ec *executionContext) plain_EntitlementToken_token(ctx context.Context, field graphql.CollectedField, obj *signing.Token) graphql.Marshaler {
+	if ec.noFieldMiddleware {
+		if res := ec.quiet_marshalNString2string(field.Selections, obj.Token); res != graphql.Null {
+			return res
+		}
+	}
+	return ec._EntitlementToken_token(ctx, field, obj)
 }
 
 // plain_EventChange_field is _EventChange_field without a FieldContext (graph/gqlgen).

@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
+	"gatehouse/internal/signing"
 	"gatehouse/internal/timedevents"
 	"gatehouse/internal/webhooks"
 )
@@ -35,6 +36,9 @@ type App struct {
 	Jobs *jobs.Runner
 	// Webhooks sends the webhook deliveries (the job webhooks.send).
 	Webhooks *webhooks.Deliverer
+	// Signer signs entitlement tokens and serves the JWKS (nil with
+	// Options.NoSigning).
+	Signer *signing.Signer
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -48,6 +52,9 @@ type Options struct {
 	// TestBcryptCost is for tests only: see auth.Config.TestBcryptCost.
 	// The binary never sets it.
 	TestBcryptCost int
+	// NoSigning assembles without the signing keys (and so without their
+	// secret): for console commands that serve nothing.
+	NoSigning bool
 }
 
 // AuthConfig turns the configuration into the sign-in service's settings.
@@ -124,6 +131,11 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	a.Webhooks = webhooks.NewDeliverer(d.Ent, webhooks.NewSender(cfg.Webhooks), log)
 	a.Jobs.Register(webhooks.JobName, webhooks.JobEvery, a.Webhooks.Run)
 	registerEventJobs(a)
+	if !o.NoSigning {
+		if a.Signer, err = NewSigner(ctx, cfg, d, log, a.Service.Now); err != nil {
+			return nil, err
+		}
+	}
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {
@@ -132,8 +144,38 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	}
 	a.Handler = server.Handler(server.Deps{
 		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
+		Signer: a.Signer,
 	})
 	return a, nil
+}
+
+// SigningOptions turns the configuration into the signer's settings.
+func SigningOptions(cfg config.Config, log *slog.Logger, now func() time.Time) signing.Options {
+	return signing.Options{
+		Issuer:     cfg.Signing.Issuer,
+		DefaultTTL: cfg.Signing.DefaultTTL.Duration,
+		MaxTTL:     cfg.Signing.MaxTTL.Duration,
+		Now:        now,
+		Logger:     log,
+	}
+}
+
+// NewSigner finds the signing secret (signing.ResolveSecret), then makes
+// the first signing key if the database has none and checks that the
+// secret opens the current one.
+func NewSigner(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger, now func() time.Time) (*signing.Signer, error) {
+	secret, err := signing.ResolveSecret(ctx, cfg.Signing, d, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := signing.New(d.Ent, secret, SigningOptions(cfg, log, now))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Names of the event log's background jobs.

@@ -10,6 +10,7 @@ import (
 	"gatehouse/ent/event"
 	"gatehouse/ent/joblease"
 	"gatehouse/internal/app"
+	"gatehouse/internal/apptest"
 	"gatehouse/internal/config"
 	"gatehouse/internal/service"
 	"gatehouse/internal/testdb"
@@ -23,6 +24,7 @@ import (
 func TestAppRunsTheEventJobs(t *testing.T) {
 	d := testdb.Open(t)
 	cfg := config.Default()
+	cfg.Signing.Secret = apptest.TestSigningSecret // PostgreSQL needs one
 	cfg.Events.TimedEvery = config.Duration{Duration: time.Second}
 	a, err := app.Assemble(context.Background(), cfg, d, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{TestBcryptCost: 4})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/apptest"
 	"gatehouse/internal/testdb"
 )
 
@@ -54,6 +56,7 @@ func startReplica(t *testing.T, bin, name, dsn string) *replica {
 		"GATEHOUSE_CONFIG=",
 		"GATEHOUSE_AUTH_BCRYPT_COST=10",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES=127.0.0.1",
+		"GATEHOUSE_SIGNING_SECRET="+apptest.TestSigningSecret,
 	)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	stderr, err := cmd.StderrPipe()
@@ -191,6 +194,33 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	})
 
 	admin := a.login(t, "admin", adminPW)
+	t.Run("both sign with the one key both publish", func(t *testing.T) {
+		jwks := func(r *replica) string {
+			res, err := http.Get(r.url + "/.well-known/jwks.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return string(b)
+		}
+		setA, setB := jwks(a), jwks(b)
+		if setA != setB || strings.Count(setA, `"kid"`) != 1 {
+			t.Fatalf("A publishes %s, B %s; want the same one key", setA, setB)
+		}
+		for _, r := range []*replica{a, b} {
+			res := r.gql(t, admin, "", `{entitlementToken{token}}`, nil)
+			if len(res.Errors) > 0 {
+				t.Fatalf("%s: %+v", r.name, res.Errors)
+			}
+			tok := res.Data["entitlementToken"].(map[string]any)["token"].(string)
+			header, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+			var h struct{ Kid string }
+			if err != nil || json.Unmarshal(header, &h) != nil || !strings.Contains(setA, `"kid":"`+h.Kid+`"`) {
+				t.Errorf("%s signs with kid %q, not the published key", r.name, h.Kid)
+			}
+		}
+	})
 	t.Run("create on A, list on B", func(t *testing.T) {
 		res := a.gql(t, admin, "", `mutation{createUser(input:{username:"alice",password:"alice-password"}){id}}`, nil)
 		if len(res.Errors) > 0 {

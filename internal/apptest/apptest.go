@@ -41,8 +41,14 @@ type Server struct {
 func Config() config.Config {
 	cfg := config.Default()
 	cfg.Auth.BcryptCost = 10
+	// PostgreSQL needs a signing secret (SQLite in memory makes its own).
+	cfg.Signing.Secret = TestSigningSecret
 	return cfg
 }
+
+// TestSigningSecret is the signing secret of the servers tests start: for
+// tests only.
+const TestSigningSecret = "dGVzdC1vbmx5LXNpZ25pbmctc2VjcmV0LTMyLWJ5dGU="
 
 // Start starts a server; adjust, when non-nil, changes the config first.
 func Start(t testing.TB, adjust func(*config.Config), o app.Options) *Server {

@@ -29,7 +29,40 @@ type Config struct {
 	Webhooks  Webhooks  `toml:"webhooks"`
 	Jobs      Jobs      `toml:"jobs"`
 	Events    Events    `toml:"events"`
+	Signing   Signing   `toml:"signing"`
 }
+
+// Signing configures signed entitlement tokens (internal/signing).
+type Signing struct {
+	// Issuer is the tokens' iss claim.
+	Issuer string `toml:"issuer"`
+	// DefaultTTL is a token's lifetime when the request names none.
+	DefaultTTL Duration `toml:"default_ttl"`
+	// MaxTTL is the longest lifetime a token may be asked for; a key
+	// stays published this long after it stops signing.
+	MaxTTL Duration `toml:"max_ttl"`
+	// SecretFile holds the 32-byte secret that seals the private keys in
+	// the database (base64 or hex). Empty: GATEHOUSE_SIGNING_SECRET, else
+	// (SQLite only) a file made beside the database.
+	SecretFile string `toml:"secret_file"`
+	// Secret is the value of GATEHOUSE_SIGNING_SECRET: never read from a
+	// file, never printed.
+	Secret string `toml:"-"`
+}
+
+// EnvSigningSecret names the environment variable that may hold the
+// signing secret itself (base64 or hex) instead of [signing] secret_file.
+const EnvSigningSecret = "GATEHOUSE_SIGNING_SECRET"
+
+// Bounds of the [signing] keys.
+const (
+	// MinSigningTTL bounds signing.default_ttl and signing.max_ttl below.
+	MinSigningTTL = time.Minute
+	// MaxSigningMaxTTL bounds signing.max_ttl above.
+	MaxSigningMaxTTL = 365 * 24 * time.Hour
+	// MaxIssuerLen bounds signing.issuer.
+	MaxIssuerLen = 200
+)
 
 // Events configures the event log.
 type Events struct {
@@ -222,6 +255,12 @@ func Default() Config {
 			Retention:    Duration{365 * 24 * time.Hour},
 			ExpiringLead: Duration{72 * time.Hour},
 			TimedEvery:   Duration{30 * time.Second},
+		},
+		Signing: Signing{
+			Issuer:     "gatehouse",
+			DefaultTTL: Duration{24 * time.Hour},
+			MaxTTL:     Duration{30 * 24 * time.Hour},
+			SecretFile: "",
 		},
 	}
 }
@@ -441,6 +480,16 @@ func (c Config) problems() []*FieldError {
 	}
 	if l := c.Jobs.LeaseTTL; l.Duration < MinLeaseTTL || l.Duration > MaxLeaseTTL {
 		bad("jobs.lease_ttl", "must be between %s and %s, got %s", Duration{MinLeaseTTL}, Duration{MaxLeaseTTL}, l)
+	}
+	sg := c.Signing
+	if iss := strings.TrimSpace(sg.Issuer); iss == "" || len(sg.Issuer) > MaxIssuerLen {
+		bad("signing.issuer", "must be a non-empty string of at most %d bytes", MaxIssuerLen)
+	}
+	if m := sg.MaxTTL; m.Duration < MinSigningTTL || m.Duration > MaxSigningMaxTTL {
+		bad("signing.max_ttl", "must be between %s and %s, got %s", Duration{MinSigningTTL}, Duration{MaxSigningMaxTTL}, m)
+	}
+	if d := sg.DefaultTTL; d.Duration < MinSigningTTL || d.Duration > sg.MaxTTL.Duration {
+		bad("signing.default_ttl", "must be between %s and signing.max_ttl (%s), got %s", Duration{MinSigningTTL}, sg.MaxTTL, d)
 	}
 	return errs
 }

@@ -225,6 +225,9 @@ func TestEnvEveryKey(t *testing.T) {
 		"database.dsn":    "host=db user=gate",
 		"log.level":       "debug",
 		"log.format":      "json",
+		// [signing]
+		"signing.issuer":      "https://gate.example",
+		"signing.secret_file": "/run/secrets/gatehouse-signing",
 	}
 	m := map[string]string{}
 	for _, f := range fields(&def) {

@@ -94,6 +94,7 @@ func Load(flagPath string, environ Environ) (Config, string, error) {
 	if _, explicit := sources["database.driver"]; !explicit {
 		cfg.Database.Infer()
 	}
+	cfg.Signing.Secret = getenv(EnvSigningSecret)
 
 	probs := cfg.problems()
 	for _, p := range probs {

@@ -21,6 +21,9 @@ const Mask = "****"
 func (c Config) Redacted() Config {
 	c.Server.TrustedProxies = slices.Clone(c.Server.TrustedProxies)
 	c.Database.DSN = RedactDSN(c.Database.DSN)
+	if c.Signing.Secret != "" {
+		c.Signing.Secret = Mask
+	}
 	return c
 }
 

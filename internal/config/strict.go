@@ -18,7 +18,7 @@ const envTestPrefix = "GATEHOUSE_TEST_"
 // GATEHOUSE_<SECTION>_<KEY>, GATEHOUSE_CONFIG, and those reserved for the
 // test suite (GATEHOUSE_TEST_*).
 func knownEnv(name string) bool {
-	if !strings.HasPrefix(name, envPrefix) || name == EnvConfig || strings.HasPrefix(name, envTestPrefix) {
+	if !strings.HasPrefix(name, envPrefix) || name == EnvConfig || name == EnvSigningSecret || strings.HasPrefix(name, envTestPrefix) {
 		return true
 	}
 	var c Config

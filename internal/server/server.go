@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/service"
+	"gatehouse/internal/signing"
 )
 
 // Deps are what the HTTP face serves.
@@ -27,6 +28,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Dashboard serves /admin/ (nil: no dashboard).
 	Dashboard http.Handler
+	// Signer signs entitlement tokens and serves the JWKS (nil: neither).
+	Signer *signing.Signer
 }
 
 // Handler returns the whole HTTP handler.
@@ -39,7 +42,7 @@ func Handler(d Deps) http.Handler {
 	trusted := cfg.Server.TrustedPrefixes()
 	mux := http.NewServeMux()
 
-	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service}, graph.Options{
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer}, graph.Options{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
@@ -65,6 +68,9 @@ func Handler(d Deps) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", readyz(d.DB, log))
+	if d.Signer != nil {
+		mux.Handle("GET "+signing.JWKSPath, d.Signer.Handler())
+	}
 	if d.Dashboard != nil {
 		mux.Handle("/admin/", d.Dashboard)
 		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))

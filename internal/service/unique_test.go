@@ -81,6 +81,26 @@ var duplicates = map[string]duplicate{
 		}
 		return lease("b")
 	}},
+	"signing_keys(kid)": {"kid", func(f *fixture) error {
+		key := func() error {
+			return f.db.Ent.SigningKey.Create().SetKid("k1").SetAlgorithm("EdDSA").
+				SetPublicKey([]byte{1}).SetPrivateKeySealed([]byte{2}).Exec(f.sys)
+		}
+		if err := key(); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		return key()
+	}},
+	"signing_keys(current)": {"current", func(f *fixture) error {
+		key := func(kid string) error {
+			return f.db.Ent.SigningKey.Create().SetKid(kid).SetAlgorithm("EdDSA").
+				SetPublicKey([]byte{1}).SetPrivateKeySealed([]byte{2}).SetCurrent(true).Exec(f.sys)
+		}
+		if err := key("c1"); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		return key("c2")
+	}},
 	"user_sessions(token_hash)": {"tokenHash", func(f *fixture) error {
 		u := f.user("erin", user.RoleUSER)
 		now := time.Now()
