@@ -7,6 +7,7 @@ package graph
 import (
 	"gatehouse/ent"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 )
 
@@ -15,4 +16,6 @@ type Resolver struct {
 	Client  *ent.Client
 	Auth    *auth.Service
 	Service *service.Service
+	// Live holds the accessChanged subscriptions (nil: none are served).
+	Live *live.Hub
 }

@@ -14,6 +14,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/jobs"
+	"gatehouse/internal/live"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
 	"gatehouse/internal/timedevents"
@@ -35,6 +36,8 @@ type App struct {
 	Jobs *jobs.Runner
 	// Webhooks sends the webhook deliveries (the job webhooks.send).
 	Webhooks *webhooks.Deliverer
+	// Live holds the accessChanged subscriptions of this process.
+	Live *live.Hub
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -120,6 +123,12 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	a.Webhooks = webhooks.NewDeliverer(d.Ent, webhooks.NewSender(cfg.Webhooks), log)
 	a.Jobs.Register(webhooks.JobName, webhooks.JobEvery, a.Webhooks.Run)
 	registerEventJobs(a)
+	// Every event tells, once committed, whose access it may have altered
+	// (over NOTIFY on PostgreSQL, to every replica).
+	a.Live = live.New(d.Ent, a.Service, live.Options{
+		MaxPerUser: cfg.Live.MaxPerUser, MaxSubscriptions: cfg.Live.MaxSubscriptions, Pool: d.Pool, Logger: log,
+	})
+	a.Service.Events().AddOutbox(a.Live.Outbox())
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {
@@ -127,7 +136,7 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 		}
 	}
 	a.Handler = server.Handler(server.Deps{
-		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
+		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash, Live: a.Live,
 	})
 	return a, nil
 }
@@ -169,5 +178,8 @@ func (a *App) StopJobs(grace time.Duration) error {
 	return nil
 }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close ends the open subscriptions and closes the database.
+func (a *App) Close() error {
+	a.Live.Close()
+	return a.DB.Close()
+}

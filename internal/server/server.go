@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 )
 
@@ -27,6 +28,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Dashboard serves /admin/ (nil: no dashboard).
 	Dashboard http.Handler
+	// Live holds the accessChanged subscriptions (nil: none served).
+	Live *live.Hub
 }
 
 // Handler returns the whole HTTP handler.
@@ -39,17 +42,27 @@ func Handler(d Deps) http.Handler {
 	trusted := cfg.Server.TrustedPrefixes()
 	mux := http.NewServeMux()
 
-	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service}, graph.Options{
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Live: d.Live}, graph.Options{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		Logger:        log,
+		Keepalive:     cfg.Live.Keepalive.Duration,
 	})
-	mux.Handle("POST /graphql", bearer(d.Auth, log, api))
-	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+	co := cors{origins: cfg.Server.AllowedOrigins()}
+	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
+	mux.Handle("/graphql", co.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && isWebsocket(r) {
+			if !co.websocketOrigin(r) {
+				writeJSONError(w, http.StatusForbidden, graph.CodeBadRequest, "WebSockets are accepted only from this server's own origin and those in server.cors_origins")
+				return
+			}
+			bearer(d.Auth, log, api).ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body")
-	})
+		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body (subscriptions: a graphql-ws WebSocket, or POST with Accept: text/event-stream)")
+	})))
 	if cfg.GraphQL.Playground {
 		pg := graph.PlaygroundHandler("/graphql")
 		mux.Handle("GET /playground", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
