@@ -545,3 +545,15 @@ func TestAccessChangedOverSSE(t *testing.T) {
 		t.Fatalf("after the error: %+v", e)
 	}
 }
+
+func TestSubscriptionOverPlainPOSTIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	r := w.s.Do(w.token, subscription, nil)
+	if r.Status != http.StatusBadRequest || r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "graphql-ws") {
+		t.Fatalf("%d %+v", r.Status, r.Errors)
+	}
+	if n := w.s.App.Live.Count(); n != 0 {
+		t.Fatalf("%d subscriptions open", n)
+	}
+}

@@ -25,7 +25,7 @@ var varyOrigin = []string{"Origin"}
 // Authorization header, never a cookie, so the dashboard's cookie is of
 // no use cross-site. A request from any other origin gets no CORS headers
 // (the browser then refuses to hand the answer to the page) and its
-// preflight 403. Every answer varies by Origin.
+// preflight 403. Every answer to a request with an Origin varies by it.
 type cors struct {
 	origins []string
 }
@@ -35,13 +35,20 @@ func (c cors) allowed(origin string) bool { return slices.Contains(c.origins, or
 // wrap serves next with CORS headers; preflights are answered here.
 func (c cors) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" && r.Method != http.MethodOptions {
+			// Not a browser's cross-origin request (browsers send Origin
+			// with every POST and every cross-origin request), and the
+			// answers are Cache-Control: no-store: nothing to vary.
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := w.Header()
 		if _, set := h["Vary"]; set {
 			h.Add("Vary", "Origin")
 		} else {
 			h["Vary"] = varyOrigin
 		}
-		origin := r.Header.Get("Origin")
 		ok := origin != "" && c.allowed(origin)
 		if ok {
 			h.Set("Access-Control-Allow-Origin", origin)

@@ -62,7 +62,7 @@ func TestCORS(t *testing.T) {
 			if got := h.Get("Access-Control-Allow-Credentials"); got != "" {
 				t.Errorf("Access-Control-Allow-Credentials %q", got)
 			}
-			if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
+			if tc.origin != "" && !strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
 				t.Errorf("Vary %q lacks Origin", h.Values("Vary"))
 			}
 			if tc.status == http.StatusNoContent {
