@@ -25,7 +25,8 @@ var varyOrigin = []string{"Origin"}
 // Authorization header, never a cookie, so the dashboard's cookie is of
 // no use cross-site. A request from any other origin gets no CORS headers
 // (the browser then refuses to hand the answer to the page) and its
-// preflight 403. Every answer to a request with an Origin varies by it.
+// preflight 403. An OPTIONS that is no preflight is answered as before
+// (405). Every answer to a request with an Origin varies by it.
 type cors struct {
 	origins []string
 }
@@ -36,7 +37,7 @@ func (c cors) allowed(origin string) bool { return slices.Contains(c.origins, or
 func (c cors) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" && r.Method != http.MethodOptions {
+		if origin == "" {
 			// Not a browser's cross-origin request (browsers send Origin
 			// with every POST and every cross-origin request), and the
 			// answers are Cache-Control: no-store: nothing to vary.
@@ -53,12 +54,12 @@ func (c cors) wrap(next http.Handler) http.Handler {
 		if ok {
 			h.Set("Access-Control-Allow-Origin", origin)
 		}
-		if r.Method != http.MethodOptions {
+		if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+			// Not a preflight: answered as any other request.
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !ok || r.Header.Get("Access-Control-Request-Method") == "" {
-			h.Set("Allow", "GET, POST, OPTIONS")
+		if !ok {
 			writeJSONError(w, http.StatusForbidden, graph.CodeBadRequest, "cross-origin requests are allowed only from the origins in server.cors_origins")
 			return
 		}

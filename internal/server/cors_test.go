@@ -43,7 +43,8 @@ func TestCORS(t *testing.T) {
 	}{
 		{name: "preflight from a listed origin", method: http.MethodOptions, origin: allowed, header: preflight, status: http.StatusNoContent, allow: allowed},
 		{name: "preflight from another origin", method: http.MethodOptions, origin: "https://evil.example.com", header: preflight, status: http.StatusForbidden},
-		{name: "OPTIONS that is no preflight", method: http.MethodOptions, origin: allowed, status: http.StatusForbidden, allow: allowed},
+		{name: "OPTIONS that is no preflight", method: http.MethodOptions, origin: allowed, status: http.StatusMethodNotAllowed, allow: allowed},
+		{name: "OPTIONS without an origin", method: http.MethodOptions, status: http.StatusMethodNotAllowed},
 		{name: "query from a listed origin", method: http.MethodPost, origin: allowed, header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK, allow: allowed},
 		{name: "query from another origin", method: http.MethodPost, origin: "https://evil.example.com", header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK},
 		{name: "query without an origin", method: http.MethodPost, header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK},
