@@ -51,6 +51,8 @@ type Hub struct {
 	total  int
 	lis    *listener
 	closed bool
+	// onDeliver, when set (tests), sees every notice this process gets.
+	onDeliver func(*Notice)
 }
 
 // New returns a hub over client; svc computes active features (as
@@ -171,6 +173,9 @@ func (h *Hub) remove(s *sub) {
 func (h *Hub) deliver(n *Notice) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.onDeliver != nil {
+		h.onDeliver(n)
+	}
 	for _, u := range n.Users {
 		for s := range h.byUser[u] {
 			s.kick(n.Types)

@@ -18,6 +18,8 @@ import (
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/config"
+	"gatehouse/internal/events"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
 )
@@ -555,5 +557,55 @@ func TestSubscriptionOverPlainPOSTIsRefused(t *testing.T) {
 	}
 	if n := w.s.App.Live.Count(); n != 0 {
 		t.Fatalf("%d subscriptions open", n)
+	}
+}
+
+// TestNoticesOnlyAfterCommit: a change that rolls back tells nobody; one
+// that commits tells about its user once, however many events it wrote.
+func TestNoticesOnlyAfterCommit(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	w.subscribed(t) // on PostgreSQL the hub listens only while someone does
+	notices := make(chan *live.Notice, 16)
+	w.s.App.Live.OnDeliver(func(n *live.Notice) { notices <- n })
+
+	client := w.s.App.DB.Ent
+	rec := w.svc.Events()
+	write := func(typ string, commit bool) {
+		t.Helper()
+		tx, err := client.Tx(w.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := tx.UserPackage.Create().SetUserID(w.userID).SetPackageID(w.pro).
+			SetStartsAt(time.Now()).SetExpiresAt(time.Now().Add(time.Hour)).SetGraceEndsAt(time.Now().Add(time.Hour)).Save(w.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := rec.Record(w.admin, tx, events.Entry{Type: typ, SubjectType: events.SubjectUserPackage, SubjectID: up.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("user_package.suspended", false)
+	write("user_package.updated", true)
+	// The first notice is the committed change's: the rolled-back one,
+	// written before it, sent nothing.
+	select {
+	case n := <-notices:
+		if len(n.Users) != 1 || n.Users[0] != w.userID || len(n.Types) != 1 || n.Types[0] != "user_package.updated" {
+			t.Fatalf("notice %+v", n)
+		}
+	case <-time.After(wait):
+		t.Fatal("no notice after the commit")
 	}
 }
