@@ -28,12 +28,17 @@ const wsInitTimeout = 10 * time.Second
 
 // websocketTransport speaks graphql-transport-ws and the older graphql-ws.
 // The bearer token comes in the connection_init payload
-// ({"Authorization": "Bearer …"}); a connection without a good one gets
-// no viewer, and its subscriptions are refused with UNAUTHENTICATED, as a
-// request without one is. Origins are checked before the upgrade, by the
-// server (internal/server), against server.cors_origins: coder/websocket's
-// own check (host patterns) is off.
+// ({"Authorization": "Bearer …"}), or for clients that can send one, in
+// the upgrade request's Authorization header. A connection without a
+// good one is closed at once (4403, the reason starting UNAUTHENTICATED):
+// no socket stays open for nobody. Origins are checked before the
+// upgrade, by the server (internal/server), against server.cors_origins:
+// coder/websocket's own check (host patterns) is off.
 func websocketTransport(a *auth.Service, keepalive time.Duration) transport.Websocket {
+	refuse := func(ctx context.Context, msg string) (context.Context, *transport.InitPayload, error) {
+		ctx = transport.WithWebsocketCloseCode(ctx, wsCloseForbidden)
+		return transport.AppendCloseReason(ctx, "UNAUTHENTICATED"), nil, errors.New("UNAUTHENTICATED: " + msg)
+	}
 	return transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: true},
@@ -43,15 +48,22 @@ func websocketTransport(a *auth.Service, keepalive time.Duration) transport.Webs
 		PingPongInterval:      keepalive,
 		MissingPongOk:         true,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			scheme, token, ok := strings.Cut(p.Authorization(), " ")
+			h := p.Authorization()
+			if h == "" {
+				if viewer.FromContext(ctx) != nil {
+					return ctx, nil, nil // the upgrade request's header
+				}
+				return refuse(ctx, `send {"Authorization": "Bearer <token>"} in connection_init`)
+			}
+			scheme, token, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || a == nil {
-				return ctx, nil, nil
+				return refuse(ctx, `the Authorization value must be "Bearer <token>"`)
 			}
 			v, u, err := a.AuthenticateUser(ctx, strings.TrimSpace(token))
 			switch {
 			case err == nil, v != nil && errors.Is(err, auth.ErrTouch):
 			case errors.Is(err, auth.ErrInvalidToken):
-				return viewer.NewContext(ctx, nil), nil, nil
+				return refuse(ctx, "the token is not valid (expired or revoked); sign in again")
 			default:
 				return ctx, nil, errors.New("could not check the session; try again")
 			}
@@ -60,6 +72,10 @@ func websocketTransport(a *auth.Service, keepalive time.Duration) transport.Webs
 		},
 	}
 }
+
+// wsCloseForbidden is the close code graphql-transport-ws servers refuse
+// a connection_init with.
+const wsCloseForbidden = 4403
 
 // sseTransport is gqlgen's SSE transport (POST with Accept:
 // text/event-stream and a JSON body; the Authorization header as for any

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -425,19 +427,67 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestUnauthenticated: a WebSocket whose connection_init carries no good
+// token is closed at once (4403, UNAUTHENTICATED); an SSE request without
+// one is refused with UNAUTHENTICATED.
 func TestUnauthenticated(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, nil)
-	for name, token := range map[string]string{"no token": "", "bad token": "gh_" + strings.Repeat("x", 40)} {
+	for name, init := range map[string]map[string]any{
+		"no token":     {},
+		"bad token":    {"Authorization": "Bearer gh_" + strings.Repeat("x", 40)},
+		"not a bearer": {"Authorization": "Basic YWxpY2U6cHc="},
+	} {
 		t.Run(name, func(t *testing.T) {
-			c := dialWS(t, w.s.URL, token, nil)
-			c.subscribe()
-			e := c.next()
-			if e.code() != "UNAUTHENTICATED" {
-				t.Fatalf("%+v", e)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(w.s.URL, "http")+"/graphql", &websocket.DialOptions{
+				Subprotocols: []string{"graphql-transport-ws"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.CloseNow()
+			p, _ := json.Marshal(message{Type: "connection_init", Payload: mustJSON(init)})
+			if err := conn.Write(ctx, websocket.MessageText, p); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				_, b, err := conn.Read(ctx)
+				if err == nil {
+					if strings.Contains(string(b), "connection_ack") {
+						t.Fatalf("acknowledged: %s", b)
+					}
+					continue
+				}
+				var ce websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != 4403 || ce.Reason != "UNAUTHENTICATED" {
+					t.Fatalf("closed with %v, want 4403 UNAUTHENTICATED", err)
+				}
+				return
 			}
 		})
 	}
+	t.Run("SSE", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{"query": subscription})
+		req, _ := http.NewRequest(http.MethodPost, w.s.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if !strings.Contains(string(b), `"code":"UNAUTHENTICATED"`) || !strings.Contains(string(b), "event: complete") {
+			t.Fatalf("%s", b)
+		}
+	})
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func TestWebsocketOrigins(t *testing.T) {
@@ -607,5 +657,17 @@ func TestNoticesOnlyAfterCommit(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("no notice after the commit")
+	}
+}
+
+// TestTokenInUpgradeHeader: a client that can send headers on the upgrade
+// request (not a browser) may authenticate there instead.
+func TestTokenInUpgradeHeader(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	c := dialWS(t, w.s.URL, "", http.Header{"Authorization": {"Bearer " + w.token}})
+	c.subscribe()
+	if e := c.next(); e.Data == nil || e.Data.AccessChanged.Reason != "subscribed" {
+		t.Fatalf("first message: %+v", e)
 	}
 }
