@@ -417,13 +417,27 @@ func TestTimeBasedChanges(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(c *config.Config) { c.Live.MaxPerUser = 1 })
-	w.subscribed(t)
-	c := dialWS(t, w.s.URL, w.token, nil)
-	c.subscribe()
-	e := c.next()
-	if e.code() != "RATE_LIMITED" || !strings.Contains(e.Errors[0].Message, "live.max_per_user") {
-		t.Fatalf("second subscription: %+v", e)
+	for _, tc := range []struct {
+		key    string
+		adjust func(*config.Config)
+	}{
+		{"live.max_per_user", func(c *config.Config) { c.Live.MaxPerUser = 1 }},
+		{"live.max_subscriptions", func(c *config.Config) { c.Live.MaxSubscriptions = 1 }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, tc.adjust)
+			w.subscribed(t)
+			c := dialWS(t, w.s.URL, w.token, nil)
+			c.subscribe()
+			e := c.next()
+			if e.code() != "RATE_LIMITED" || !strings.Contains(e.Errors[0].Message, tc.key) {
+				t.Fatalf("second subscription: %+v", e)
+			}
+			if n := w.s.App.Live.Count(); n != 1 {
+				t.Fatalf("%d subscriptions open, want 1", n)
+			}
+		})
 	}
 }
 
@@ -669,5 +683,23 @@ func TestTokenInUpgradeHeader(t *testing.T) {
 	c.subscribe()
 	if e := c.next(); e.Data == nil || e.Data.AccessChanged.Reason != "subscribed" {
 		t.Fatalf("first message: %+v", e)
+	}
+}
+
+func TestExpiryIsTold(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil)
+	up := w.assign(t, w.pro, nil)
+	c := w.subscribed(t)
+	soon := time.Now().Add(400 * time.Millisecond)
+	if _, err := w.svc.UpdateUserPackage(w.admin, up, service.UpdateUserPackageInput{ExpiresAt: &soon}); err != nil {
+		t.Fatal(err)
+	}
+	if e := c.next(); strings.Join(e.keys(), ",") != "export" || e.Data.AccessChanged.Reason != "user_package.updated" {
+		t.Fatalf("after moving the expiry: %+v", e.Data)
+	}
+	e := c.next()
+	if len(e.keys()) != 0 || e.Data.AccessChanged.Reason != "user_package.expired" {
+		t.Fatalf("at the expiry: %+v", e.Data)
 	}
 }
