@@ -379,7 +379,7 @@ func TestStreamEndsWhenTheSessionExpires(t *testing.T) {
 		}
 	}
 	r.Decode(t, &d)
-	soon := time.Now().Add(300 * time.Millisecond)
+	soon := time.Now().Add(time.Second)
 	for _, s := range d.Me.Sessions {
 		id, _ := strconv.Atoi(s.ID)
 		if err := w.s.App.DB.Ent.UserSession.UpdateOneID(id).SetExpiresAt(soon).Exec(w.admin); err != nil {
@@ -389,12 +389,20 @@ func TestStreamEndsWhenTheSessionExpires(t *testing.T) {
 	// The session changed behind the hub's back (no event): a later
 	// notice makes the subscription look again and set its timer.
 	w.assign(t, w.pro, nil)
-	if e := c.next(); strings.Join(e.keys(), ",") != "export" {
-		t.Fatalf("after assigning: %+v", e)
-	}
 	e := c.next()
+	if e.code() == "" {
+		// The assignment's message, unless the session had expired by
+		// the time the subscription looked (a slow machine).
+		if strings.Join(e.keys(), ",") != "export" {
+			t.Fatalf("after assigning: %+v", e)
+		}
+		e = c.next()
+	}
 	if e.code() != "UNAUTHENTICATED" {
 		t.Fatalf("after the session expired: %+v", e)
+	}
+	if at := time.Now(); at.Before(soon) {
+		t.Fatalf("ended at %s, before the expiry %s", at, soon)
 	}
 }
 
@@ -402,7 +410,7 @@ func TestTimeBasedChanges(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, nil)
 	c := w.subscribed(t)
-	start := time.Now().Add(400 * time.Millisecond)
+	start := time.Now().Add(time.Second)
 	w.assign(t, w.pro, &start)
 	// Not started yet: the assignment alters nothing now, so nothing is
 	// sent until it starts.
@@ -691,7 +699,7 @@ func TestExpiryIsTold(t *testing.T) {
 	w := newWorld(t, nil)
 	up := w.assign(t, w.pro, nil)
 	c := w.subscribed(t)
-	soon := time.Now().Add(400 * time.Millisecond)
+	soon := time.Now().Add(time.Second)
 	if _, err := w.svc.UpdateUserPackage(w.admin, up, service.UpdateUserPackageInput{ExpiresAt: &soon}); err != nil {
 		t.Fatal(err)
 	}
