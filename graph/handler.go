@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -25,10 +27,14 @@ type Options struct {
 	MaxComplexity int
 	MaxDepth      int
 	Logger        *slog.Logger
+	// Keepalive is how often an idle subscription stream gets a
+	// keep-alive message (0: never).
+	Keepalive time.Duration
 }
 
-// NewHandler returns the /graphql handler: POST with a JSON body only,
-// with limits on the query's text (querylimits.go), complexity and depth
+// NewHandler returns the /graphql handler: POST with a JSON body, and for
+// subscriptions graphql-ws over WebSocket and SSE (livetransport.go), with
+// limits on the query's text (querylimits.go), complexity and depth
 // limits, limits on filters, introspection as configured (field
 // suggestions off whenever introspection is), and Gatehouse's errors.
 func NewHandler(r *Resolver, o Options) http.Handler {
@@ -40,6 +46,10 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		Directives: directives(),
 		Complexity: complexity(),
 	}))
+	// Subscriptions' transports first: each takes only its own requests
+	// (an Upgrade header; Accept: text/event-stream), postJSON the rest.
+	srv.AddTransport(websocketTransport(r.Auth, o.Keepalive))
+	srv.AddTransport(sseTransport{transport.SSE{KeepAlivePingInterval: o.Keepalive}})
 	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)

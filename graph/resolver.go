@@ -7,6 +7,7 @@ package graph
 import (
 	"gatehouse/ent"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 )
@@ -19,4 +20,6 @@ type Resolver struct {
 	// Signer signs entitlement tokens (nil: the API answers that it
 	// cannot).
 	Signer *signing.Signer
+	// Live holds the accessChanged subscriptions (nil: none are served).
+	Live *live.Hub
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -49,6 +50,10 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 			w.WriteHeader(http.StatusUnprocessableEntity)
 		}
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		return
+	}
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		WriteError(w, http.StatusBadRequest, CodeBadRequest, "subscriptions are served over a graphql-ws WebSocket, or as server-sent events (POST with Accept: text/event-stream)")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)

@@ -260,6 +260,9 @@ func (e *env) serve(args []string) error {
 	}()
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "db", cfg.Database.Driver, "version", version)
 	srv := server.HTTPServer(cfg.Server, a.Handler, log)
+	// Open subscription streams end at shutdown (clients reconnect to
+	// another replica) instead of holding it up for the whole grace.
+	srv.RegisterOnShutdown(a.Live.Close)
 	return server.Serve(e.ctx, srv, ln, cfg.Server.ShutdownGrace.Duration, log)
 }
 

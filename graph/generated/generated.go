@@ -15,6 +15,7 @@ import (
 	"gatehouse/graph/model"
 	"gatehouse/internal/access"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 	"gatehouse/internal/webhooks"
@@ -48,6 +49,7 @@ type ResolverRoot interface {
 	Event() EventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 	UserPackage() UserPackageResolver
 	UserSession() UserSessionResolver
@@ -60,6 +62,12 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AccessChange struct {
+		ActiveFeatures func(childComplexity int) int
+		At             func(childComplexity int) int
+		Reason         func(childComplexity int) int
+	}
+
 	AccessCheck struct {
 		Code       func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
@@ -251,6 +259,10 @@ type ComplexityRoot struct {
 		WebhookDeliveries    func(childComplexity int, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) int
 		WebhookEndpoint      func(childComplexity int, id int) int
 		WebhookEndpoints     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookEndpointOrder, where *ent.WebhookEndpointWhereInput) int
+	}
+
+	Subscription struct {
+		AccessChanged func(childComplexity int) int
 	}
 
 	User struct {
@@ -448,6 +460,9 @@ type QueryResolver interface {
 	WebhookEndpoint(ctx context.Context, id int) (*ent.WebhookEndpoint, error)
 	WebhookDeliveries(ctx context.Context, endpointID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WebhookDeliveryOrder, where *model.WebhookDeliveryWhereInput) (*ent.WebhookDeliveryConnection, error)
 }
+type SubscriptionResolver interface {
+	AccessChanged(ctx context.Context) (<-chan *live.Change, error)
+}
 type UserResolver interface {
 	ActiveFeatures(ctx context.Context, obj *ent.User) ([]*service.ActiveFeature, error)
 }
@@ -480,6 +495,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AccessChange.activeFeatures":
+		if e.ComplexityRoot.AccessChange.ActiveFeatures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessChange.ActiveFeatures(childComplexity), true
+	case "AccessChange.at":
+		if e.ComplexityRoot.AccessChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessChange.At(childComplexity), true
+	case "AccessChange.reason":
+		if e.ComplexityRoot.AccessChange.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccessChange.Reason(childComplexity), true
 
 	case "AccessCheck.code":
 		if e.ComplexityRoot.AccessCheck.Code == nil {
@@ -1530,6 +1564,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.WebhookEndpoints(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.WebhookEndpointOrder), args["where"].(*ent.WebhookEndpointWhereInput)), true
 
+	case "Subscription.accessChanged":
+		if e.ComplexityRoot.Subscription.AccessChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.AccessChanged(childComplexity), true
+
 	case "User.activeFeatures":
 		if e.ComplexityRoot.User.ActiveFeatures == nil {
 			break
@@ -2150,6 +2191,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -2164,7 +2222,7 @@ type executionContext struct {
 	noFieldMiddleware bool
 	// collected: the last fields collected for each object type
 	// without concurrent fields (graph/gqlgen).
-	collected [40]atomic.Pointer[collectedFields]
+	collected [41]atomic.Pointer[collectedFields]
 }
 
 func newExecutionContext(
@@ -3833,6 +3891,35 @@ extend type Query {
   ): EventConnection! @hasRole(role: ADMIN)
 }
 `, BuiltIn: false},
+	{Name: "../live.graphql", Input: `"""
+Live access updates for the signed-in user, over graphql-ws (WebSocket,
+protocols graphql-transport-ws and graphql-ws; the bearer token in the
+connection_init payload as {"Authorization": "Bearer …"}) or SSE (POST with
+Accept: text/event-stream and the Authorization header).
+"""
+type Subscription {
+  """
+  The viewer's active features: once when the subscription starts (reason
+  "subscribed"), then within a second of every change that alters them
+  (an assignment assigned, extended, updated, suspended, resumed or deleted,
+  a package's contents changed, an assignment starting, expiring or leaving
+  its grace period), and never for a change that leaves them as they were.
+  The stream ends with an UNAUTHENTICATED error when the session is revoked
+  or expires or the user is disabled or deleted.
+  """
+  accessChanged: AccessChange! @auth
+}
+
+"The viewer's access after a change."
+type AccessChange {
+  "When the change was seen."
+  at: Time!
+  "Why: the types of the events behind it (e.g. user_package.assigned), \"subscribed\" for the first message, or the moment that passed (user_package.started, user_package.expired, user_package.grace_ended)."
+  reason: String!
+  "The active features now, as me { activeFeatures } answers."
+  activeFeatures: [ActiveFeature!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema.graphql", Input: `# Hand-written part of the Gatehouse API. graph/ent.graphql is generated from
 # ent/schema; this file adds sign-in, self-service, access checks and the
 # admin mutations.
@@ -4212,6 +4299,18 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AccessChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_AccessChange_at(ctx, field)
+	case "reason":
+		return ec.fieldContext_AccessChange_reason(ctx, field)
+	case "activeFeatures":
+		return ec.fieldContext_AccessChange_activeFeatures(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccessChange", field.Name)
+}
 
 func (ec *executionContext) childFields_AccessCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -6078,6 +6177,138 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AccessChange_at(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessChange_at(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.At()
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+				return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessChange", field, true, false, "Time")
+}
+
+func (ec *executionContext) _AccessChange_reason(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessChange_reason(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.Reason()
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNString2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessChange_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccessChange", field, true, false, "String")
+}
+
+func (ec *executionContext) _AccessChange_activeFeatures(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	if ec.noFieldMiddleware {
+		return resolveFieldDirectly(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_AccessChange_activeFeatures(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return obj.ActiveFeatures()
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+				return ec.marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccessChange_activeFeatures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveFeatures()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.ActiveFeature) graphql.Marshaler {
+			return ec.marshalNActiveFeature2ᚕᚖgatehouseᚋinternalᚋserviceᚐActiveFeatureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccessChange_activeFeatures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccessChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActiveFeature(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AccessCheck_feature(ctx context.Context, field graphql.CollectedField, obj *service.AccessCheck) (ret graphql.Marshaler) {
 	if ec.noFieldMiddleware {
@@ -12746,6 +12977,51 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_accessChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_accessChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().AccessChanged(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *live.Change
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Change) graphql.Marshaler {
+			return ec.marshalNAccessChange2ᚖgatehouseᚋinternalᚋliveᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_accessChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccessChange(ctx, field)
 		},
 	}
 	return fc, nil
@@ -23544,10 +23820,53 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var accessChangeImplementors = []string{"AccessChange"}
+
+func (ec *executionContext) _AccessChange(ctx context.Context, sel ast.SelectionSet, obj *live.Change) graphql.Marshaler {
+	fields := ec.collectFields(0, sel, accessChangeImplementors)
+
+	out := ec.newObjectFields(fields)
+	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccessChange")
+		case "at":
+			out.Values[i] = ec._AccessChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._AccessChange_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeFeatures":
+			out.Values[i] = ec._AccessChange_activeFeatures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var accessCheckImplementors = []string{"AccessCheck"}
 
 func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionSet, obj *service.AccessCheck) graphql.Marshaler {
-	fields := ec.collectFields(0, sel, accessCheckImplementors)
+	fields := ec.collectFields(1, sel, accessCheckImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23610,7 +23929,7 @@ func (ec *executionContext) _AccessCheck(ctx context.Context, sel ast.SelectionS
 var activeFeatureImplementors = []string{"ActiveFeature"}
 
 func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.SelectionSet, obj *service.ActiveFeature) graphql.Marshaler {
-	fields := ec.collectFields(1, sel, activeFeatureImplementors)
+	fields := ec.collectFields(2, sel, activeFeatureImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23668,7 +23987,7 @@ func (ec *executionContext) _ActiveFeature(ctx context.Context, sel ast.Selectio
 var authPayloadImplementors = []string{"AuthPayload"}
 
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *auth.Payload) graphql.Marshaler {
-	fields := ec.collectFields(2, sel, authPayloadImplementors)
+	fields := ec.collectFields(3, sel, authPayloadImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23716,7 +24035,7 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 var entitlementTokenImplementors = []string{"EntitlementToken"}
 
 func (ec *executionContext) _EntitlementToken(ctx context.Context, sel ast.SelectionSet, obj *signing.Token) graphql.Marshaler {
-	fields := ec.collectFields(3, sel, entitlementTokenImplementors)
+	fields := ec.collectFields(4, sel, entitlementTokenImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23754,7 +24073,7 @@ func (ec *executionContext) _EntitlementToken(ctx context.Context, sel ast.Selec
 var eventImplementors = []string{"Event", "Node"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
-	fields := ec.collectFields(4, sel, eventImplementors)
+	fields := ec.collectFields(5, sel, eventImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23837,7 +24156,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 var eventChangeImplementors = []string{"EventChange"}
 
 func (ec *executionContext) _EventChange(ctx context.Context, sel ast.SelectionSet, obj *model.EventChange) graphql.Marshaler {
-	fields := ec.collectFields(5, sel, eventChangeImplementors)
+	fields := ec.collectFields(6, sel, eventChangeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23880,7 +24199,7 @@ func (ec *executionContext) _EventChange(ctx context.Context, sel ast.SelectionS
 var eventConnectionImplementors = []string{"EventConnection"}
 
 func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
-	fields := ec.collectFields(6, sel, eventConnectionImplementors)
+	fields := ec.collectFields(7, sel, eventConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23923,7 +24242,7 @@ func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.Select
 var eventEdgeImplementors = []string{"EventEdge"}
 
 func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
-	fields := ec.collectFields(7, sel, eventEdgeImplementors)
+	fields := ec.collectFields(8, sel, eventEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -23961,7 +24280,7 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 var featureImplementors = []string{"Feature", "Node"}
 
 func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, obj *ent.Feature) graphql.Marshaler {
-	fields := ec.collectFields(8, sel, featureImplementors)
+	fields := ec.collectFields(9, sel, featureImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24024,7 +24343,7 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
 func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureConnection) graphql.Marshaler {
-	fields := ec.collectFields(9, sel, featureConnectionImplementors)
+	fields := ec.collectFields(10, sel, featureConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24067,7 +24386,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
 func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FeatureEdge) graphql.Marshaler {
-	fields := ec.collectFields(10, sel, featureEdgeImplementors)
+	fields := ec.collectFields(11, sel, featureEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24358,7 +24677,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var packageImplementors = []string{"Package", "Node"}
 
 func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, obj *ent.Pkg) graphql.Marshaler {
-	fields := ec.collectFields(11, sel, packageImplementors)
+	fields := ec.collectFields(12, sel, packageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24436,7 +24755,7 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 var packageConnectionImplementors = []string{"PackageConnection"}
 
 func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(12, sel, packageConnectionImplementors)
+	fields := ec.collectFields(13, sel, packageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24479,7 +24798,7 @@ func (ec *executionContext) _PackageConnection(ctx context.Context, sel ast.Sele
 var packageContentImplementors = []string{"PackageContent", "Node"}
 
 func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContent) graphql.Marshaler {
-	fields := ec.collectFields(13, sel, packageContentImplementors)
+	fields := ec.collectFields(14, sel, packageContentImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24552,7 +24871,7 @@ func (ec *executionContext) _PackageContent(ctx context.Context, sel ast.Selecti
 var packageContentConnectionImplementors = []string{"PackageContentConnection"}
 
 func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentConnection) graphql.Marshaler {
-	fields := ec.collectFields(14, sel, packageContentConnectionImplementors)
+	fields := ec.collectFields(15, sel, packageContentConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24595,7 +24914,7 @@ func (ec *executionContext) _PackageContentConnection(ctx context.Context, sel a
 var packageContentEdgeImplementors = []string{"PackageContentEdge"}
 
 func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageContentEdge) graphql.Marshaler {
-	fields := ec.collectFields(15, sel, packageContentEdgeImplementors)
+	fields := ec.collectFields(16, sel, packageContentEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24633,7 +24952,7 @@ func (ec *executionContext) _PackageContentEdge(ctx context.Context, sel ast.Sel
 var packageEdgeImplementors = []string{"PackageEdge"}
 
 func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(16, sel, packageEdgeImplementors)
+	fields := ec.collectFields(17, sel, packageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24671,7 +24990,7 @@ func (ec *executionContext) _PackageEdge(ctx context.Context, sel ast.SelectionS
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := ec.collectFields(17, sel, pageInfoImplementors)
+	fields := ec.collectFields(18, sel, pageInfoImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24880,10 +25199,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "accessChanged":
+		return ec._Subscription_accessChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := ec.collectFields(18, sel, userImplementors)
+	fields := ec.collectFields(19, sel, userImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -24961,7 +25300,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
-	fields := ec.collectFields(19, sel, userConnectionImplementors)
+	fields := ec.collectFields(20, sel, userConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25004,7 +25343,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserEdge) graphql.Marshaler {
-	fields := ec.collectFields(20, sel, userEdgeImplementors)
+	fields := ec.collectFields(21, sel, userEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25042,7 +25381,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var userPackageImplementors = []string{"UserPackage", "Node"}
 
 func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackage) graphql.Marshaler {
-	fields := ec.collectFields(21, sel, userPackageImplementors)
+	fields := ec.collectFields(22, sel, userPackageImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25135,7 +25474,7 @@ func (ec *executionContext) _UserPackage(ctx context.Context, sel ast.SelectionS
 var userPackageConnectionImplementors = []string{"UserPackageConnection"}
 
 func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageConnection) graphql.Marshaler {
-	fields := ec.collectFields(22, sel, userPackageConnectionImplementors)
+	fields := ec.collectFields(23, sel, userPackageConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25178,7 +25517,7 @@ func (ec *executionContext) _UserPackageConnection(ctx context.Context, sel ast.
 var userPackageEdgeImplementors = []string{"UserPackageEdge"}
 
 func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserPackageEdge) graphql.Marshaler {
-	fields := ec.collectFields(23, sel, userPackageEdgeImplementors)
+	fields := ec.collectFields(24, sel, userPackageEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25216,7 +25555,7 @@ func (ec *executionContext) _UserPackageEdge(ctx context.Context, sel ast.Select
 var userSessionImplementors = []string{"UserSession", "Node"}
 
 func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSession) graphql.Marshaler {
-	fields := ec.collectFields(24, sel, userSessionImplementors)
+	fields := ec.collectFields(25, sel, userSessionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25304,7 +25643,7 @@ func (ec *executionContext) _UserSession(ctx context.Context, sel ast.SelectionS
 var userSessionConnectionImplementors = []string{"UserSessionConnection"}
 
 func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionConnection) graphql.Marshaler {
-	fields := ec.collectFields(25, sel, userSessionConnectionImplementors)
+	fields := ec.collectFields(26, sel, userSessionConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25347,7 +25686,7 @@ func (ec *executionContext) _UserSessionConnection(ctx context.Context, sel ast.
 var userSessionEdgeImplementors = []string{"UserSessionEdge"}
 
 func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.UserSessionEdge) graphql.Marshaler {
-	fields := ec.collectFields(26, sel, userSessionEdgeImplementors)
+	fields := ec.collectFields(27, sel, userSessionEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25385,7 +25724,7 @@ func (ec *executionContext) _UserSessionEdge(ctx context.Context, sel ast.Select
 var webhookDeliveryImplementors = []string{"WebhookDelivery", "Node"}
 
 func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDelivery) graphql.Marshaler {
-	fields := ec.collectFields(27, sel, webhookDeliveryImplementors)
+	fields := ec.collectFields(28, sel, webhookDeliveryImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25488,7 +25827,7 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 var webhookDeliveryConnectionImplementors = []string{"WebhookDeliveryConnection"}
 
 func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDeliveryConnection) graphql.Marshaler {
-	fields := ec.collectFields(28, sel, webhookDeliveryConnectionImplementors)
+	fields := ec.collectFields(29, sel, webhookDeliveryConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25531,7 +25870,7 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 var webhookDeliveryEdgeImplementors = []string{"WebhookDeliveryEdge"}
 
 func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookDeliveryEdge) graphql.Marshaler {
-	fields := ec.collectFields(29, sel, webhookDeliveryEdgeImplementors)
+	fields := ec.collectFields(30, sel, webhookDeliveryEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25569,7 +25908,7 @@ func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.Se
 var webhookEndpointImplementors = []string{"WebhookEndpoint", "Node"}
 
 func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpoint) graphql.Marshaler {
-	fields := ec.collectFields(30, sel, webhookEndpointImplementors)
+	fields := ec.collectFields(31, sel, webhookEndpointImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25637,7 +25976,7 @@ func (ec *executionContext) _WebhookEndpoint(ctx context.Context, sel ast.Select
 var webhookEndpointConnectionImplementors = []string{"WebhookEndpointConnection"}
 
 func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointConnection) graphql.Marshaler {
-	fields := ec.collectFields(31, sel, webhookEndpointConnectionImplementors)
+	fields := ec.collectFields(32, sel, webhookEndpointConnectionImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25680,7 +26019,7 @@ func (ec *executionContext) _WebhookEndpointConnection(ctx context.Context, sel 
 var webhookEndpointEdgeImplementors = []string{"WebhookEndpointEdge"}
 
 func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WebhookEndpointEdge) graphql.Marshaler {
-	fields := ec.collectFields(32, sel, webhookEndpointEdgeImplementors)
+	fields := ec.collectFields(33, sel, webhookEndpointEdgeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25718,7 +26057,7 @@ func (ec *executionContext) _WebhookEndpointEdge(ctx context.Context, sel ast.Se
 var webhookEndpointWithSecretImplementors = []string{"WebhookEndpointWithSecret"}
 
 func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel ast.SelectionSet, obj *webhooks.EndpointWithSecret) graphql.Marshaler {
-	fields := ec.collectFields(33, sel, webhookEndpointWithSecretImplementors)
+	fields := ec.collectFields(34, sel, webhookEndpointWithSecretImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25756,7 +26095,7 @@ func (ec *executionContext) _WebhookEndpointWithSecret(ctx context.Context, sel 
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := ec.collectFields(34, sel, __DirectiveImplementors)
+	fields := ec.collectFields(35, sel, __DirectiveImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25809,7 +26148,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := ec.collectFields(35, sel, __EnumValueImplementors)
+	fields := ec.collectFields(36, sel, __EnumValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25857,7 +26196,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := ec.collectFields(36, sel, __FieldImplementors)
+	fields := ec.collectFields(37, sel, __FieldImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25915,7 +26254,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := ec.collectFields(37, sel, __InputValueImplementors)
+	fields := ec.collectFields(38, sel, __InputValueImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -25973,7 +26312,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := ec.collectFields(38, sel, __SchemaImplementors)
+	fields := ec.collectFields(39, sel, __SchemaImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -26031,7 +26370,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := ec.collectFields(39, sel, __TypeImplementors)
+	fields := ec.collectFields(40, sel, __TypeImplementors)
 
 	out := ec.newObjectFields(fields)
 	var deferred graphql.DeferredGroup // no field resolved concurrently, none deferred (graph/gqlgen)
@@ -26114,6 +26453,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAccessChange2ᚖgatehouseᚋinternalᚋliveᚐChange(ctx context.Context, sel ast.SelectionSet, v *live.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccessChange!")
+		return graphql.Null
+	}
+	return ec._AccessChange(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalNAccessCheck2ᚖgatehouseᚋinternalᚋserviceᚐAccessCheck(ctx context.Context, sel ast.SelectionSet, v *service.AccessCheck) graphql.Marshaler {
 	if v == nil {

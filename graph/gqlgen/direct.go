@@ -37,11 +37,19 @@ var resolveFieldCall = regexp.MustCompile(`(?m)^\treturn graphql\.ResolveField\(
 )\t\)
 `)
 
+// streamChain matches a subscription field's call of
+// graphql.ResolveFieldStream up to its middleware chain (a field with a
+// directive): such chains are not ResolveField's, and stay as they are.
+var streamChain = regexp.MustCompile(`(?m)^\treturn graphql\.ResolveFieldStream\(
+(?:\t\t.*\n|\n)*?\t\tfunc\(ctx context\.Context, next graphql\.Resolver\) graphql\.Resolver \{
+`)
+
 // directResolvers makes every field without directives call
 // resolveFieldDirectly when the operation has no field middleware.
 func directResolvers(src []byte) ([]byte, error) {
 	calls := bytes.Count(src, []byte("\treturn graphql.ResolveField(\n"))
-	chains := bytes.Count(src, []byte("\t\tfunc(ctx context.Context, next graphql.Resolver) graphql.Resolver {\n"))
+	chains := bytes.Count(src, []byte("\t\tfunc(ctx context.Context, next graphql.Resolver) graphql.Resolver {\n")) -
+		len(streamChain.FindAll(src, -1))
 	n := 0
 	src = resolveFieldCall.ReplaceAllFunc(src, func(m []byte) []byte {
 		n++

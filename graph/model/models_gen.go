@@ -32,6 +32,13 @@ type EventWhereInput struct {
 	Until *time.Time `json:"until,omitempty"`
 }
 
+// Live access updates for the signed-in user, over graphql-ws (WebSocket,
+// protocols graphql-transport-ws and graphql-ws; the bearer token in the
+// connection_init payload as {"Authorization": "Bearer …"}) or SSE (POST with
+// Accept: text/event-stream and the Authorization header).
+type Subscription struct {
+}
+
 // Which deliveries to list.
 type WebhookDeliveryWhereInput struct {
 	Status *webhookdelivery.Status `json:"status,omitempty"`

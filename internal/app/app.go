@@ -14,6 +14,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/jobs"
+	"gatehouse/internal/live"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
@@ -39,6 +40,8 @@ type App struct {
 	// Signer signs entitlement tokens and serves the JWKS (nil with
 	// Options.NoSigning).
 	Signer *signing.Signer
+	// Live holds the accessChanged subscriptions of this process.
+	Live *live.Hub
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -136,6 +139,12 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 			return nil, err
 		}
 	}
+	// Every event tells, once committed, whose access it may have altered
+	// (over NOTIFY on PostgreSQL, to every replica).
+	a.Live = live.New(d.Ent, a.Service, live.Options{
+		MaxPerUser: cfg.Live.MaxPerUser, MaxSubscriptions: cfg.Live.MaxSubscriptions, Pool: d.Pool, Logger: log,
+	})
+	a.Service.Events().AddOutbox(a.Live.Outbox())
 	var dash http.Handler
 	if o.Dashboard != nil {
 		if dash, err = o.Dashboard(a); err != nil {
@@ -143,7 +152,7 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 		}
 	}
 	a.Handler = server.Handler(server.Deps{
-		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash,
+		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash, Live: a.Live,
 		Signer: a.Signer,
 	})
 	return a, nil
@@ -215,5 +224,8 @@ func (a *App) StopJobs(grace time.Duration) error {
 	return nil
 }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close ends the open subscriptions and closes the database.
+func (a *App) Close() error {
+	a.Live.Close()
+	return a.DB.Close()
+}

@@ -30,6 +30,7 @@ type Config struct {
 	Jobs      Jobs      `toml:"jobs"`
 	Events    Events    `toml:"events"`
 	Signing   Signing   `toml:"signing"`
+	Live      Live      `toml:"live"`
 }
 
 // Signing configures signed entitlement tokens (internal/signing).
@@ -62,6 +63,24 @@ const (
 	MaxSigningMaxTTL = 365 * 24 * time.Hour
 	// MaxIssuerLen bounds signing.issuer.
 	MaxIssuerLen = 200
+)
+
+// Live configures live access updates (the accessChanged subscription).
+type Live struct {
+	// MaxPerUser bounds one user's open subscriptions on one server.
+	MaxPerUser int `toml:"max_per_user"`
+	// MaxSubscriptions bounds the open subscriptions on one server.
+	MaxSubscriptions int `toml:"max_subscriptions"`
+	// Keepalive is how often an idle stream gets a keep-alive message.
+	Keepalive Duration `toml:"keepalive"`
+}
+
+// Bounds of the [live] keys.
+const (
+	MaxLivePerUser       = 1000
+	MaxLiveSubscriptions = 1000000
+	MinLiveKeepalive     = time.Second
+	MaxLiveKeepalive     = 10 * time.Minute
 )
 
 // Events configures the event log.
@@ -100,6 +119,9 @@ type Server struct {
 	// TrustedProxies lists CIDRs or single IPs whose X-Forwarded-For
 	// header is believed. Empty: the TCP peer address is the client.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// CORSOrigins lists the exact origins (scheme://host[:port]) whose
+	// pages may call /graphql from a browser, and open its WebSocket.
+	CORSOrigins []string `toml:"cors_origins"`
 }
 
 // Database selects and tunes the database.
@@ -215,6 +237,7 @@ func Default() Config {
 			ShutdownGrace:     Duration{20 * time.Second},
 			MaxBodyBytes:      1 << 20,
 			TrustedProxies:    []string{},
+			CORSOrigins:       []string{},
 		},
 		Database: Database{
 			Driver:       DriverSQLite,
@@ -262,6 +285,7 @@ func Default() Config {
 			MaxTTL:     Duration{30 * 24 * time.Hour},
 			SecretFile: "",
 		},
+		Live: Live{MaxPerUser: 5, MaxSubscriptions: 10000, Keepalive: Duration{25 * time.Second}},
 	}
 }
 
@@ -390,6 +414,12 @@ func (c Config) problems() []*FieldError {
 		}
 	}
 
+	for _, o := range s.CORSOrigins {
+		if _, err := ParseOrigin(o); err != nil {
+			bad("server.cors_origins", "%v", err)
+		}
+	}
+
 	d := c.Database
 	switch d.Driver {
 	case DriverSQLite:
@@ -490,6 +520,16 @@ func (c Config) problems() []*FieldError {
 	}
 	if d := sg.DefaultTTL; d.Duration < MinSigningTTL || d.Duration > sg.MaxTTL.Duration {
 		bad("signing.default_ttl", "must be between %s and signing.max_ttl (%s), got %s", Duration{MinSigningTTL}, sg.MaxTTL, d)
+	}
+	lv := c.Live
+	if lv.MaxPerUser < 1 || lv.MaxPerUser > MaxLivePerUser {
+		bad("live.max_per_user", "must be between 1 and %d, got %d", MaxLivePerUser, lv.MaxPerUser)
+	}
+	if lv.MaxSubscriptions < 1 || lv.MaxSubscriptions > MaxLiveSubscriptions {
+		bad("live.max_subscriptions", "must be between 1 and %d, got %d", MaxLiveSubscriptions, lv.MaxSubscriptions)
+	}
+	if k := lv.Keepalive; k.Duration < MinLiveKeepalive || k.Duration > MaxLiveKeepalive {
+		bad("live.keepalive", "must be between %s and %s, got %s", Duration{MinLiveKeepalive}, Duration{MaxLiveKeepalive}, k)
 	}
 	return errs
 }

@@ -246,6 +246,9 @@ func TestEnvEveryKey(t *testing.T) {
 			s = "4096"
 		case []string:
 			s = "10.0.0.0/8"
+			if f.key == "server.cors_origins" {
+				s = "https://app.example.com"
+			}
 		case string:
 			var ok bool
 			if s, ok = strs[f.key]; !ok {
@@ -624,5 +627,44 @@ func TestValidateFlags(t *testing.T) {
 	}
 	if err := Default().ValidateFlags(map[string]string{"server.listen": "--listen"}); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+func TestParseOrigin(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      string
+	}{
+		{in: "https://app.example.com", want: "https://app.example.com"},
+		{in: "HTTP://LocalHost:5173", want: "http://localhost:5173"},
+		{in: "https://app.example.com:443", want: "https://app.example.com"},
+		{in: "http://[::1]:8081", want: "http://[::1]:8081"},
+		{in: "*", err: "wildcards are refused"},
+		{in: "https://*.example.com", err: "wildcards are refused"},
+		{in: "https://app.example.com/", err: "without user, path"},
+		{in: "https://app.example.com/app", err: "without user, path"},
+		{in: "https://app.example.com?x=1", err: "without user, path"},
+		{in: "ftp://app.example.com", err: "scheme must be http or https"},
+		{in: "app.example.com", err: "is not an origin"},
+		{in: "https://app.example.com:99999", err: "invalid port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseOrigin(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("ParseOrigin(%q) = %q, %v; want error with %q", tt.in, got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseOrigin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	c := Default()
+	c.Server.CORSOrigins = []string{"*"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.cors_origins") {
+		t.Fatalf("Validate with * = %v", err)
 	}
 }

@@ -20,6 +20,7 @@ const Mask = "****"
 // unchanged.
 func (c Config) Redacted() Config {
 	c.Server.TrustedProxies = slices.Clone(c.Server.TrustedProxies)
+	c.Server.CORSOrigins = slices.Clone(c.Server.CORSOrigins)
 	c.Database.DSN = RedactDSN(c.Database.DSN)
 	if c.Signing.Secret != "" {
 		c.Signing.Secret = Mask
@@ -33,6 +34,9 @@ func (c Config) Print(w io.Writer) error {
 	r := c.Redacted()
 	if r.Server.TrustedProxies == nil {
 		r.Server.TrustedProxies = []string{}
+	}
+	if r.Server.CORSOrigins == nil {
+		r.Server.CORSOrigins = []string{}
 	}
 	if err := toml.NewEncoder(w).Encode(r); err != nil {
 		return fmt.Errorf("config: printing: %w", err)

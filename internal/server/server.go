@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
+	"gatehouse/internal/live"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 )
@@ -30,6 +31,8 @@ type Deps struct {
 	Dashboard http.Handler
 	// Signer signs entitlement tokens and serves the JWKS (nil: neither).
 	Signer *signing.Signer
+	// Live holds the accessChanged subscriptions (nil: none served).
+	Live *live.Hub
 }
 
 // Handler returns the whole HTTP handler.
@@ -42,17 +45,27 @@ func Handler(d Deps) http.Handler {
 	trusted := cfg.Server.TrustedPrefixes()
 	mux := http.NewServeMux()
 
-	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer}, graph.Options{
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer, Live: d.Live}, graph.Options{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		Logger:        log,
+		Keepalive:     cfg.Live.Keepalive.Duration,
 	})
-	mux.Handle("POST /graphql", bearer(d.Auth, log, api))
-	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+	co := cors{origins: cfg.Server.AllowedOrigins()}
+	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
+	mux.Handle("/graphql", co.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && isWebsocket(r) {
+			if !co.websocketOrigin(r) {
+				writeJSONError(w, http.StatusForbidden, graph.CodeBadRequest, "WebSockets are accepted only from this server's own origin and those in server.cors_origins")
+				return
+			}
+			bearer(d.Auth, log, api).ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body")
-	})
+		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body (subscriptions: a graphql-ws WebSocket, or POST with Accept: text/event-stream)")
+	})))
 	if cfg.GraphQL.Playground {
 		pg := graph.PlaygroundHandler("/graphql")
 		mux.Handle("GET /playground", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,193 @@
+package live
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/userpackage"
+	"gatehouse/ent/usersession"
+	"gatehouse/internal/events"
+	"gatehouse/internal/viewer"
+)
+
+// Channel is the PostgreSQL channel notices travel on.
+const Channel = "gatehouse_live"
+
+// outbox turns the events of a transaction into one notice, told to the
+// subscribers only once the transaction has committed: on PostgreSQL by
+// pg_notify in the transaction (which PostgreSQL delivers at commit, to
+// every replica listening), on SQLite by the hub of this process after
+// the commit returned. A change that rolls back tells nobody.
+type outbox struct {
+	h       *Hub
+	mu      sync.Mutex
+	pending map[*ent.Tx]*Notice
+}
+
+// Enqueue adds who e may concern to its transaction's notice.
+func (o *outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
+	var n Notice
+	if err := concerns(viewer.System(ctx), tx, e, &n); err != nil || n.empty() {
+		return err
+	}
+	n.addType(e.Type)
+	o.mu.Lock()
+	p, ok := o.pending[tx]
+	if !ok {
+		p = &Notice{}
+		o.pending[tx] = p
+	}
+	for _, u := range n.Users {
+		p.addUser(u)
+	}
+	for _, pk := range n.Packages {
+		p.addPackage(pk)
+	}
+	p.addType(e.Type)
+	o.mu.Unlock()
+	if !ok {
+		tx.OnCommit(o.onCommit)
+		tx.OnRollback(func(next ent.Rollbacker) ent.Rollbacker {
+			return ent.RollbackFunc(func(ctx context.Context, tx *ent.Tx) error {
+				o.take(tx)
+				return next.Rollback(ctx, tx)
+			})
+		})
+	}
+	return nil
+}
+
+func (o *outbox) take(tx *ent.Tx) *Notice {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := o.pending[tx]
+	delete(o.pending, tx)
+	return n
+}
+
+func (o *outbox) onCommit(next ent.Committer) ent.Committer {
+	return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+		n := o.take(tx)
+		if n == nil {
+			return next.Commit(ctx, tx)
+		}
+		if tx.Client().Dialect() == dialect.Postgres {
+			// Delivered by PostgreSQL at commit, and only then.
+			for _, payload := range n.split(MaxPayload) {
+				if err := tx.Client().ReadRows(ctx, "SELECT pg_notify($1, $2)", []any{Channel, string(payload)},
+					func(*sql.Rows) error { return nil }); err != nil {
+					return err
+				}
+			}
+			return next.Commit(ctx, tx)
+		}
+		if err := next.Commit(ctx, tx); err != nil {
+			return err
+		}
+		o.h.deliver(n)
+		return nil
+	})
+}
+
+// concerns adds to n whom event e may concern, reading what it must in
+// the event's transaction.
+func concerns(ctx context.Context, tx *ent.Tx, e *ent.Event, n *Notice) error {
+	if e.SubjectID == nil {
+		return nil
+	}
+	id := *e.SubjectID
+	verb := e.Type[strings.LastIndexByte(e.Type, '.')+1:]
+	switch e.SubjectType {
+	case events.SubjectUser:
+		switch verb {
+		case "updated", "deleted":
+			n.addUser(id)
+		}
+	case events.SubjectSession:
+		switch verb {
+		case "revoked", "updated", "deleted":
+			if verb == "deleted" {
+				if u, ok := fromChange(e, "userID"); ok {
+					n.addUser(u)
+				}
+				return nil
+			}
+			u, err := tx.UserSession.Query().Where(usersession.ID(id)).Select(usersession.FieldUserID).Int(ctx)
+			if err != nil {
+				return ignoreNotFound(err)
+			}
+			n.addUser(u)
+		}
+	case events.SubjectUserPackage:
+		if verb == "deleted" {
+			if u, ok := fromChange(e, "userID"); ok {
+				n.addUser(u)
+			}
+			return nil
+		}
+		u, err := tx.UserPackage.Query().Where(userpackage.ID(id)).Select(userpackage.FieldUserID).Int(ctx)
+		if err != nil {
+			return ignoreNotFound(err)
+		}
+		n.addUser(u)
+	case events.SubjectPackage:
+		if verb == "updated" {
+			n.addPackage(id)
+		}
+	case events.SubjectPackageContent:
+		if verb == "deleted" {
+			if p, ok := fromChange(e, "packageID"); ok {
+				n.addPackage(p)
+			}
+			return nil
+		}
+		p, err := tx.PackageContent.Query().Where(packagecontent.ID(id)).Select(packagecontent.FieldPackageID).Int(ctx)
+		if err != nil {
+			return ignoreNotFound(err)
+		}
+		n.addPackage(p)
+	case events.SubjectFeature:
+		if verb == "updated" {
+			ps, err := tx.PackageContent.Query().Where(packagecontent.FeatureID(id)).
+				Unique(true).Select(packagecontent.FieldPackageID).Ints(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				n.addPackage(p)
+			}
+		}
+	}
+	return nil
+}
+
+func ignoreNotFound(err error) error {
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// fromChange reads an id an event's changes hold as the old value of
+// field (a deleted row's owner).
+func fromChange(e *ent.Event, field string) (int, bool) {
+	c, ok := e.Changes[field]
+	if !ok {
+		return 0, false
+	}
+	switch v := c.From.(type) {
+	case int:
+		return v, true
+	case int64:
+		return int(v), true
+	case float64:
+		return int(v), true
+	}
+	return 0, false
+}
