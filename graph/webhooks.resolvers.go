@@ -18,22 +18,22 @@ import (
 
 // CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
 func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input webhooks.CreateEndpointInput) (*webhooks.EndpointWithSecret, error) {
-	return webhooks.NewEndpoints(r.Client).Create(ctx, input)
+	return r.endpoints().Create(ctx, input)
 }
 
 // UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
 func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, id int, input webhooks.UpdateEndpointInput) (*ent.WebhookEndpoint, error) {
-	return webhooks.NewEndpoints(r.Client).Update(ctx, id, input)
+	return r.endpoints().Update(ctx, id, input)
 }
 
 // DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
 func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, id int) (int, error) {
-	return webhooks.NewEndpoints(r.Client).Delete(ctx, id)
+	return r.endpoints().Delete(ctx, id)
 }
 
 // RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
 func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id int) (*webhooks.EndpointWithSecret, error) {
-	return webhooks.NewEndpoints(r.Client).Rotate(ctx, id)
+	return r.endpoints().Rotate(ctx, id)
 }
 
 // RetryWebhookDelivery is the resolver for the retryWebhookDelivery field.
@@ -57,7 +57,7 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Curs
 
 // WebhookEndpoint is the resolver for the webhookEndpoint field.
 func (r *queryResolver) WebhookEndpoint(ctx context.Context, id int) (*ent.WebhookEndpoint, error) {
-	return webhooks.NewEndpoints(r.Client).Get(ctx, id)
+	return r.endpoints().Get(ctx, id)
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
@@ -67,7 +67,7 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID int, a
 		return nil, err
 	}
 	// NOT_FOUND for an endpoint that is not there (or not the viewer's to see).
-	if _, err := webhooks.NewEndpoints(r.Client).Get(ctx, endpointID); err != nil {
+	if _, err := r.endpoints().Get(ctx, endpointID); err != nil {
 		return nil, err
 	}
 	q := r.Client.WebhookDelivery.Query().Where(webhookdelivery.EndpointID(endpointID))

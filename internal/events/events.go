@@ -36,12 +36,13 @@ const (
 
 // Subject types.
 const (
-	SubjectUser           = "user"
-	SubjectPackage        = "package"
-	SubjectFeature        = "feature"
-	SubjectPackageContent = "package_content"
-	SubjectUserPackage    = "user_package"
-	SubjectSession        = "session"
+	SubjectUser            = "user"
+	SubjectPackage         = "package"
+	SubjectFeature         = "feature"
+	SubjectPackageContent  = "package_content"
+	SubjectUserPackage     = "user_package"
+	SubjectSession         = "session"
+	SubjectWebhookEndpoint = "webhook_endpoint"
 )
 
 // Redacted is the only value a secret ever has in an event's changes.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"gatehouse/ent"
+	"gatehouse/ent/event"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/ent/webhookdelivery"
@@ -60,7 +63,8 @@ func newDFix(t testing.TB) *dfix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &dfix{db: d, svc: service.New(d.Ent, a), sys: viewer.System(context.Background()), clock: newFakeClock(), eps: webhooks.NewEndpoints(d.Ent)}
+	f := &dfix{db: d, svc: service.New(d.Ent, a), sys: viewer.System(context.Background()), clock: newFakeClock()}
+	f.eps = webhooks.NewEndpoints(d.Ent, f.svc.Events())
 	f.out = webhooks.NewOutbox()
 	f.out.SetClock(f.clock.Now)
 	f.svc.Events().AddOutbox(f.out)
@@ -530,5 +534,56 @@ func TestOutboxCacheFollowsEndpointChanges(t *testing.T) {
 	f.change(t, "Deleted")
 	if n := f.db.Ent.WebhookDelivery.Query().CountX(f.sys); n != 0 {
 		t.Fatalf("%d deliveries after the endpoint was deleted, want 0 (they go with it)", n)
+	}
+}
+
+// Every endpoint change is in the event log, by the admin who made it,
+// with the secret only as "[redacted]"; none is sent as a webhook.
+func TestEndpointChangesAreRecorded(t *testing.T) {
+	f := newDFix(t)
+	ep := f.endpoint(t, "http://127.0.0.1:1/in", "user.*")
+	off := false
+	if _, err := f.eps.Update(f.admin, ep.Endpoint.ID, webhooks.UpdateEndpointInput{Enabled: &off, EventTypes: []string{"package.*", "user.created"}}); err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := f.eps.Rotate(f.admin, ep.Endpoint.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eps.Delete(f.admin, ep.Endpoint.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.db.Ent.Event.Query().Where(event.SubjectType(events.SubjectWebhookEndpoint), event.SubjectID(ep.Endpoint.ID)).Order(event.ByID()).All(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+		if e.ActorKind != events.KindAdmin || e.ActorName != "root" {
+			t.Errorf("%s by %s %q, want the admin root", e.Type, e.ActorKind, e.ActorName)
+		}
+		b, _ := json.Marshal(e.Changes)
+		for _, secret := range []string{ep.Secret, rotated.Secret} {
+			if strings.Contains(string(b), strings.TrimPrefix(secret, "whsec_")) {
+				t.Errorf("%s holds a secret: %s", e.Type, b)
+			}
+		}
+	}
+	want := []string{"webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.secret_rotated", "webhook_endpoint.deleted"}
+	if !slices.Equal(types, want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+	if c := evs[0].Changes; c["url"].To != "http://127.0.0.1:1/in" || c["secret"].To != events.Redacted || c["eventTypes"].To != "user.*" {
+		t.Errorf("created: %v", c)
+	}
+	if c := evs[1].Changes; c["enabled"].From != true || c["enabled"].To != false || c["eventTypes"].To != "package.*, user.created" || len(c) != 2 {
+		t.Errorf("updated: %v", c)
+	}
+	if c := evs[2].Changes; c["secret"].From != events.Redacted || c["secret"].To != events.Redacted {
+		t.Errorf("rotated: %v", c)
+	}
+	if n := len(f.deliveries(t)); n != 0 {
+		t.Errorf("%d deliveries of endpoint changes, want none", n)
 	}
 }

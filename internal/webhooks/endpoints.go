@@ -14,6 +14,7 @@ import (
 	"gatehouse/ent/webhookendpoint"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/events"
 	"gatehouse/internal/webhooks/eventtypes"
 )
 
@@ -51,10 +52,30 @@ type EndpointWithSecret struct {
 // caller's viewer.
 type Endpoints struct {
 	client *ent.Client
+	events *events.Recorder
 }
 
-// NewEndpoints returns the operations on client's endpoints.
-func NewEndpoints(client *ent.Client) *Endpoints { return &Endpoints{client: client} }
+// NewEndpoints returns the operations on client's endpoints; each change
+// is recorded by rec, in its transaction.
+func NewEndpoints(client *ent.Client, rec *events.Recorder) *Endpoints {
+	return &Endpoints{client: client, events: rec}
+}
+
+// Event types of endpoint changes.
+const (
+	EventEndpointCreated       = "webhook_endpoint.created"
+	EventEndpointUpdated       = "webhook_endpoint.updated"
+	EventEndpointDeleted       = "webhook_endpoint.deleted"
+	EventEndpointSecretRotated = "webhook_endpoint.secret_rotated"
+
+	endpointEventPrefix = events.SubjectWebhookEndpoint + "."
+)
+
+// record writes the event of a change to endpoint id in tx.
+func (e *Endpoints) record(ctx context.Context, tx *ent.Tx, typ string, id int, d events.Diff) error {
+	_, err := e.events.Record(ctx, tx, events.Entry{Type: typ, SubjectType: events.SubjectWebhookEndpoint, SubjectID: id, Changes: d.Set()})
+	return err
+}
 
 func checkURL(s string) (string, error) {
 	s = strings.TrimSpace(s)
@@ -120,7 +141,12 @@ func (e *Endpoints) Create(ctx context.Context, in CreateEndpointInput) (*Endpoi
 			SetEnabled(enabled).
 			SetSecret(secret).
 			Save(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		return e.record(ctx, tx, EventEndpointCreated, ep.ID, events.Created(map[string]any{
+			"url": u, "description": desc, "eventTypes": types.String(), "enabled": enabled, "secret": events.Redacted,
+		}))
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +163,11 @@ func (e *Endpoints) Update(ctx context.Context, id int, in UpdateEndpointInput) 
 	}
 	var ep *ent.WebhookEndpoint
 	err := e.tx(ctx, func(tx *ent.Tx) error {
-		up := tx.WebhookEndpoint.UpdateOneID(id)
+		old, err := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id), forUpdate).Only(ctx)
+		if err != nil {
+			return notFound(err)
+		}
+		up := old.Update()
 		if in.URL != nil {
 			u, err := checkURL(*in.URL)
 			if err != nil {
@@ -165,9 +195,18 @@ func (e *Endpoints) Update(ctx context.Context, id int, in UpdateEndpointInput) 
 		if in.Enabled != nil {
 			up.SetEnabled(*in.Enabled)
 		}
-		var err error
-		ep, err = up.Save(ctx)
-		return notFound(err)
+		if ep, err = up.Save(ctx); err != nil {
+			return notFound(err)
+		}
+		d := events.Diff{}
+		events.Add(d, "url", old.URL, ep.URL)
+		events.Add(d, "description", old.Description, ep.Description)
+		events.Add(d, "eventTypes", eventtypes.List(old.EventTypes).String(), eventtypes.List(ep.EventTypes).String())
+		events.Add(d, "enabled", old.Enabled, ep.Enabled)
+		if len(d) == 0 {
+			return nil
+		}
+		return e.record(ctx, tx, EventEndpointUpdated, id, d)
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +217,10 @@ func (e *Endpoints) Update(ctx context.Context, id int, in UpdateEndpointInput) 
 // Delete deletes an endpoint.
 func (e *Endpoints) Delete(ctx context.Context, id int) (int, error) {
 	err := e.tx(ctx, func(tx *ent.Tx) error {
-		return notFound(tx.WebhookEndpoint.DeleteOneID(id).Exec(ctx))
+		if err := notFound(tx.WebhookEndpoint.DeleteOneID(id).Exec(ctx)); err != nil {
+			return err
+		}
+		return e.record(ctx, tx, EventEndpointDeleted, id, nil)
 	})
 	return id, err
 }
@@ -202,7 +244,12 @@ func (e *Endpoints) Rotate(ctx context.Context, id int) (*EndpointWithSecret, er
 			SetPreviousSecret(old.Secret).
 			SetPreviousSecretUntil(schema.Now().Add(RotationOverlap)).
 			Save(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		d := events.Diff{}
+		events.Secret(d, "secret")
+		return e.record(ctx, tx, EventEndpointSecretRotated, id, d)
 	})
 	if err != nil {
 		return nil, err

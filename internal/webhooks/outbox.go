@@ -93,8 +93,13 @@ func NewOutbox() *Outbox { return &Outbox{now: schema.Now} }
 // SetClock replaces the clock (for tests).
 func (o *Outbox) SetClock(now func() time.Time) { o.now = now }
 
-// Enqueue writes e's deliveries in tx.
+// Enqueue writes e's deliveries in tx. Changes to the endpoints
+// themselves are in the event log only: their URLs are nobody else's
+// business, and an endpoint would be told of its own creation.
 func (o *Outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
+	if strings.HasPrefix(e.Type, endpointEventPrefix) {
+		return nil
+	}
 	sys := viewer.System(ctx)
 	eps, err := o.enabledEndpoints(sys, tx)
 	if err != nil || len(eps) == 0 {

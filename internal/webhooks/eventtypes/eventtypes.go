@@ -57,3 +57,7 @@ func Validate(l List) error {
 	}
 	return nil
 }
+
+// String is the list as one text, its entries joined by ", " (empty:
+// every type).
+func (l List) String() string { return strings.Join(l, ", ") }
