@@ -17,9 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"gatehouse/ent"
+	"gatehouse/ent/packagecontent"
+	"gatehouse/ent/userpackage"
+	"gatehouse/ent/usersession"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/events"
 	"gatehouse/internal/service"
+	"gatehouse/internal/viewer"
 )
 
 // Options configure a hub.
@@ -172,6 +176,18 @@ func (h *Hub) remove(s *sub) {
 // deliver kicks the subscriptions a notice concerns.
 func (h *Hub) deliver(n *Notice) {
 	h.mu.Lock()
+	idle := h.total == 0 && h.onDeliver == nil
+	h.mu.Unlock()
+	if idle {
+		// Nobody listens here: nothing to look up, nobody to tell.
+		return
+	}
+	if err := h.resolve(n); err != nil {
+		h.log.Warn("live: looking up whom a change concerns failed; every subscription looks again", "err", err)
+		h.kickAll(firstType(n.Types))
+		return
+	}
+	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.onDeliver != nil {
 		h.onDeliver(n)
@@ -191,6 +207,59 @@ func (h *Hub) deliver(n *Notice) {
 			}
 		}
 	}
+}
+
+// resolve turns the rows a notice names into their owners: assignments
+// and sessions into users, contents and features into packages. It runs
+// after the commit, in a process with subscriptions only.
+func (h *Hub) resolve(n *Notice) error {
+	if len(n.Assignments)+len(n.Sessions)+len(n.Contents)+len(n.Features) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(viewer.System(context.Background()), resolveTimeout)
+	defer cancel()
+	add := func(dst *[]int, ids []int, err error) error {
+		for _, id := range ids {
+			*dst = addInt(*dst, id)
+		}
+		return err
+	}
+	if len(n.Assignments) > 0 {
+		ids, err := h.client.UserPackage.Query().Where(userpackage.IDIn(n.Assignments...)).Unique(true).Select(userpackage.FieldUserID).Ints(ctx)
+		if err := add(&n.Users, ids, err); err != nil {
+			return err
+		}
+	}
+	if len(n.Sessions) > 0 {
+		ids, err := h.client.UserSession.Query().Where(usersession.IDIn(n.Sessions...)).Unique(true).Select(usersession.FieldUserID).Ints(ctx)
+		if err := add(&n.Users, ids, err); err != nil {
+			return err
+		}
+	}
+	if len(n.Contents) > 0 {
+		ids, err := h.client.PackageContent.Query().Where(packagecontent.IDIn(n.Contents...)).Unique(true).Select(packagecontent.FieldPackageID).Ints(ctx)
+		if err := add(&n.Packages, ids, err); err != nil {
+			return err
+		}
+	}
+	if len(n.Features) > 0 {
+		ids, err := h.client.PackageContent.Query().Where(packagecontent.FeatureIDIn(n.Features...)).Unique(true).Select(packagecontent.FieldPackageID).Ints(ctx)
+		if err := add(&n.Packages, ids, err); err != nil {
+			return err
+		}
+	}
+	n.Assignments, n.Sessions, n.Contents, n.Features = nil, nil, nil, nil
+	return nil
+}
+
+// resolveTimeout bounds resolve's queries.
+const resolveTimeout = 5 * time.Second
+
+func firstType(types []string) string {
+	if len(types) == 0 {
+		return "changed"
+	}
+	return types[0]
 }
 
 // kickAll makes every subscription look again (notices may have been

@@ -10,13 +10,50 @@ import (
 // packages (whose holders are the subscribers whose last look at their
 // assignments found the package). Types are the events' types, which
 // become the reason of the change a subscriber is sent.
+//
+// A change names the rows it touched rather than their owners when the
+// owner would take a query to find: the write pays no query for its
+// subscribers, and only a process with subscriptions looks the owners up,
+// after the commit (Hub.resolve).
 type Notice struct {
 	Users    []int    `json:"u,omitempty"`
 	Packages []int    `json:"p,omitempty"`
 	Types    []string `json:"t,omitempty"`
+	// Assignments (user packages) and Sessions stand for their users.
+	Assignments []int `json:"a,omitempty"`
+	Sessions    []int `json:"s,omitempty"`
+	// Contents (package contents) stand for their packages, Features for
+	// the packages that hold them.
+	Contents []int `json:"c,omitempty"`
+	Features []int `json:"f,omitempty"`
 }
 
-func (n *Notice) empty() bool { return len(n.Users) == 0 && len(n.Packages) == 0 }
+// lists are n's lists of ids, for what treats them alike.
+func (n *Notice) lists() []*[]int {
+	return []*[]int{&n.Users, &n.Packages, &n.Assignments, &n.Sessions, &n.Contents, &n.Features}
+}
+
+func (n *Notice) empty() bool {
+	for _, l := range n.lists() {
+		if len(*l) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// merge adds m's ids and types to n.
+func (n *Notice) merge(m *Notice) {
+	ml := m.lists()
+	for i, l := range n.lists() {
+		for _, id := range *ml[i] {
+			*l = addInt(*l, id)
+		}
+	}
+	for _, t := range m.Types {
+		n.addType(t)
+	}
+}
 
 func addInt(list []int, v int) []int {
 	if slices.Contains(list, v) {
@@ -60,19 +97,15 @@ func (n *Notice) split(max int) [][]byte {
 	}
 	// An id costs at most its digits, a comma and a key ("u":[]).
 	const perID = 24
-	for _, u := range n.Users {
-		if used+perID > max {
-			flush()
+	for i, l := range n.lists() {
+		for _, id := range *l {
+			if used+perID > max {
+				flush()
+			}
+			dst := cur.lists()[i]
+			*dst = append(*dst, id)
+			used += perID
 		}
-		cur.Users = append(cur.Users, u)
-		used += perID
-	}
-	for _, p := range n.Packages {
-		if used+perID > max {
-			flush()
-		}
-		cur.Packages = append(cur.Packages, p)
-		used += perID
 	}
 	flush()
 	return out

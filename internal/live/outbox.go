@@ -9,11 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
-	"gatehouse/ent/packagecontent"
-	"gatehouse/ent/userpackage"
-	"gatehouse/ent/usersession"
 	"gatehouse/internal/events"
-	"gatehouse/internal/viewer"
 )
 
 // Channel is the PostgreSQL channel notices travel on.
@@ -30,11 +26,13 @@ type outbox struct {
 	pending map[*ent.Tx]*Notice
 }
 
-// Enqueue adds who e may concern to its transaction's notice.
+// Enqueue adds who e may concern to its transaction's notice. It reads
+// nothing: rows stand for their owners until a process with
+// subscriptions looks them up.
 func (o *outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
 	var n Notice
-	if err := concerns(viewer.System(ctx), tx, e, &n); err != nil || n.empty() {
-		return err
+	if concerns(e, &n); n.empty() {
+		return nil
 	}
 	n.addType(e.Type)
 	o.mu.Lock()
@@ -43,13 +41,7 @@ func (o *outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
 		p = &Notice{}
 		o.pending[tx] = p
 	}
-	for _, u := range n.Users {
-		p.addUser(u)
-	}
-	for _, pk := range n.Packages {
-		p.addPackage(pk)
-	}
-	p.addType(e.Type)
+	p.merge(&n)
 	o.mu.Unlock()
 	if !ok {
 		tx.OnCommit(o.onCommit)
@@ -95,11 +87,11 @@ func (o *outbox) onCommit(next ent.Committer) ent.Committer {
 	})
 }
 
-// concerns adds to n whom event e may concern, reading what it must in
-// the event's transaction.
-func concerns(ctx context.Context, tx *ent.Tx, e *ent.Event, n *Notice) error {
+// concerns adds to n whom event e may concern: a user, a package, or the
+// row that stands for them.
+func concerns(e *ent.Event, n *Notice) {
 	if e.SubjectID == nil {
-		return nil
+		return
 	}
 	id := *e.SubjectID
 	verb := e.Type[strings.LastIndexByte(e.Type, '.')+1:]
@@ -111,31 +103,21 @@ func concerns(ctx context.Context, tx *ent.Tx, e *ent.Event, n *Notice) error {
 		}
 	case events.SubjectSession:
 		switch verb {
-		case "revoked", "updated", "deleted":
-			if verb == "deleted" {
-				if u, ok := fromChange(e, "userID"); ok {
-					n.addUser(u)
-				}
-				return nil
+		case "deleted":
+			if u, ok := fromChange(e, "userID"); ok {
+				n.addUser(u)
 			}
-			u, err := tx.UserSession.Query().Where(usersession.ID(id)).Select(usersession.FieldUserID).Int(ctx)
-			if err != nil {
-				return ignoreNotFound(err)
-			}
-			n.addUser(u)
+		case "revoked", "updated":
+			n.Sessions = addInt(n.Sessions, id)
 		}
 	case events.SubjectUserPackage:
 		if verb == "deleted" {
 			if u, ok := fromChange(e, "userID"); ok {
 				n.addUser(u)
 			}
-			return nil
+			return
 		}
-		u, err := tx.UserPackage.Query().Where(userpackage.ID(id)).Select(userpackage.FieldUserID).Int(ctx)
-		if err != nil {
-			return ignoreNotFound(err)
-		}
-		n.addUser(u)
+		n.Assignments = addInt(n.Assignments, id)
 	case events.SubjectPackage:
 		if verb == "updated" {
 			n.addPackage(id)
@@ -145,33 +127,14 @@ func concerns(ctx context.Context, tx *ent.Tx, e *ent.Event, n *Notice) error {
 			if p, ok := fromChange(e, "packageID"); ok {
 				n.addPackage(p)
 			}
-			return nil
+			return
 		}
-		p, err := tx.PackageContent.Query().Where(packagecontent.ID(id)).Select(packagecontent.FieldPackageID).Int(ctx)
-		if err != nil {
-			return ignoreNotFound(err)
-		}
-		n.addPackage(p)
+		n.Contents = addInt(n.Contents, id)
 	case events.SubjectFeature:
 		if verb == "updated" {
-			ps, err := tx.PackageContent.Query().Where(packagecontent.FeatureID(id)).
-				Unique(true).Select(packagecontent.FieldPackageID).Ints(ctx)
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				n.addPackage(p)
-			}
+			n.Features = addInt(n.Features, id)
 		}
 	}
-	return nil
-}
-
-func ignoreNotFound(err error) error {
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // fromChange reads an id an event's changes hold as the old value of
