@@ -117,14 +117,17 @@ func New(d *db.DB, rec *events.Recorder, o Options) *Timed {
 type kind struct {
 	typ    string
 	column string
+	// field names the date in the event's changes, as the assignment's
+	// own events name it.
+	field  string
 	window func(o Options, now time.Time) (after, upTo time.Time)
 }
 
 var kinds = []kind{
-	{TypeStarted, "starts_at", past},
-	{TypeExpiring, "expires_at", func(o Options, now time.Time) (time.Time, time.Time) { return now, now.Add(o.Lead) }},
-	{TypeExpired, "expires_at", past},
-	{TypeGraceEnded, "grace_ends_at", past},
+	{TypeStarted, "starts_at", "startsAt", past},
+	{TypeExpiring, "expires_at", "expiresAt", func(o Options, now time.Time) (time.Time, time.Time) { return now, now.Add(o.Lead) }},
+	{TypeExpired, "expires_at", "expiresAt", past},
+	{TypeGraceEnded, "grace_ends_at", "graceEndsAt", past},
 }
 
 func past(o Options, now time.Time) (time.Time, time.Time) { return now.Add(-o.Lookback), now }
@@ -237,6 +240,9 @@ func (t *Timed) write(ctx context.Context, tx *ent.Tx, k kind, d due) (bool, err
 		SubjectType: events.SubjectUserPackage,
 		SubjectID:   d.id,
 		Actor:       &events.Actor{Kind: events.KindSystem},
+		// The date it is about (a receiver of user_package.expiring
+		// learns when, without asking).
+		Changes: events.Created(map[string]any{k.field: d.moment.UTC()}).Set(),
 	})
 	if err != nil {
 		return false, err

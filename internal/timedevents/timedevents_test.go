@@ -184,6 +184,37 @@ func TestEachEventOnceAsTheClockCrossesItsDate(t *testing.T) {
 	}
 	f.run(t, f.job(timedevents.Options{}))
 	f.want(t, up.ID, 1, 1, 1, 1)
+
+	// Each event names the date it is about.
+	dates := map[string]struct {
+		field string
+		at    time.Time
+	}{
+		timedevents.TypeStarted:    {"startsAt", up.StartsAt},
+		timedevents.TypeExpiring:   {"expiresAt", up.ExpiresAt},
+		timedevents.TypeExpired:    {"expiresAt", up.ExpiresAt},
+		timedevents.TypeGraceEnded: {"graceEndsAt", up.GraceEndsAt},
+	}
+	evs, err := f.db.Ent.Event.Query().Where(event.SubjectID(up.ID), event.TypeHasPrefix("user_package.")).All(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range evs {
+		want, ok := dates[e.Type]
+		if !ok {
+			continue
+		}
+		seen++
+		c, ok := e.Changes[want.field]
+		got, _ := c.To.(string)
+		if at, err := time.Parse(time.RFC3339Nano, got); !ok || err != nil || !at.Equal(want.at) {
+			t.Errorf("%s: changes %v, want %s = %v", e.Type, e.Changes, want.field, want.at)
+		}
+	}
+	if seen != len(dates) {
+		t.Errorf("%d time-based events, want %d", seen, len(dates))
+	}
 }
 
 func (f *fixture) keys(t *testing.T) int {
