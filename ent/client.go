@@ -17,6 +17,7 @@ import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/persistedquery"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/signingkey"
 	"gatehouse/ent/user"
@@ -50,6 +51,8 @@ type Client struct {
 	PackageContent *PackageContentClient
 	// PackageTrial is the client for interacting with the PackageTrial builders.
 	PackageTrial *PackageTrialClient
+	// PersistedQuery is the client for interacting with the PersistedQuery builders.
+	PersistedQuery *PersistedQueryClient
 	// Pkg is the client for interacting with the Pkg builders.
 	Pkg *PkgClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -81,6 +84,7 @@ func (c *Client) init() {
 	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.PackageContent = NewPackageContentClient(c.config)
 	c.PackageTrial = NewPackageTrialClient(c.config)
+	c.PersistedQuery = NewPersistedQueryClient(c.config)
 	c.Pkg = NewPkgClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -186,6 +190,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LoginThrottle:   NewLoginThrottleClient(cfg),
 		PackageContent:  NewPackageContentClient(cfg),
 		PackageTrial:    NewPackageTrialClient(cfg),
+		PersistedQuery:  NewPersistedQueryClient(cfg),
 		Pkg:             NewPkgClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		User:            NewUserClient(cfg),
@@ -218,6 +223,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LoginThrottle:   NewLoginThrottleClient(cfg),
 		PackageContent:  NewPackageContentClient(cfg),
 		PackageTrial:    NewPackageTrialClient(cfg),
+		PersistedQuery:  NewPersistedQueryClient(cfg),
 		Pkg:             NewPkgClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		User:            NewUserClient(cfg),
@@ -255,8 +261,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Event, c.Feature, c.JobLease, c.LoginThrottle, c.PackageContent,
-		c.PackageTrial, c.Pkg, c.SigningKey, c.User, c.UserPackage, c.UserSession,
-		c.WebhookDelivery, c.WebhookEndpoint,
+		c.PackageTrial, c.PersistedQuery, c.Pkg, c.SigningKey, c.User, c.UserPackage,
+		c.UserSession, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -267,8 +273,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Event, c.Feature, c.JobLease, c.LoginThrottle, c.PackageContent,
-		c.PackageTrial, c.Pkg, c.SigningKey, c.User, c.UserPackage, c.UserSession,
-		c.WebhookDelivery, c.WebhookEndpoint,
+		c.PackageTrial, c.PersistedQuery, c.Pkg, c.SigningKey, c.User, c.UserPackage,
+		c.UserSession, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -289,6 +295,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PackageContent.mutate(ctx, m)
 	case *PackageTrialMutation:
 		return c.PackageTrial.mutate(ctx, m)
+	case *PersistedQueryMutation:
+		return c.PersistedQuery.mutate(ctx, m)
 	case *PkgMutation:
 		return c.Pkg.mutate(ctx, m)
 	case *SigningKeyMutation:
@@ -1189,6 +1197,140 @@ func (c *PackageTrialClient) mutate(ctx context.Context, m *PackageTrialMutation
 		return (&PackageTrialDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown PackageTrial mutation op: %q", m.Op())
+	}
+}
+
+// PersistedQueryClient is a client for the PersistedQuery schema.
+type PersistedQueryClient struct {
+	config
+}
+
+// NewPersistedQueryClient returns a client for the PersistedQuery from the given config.
+func NewPersistedQueryClient(c config) *PersistedQueryClient {
+	return &PersistedQueryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `persistedquery.Hooks(f(g(h())))`.
+func (c *PersistedQueryClient) Use(hooks ...Hook) {
+	c.hooks.PersistedQuery = append(c.hooks.PersistedQuery, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `persistedquery.Intercept(f(g(h())))`.
+func (c *PersistedQueryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PersistedQuery = append(c.inters.PersistedQuery, interceptors...)
+}
+
+// Create returns a builder for creating a PersistedQuery entity.
+func (c *PersistedQueryClient) Create() *PersistedQueryCreate {
+	mutation := newPersistedQueryMutation(c.config, OpCreate)
+	return &PersistedQueryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PersistedQuery entities.
+func (c *PersistedQueryClient) CreateBulk(builders ...*PersistedQueryCreate) *PersistedQueryCreateBulk {
+	return &PersistedQueryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PersistedQueryClient) MapCreateBulk(slice any, setFunc func(*PersistedQueryCreate, int)) *PersistedQueryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PersistedQueryCreateBulk{err: fmt.Errorf("calling to PersistedQueryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PersistedQueryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PersistedQueryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PersistedQuery.
+func (c *PersistedQueryClient) Update() *PersistedQueryUpdate {
+	mutation := newPersistedQueryMutation(c.config, OpUpdate)
+	return &PersistedQueryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PersistedQueryClient) UpdateOne(_m *PersistedQuery) *PersistedQueryUpdateOne {
+	mutation := newPersistedQueryMutation(c.config, OpUpdateOne, withPersistedQuery(_m))
+	return &PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PersistedQueryClient) UpdateOneID(id int) *PersistedQueryUpdateOne {
+	mutation := newPersistedQueryMutation(c.config, OpUpdateOne, withPersistedQueryID(id))
+	return &PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PersistedQuery.
+func (c *PersistedQueryClient) Delete() *PersistedQueryDelete {
+	mutation := newPersistedQueryMutation(c.config, OpDelete)
+	return &PersistedQueryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PersistedQueryClient) DeleteOne(_m *PersistedQuery) *PersistedQueryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PersistedQueryClient) DeleteOneID(id int) *PersistedQueryDeleteOne {
+	builder := c.Delete().Where(persistedquery.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PersistedQueryDeleteOne{builder}
+}
+
+// Query returns a query builder for PersistedQuery.
+func (c *PersistedQueryClient) Query() *PersistedQueryQuery {
+	return &PersistedQueryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePersistedQuery},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PersistedQuery entity by its id.
+func (c *PersistedQueryClient) Get(ctx context.Context, id int) (*PersistedQuery, error) {
+	return c.Query().Where(persistedquery.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PersistedQueryClient) GetX(ctx context.Context, id int) *PersistedQuery {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PersistedQueryClient) Hooks() []Hook {
+	hooks := c.hooks.PersistedQuery
+	return append(hooks[:len(hooks):len(hooks)], persistedquery.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PersistedQueryClient) Interceptors() []Interceptor {
+	return c.inters.PersistedQuery
+}
+
+func (c *PersistedQueryClient) mutate(ctx context.Context, m *PersistedQueryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PersistedQueryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PersistedQueryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PersistedQueryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PersistedQueryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PersistedQuery mutation op: %q", m.Op())
 	}
 }
 
@@ -2310,14 +2452,14 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Event, Feature, JobLease, LoginThrottle, PackageContent, PackageTrial, Pkg,
-		SigningKey, User, UserPackage, UserSession, WebhookDelivery,
-		WebhookEndpoint []ent.Hook
+		Event, Feature, JobLease, LoginThrottle, PackageContent, PackageTrial,
+		PersistedQuery, Pkg, SigningKey, User, UserPackage, UserSession,
+		WebhookDelivery, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
-		Event, Feature, JobLease, LoginThrottle, PackageContent, PackageTrial, Pkg,
-		SigningKey, User, UserPackage, UserSession, WebhookDelivery,
-		WebhookEndpoint []ent.Interceptor
+		Event, Feature, JobLease, LoginThrottle, PackageContent, PackageTrial,
+		PersistedQuery, Pkg, SigningKey, User, UserPackage, UserSession,
+		WebhookDelivery, WebhookEndpoint []ent.Interceptor
 	}
 )
 

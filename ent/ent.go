@@ -12,6 +12,7 @@ import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/persistedquery"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/signingkey"
 	"gatehouse/ent/user"
@@ -91,6 +92,7 @@ func checkColumn(t, c string) error {
 			loginthrottle.Table:   loginthrottle.ValidColumn,
 			packagecontent.Table:  packagecontent.ValidColumn,
 			packagetrial.Table:    packagetrial.ValidColumn,
+			persistedquery.Table:  persistedquery.ValidColumn,
 			pkg.Table:             pkg.ValidColumn,
 			signingkey.Table:      signingkey.ValidColumn,
 			user.Table:            user.ValidColumn,

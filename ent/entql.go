@@ -9,6 +9,7 @@ import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/persistedquery"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/signingkey"
@@ -26,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
@@ -140,6 +141,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   persistedquery.Table,
+			Columns: persistedquery.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: persistedquery.FieldID,
+			},
+		},
+		Type: "PersistedQuery",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			persistedquery.FieldHash:      {Type: field.TypeString, Column: persistedquery.FieldHash},
+			persistedquery.FieldQuery:     {Type: field.TypeString, Column: persistedquery.FieldQuery},
+			persistedquery.FieldName:      {Type: field.TypeString, Column: persistedquery.FieldName},
+			persistedquery.FieldCreatedAt: {Type: field.TypeTime, Column: persistedquery.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pkg.Table,
 			Columns: pkg.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -158,7 +176,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pkg.FieldGraceDays: {Type: field.TypeInt, Column: pkg.FieldGraceDays},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -179,7 +197,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:        {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -201,7 +219,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpackage.Table,
 			Columns: userpackage.Columns,
@@ -223,7 +241,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpackage.FieldSuspendReason: {Type: field.TypeString, Column: userpackage.FieldSuspendReason},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usersession.Table,
 			Columns: usersession.Columns,
@@ -245,7 +263,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			usersession.FieldUserAgent:    {Type: field.TypeString, Column: usersession.FieldUserAgent},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -273,7 +291,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldLastError:      {Type: field.TypeString, Column: webhookdelivery.FieldLastError},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -972,6 +990,66 @@ func (f *PackageTrialFilter) WhereHasPackageWith(preds ...predicate.Pkg) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PersistedQueryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PersistedQueryQuery builder.
+func (_q *PersistedQueryQuery) Filter() *PersistedQueryFilter {
+	return &PersistedQueryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PersistedQueryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PersistedQueryMutation builder.
+func (m *PersistedQueryMutation) Filter() *PersistedQueryFilter {
+	return &PersistedQueryFilter{config: m.config, predicateAdder: m}
+}
+
+// PersistedQueryFilter provides a generic filtering capability at runtime for PersistedQueryQuery.
+type PersistedQueryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PersistedQueryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PersistedQueryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(persistedquery.FieldID))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *PersistedQueryFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(persistedquery.FieldHash))
+}
+
+// WhereQuery applies the entql string predicate on the query field.
+func (f *PersistedQueryFilter) WhereQuery(p entql.StringP) {
+	f.Where(p.Field(persistedquery.FieldQuery))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *PersistedQueryFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(persistedquery.FieldName))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PersistedQueryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(persistedquery.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PkgQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1000,7 +1078,7 @@ type PkgFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PkgFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1117,7 +1195,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1197,7 +1275,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1324,7 +1402,7 @@ type UserPackageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPackageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1437,7 +1515,7 @@ type UserSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1536,7 +1614,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1665,7 +1743,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

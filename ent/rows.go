@@ -267,6 +267,39 @@ func (e *PackageTrialEdges) SetPackage(v *Pkg) {
 	e.loadedTypes[1] = true
 }
 
+// PersistedQueryScanner builds PersistedQuery nodes bound to a client from the rows of
+// a hand-written statement that selects the node's columns in a given order.
+type PersistedQueryScanner struct {
+	config
+	columns []string
+	node    *PersistedQuery
+	values  []any
+}
+
+// Scanner returns a PersistedQueryScanner of the columns in this order.
+func (c *PersistedQueryClient) Scanner(columns ...string) *PersistedQueryScanner {
+	return &PersistedQueryScanner{config: c.config, columns: columns}
+}
+
+// Dest starts a new node and returns where to scan its columns.
+func (s *PersistedQueryScanner) Dest() ([]any, error) {
+	s.node = &PersistedQuery{config: s.config}
+	values, err := s.node.scanValues(s.columns)
+	if err != nil {
+		return nil, err
+	}
+	s.values = values
+	return values, nil
+}
+
+// Node returns the node whose columns were scanned into the last Dest.
+func (s *PersistedQueryScanner) Node() (*PersistedQuery, error) {
+	if err := s.node.assignValues(s.columns, s.values); err != nil {
+		return nil, err
+	}
+	return s.node, nil
+}
+
 // PkgScanner builds Pkg nodes bound to a client from the rows of
 // a hand-written statement that selects the node's columns in a given order.
 type PkgScanner struct {

@@ -26,6 +26,8 @@ type Tx struct {
 	PackageContent *PackageContentClient
 	// PackageTrial is the client for interacting with the PackageTrial builders.
 	PackageTrial *PackageTrialClient
+	// PersistedQuery is the client for interacting with the PersistedQuery builders.
+	PersistedQuery *PersistedQueryClient
 	// Pkg is the client for interacting with the Pkg builders.
 	Pkg *PkgClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -177,6 +179,7 @@ func (tx *Tx) init() {
 	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.PackageContent = NewPackageContentClient(tx.config)
 	tx.PackageTrial = NewPackageTrialClient(tx.config)
+	tx.PersistedQuery = NewPersistedQueryClient(tx.config)
 	tx.Pkg = NewPkgClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/persisted"
 	"gatehouse/internal/service"
 )
 
@@ -30,6 +31,8 @@ var Codes = []string{
 	errcode.ValidationFailed,
 	CodeComplexityLimit,
 	CodeDepthLimit,
+	CodePersistedQueryNotFound,
+	persisted.CodeRequired,
 }
 
 // Codes of Gatehouse's own that are not apperr codes.
@@ -42,6 +45,10 @@ const (
 	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
 	// CodeDepthLimit: the operation nests deeper than graphql.max_depth.
 	CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
+	// CodePersistedQueryNotFound: a persisted query's hash the server does
+	// not know; send the query with its hash (Apollo's APQ protocol,
+	// gqlgen's code).
+	CodePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // errorPresenter gives every error an extensions.code and keeps database,

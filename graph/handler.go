@@ -18,6 +18,7 @@ import (
 	"gatehouse/graph/generated"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/logging"
+	"gatehouse/internal/persisted"
 	"gatehouse/internal/viewer"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// Keepalive is how often an idle subscription stream gets a
 	// keep-alive message (0: never).
 	Keepalive time.Duration
+	// Persisted, when set, serves automatic persisted queries (Apollo's
+	// APQ) from it; with PersistedOnly, only registered documents run.
+	Persisted     *persisted.Cache
+	PersistedOnly bool
 }
 
 // NewHandler returns the /graphql handler: POST with a JSON body, and for
@@ -50,11 +55,20 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	// (an Upgrade header; Accept: text/event-stream), postJSON the rest.
 	srv.AddTransport(websocketTransport(r.Auth, o.Keepalive))
 	srv.AddTransport(sseTransport{transport.SSE{KeepAlivePingInterval: o.Keepalive}})
+	srv.AddTransport(getQuery{})
 	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
 	srv.SetValidationRulesFn(validationRules)
-	// First: bounds the work of everything after it by the query's text.
+	// A hash's document first (Apollo's automatic persisted queries),
+	// and with persisted_only nothing but registered documents.
+	if o.Persisted != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: o.Persisted})
+		if o.PersistedOnly {
+			srv.Use(persisted.Only{Cache: o.Persisted})
+		}
+	}
+	// Then: bounds the work of everything after it by the query's text.
 	srv.Use(newQueryLimits(o.Introspection))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"gatehouse/ent"
 	"gatehouse/ent/user"
+	"gatehouse/graph"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/config"
 	"gatehouse/internal/service"
@@ -67,13 +69,13 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("POST with JSON only", func(t *testing.T) {
-		res, err := http.Get(w.URL + "/graphql?query={me{id}}")
+		res, err := http.Get(w.URL + "/graphql?query=" + url.QueryEscape(strings.Repeat(" ", graph.MaxGetQuery)+"{me{id}}"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if res.StatusCode != http.StatusMethodNotAllowed {
-			t.Fatalf("GET: status %d", res.StatusCode)
+		if res.StatusCode != http.StatusRequestURITooLong {
+			t.Fatalf("GET longer than %d bytes: status %d", graph.MaxGetQuery, res.StatusCode)
 		}
 		res, err = http.Post(w.URL+"/graphql", "application/x-www-form-urlencoded", strings.NewReader("query={me{id}}"))
 		if err != nil {

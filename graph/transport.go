@@ -13,11 +13,12 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// postJSON is the API's one transport: POST with a JSON object body
+// postJSON is the API's transport for POST with a JSON object body
 // {"query", "operationName", "variables", "extensions"}. Every other
 // request is answered with BAD_REQUEST and a status saying why, and no
 // answer ever repeats what the request carried.
@@ -34,7 +35,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	params, status, msg := readParams(r)
 	if msg != "" {
 		if status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
+			w.Header().Set("Allow", "GET, POST")
 		}
 		WriteError(w, status, CodeBadRequest, msg)
 		return
@@ -197,8 +198,35 @@ func decodeParams(body []byte) (*graphql.RawParams, int, string) {
 	if err != nil {
 		return nil, http.StatusBadRequest, shape
 	}
-	if strings.TrimSpace(p.Query) == "" {
-		return nil, http.StatusBadRequest, `the request has no "query"`
+	if strings.TrimSpace(p.Query) == "" && p.Extensions["persistedQuery"] == nil {
+		return nil, http.StatusBadRequest, `the request has no "query" (nor a persisted query's hash in extensions.persistedQuery)`
 	}
 	return &graphql.RawParams{Query: p.Query, OperationName: p.OperationName, Variables: p.Variables, Extensions: p.Extensions}, 0, ""
+}
+
+// MaxGetQuery bounds the query string of a GET request (the document, its
+// variables and extensions, URL-encoded).
+const MaxGetQuery = 16 * 1024
+
+// getQuery serves queries (never mutations: gqlgen's GET transport
+// refuses them) by GET /graphql?query=…&variables=…&extensions=…, or by
+// hash alone through the persisted queries. Answers depend on the viewer,
+// so none is stored by a cache.
+type getQuery struct{}
+
+var getTransport = transport.GET{}
+
+func (getQuery) Supports(r *http.Request) bool { return getTransport.Supports(r) }
+
+func (getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if len(r.URL.RawQuery) > MaxGetQuery {
+		WriteError(w, http.StatusRequestURITooLong, CodeBadRequest, fmt.Sprintf("the query string is longer than %d bytes: send the query by POST, or registered, by its hash", MaxGetQuery))
+		return
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	if q := r.URL.Query(); q.Get("query") == "" && q.Get("extensions") == "" {
+		WriteError(w, http.StatusBadRequest, CodeBadRequest, `a GET request carries a query: ?query=… (a query, never a mutation), or a persisted query's hash in ?extensions=…; or send POST with a JSON body`)
+		return
+	}
+	getTransport.Do(w, r, exec)
 }

@@ -41,6 +41,9 @@ Usage:
   gatehouse keys list     [--config FILE] [--db PATH_OR_DSN]
   gatehouse keys rotate   [--config FILE] [--db PATH_OR_DSN]
   gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] KID
+  gatehouse queries add   [--config FILE] [--db PATH_OR_DSN] FILE...
+  gatehouse queries list  [--config FILE] [--db PATH_OR_DSN]
+  gatehouse queries remove [--config FILE] [--db PATH_OR_DSN] HASH
   gatehouse backup        [--config FILE] [--db PATH] FILE
   gatehouse config print  [--config FILE] [--listen ADDR] [--db PATH_OR_DSN] [--no-migrate]
   gatehouse healthcheck   [--config FILE] [--url URL]
@@ -87,6 +90,7 @@ var commands = []command{
 	{"migrate", (*env).migrate},
 	{"user", (*env).user},
 	{"keys", (*env).keys},
+	{"queries", (*env).queries},
 	{"backup", (*env).backup},
 	{"config", (*env).config},
 	{"healthcheck", (*env).healthcheck},

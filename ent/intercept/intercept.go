@@ -13,6 +13,7 @@ import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/persistedquery"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/signingkey"
@@ -243,6 +244,33 @@ func (f TraversePackageTrial) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PackageTrialQuery", q)
 }
 
+// The PersistedQueryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PersistedQueryFunc func(context.Context, *ent.PersistedQueryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PersistedQueryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PersistedQueryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PersistedQueryQuery", q)
+}
+
+// The TraversePersistedQuery type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePersistedQuery func(context.Context, *ent.PersistedQueryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePersistedQuery) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePersistedQuery) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PersistedQueryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PersistedQueryQuery", q)
+}
+
 // The PkgFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PkgFunc func(context.Context, *ent.PkgQuery) (ent.Value, error)
 
@@ -447,6 +475,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PackageContentQuery, predicate.PackageContent, packagecontent.OrderOption]{typ: ent.TypePackageContent, tq: q}, nil
 	case *ent.PackageTrialQuery:
 		return &query[*ent.PackageTrialQuery, predicate.PackageTrial, packagetrial.OrderOption]{typ: ent.TypePackageTrial, tq: q}, nil
+	case *ent.PersistedQueryQuery:
+		return &query[*ent.PersistedQueryQuery, predicate.PersistedQuery, persistedquery.OrderOption]{typ: ent.TypePersistedQuery, tq: q}, nil
 	case *ent.PkgQuery:
 		return &query[*ent.PkgQuery, predicate.Pkg, pkg.OrderOption]{typ: ent.TypePkg, tq: q}, nil
 	case *ent.SigningKeyQuery:

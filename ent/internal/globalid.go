@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"events\":42949672960,\"features\":30064771072,\"job_leases\":38654705664,\"login_throttles\":21474836480,\"package_contents\":0,\"package_trials\":25769803776,\"packages\":4294967296,\"signing_keys\":51539607552,\"user_packages\":12884901888,\"user_sessions\":17179869184,\"users\":8589934592,\"webhook_deliveries\":47244640256,\"webhook_endpoints\":34359738368}"
+const IncrementStarts = "{\"events\":42949672960,\"features\":30064771072,\"job_leases\":38654705664,\"login_throttles\":21474836480,\"package_contents\":0,\"package_trials\":25769803776,\"packages\":4294967296,\"persisted_queries\":55834574848,\"signing_keys\":51539607552,\"user_packages\":12884901888,\"user_sessions\":17179869184,\"users\":8589934592,\"webhook_deliveries\":47244640256,\"webhook_endpoints\":34359738368}"

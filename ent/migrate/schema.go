@@ -166,6 +166,20 @@ var (
 			},
 		},
 	}
+	// PersistedQueriesColumns holds the columns for the "persisted_queries" table.
+	PersistedQueriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "query", Type: field.TypeString, Size: 65536},
+		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// PersistedQueriesTable holds the schema information for the "persisted_queries" table.
+	PersistedQueriesTable = &schema.Table{
+		Name:       "persisted_queries",
+		Columns:    PersistedQueriesColumns,
+		PrimaryKey: []*schema.Column{PersistedQueriesColumns[0]},
+	}
 	// PackagesColumns holds the columns for the "packages" table.
 	PackagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -430,6 +444,7 @@ var (
 		LoginThrottlesTable,
 		PackageContentsTable,
 		PackageTrialsTable,
+		PersistedQueriesTable,
 		PackagesTable,
 		SigningKeysTable,
 		UsersTable,
@@ -464,6 +479,10 @@ func init() {
 	PackageTrialsTable.ForeignKeys[1].RefTable = UsersTable
 	PackageTrialsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
+	}
+	PersistedQueriesTable.Annotation = &entsql.Annotation{
+		Table:          "persisted_queries",
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	PackagesTable.Annotation = &entsql.Annotation{
 		Table:          "packages",

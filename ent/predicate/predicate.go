@@ -24,6 +24,9 @@ type PackageContent func(*sql.Selector)
 // PackageTrial is the predicate function for packagetrial builders.
 type PackageTrial func(*sql.Selector)
 
+// PersistedQuery is the predicate function for persistedquery builders.
+type PersistedQuery func(*sql.Selector)
+
 // Pkg is the predicate function for pkg builders.
 type Pkg func(*sql.Selector)
 

@@ -255,6 +255,30 @@ func (f PackageTrialMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackageTrialMutation", m)
 }
 
+// The PersistedQueryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PersistedQueryQueryRuleFunc func(context.Context, *ent.PersistedQueryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PersistedQueryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PersistedQueryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PersistedQueryQuery", q)
+}
+
+// The PersistedQueryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PersistedQueryMutationRuleFunc func(context.Context, *ent.PersistedQueryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PersistedQueryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PersistedQueryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PersistedQueryMutation", m)
+}
+
 // The PkgQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PkgQueryRuleFunc func(context.Context, *ent.PkgQuery) error
@@ -470,6 +494,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PackageTrialQuery:
 		return q.Filter(), nil
+	case *ent.PersistedQueryQuery:
+		return q.Filter(), nil
 	case *ent.PkgQuery:
 		return q.Filter(), nil
 	case *ent.SigningKeyQuery:
@@ -502,6 +528,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PackageContentMutation:
 		return m.Filter(), nil
 	case *ent.PackageTrialMutation:
+		return m.Filter(), nil
+	case *ent.PersistedQueryMutation:
 		return m.Filter(), nil
 	case *ent.PkgMutation:
 		return m.Filter(), nil

@@ -10,6 +10,7 @@ import (
 	"gatehouse/ent/loginthrottle"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/packagetrial"
+	"gatehouse/ent/persistedquery"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/signingkey"
@@ -283,6 +284,63 @@ func init() {
 	packagetrialDescCreatedAt := packagetrialFields[2].Descriptor()
 	// packagetrial.DefaultCreatedAt holds the default value on creation for the created_at field.
 	packagetrial.DefaultCreatedAt = packagetrialDescCreatedAt.Default.(func() time.Time)
+	persistedquery.Policy = privacy.NewPolicies(schema.PersistedQuery{})
+	persistedquery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := persistedquery.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	persistedqueryFields := schema.PersistedQuery{}.Fields()
+	_ = persistedqueryFields
+	// persistedqueryDescHash is the schema descriptor for hash field.
+	persistedqueryDescHash := persistedqueryFields[0].Descriptor()
+	// persistedquery.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	persistedquery.HashValidator = func() func(string) error {
+		validators := persistedqueryDescHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(hash string) error {
+			for _, fn := range fns {
+				if err := fn(hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// persistedqueryDescQuery is the schema descriptor for query field.
+	persistedqueryDescQuery := persistedqueryFields[1].Descriptor()
+	// persistedquery.QueryValidator is a validator for the "query" field. It is called by the builders before save.
+	persistedquery.QueryValidator = func() func(string) error {
+		validators := persistedqueryDescQuery.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(query string) error {
+			for _, fn := range fns {
+				if err := fn(query); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// persistedqueryDescName is the schema descriptor for name field.
+	persistedqueryDescName := persistedqueryFields[2].Descriptor()
+	// persistedquery.DefaultName holds the default value on creation for the name field.
+	persistedquery.DefaultName = persistedqueryDescName.Default.(string)
+	// persistedquery.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	persistedquery.NameValidator = persistedqueryDescName.Validators[0].(func(string) error)
+	// persistedqueryDescCreatedAt is the schema descriptor for created_at field.
+	persistedqueryDescCreatedAt := persistedqueryFields[3].Descriptor()
+	// persistedquery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	persistedquery.DefaultCreatedAt = persistedqueryDescCreatedAt.Default.(func() time.Time)
 	pkgMixin := schema.Pkg{}.Mixin()
 	pkg.Policy = privacy.NewPolicies(schema.Pkg{})
 	pkg.Hooks[0] = func(next ent.Mutator) ent.Mutator {

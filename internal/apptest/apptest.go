@@ -179,11 +179,13 @@ func (s *Server) MustDo(token, query string, vars map[string]any) *Response {
 	return r
 }
 
+// LoginMutation is the document Login sends.
+const LoginMutation = `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){token}}`
+
 // Login signs in through the API and returns the token.
 func (s *Server) Login(username, password string) string {
 	s.t.Helper()
-	r := s.MustDo("", `mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){token}}`,
-		map[string]any{"u": username, "p": password})
+	r := s.MustDo("", LoginMutation, map[string]any{"u": username, "p": password})
 	var d struct{ Login struct{ Token string } }
 	r.Decode(s.t, &d)
 	return d.Login.Token

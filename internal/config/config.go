@@ -167,6 +167,9 @@ type GraphQL struct {
 	Playground    bool `toml:"playground"`
 	MaxComplexity int  `toml:"max_complexity"`
 	MaxDepth      int  `toml:"max_depth"`
+	// PersistedOnly runs registered (persisted) queries only: those
+	// `gatehouse queries add` stored, sent by hash or in full.
+	PersistedOnly bool `toml:"persisted_only"`
 }
 
 // Dashboard configures the admin dashboard's cookie sessions.

@@ -55,7 +55,9 @@ func enabledOptions() []components.Option {
 	}
 }
 
-func (d *Dashboard) endpoints() *webhooks.Endpoints { return webhooks.NewEndpoints(d.client, d.svc.Events()) }
+func (d *Dashboard) endpoints() *webhooks.Endpoints {
+	return webhooks.NewEndpoints(d.client, d.svc.Events())
+}
 
 func (d *Dashboard) webhookList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

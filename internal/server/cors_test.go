@@ -48,7 +48,7 @@ func TestCORS(t *testing.T) {
 		{name: "query from a listed origin", method: http.MethodPost, origin: allowed, header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK, allow: allowed},
 		{name: "query from another origin", method: http.MethodPost, origin: "https://evil.example.com", header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK},
 		{name: "query without an origin", method: http.MethodPost, header: query, body: `{"query":"{ __typename }"}`, status: http.StatusOK},
-		{name: "GET that is no WebSocket", method: http.MethodGet, origin: allowed, status: http.StatusMethodNotAllowed, allow: allowed},
+		{name: "GET without a query", method: http.MethodGet, origin: allowed, status: http.StatusBadRequest, allow: allowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

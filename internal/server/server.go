@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/live"
+	"gatehouse/internal/persisted"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 )
@@ -51,6 +52,8 @@ func Handler(d Deps) http.Handler {
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		Logger:        log,
 		Keepalive:     cfg.Live.Keepalive.Duration,
+		Persisted:     persisted.NewCache(persisted.NewRegistry(d.DB.Ent), cfg.GraphQL.PersistedOnly),
+		PersistedOnly: cfg.GraphQL.PersistedOnly,
 	})
 	co := cors{origins: cfg.Server.AllowedOrigins()}
 	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
@@ -63,7 +66,12 @@ func Handler(d Deps) http.Handler {
 			bearer(d.Auth, log, api).ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Allow", http.MethodPost)
+		if r.Method == http.MethodGet {
+			// Queries by GET (never mutations), e.g. a persisted query's hash.
+			bearer(d.Auth, log, api).ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", "GET, POST")
 		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body (subscriptions: a graphql-ws WebSocket, or POST with Accept: text/event-stream)")
 	})))
 	if cfg.GraphQL.Playground {
