@@ -113,7 +113,9 @@ func str(s *string) string {
 // means the same schema.
 type canon struct{ lines []string }
 
-func (c *canon) add(format string, args ...any) { c.lines = append(c.lines, fmt.Sprintf(format, args...)) }
+func (c *canon) add(format string, args ...any) {
+	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
 func (c *canon) text() string {
 	sort.Strings(c.lines)
 	return strings.Join(c.lines, "\n")
