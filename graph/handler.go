@@ -11,7 +11,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -95,11 +94,6 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
 	return srv
-}
-
-// PlaygroundHandler serves the GraphQL playground pointed at endpoint.
-func PlaygroundHandler(endpoint string) http.Handler {
-	return playground.Handler("Gatehouse", endpoint)
 }
 
 // signedInAnswers resolves the fields under a login's answer (AuthPayload)

@@ -47,6 +47,7 @@ Usage:
   gatehouse backup        [--config FILE] [--db PATH] FILE
   gatehouse config print  [--config FILE] [--listen ADDR] [--db PATH_OR_DSN] [--no-migrate]
   gatehouse healthcheck   [--config FILE] [--url URL]
+  gatehouse schema print  [--out FILE]
   gatehouse version
 
 The config file is --config, else $GATEHOUSE_CONFIG, else ./config/config.toml
@@ -94,6 +95,7 @@ var commands = []command{
 	{"backup", (*env).backup},
 	{"config", (*env).config},
 	{"healthcheck", (*env).healthcheck},
+	{"schema", (*env).schema},
 	{"version", (*env).version},
 }
 

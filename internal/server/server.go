@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/db"
 	"gatehouse/internal/live"
 	"gatehouse/internal/persisted"
+	"gatehouse/internal/playground"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 )
@@ -75,14 +76,10 @@ func Handler(d Deps) http.Handler {
 		writeJSONError(w, http.StatusMethodNotAllowed, graph.CodeBadRequest, "send GraphQL requests as POST with a JSON body (subscriptions: a graphql-ws WebSocket, or POST with Accept: text/event-stream)")
 	})))
 	if cfg.GraphQL.Playground {
-		pg := graph.PlaygroundHandler("/graphql")
-		mux.Handle("GET /playground", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// The playground is a page of script and styles from a CDN.
-			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "+
-				"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "+
-				"font-src https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
-			pg.ServeHTTP(w, r)
-		}))
+		// GraphiQL, served from the binary (internal/playground).
+		pg := playground.Handler("/graphql")
+		mux.Handle("GET "+playground.Path, pg)
+		mux.Handle("GET "+playground.AssetsPath, pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
