@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"gatehouse/graph/generated"
 	"gatehouse/internal/auth"
@@ -34,6 +35,10 @@ type Options struct {
 	// APQ) from it; with PersistedOnly, only registered documents run.
 	Persisted     *persisted.Cache
 	PersistedOnly bool
+	// Tracer, when set, records a span per operation, and per field
+	// resolver that took FieldSpanFrom or longer.
+	Tracer        trace.TracerProvider
+	FieldSpanFrom time.Duration
 }
 
 // NewHandler returns the /graphql handler: POST with a JSON body, and for
@@ -89,6 +94,9 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		logging.Info(ctx).SetOperation(name)
 		return next(ctx)
 	})
+	if o.Tracer != nil {
+		traceOperations(srv, o.Tracer, o.FieldSpanFrom)
+	}
 	srv.AroundRootFields(checkFilters)
 	srv.Use(signedInAnswers{})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))

@@ -5,11 +5,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"gatehouse/ent"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
@@ -19,6 +23,7 @@ import (
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 	"gatehouse/internal/timedevents"
+	"gatehouse/internal/tracing"
 	"gatehouse/internal/webhooks"
 )
 
@@ -42,6 +47,9 @@ type App struct {
 	Signer *signing.Signer
 	// Live holds the accessChanged subscriptions of this process.
 	Live *live.Hub
+	// Tracer receives the traces (nil: tracing is off).
+	Tracer      trace.TracerProvider
+	stopTracing func(context.Context) error
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -58,6 +66,9 @@ type Options struct {
 	// NoSigning assembles without the signing keys (and so without their
 	// secret): for console commands that serve nothing.
 	NoSigning bool
+	// TracerProvider, when set, receives the traces instead of the
+	// exporter [tracing] configures (tests use an in-memory one).
+	TracerProvider trace.TracerProvider
 }
 
 // AuthConfig turns the configuration into the sign-in service's settings.
@@ -114,6 +125,18 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 			return nil, err
 		}
 	}
+	tp, stopTracing := o.TracerProvider, func(context.Context) error { return nil }
+	if tp == nil {
+		var err error
+		if tp, stopTracing, err = tracing.New(ctx, cfg.Tracing, ""); err != nil {
+			return nil, err
+		}
+	}
+	if tp != nil {
+		// A span per SQL statement: every part of Gatehouse uses this
+		// client, so wrap it before any is built.
+		d.Ent = ent.NewClient(ent.Driver(tracing.Driver(d.EntDriver(), tp)))
+	}
 	ac := AuthConfig(cfg, d.Driver)
 	ac.TestBcryptCost = o.TestBcryptCost
 	as, err := auth.New(d.Ent, ac)
@@ -122,7 +145,8 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	}
 	a := &App{
 		Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log,
-		Jobs: jobs.New(d, jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}),
+		Jobs:   jobs.New(d, jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}),
+		Tracer: tp, stopTracing: stopTracing,
 	}
 	// Every event gets its webhook deliveries in its own transaction; the
 	// sender posts them in the background, one replica at a time.
@@ -153,7 +177,7 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	}
 	a.Handler = server.Handler(server.Deps{
 		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash, Live: a.Live,
-		Signer: a.Signer,
+		Signer: a.Signer, Tracer: tp,
 	})
 	return a, nil
 }
@@ -227,5 +251,8 @@ func (a *App) StopJobs(grace time.Duration) error {
 // Close ends the open subscriptions and closes the database.
 func (a *App) Close() error {
 	a.Live.Close()
-	return a.DB.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// The last spans go out before the database closes.
+	return errors.Join(a.stopTracing(ctx), a.DB.Close())
 }

@@ -31,6 +31,23 @@ type Config struct {
 	Events    Events    `toml:"events"`
 	Signing   Signing   `toml:"signing"`
 	Live      Live      `toml:"live"`
+	Tracing   Tracing   `toml:"tracing"`
+}
+
+// Tracing configures OpenTelemetry traces (internal/tracing); off unless
+// OTLPEndpoint is set.
+type Tracing struct {
+	// OTLPEndpoint receives the spans: a URL (http://host:4318 for OTLP
+	// over HTTP without TLS) or host:port (TLS). Empty: no tracing.
+	OTLPEndpoint string `toml:"otlp_endpoint"`
+	// Protocol is "http" (OTLP/HTTP, protobuf) or "grpc".
+	Protocol string `toml:"protocol"`
+	// SampleRatio is the share of traces started here that are kept
+	// (0 to 1); a caller's sampled traceparent is always followed.
+	SampleRatio float64 `toml:"sample_ratio"`
+	// FieldThreshold: a field resolver that takes at least this long gets
+	// a span of its own.
+	FieldThreshold Duration `toml:"field_threshold"`
 }
 
 // Signing configures signed entitlement tokens (internal/signing).
@@ -289,6 +306,7 @@ func Default() Config {
 			SecretFile: "",
 		},
 		Live: Live{MaxPerUser: 5, MaxSubscriptions: 10000, Keepalive: Duration{25 * time.Second}},
+		Tracing: Tracing{Protocol: "http", SampleRatio: 1, FieldThreshold: Duration{time.Millisecond}},
 	}
 }
 
@@ -523,6 +541,19 @@ func (c Config) problems() []*FieldError {
 	}
 	if d := sg.DefaultTTL; d.Duration < MinSigningTTL || d.Duration > sg.MaxTTL.Duration {
 		bad("signing.default_ttl", "must be between %s and signing.max_ttl (%s), got %s", Duration{MinSigningTTL}, sg.MaxTTL, d)
+	}
+	tr := c.Tracing
+	if tr.Protocol != "http" && tr.Protocol != "grpc" {
+		bad("tracing.protocol", `must be "http" or "grpc", got %q`, tr.Protocol)
+	}
+	if tr.SampleRatio < 0 || tr.SampleRatio > 1 {
+		bad("tracing.sample_ratio", "must be between 0 and 1, got %v", tr.SampleRatio)
+	}
+	if tr.FieldThreshold.Duration < 0 {
+		bad("tracing.field_threshold", "must not be negative, got %s", tr.FieldThreshold)
+	}
+	if e := tr.OTLPEndpoint; e != "" && (len(e) > 2000 || strings.ContainsAny(e, " \t\n")) {
+		bad("tracing.otlp_endpoint", "must be a URL or host:port")
 	}
 	lv := c.Live
 	if lv.MaxPerUser < 1 || lv.MaxPerUser > MaxLivePerUser {

@@ -228,6 +228,9 @@ func TestEnvEveryKey(t *testing.T) {
 		// [signing]
 		"signing.issuer":      "https://gate.example",
 		"signing.secret_file": "/run/secrets/gatehouse-signing",
+		// [tracing]
+		"tracing.otlp_endpoint": "http://127.0.0.1:4318",
+		"tracing.protocol":      "grpc",
 	}
 	m := map[string]string{}
 	for _, f := range fields(&def) {
@@ -244,6 +247,8 @@ func TestEnvEveryKey(t *testing.T) {
 			s = "13"
 		case int64:
 			s = "4096"
+		case float64:
+			s = "0.25"
 		case []string:
 			s = "10.0.0.0/8"
 			if f.key == "server.cors_origins" {

@@ -369,6 +369,12 @@ func setFromString(v reflect.Value, s string) error {
 			return fmt.Errorf("invalid non-negative integer %q", s)
 		}
 		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(t, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		v.SetFloat(n)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported type %s", v.Type())

@@ -16,6 +16,7 @@ import (
 	"gatehouse/graph"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/logging"
+	"gatehouse/internal/tracing"
 	"gatehouse/internal/viewer"
 )
 
@@ -112,6 +113,9 @@ func requestLog(log *slog.Logger, trusted []netip.Prefix, next http.Handler) htt
 		}
 		if viewerID != 0 {
 			attrs = append(attrs, slog.Int("viewer_id", viewerID))
+		}
+		if id := tracing.TraceID(ctx); id != "" {
+			attrs = append(attrs, slog.String("trace_id", id))
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	})

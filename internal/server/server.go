@@ -3,6 +3,8 @@
 package server
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"gatehouse/internal/playground"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
+	"gatehouse/internal/tracing"
 )
 
 // Deps are what the HTTP face serves.
@@ -35,6 +38,8 @@ type Deps struct {
 	Signer *signing.Signer
 	// Live holds the accessChanged subscriptions (nil: none served).
 	Live *live.Hub
+	// Tracer receives the traces (nil: tracing is off).
+	Tracer trace.TracerProvider
 }
 
 // Handler returns the whole HTTP handler.
@@ -55,6 +60,8 @@ func Handler(d Deps) http.Handler {
 		Keepalive:     cfg.Live.Keepalive.Duration,
 		Persisted:     persisted.NewCache(persisted.NewRegistry(d.DB.Ent), cfg.GraphQL.PersistedOnly),
 		PersistedOnly: cfg.GraphQL.PersistedOnly,
+		Tracer:        d.Tracer,
+		FieldSpanFrom: cfg.Tracing.FieldThreshold.Duration,
 	})
 	co := cors{origins: cfg.Server.AllowedOrigins()}
 	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
@@ -104,7 +111,9 @@ func Handler(d Deps) http.Handler {
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
 	h = requestLog(log, trusted, h)
-	return h
+	// Outermost: the request's span (continuing a traceparent), which the
+	// access line names by its trace id.
+	return tracing.Handler(d.Tracer, h)
 }
 
 // readyz answers 200 "ready" when the database answers and takes writes,
