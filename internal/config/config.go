@@ -305,7 +305,7 @@ func Default() Config {
 			MaxTTL:     Duration{30 * 24 * time.Hour},
 			SecretFile: "",
 		},
-		Live: Live{MaxPerUser: 5, MaxSubscriptions: 10000, Keepalive: Duration{25 * time.Second}},
+		Live:    Live{MaxPerUser: 5, MaxSubscriptions: 10000, Keepalive: Duration{25 * time.Second}},
 		Tracing: Tracing{Protocol: "http", SampleRatio: 1, FieldThreshold: Duration{time.Millisecond}},
 	}
 }
