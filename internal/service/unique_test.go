@@ -81,6 +81,15 @@ var duplicates = map[string]duplicate{
 		}
 		return lease("b")
 	}},
+	"persisted_queries(hash)": {"hash", func(f *fixture) error {
+		query := func() error {
+			return f.db.Ent.PersistedQuery.Create().SetHash("same-hash").SetQuery("{ me { id } }").Exec(f.sys)
+		}
+		if err := query(); err != nil {
+			return fmt.Errorf("first: %w", err)
+		}
+		return query()
+	}},
 	"signing_keys(kid)": {"kid", func(f *fixture) error {
 		key := func() error {
 			return f.db.Ent.SigningKey.Create().SetKid("k1").SetAlgorithm("EdDSA").
