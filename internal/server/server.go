@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/live"
+	"gatehouse/internal/metrics"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
 )
@@ -33,6 +34,9 @@ type Deps struct {
 	Signer *signing.Signer
 	// Live holds the accessChanged subscriptions (nil: none served).
 	Live *live.Hub
+	// Metrics counts requests and GraphQL operations (nil: nothing is
+	// measured). It is served elsewhere, never by this handler.
+	Metrics *metrics.Metrics
 }
 
 // Handler returns the whole HTTP handler.
@@ -45,13 +49,17 @@ func Handler(d Deps) http.Handler {
 	trusted := cfg.Server.TrustedPrefixes()
 	mux := http.NewServeMux()
 
-	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer, Live: d.Live}, graph.Options{
+	gopts := graph.Options{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		Logger:        log,
 		Keepalive:     cfg.Live.Keepalive.Duration,
-	})
+	}
+	if d.Metrics != nil {
+		gopts.Extensions = append(gopts.Extensions, d.Metrics.GraphQL())
+	}
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer, Live: d.Live}, gopts)
 	co := cors{origins: cfg.Server.AllowedOrigins()}
 	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
 	mux.Handle("/graphql", co.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +93,7 @@ func Handler(d Deps) http.Handler {
 		mux.Handle("GET "+signing.JWKSPath, d.Signer.Handler())
 	}
 	if d.Dashboard != nil {
-		mux.Handle("/admin/", d.Dashboard)
+		mux.Handle("/admin/", metrics.RecordRoute(d.Dashboard))
 		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -93,11 +101,14 @@ func Handler(d Deps) http.Handler {
 		_, _ = fmt.Fprint(w, "Gatehouse\n\nPOST /graphql   the GraphQL API\nGET  /playground  explore it\nGET  /admin/      the admin dashboard\n")
 	})
 
-	var h http.Handler = mux
+	var h http.Handler = metrics.RecordRoute(mux)
 	h = limitBody(cfg.Server.MaxBodyBytes, h)
 	h = withClientInfo(trusted, h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
+	if d.Metrics != nil {
+		h = d.Metrics.Middleware(h)
+	}
 	h = requestLog(log, trusted, h)
 	return h
 }
