@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -127,15 +128,15 @@ func (e gqlExtension) InterceptOperation(ctx context.Context, next graphql.Opera
 		}
 		typ = string(oc.Operation.Operation)
 	}
-	label := e.m.names.label(name)
-	e.m.gqlOps.WithLabelValues(label, typ).Inc()
+	ops := e.m.opSeries(opKey{e.m.names.label(name), typ})
+	ops.count.Inc()
 	rh := next(context.WithValue(ctx, inOperation{}, true))
 	timed := typ != string(ast.Subscription)
 	return func(ctx context.Context) *graphql.Response {
 		resp := rh(ctx)
 		if timed {
 			timed = false
-			e.m.gqlDuration.WithLabelValues(label, typ).Observe(time.Since(start).Seconds())
+			ops.dur.Observe(time.Since(start).Seconds())
 		}
 		if resp != nil {
 			e.countErrors(resp)
@@ -162,4 +163,26 @@ func (e gqlExtension) countErrors(resp *graphql.Response) {
 		}
 		e.m.gqlErrors.WithLabelValues(codeLabel(code)).Inc()
 	}
+}
+
+type opKey struct{ name, typ string }
+
+type opSeries struct {
+	count prometheus.Counter
+	dur   prometheus.Observer
+}
+
+// opSeries finds k's series without building label slices per operation.
+func (m *Metrics) opSeries(k opKey) opSeries {
+	m.opMu.RLock()
+	s, ok := m.opCache[k]
+	m.opMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = opSeries{count: m.gqlOps.WithLabelValues(k.name, k.typ), dur: m.gqlDuration.WithLabelValues(k.name, k.typ)}
+	m.opMu.Lock()
+	m.opCache[k] = s
+	m.opMu.Unlock()
+	return s
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The route label is the pattern of the http.ServeMux route that served
@@ -16,9 +18,13 @@ const unmatchedRoute = "unmatched"
 
 type routeKey struct{}
 
-// route is filled while a request is served: the innermost mux that
-// matched writes first, and outer muxes leave it alone.
-type route struct{ pattern string }
+// reqState is a request's status and route, filled while it is served
+// (one allocation per request): the innermost mux that matched writes the
+// route first, and outer muxes leave it alone.
+type reqState struct {
+	statusWriter
+	pattern string
+}
 
 // RecordRoute wraps a mux (an http.ServeMux or a handler ending in one)
 // so that the pattern it matched becomes the request's route label. Wrap
@@ -27,8 +33,8 @@ func RecordRoute(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
 		// ServeMux sets r.Pattern on the request it was given.
-		if rt, ok := r.Context().Value(routeKey{}).(*route); ok && rt.pattern == "" && r.Pattern != "" {
-			rt.pattern = r.Pattern
+		if rs, ok := r.Context().Value(routeKey{}).(*reqState); ok && rs.pattern == "" && r.Pattern != "" {
+			rs.pattern = r.Pattern
 		}
 	})
 }
@@ -85,17 +91,46 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rt := &route{}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
-		status := sw.status
+		rs := &reqState{statusWriter: statusWriter{ResponseWriter: w}}
+		next.ServeHTTP(&rs.statusWriter, r.WithContext(context.WithValue(r.Context(), routeKey{}, rs)))
+		status := rs.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		method, label := methodLabel(r.Method), routeLabel(rt.pattern)
-		m.httpRequests.WithLabelValues(method, label, statusLabel(status)).Inc()
-		m.httpDuration.WithLabelValues(method, label).Observe(time.Since(start).Seconds())
+		s := m.httpSeries(seriesKey{method: methodLabel(r.Method), route: routeLabel(rs.pattern), status: status})
+		s.count.Inc()
+		s.dur.Observe(time.Since(start).Seconds())
 	})
+}
+
+// seriesKey names the HTTP series of a request; every field is bounded.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type httpSeries struct {
+	count prometheus.Counter
+	dur   prometheus.Observer
+}
+
+// httpSeries finds k's series without building label slices on the
+// request path (after the first request of each kind).
+func (m *Metrics) httpSeries(k seriesKey) httpSeries {
+	m.httpMu.RLock()
+	s, ok := m.httpCache[k]
+	m.httpMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = httpSeries{
+		count: m.httpRequests.WithLabelValues(k.method, k.route, statusLabel(k.status)),
+		dur:   m.httpDuration.WithLabelValues(k.method, k.route),
+	}
+	m.httpMu.Lock()
+	m.httpCache[k] = s
+	m.httpMu.Unlock()
+	return s
 }
 
 // statusLabel avoids an allocation for the usual codes.

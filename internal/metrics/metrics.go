@@ -11,6 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,11 +35,15 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	httpMu       sync.RWMutex
+	httpCache    map[seriesKey]httpSeries
 
 	gqlOps      *prometheus.CounterVec
 	gqlDuration *prometheus.HistogramVec
 	gqlErrors   *prometheus.CounterVec
 	names       *nameSet
+	opMu        sync.RWMutex
+	opCache     map[opKey]opSeries
 
 	logins      *prometheus.CounterVec
 	jobRuns     *prometheus.CounterVec
@@ -66,7 +71,7 @@ func New(log *slog.Logger) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	m := &Metrics{reg: reg, log: log, names: newNameSet(MaxOperationNames)}
+	m := &Metrics{reg: reg, log: log, names: newNameSet(MaxOperationNames), httpCache: map[seriesKey]httpSeries{}, opCache: map[opKey]opSeries{}}
 	f := factory{reg}
 	m.httpRequests = f.counterVec("http_requests_total",
 		"HTTP requests answered, by method, route pattern and status code.", "method", "route", "status")
