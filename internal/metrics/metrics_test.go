@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/dashboard"
 	"gatehouse/internal/metrics"
+	"gatehouse/internal/testdb"
 )
 
 // scrape fetches url over HTTP and parses it with the Prometheus text
@@ -244,6 +245,9 @@ func TestMetrics(t *testing.T) {
 			if f[name] == nil {
 				t.Errorf("no %s in the scrape", name)
 			}
+		}
+		if testdb.Postgres() && value(f, "gatehouse_db_pool_max_connections", nil) < 1 {
+			t.Errorf("no pgx pool statistics on PostgreSQL")
 		}
 	})
 
