@@ -39,6 +39,10 @@ type Options struct {
 	// resolver that took FieldSpanFrom or longer.
 	Tracer        trace.TracerProvider
 	FieldSpanFrom time.Duration
+	// Extensions are added after Gatehouse's own (the metrics' operation
+	// interceptor). Adding a field middleware turns gqlgen's plain-field
+	// fast path off for every request.
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler returns the /graphql handler: POST with a JSON body, and for
@@ -101,6 +105,9 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.Use(signedInAnswers{})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(recoverFunc(o.Logger))
+	for _, e := range o.Extensions {
+		srv.Use(e)
+	}
 	return srv
 }
 

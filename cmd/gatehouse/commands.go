@@ -218,6 +218,13 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if cfg.Metrics.Enabled() {
+		if mln, err = listenMetrics(cfg.Metrics.Listen); err != nil {
+			return err
+		}
+		defer mln.Close()
+	}
 
 	d, err := app.OpenDB(e.ctx, cfg)
 	if err != nil {
@@ -258,6 +265,9 @@ func (e *env) serve(args []string) error {
 			log.Error("shutdown", "err", err)
 		}
 	}()
+	if a.Metrics != nil {
+		defer serveMetrics(a.Metrics, mln, log)()
+	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "db", cfg.Database.Driver, "version", version)
 	srv := server.HTTPServer(cfg.Server, a.Handler, log)
 	// Open subscription streams end at shutdown (clients reconnect to

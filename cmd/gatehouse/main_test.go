@@ -101,6 +101,8 @@ func baseEnv(extra map[string]string) map[string]string {
 	m := map[string]string{
 		"GATEHOUSE_AUTH_BCRYPT_COST": "10",
 		"GATEHOUSE_LOG_FORMAT":       "json",
+		// Not the default 127.0.0.1:9464: servers run side by side.
+		"GATEHOUSE_METRICS_LISTEN": "127.0.0.1:0",
 	}
 	if testdb.Postgres() {
 		// PostgreSQL servers need a signing secret (SQLite makes one).

@@ -19,6 +19,7 @@ import (
 	"gatehouse/internal/db"
 	"gatehouse/internal/jobs"
 	"gatehouse/internal/live"
+	"gatehouse/internal/metrics"
 	"gatehouse/internal/server"
 	"gatehouse/internal/service"
 	"gatehouse/internal/signing"
@@ -50,6 +51,10 @@ type App struct {
 	// Tracer receives the traces (nil: tracing is off).
 	Tracer      trace.TracerProvider
 	stopTracing func(context.Context) error
+	// Metrics are this process's Prometheus metrics (nil when
+	// metrics.listen is empty); the server serves Metrics.Handler() on
+	// metrics.listen.
+	Metrics *metrics.Metrics
 }
 
 // DashboardFactory builds the /admin/ handler; nil serves no dashboard.
@@ -143,9 +148,16 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	jo := jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}
+	var m *metrics.Metrics
+	if cfg.Metrics.Enabled() {
+		m = metrics.New(log)
+		as.ObserveLogins(m.Login)
+		jo.Wrap = m.WrapJob
+	}
 	a := &App{
 		Config: cfg, DB: d, Auth: as, Service: service.New(d.Ent, as), Logger: log,
-		Jobs:   jobs.New(d, jobs.Options{TTL: cfg.Jobs.LeaseTTL.Duration, Logger: log}),
+		Jobs: jobs.New(d, jo), Metrics: m,
 		Tracer: tp, stopTracing: stopTracing,
 	}
 	// Every event gets its webhook deliveries in its own transaction; the
@@ -175,9 +187,16 @@ func Assemble(ctx context.Context, cfg config.Config, d *db.DB, log *slog.Logger
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
 	}
+	if m != nil {
+		a.Webhooks.ObserveOutcomes(m.WebhookDelivery)
+		m.WatchDB(d)
+		m.WatchSessions(d.Ent, a.Service.Now)
+		m.GaugeFunc("live_subscriptions", "accessChanged subscriptions open in this process.",
+			func() float64 { return float64(a.Live.Count()) })
+	}
 	a.Handler = server.Handler(server.Deps{
 		Config: cfg, DB: d, Auth: as, Service: a.Service, Logger: log, Dashboard: dash, Live: a.Live,
-		Signer: a.Signer, Tracer: tp,
+		Signer: a.Signer, Metrics: m, Tracer: tp,
 	})
 	return a, nil
 }

@@ -57,6 +57,7 @@ func startReplica(t *testing.T, bin, name, dsn string) *replica {
 		"GATEHOUSE_AUTH_BCRYPT_COST=10",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES=127.0.0.1",
 		"GATEHOUSE_SIGNING_SECRET="+apptest.TestSigningSecret,
+		"GATEHOUSE_METRICS_LISTEN=127.0.0.1:0", // replicas side by side
 	)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	stderr, err := cmd.StderrPipe()

@@ -72,6 +72,7 @@ type Service struct {
 	events *events.Recorder
 
 	throttledNotes throttledNotes
+	onLogin        func(outcome string) // ObserveLogins
 }
 
 // throttledNoteEvery is how often the refusals of one username from one
@@ -240,6 +241,7 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 				return nil, err
 			}
 		}
+		s.observeLogin("throttled")
 		return nil, refused(res)
 	}
 	u, err := s.client.User.Query().Where(user.UsernameFold(fold)).Only(sys)
@@ -269,11 +271,13 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 			return nil, err
 		}
 		s.throttle.slow(ctx, res.Failures)
+		s.observeLogin("failed")
 		return nil, errBadCredentials
 	}
 	if err := s.throttle.Release(sys, res); err != nil {
 		return nil, err
 	}
+	s.observeLogin("succeeded")
 	return u, nil
 }
 

@@ -32,6 +32,7 @@ type Config struct {
 	Signing   Signing   `toml:"signing"`
 	Live      Live      `toml:"live"`
 	Tracing   Tracing   `toml:"tracing"`
+	Metrics   Metrics   `toml:"metrics"`
 }
 
 // Tracing configures OpenTelemetry traces (internal/tracing); off unless
@@ -49,6 +50,20 @@ type Tracing struct {
 	// a span of its own.
 	FieldThreshold Duration `toml:"field_threshold"`
 }
+
+// Metrics configures the Prometheus metrics listener.
+type Metrics struct {
+	// Listen is the host:port /metrics is served on, a listener of its
+	// own (never the public one). Empty or "off": no metrics at all ("off"
+	// is for the environment, where an empty variable counts as unset).
+	Listen string `toml:"listen"`
+}
+
+// Enabled reports whether metrics are collected and served.
+func (m Metrics) Enabled() bool { return m.Listen != "" && m.Listen != MetricsOff }
+
+// MetricsOff as metrics.listen turns the metrics off, as "" does.
+const MetricsOff = "off"
 
 // Signing configures signed entitlement tokens (internal/signing).
 type Signing struct {
@@ -307,6 +322,7 @@ func Default() Config {
 		},
 		Live:    Live{MaxPerUser: 5, MaxSubscriptions: 10000, Keepalive: Duration{25 * time.Second}},
 		Tracing: Tracing{Protocol: "http", SampleRatio: 1, FieldThreshold: Duration{time.Millisecond}},
+		Metrics: Metrics{Listen: "127.0.0.1:9464"},
 	}
 }
 
@@ -564,6 +580,13 @@ func (c Config) problems() []*FieldError {
 	}
 	if k := lv.Keepalive; k.Duration < MinLiveKeepalive || k.Duration > MaxLiveKeepalive {
 		bad("live.keepalive", "must be between %s and %s, got %s", Duration{MinLiveKeepalive}, Duration{MaxLiveKeepalive}, k)
+	}
+	if ml := c.Metrics.Listen; c.Metrics.Enabled() {
+		if err := validateListen(ml); err != nil {
+			bad("metrics.listen", "%v (or \"\" or \"off\" to serve no metrics)", err)
+		} else if _, port, _ := net.SplitHostPort(ml); ml == s.Listen && port != "0" {
+			bad("metrics.listen", "must differ from server.listen: metrics are never served on the public listener")
+		}
 	}
 	return errs
 }

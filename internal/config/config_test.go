@@ -231,6 +231,7 @@ func TestEnvEveryKey(t *testing.T) {
 		// [tracing]
 		"tracing.otlp_endpoint": "http://127.0.0.1:4318",
 		"tracing.protocol":      "grpc",
+		"metrics.listen":        "127.0.0.1:9999",
 	}
 	m := map[string]string{}
 	for _, f := range fields(&def) {
@@ -411,6 +412,9 @@ func TestValidate(t *testing.T) {
 		{"expiring lead over 90 days", func(c *Config) { c.Events.ExpiringLead.Duration = 91 * 24 * time.Hour }, "events.expiring_lead"},
 		{"timed events every 0s", func(c *Config) { c.Events.TimedEvery.Duration = 0 }, "events.timed_every"},
 		{"timed events every 2h", func(c *Config) { c.Events.TimedEvery.Duration = 2 * time.Hour }, "events.timed_every"},
+		{"metrics listen not host:port", func(c *Config) { c.Metrics.Listen = "9464" }, "metrics.listen"},
+		{"metrics listen bad port", func(c *Config) { c.Metrics.Listen = "127.0.0.1:99999" }, "metrics.listen"},
+		{"metrics on the public listener", func(c *Config) { c.Metrics.Listen = c.Server.Listen }, "metrics.listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,6 +425,15 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want an error about %s", err, tt.key)
 			}
 		})
+	}
+
+	// An empty metrics.listen turns the metrics off.
+	for _, l := range []string{"", MetricsOff} {
+		off := Default()
+		off.Metrics.Listen = l
+		if err := off.Validate(); err != nil || off.Metrics.Enabled() {
+			t.Errorf("metrics.listen %q: Validate() = %v, Enabled() = %v; want nil, false", l, err, off.Metrics.Enabled())
+		}
 	}
 
 	// Several problems are all reported.

@@ -66,9 +66,10 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{"misspelt empty section", "[servr]\n", "server"},
 		{"misspelt section, misspelt key", "[servr]\nlistn = \":1\"\n", "server"},
 		{"misspelt key", "[server]\nlistn = \":1\"\n", "server.listen"},
-		{"key outside its section", "listen = \":1\"\n", "server.listen"},
+		{"key outside its section", "shutdown_grace = \"1s\"\n", "server.shutdown_grace"},
+		{"key of two sections outside them", "listen = \":1\"\n", ""},
 		{"misspelt key outside its section", "bcrypt_cst = 11\n", "auth.bcrypt_cost"},
-		{"section for a key of another section", "[auth]\nlisten = \":1\"\n", "server.listen"},
+		{"section for a key of another section", "[auth]\nmax_body_bytes = 4096\n", "server.max_body_bytes"},
 		{"dotted key", "database.dnss = \"x\"\n", "database.dsn"},
 		{"nothing close", "[frobnicate]\n", ""},
 	}

@@ -23,6 +23,7 @@ import (
 	"gatehouse/internal/auth"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
+	"gatehouse/internal/metrics"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
 )
@@ -170,7 +171,7 @@ func (d *Dashboard) routes() http.Handler {
 
 	top := http.NewServeMux()
 	top.Handle("GET /admin/static/", d.assets)
-	top.Handle("/admin/", d.sessions.LoadAndSave(cop.Handler(mux)))
+	top.Handle("/admin/", d.sessions.LoadAndSave(cop.Handler(metrics.RecordRoute(mux))))
 	return top
 }
 

@@ -62,6 +62,9 @@ type Options struct {
 	// Logger receives the leases taken, lost and released, and job
 	// failures (default slog.Default()).
 	Logger *slog.Logger
+	// Wrap, when set, wraps each job's function as it is registered (to
+	// count and time its runs).
+	Wrap func(name string, run func(ctx context.Context) error) func(ctx context.Context) error
 }
 
 // Runner runs registered jobs under their leases.
@@ -71,6 +74,7 @@ type Runner struct {
 	clock  Clock
 	log    *slog.Logger
 	holder string
+	wrap   func(name string, run func(ctx context.Context) error) func(ctx context.Context) error
 
 	mu      sync.Mutex
 	jobs    []*job
@@ -102,7 +106,7 @@ func New(d *db.DB, o Options) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Runner{db: d, ttl: o.TTL, clock: o.Clock, log: o.Logger, holder: newHolder(), names: map[string]bool{}}
+	return &Runner{db: d, ttl: o.TTL, clock: o.Clock, log: o.Logger, holder: newHolder(), names: map[string]bool{}, wrap: o.Wrap}
 }
 
 // newHolder is this runner's id in job_leases: the host name and pid, for
@@ -147,6 +151,9 @@ func (r *Runner) Register(name string, every time.Duration, run func(ctx context
 		panic("jobs: register job " + name + " before Start")
 	}
 	r.names[name] = true
+	if r.wrap != nil {
+		run = r.wrap(name, run)
+	}
 	r.jobs = append(r.jobs, &job{name: name, every: every, run: run})
 }
 

@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/live"
+	"gatehouse/internal/metrics"
 	"gatehouse/internal/persisted"
 	"gatehouse/internal/playground"
 	"gatehouse/internal/service"
@@ -40,6 +41,9 @@ type Deps struct {
 	Live *live.Hub
 	// Tracer receives the traces (nil: tracing is off).
 	Tracer trace.TracerProvider
+	// Metrics counts requests and GraphQL operations (nil: nothing is
+	// measured). It is served elsewhere, never by this handler.
+	Metrics *metrics.Metrics
 }
 
 // Handler returns the whole HTTP handler.
@@ -52,7 +56,7 @@ func Handler(d Deps) http.Handler {
 	trusted := cfg.Server.TrustedPrefixes()
 	mux := http.NewServeMux()
 
-	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer, Live: d.Live}, graph.Options{
+	gopts := graph.Options{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
@@ -62,7 +66,11 @@ func Handler(d Deps) http.Handler {
 		PersistedOnly: cfg.GraphQL.PersistedOnly,
 		Tracer:        d.Tracer,
 		FieldSpanFrom: cfg.Tracing.FieldThreshold.Duration,
-	})
+	}
+	if d.Metrics != nil {
+		gopts.Extensions = append(gopts.Extensions, d.Metrics.GraphQL())
+	}
+	api := graph.NewHandler(&graph.Resolver{Client: d.DB.Ent, Auth: d.Auth, Service: d.Service, Signer: d.Signer, Live: d.Live}, gopts)
 	co := cors{origins: cfg.Server.AllowedOrigins()}
 	mux.Handle("POST /graphql", co.wrap(bearer(d.Auth, log, api)))
 	mux.Handle("/graphql", co.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +105,7 @@ func Handler(d Deps) http.Handler {
 		mux.Handle("GET "+signing.JWKSPath, d.Signer.Handler())
 	}
 	if d.Dashboard != nil {
-		mux.Handle("/admin/", d.Dashboard)
+		mux.Handle("/admin/", metrics.RecordRoute(d.Dashboard))
 		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -105,11 +113,14 @@ func Handler(d Deps) http.Handler {
 		_, _ = fmt.Fprint(w, "Gatehouse\n\nPOST /graphql   the GraphQL API\nGET  /playground  explore it\nGET  /admin/      the admin dashboard\n")
 	})
 
-	var h http.Handler = mux
+	var h http.Handler = metrics.RecordRoute(mux)
 	h = limitBody(cfg.Server.MaxBodyBytes, h)
 	h = withClientInfo(trusted, h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
+	if d.Metrics != nil {
+		h = d.Metrics.Middleware(h)
+	}
 	h = requestLog(log, trusted, h)
 	// Outermost: the request's span (continuing a traceparent), which the
 	// access line names by its trace id.

@@ -52,7 +52,14 @@ type Deliverer struct {
 	jitter  func() float64
 	batch   int
 	workers int
+	// onOutcome sees each attempt recorded (ObserveOutcomes).
+	onOutcome func(outcome string)
 }
+
+// ObserveOutcomes makes f see the outcome of every delivery attempt
+// recorded: "delivered", "retry" (to be tried again) or "failed" (given
+// up). Call it before the sender runs.
+func (d *Deliverer) ObserveOutcomes(f func(outcome string)) { d.onOutcome = f }
 
 // NewDeliverer returns the sender of client's deliveries.
 func NewDeliverer(client *ent.Client, sender *Sender, log *slog.Logger) *Deliverer {
@@ -229,15 +236,21 @@ func (d *Deliverer) record(ctx context.Context, x *ent.WebhookDelivery, out Outc
 	} else {
 		up.ClearLastStatusCode()
 	}
+	outcome := "retry"
 	switch next, retry := NextAttempt(first, n, at, d.jitter()); {
 	case out.OK():
 		up.SetStatus(webhookdelivery.StatusDELIVERED)
+		outcome = "delivered"
 	case retry:
 		up.SetNextAttemptAt(schema.Timestamp(next))
 	default:
 		up.SetStatus(webhookdelivery.StatusFAILED)
+		outcome = "failed"
 	}
-	_, err := up.Save(ctx)
+	nrec, err := up.Save(ctx)
+	if err == nil && nrec > 0 && d.onOutcome != nil {
+		d.onOutcome(outcome)
+	}
 	return err
 }
 
