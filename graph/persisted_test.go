@@ -111,6 +111,9 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 		// By hash alone, once the server knows it.
 		r, _ = get(t, w.Server, tok, url.Values{"extensions": {extensions(hash)}})
 		wantUsername(t, r, "alice")
+		if r, _ := get(t, w.Server, tok, url.Values{"query": {namedMe}, "variables": {"[1]"}}); r.Status != http.StatusBadRequest || r.Code() != graph.CodeBadRequest {
+			t.Fatalf("variables that are no object: %d %+v", r.Status, r.Errors)
+		}
 		// Without a token: the same as POST.
 		if r, _ := get(t, w.Server, "", url.Values{"query": {namedMe}}); r.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("without a token: %+v", r.Errors)
@@ -119,8 +122,8 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 	t.Run("GET never runs a mutation", func(t *testing.T) {
 		admin := w.token("root", adminPW)
 		r, _ := get(t, w.Server, admin, url.Values{"query": {`mutation { createPackage(input: {name: "ViaGet", days: 1}) { id } }`}})
-		if r.Status == http.StatusOK && len(r.Errors) == 0 {
-			t.Fatalf("a mutation by GET answered %d: %s", r.Status, r.Data)
+		if r.Status != http.StatusMethodNotAllowed || r.Code() != graph.CodeBadRequest {
+			t.Fatalf("a mutation by GET answered %d %+v, want 405 %s", r.Status, r.Errors, graph.CodeBadRequest)
 		}
 		if n := w.App.DB.Ent.Pkg.Query().Where(pkg.Name("ViaGet")).CountX(sys()); n != 0 {
 			t.Fatal("a mutation sent by GET created a package")

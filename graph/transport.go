@@ -8,12 +8,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -42,7 +42,12 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, false)
+}
 
+// execute runs a request's operation and writes the answer; byGET refuses
+// anything but a query (a GET must not change anything).
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, byGET bool) {
 	ctx := r.Context()
 	w.Header().Set("Content-Type", "application/json")
 	oc, errs := exec.CreateOperationContext(ctx, params)
@@ -55,6 +60,11 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	}
 	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, "subscriptions are served over a graphql-ws WebSocket, or as server-sent events (POST with Accept: text/event-stream)")
+		return
+	}
+	if byGET && (oc.Operation == nil || oc.Operation.Operation != ast.Query) {
+		w.Header().Set("Allow", http.MethodPost)
+		WriteError(w, http.StatusMethodNotAllowed, CodeBadRequest, "GET runs queries only: send a mutation by POST")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
@@ -208,25 +218,46 @@ func decodeParams(body []byte) (*graphql.RawParams, int, string) {
 // variables and extensions, URL-encoded).
 const MaxGetQuery = 16 * 1024
 
-// getQuery serves queries (never mutations: gqlgen's GET transport
-// refuses them) by GET /graphql?query=…&variables=…&extensions=…, or by
+// getQuery serves queries (never mutations) by
+// GET /graphql?query=…&variables=…&operationName=…&extensions=…, or by
 // hash alone through the persisted queries. Answers depend on the viewer,
 // so none is stored by a cache.
 type getQuery struct{}
 
-var getTransport = transport.GET{}
-
-func (getQuery) Supports(r *http.Request) bool { return getTransport.Supports(r) }
+func (getQuery) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
 
 func (getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	w.Header().Set("Cache-Control", "private, no-store")
 	if len(r.URL.RawQuery) > MaxGetQuery {
 		WriteError(w, http.StatusRequestURITooLong, CodeBadRequest, fmt.Sprintf("the query string is longer than %d bytes: send the query by POST, or registered, by its hash", MaxGetQuery))
 		return
 	}
-	w.Header().Set("Cache-Control", "private, no-store")
-	if q := r.URL.Query(); q.Get("query") == "" && q.Get("extensions") == "" {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, CodeBadRequest, "the query string is not URL-encoded")
+		return
+	}
+	if q.Get("query") == "" && q.Get("extensions") == "" {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, `a GET request carries a query: ?query=… (a query, never a mutation), or a persisted query's hash in ?extensions=…; or send POST with a JSON body`)
 		return
 	}
-	getTransport.Do(w, r, exec)
+	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	for _, p := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
+		if v := q.Get(p.name); v != "" {
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()
+			if err := dec.Decode(p.dst); err != nil {
+				WriteError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%q must be a JSON object", p.name))
+				return
+			}
+		}
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, true)
 }
