@@ -1,9 +1,11 @@
 package access
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	"gatehouse/ent"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/userpackage"
 )
@@ -80,4 +82,17 @@ func StateAt(s State, now time.Time) predicate.UserPackage {
 		return ExpiredAt(now)
 	}
 	panic(fmt.Sprintf("access: unknown state %q", s))
+}
+
+// Granting reads the user's assignments that grant their package at now,
+// with the package's contents and their features: what every answer
+// about a user's features (checkAccess, activeFeatures, entitlement
+// tokens) is decided from.
+func Granting(ctx context.Context, client *ent.Client, userID int, now time.Time) ([]*ent.UserPackage, error) {
+	return client.UserPackage.Query().
+		Where(userpackage.UserID(userID), GrantingAt(now)).
+		WithPackage(func(q *ent.PkgQuery) {
+			q.WithContents(func(q *ent.PackageContentQuery) { q.WithFeature() })
+		}).
+		All(ctx)
 }

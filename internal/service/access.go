@@ -151,12 +151,7 @@ type ActiveFeature struct {
 // grant now (active or in grace), each once.
 func (s *Service) ActiveFeatures(ctx context.Context, userID int) ([]ActiveFeature, error) {
 	now := s.now()
-	ups, err := s.client.UserPackage.Query().
-		Where(userpackage.UserID(userID), access.GrantingAt(now)).
-		WithPackage(func(q *ent.PkgQuery) {
-			q.WithContents(func(q *ent.PackageContentQuery) { q.WithFeature() })
-		}).
-		All(ctx)
+	ups, err := access.Granting(ctx, s.client, userID, now)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"gatehouse/ent"
-	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/viewer"
@@ -141,12 +140,7 @@ func (s *Signer) sign(ctx context.Context, c Claims) (string, error) {
 // per feature by access.Decide exactly as checkAccess decides (only granted
 // features appear).
 func (s *Signer) features(ctx context.Context, userID int, now time.Time) (map[string]FeatureClaim, error) {
-	ups, err := s.client.UserPackage.Query().
-		Where(userpackage.UserID(userID), access.GrantingAt(now)).
-		WithPackage(func(q *ent.PkgQuery) {
-			q.WithContents(func(q *ent.PackageContentQuery) { q.WithFeature() })
-		}).
-		All(ctx)
+	ups, err := access.Granting(ctx, s.client, userID, now)
 	if err != nil {
 		return nil, err
 	}
