@@ -141,6 +141,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/sessions/{id}", d.withHistory(events.SubjectSession, d.sessionDetail))
 	admin("GET /admin/sessions/{id}/edit", d.sessionEdit)
 	admin("POST /admin/sessions/{id}/edit", d.sessionUpdate)
+	admin("GET /admin/sessions/{id}/issued", d.sessionIssued)
 	admin("POST /admin/sessions/{id}/revoke", d.sessionRevoke)
 	admin("GET /admin/sessions/{id}/delete", d.sessionDeleteConfirm)
 	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)

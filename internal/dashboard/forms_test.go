@@ -447,8 +447,9 @@ func TestSessionForms(t *testing.T) {
 	t.Run("issue shows the token once", func(t *testing.T) {
 		b.t = t
 		b.get("/admin/sessions/new?userID="+uid).wantValue("userID", uid)
-		p := b.post("/admin/sessions/new", url.Values{"userID": {uid}, "label": {"nightly job"}, "expiresAt": {""}}).
-			wantStatus(http.StatusCreated).wantText("Copy the token now", "Token for alice")
+		issued := b.post("/admin/sessions/new", url.Values{"userID": {uid}, "label": {"nightly job"}, "expiresAt": {""}}).
+			wantRedirect("/admin/sessions/")
+		p := b.follow(issued).wantStatus(http.StatusOK).wantText("Copy the token now", "Token for alice")
 		token = p.attrOf("token", "value")
 		if !strings.HasPrefix(token, "gate_") {
 			t.Fatalf("token %q", token)
@@ -466,6 +467,15 @@ func TestSessionForms(t *testing.T) {
 		detail := b.get(p.link("I have copied it")).wantStatus(http.StatusOK).wantText("nightly job", "active")
 		if strings.Contains(detail.Body, token) {
 			t.Fatal("the token is shown again")
+		}
+		// Reloading the page that showed it shows it no more, and issues
+		// nothing.
+		again := b.get(issued.Header.Get("Location")).wantStatus(http.StatusOK).wantText("already shown")
+		if strings.Contains(again.Body, token) {
+			t.Fatal("a reload shows the token again")
+		}
+		if n := c.UserSession.Query().Where(usersession.UserAgent("nightly job")).CountX(ctx); n != 1 {
+			t.Fatalf("%d sessions after the reload, want 1", n)
 		}
 	})
 	t.Run("issue errors", func(t *testing.T) {

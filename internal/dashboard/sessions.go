@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"gatehouse/ent"
@@ -134,10 +135,13 @@ func (d *Dashboard) sessionNew(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
 }
 
-// sessionCreate issues a token. Its answer is the page that shows the
-// token, not a redirect: the token is never stored anywhere (not even in
-// the cookie session), so this response is the one place it exists.
-// Responses are never cached (Cache-Control: no-store).
+// keyToken is the cookie session's key under which a new session's token
+// waits for the one page that shows it (see sessionIssued).
+func keyToken(id int) string { return "sessionToken." + strconv.Itoa(id) }
+
+// sessionCreate issues a token, keeps it in the cookie session for the
+// one page that shows it, and sends the browser there (POST → 303 → GET):
+// reloading that page shows the token no more and issues nothing.
 func (d *Dashboard) sessionCreate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !d.parseForm(w, r) {
@@ -159,9 +163,9 @@ func (d *Dashboard) sessionCreate(w http.ResponseWriter, r *http.Request) {
 	if !f.Errors.Any() {
 		p, err := d.svc.IssueSession(ctx, in, auth.ClientInfoFrom(ctx))
 		if err == nil {
-			d.render(w, r, http.StatusCreated, sessions.Issued(d.page(r, "Session issued", "sessions"), sessions.IssuedData{
-				Token: p.Token, S: p.Session, User: p.User, Return: f.Return,
-			}))
+			d.sessions.Put(ctx, keyToken(p.Session.ID), p.Token)
+			p.Session.Edges.User = p.User
+			d.redirect(w, r, components.WithReturn(sessions.Href(p.Session.ID)+"/issued", f.Return), sessions.Title(p.Session)+" issued.")
 			return
 		}
 		// IssueSession reports an unknown user without naming the field.
@@ -177,6 +181,18 @@ func (d *Dashboard) sessionCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.render(w, r, status, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
+}
+
+// sessionIssued shows a new session's token once: it takes it out of the
+// cookie session, so a reload finds none.
+func (d *Dashboard) sessionIssued(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok {
+		return
+	}
+	d.render(w, r, http.StatusOK, sessions.Issued(d.page(r, "Session issued", "sessions"), sessions.IssuedData{
+		Token: d.sessions.PopString(r.Context(), keyToken(s.ID)), S: s, User: s.Edges.User, Return: returnOf(r),
+	}))
 }
 
 func (d *Dashboard) sessionEdit(w http.ResponseWriter, r *http.Request) {
