@@ -585,6 +585,8 @@ func TestBrowserAdminFlow(t *testing.T) {
 
 		// Revoke the session with its button.
 		b.open("/admin/sessions", http.StatusOK)
+		b.click(`a[href*="/revoke"]`, http.StatusOK)
+		b.see("stops working at once")
 		b.click(`form[action$="/revoke"] button`, http.StatusOK)
 		b.flash("revoked.")
 		b.see("Sessions", "revoked")

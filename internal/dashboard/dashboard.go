@@ -94,6 +94,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("POST /admin/users/{id}/edit", d.userUpdate)
 	admin("GET /admin/users/{id}/delete", d.userDeleteConfirm)
 	admin("POST /admin/users/{id}/delete", d.userDelete)
+	admin("GET /admin/users/{id}/revoke-sessions", d.userRevokeSessionsConfirm)
 	admin("POST /admin/users/{id}/revoke-sessions", d.userRevokeSessions)
 
 	admin("GET /admin/features", d.featureList)
@@ -142,6 +143,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/sessions/{id}/edit", d.sessionEdit)
 	admin("POST /admin/sessions/{id}/edit", d.sessionUpdate)
 	admin("GET /admin/sessions/{id}/issued", d.sessionIssued)
+	admin("GET /admin/sessions/{id}/revoke", d.sessionRevokeConfirm)
 	admin("POST /admin/sessions/{id}/revoke", d.sessionRevoke)
 	admin("GET /admin/sessions/{id}/delete", d.sessionDeleteConfirm)
 	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)

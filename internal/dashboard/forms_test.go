@@ -128,7 +128,12 @@ func TestUserForms(t *testing.T) {
 		b.t = t
 		tok := s.Login("alice", "a-new-password")
 		up := b.get("/admin/users/" + itoa(w.user.ID)).wantStatus(http.StatusOK)
-		ret := up.hidden("return")
+		// Revoke all asks first, saying how many stop working.
+		confirm := b.get(up.link("Revoke all sessions")).wantStatus(http.StatusOK).wantText("Revoke all sessions of alice?", "1 active session of alice will stop working")
+		if r := s.Do(tok, `{me{username}}`, nil); len(r.Errors) > 0 {
+			t.Fatalf("asking revoked the sessions: %+v", r.Errors)
+		}
+		ret := confirm.hidden("return")
 		p := b.post("/admin/users/"+itoa(w.user.ID)+"/revoke-sessions", url.Values{"return": {ret}}).wantRedirect("/admin/users/" + itoa(w.user.ID))
 		b.follow(p).wantFlash("Revoked 1 active session of alice.")
 		if r := s.Do(tok, `{me{username}}`, nil); r.Code() != "UNAUTHENTICATED" {
@@ -510,7 +515,15 @@ func TestSessionForms(t *testing.T) {
 	t.Run("revoke", func(t *testing.T) {
 		b.t = t
 		list := b.get("/admin/sessions?q=nightly").wantText("nightly job").wantNoText("build server")
-		ret := list.hidden("return")
+		// Revoke asks first; the question changes nothing.
+		confirm := b.get(list.link("Revoke")).wantStatus(http.StatusOK).wantText("Revoke Session #"+itoa(sid)+" of alice?", "stops working at once")
+		if ss, _ := c.UserSession.Get(ctx, sid); ss.RevokedAt != nil {
+			t.Fatal("asking revoked the session")
+		}
+		ret := confirm.hidden("return")
+		if ret != "/admin/sessions?q=nightly" {
+			t.Fatalf("the confirmation returns to %q", ret)
+		}
 		p := b.post("/admin/sessions/"+itoa(sid)+"/revoke", url.Values{"return": {ret}})
 		if p.Header.Get("Location") != ret {
 			t.Fatalf("after revoke went to %q, want %q", p.Header.Get("Location"), ret)

@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/pages"
 	"gatehouse/views/sessions"
 )
 
@@ -231,6 +232,23 @@ func (d *Dashboard) sessionUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.render(w, r, status, sessions.FormPage(d.page(r, "Edit "+f.Title, "sessions"), f))
+}
+
+// sessionRevokeConfirm asks before a session's token stops working.
+func (d *Dashboard) sessionRevokeConfirm(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.loadSession(w, r)
+	if !ok {
+		return
+	}
+	text := "Its token stops working at once; the record stays (delete it to remove it)."
+	if s.RevokedAt != nil {
+		text = "It was revoked already: nothing will change."
+	}
+	d.render(w, r, http.StatusOK, pages.ConfirmPage(d.page(r, "Revoke "+sessions.Title(s), "sessions"), pages.Confirm{
+		Title: "Revoke " + sessions.Title(s) + "?", Text: text,
+		Action: sessions.Href(s.ID) + "/revoke", Button: "Revoke session",
+		Back: Or(returnOf(r), sessions.Href(s.ID)), BackLabel: sessions.Title(s), Return: returnOf(r),
+	}))
 }
 
 func (d *Dashboard) sessionRevoke(w http.ResponseWriter, r *http.Request) {

@@ -10,10 +10,12 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
+	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/pages"
 	"gatehouse/views/users"
 )
 
@@ -287,6 +289,27 @@ func (d *Dashboard) userDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.redirect(w, r, afterDelete(returnOf(r), users.Href(u.ID), users.Path), "User "+u.Username+" deleted.")
+}
+
+// userRevokeSessionsConfirm asks before every session of a user stops
+// working.
+func (d *Dashboard) userRevokeSessionsConfirm(w http.ResponseWriter, r *http.Request) {
+	u, ok := d.loadUser(w, r)
+	if !ok {
+		return
+	}
+	n, err := d.client.UserSession.Query().Where(usersession.UserID(u.ID), access.SessionActiveAt(d.svc.Now())).Count(r.Context())
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	back := Or(returnOf(r), users.Href(u.ID))
+	d.render(w, r, http.StatusOK, pages.ConfirmPage(d.page(r, "Revoke all sessions of "+u.Username, "users"), pages.Confirm{
+		Title:  "Revoke all sessions of " + u.Username + "?",
+		Text:   components.Plural(n, "active session", "active sessions") + " of " + u.Username + " will stop working at once, in every app and on every device; the records stay. " + u.Username + " signs in again to get a new one.",
+		Action: users.Href(u.ID) + "/revoke-sessions", Button: "Revoke all sessions",
+		Back: back, BackLabel: u.Username, Return: returnOf(r),
+	}))
 }
 
 func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
