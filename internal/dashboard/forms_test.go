@@ -268,6 +268,14 @@ func TestPackageForms(t *testing.T) {
 	})
 	t.Run("delete refused while assigned", func(t *testing.T) {
 		b.t = t
+		// The package's page offers no Delete, and says why.
+		detail := b.get("/admin/packages/" + itoa(w.pkg.ID)).wantStatus(http.StatusOK).wantText("Assigned 1 time: it can be deleted once those assignments are.")
+		if ls := detail.links("Delete"); len(ls) != 0 {
+			t.Fatalf("an assigned package's page offers Delete: %q", ls)
+		}
+		if ls := b.get("/admin/packages/" + itoa(silver)).links("Delete"); len(ls) != 1 {
+			t.Fatalf("an unassigned package's page offers Delete %d times", len(ls))
+		}
 		b.get("/admin/packages/" + itoa(w.pkg.ID) + "/delete").wantText("assigned 1 time, so it cannot be deleted")
 		b.post("/admin/packages/"+itoa(w.pkg.ID)+"/delete", nil).wantStatus(http.StatusConflict).
 			wantText("delete those assignments first")
