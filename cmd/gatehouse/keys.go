@@ -12,7 +12,7 @@ import (
 const keysUsage = `Usage:
   gatehouse keys list     [--config FILE] [--db PATH_OR_DSN]
   gatehouse keys rotate   [--config FILE] [--db PATH_OR_DSN]
-  gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] KID
+  gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] [--] KID
 
 Manages the keys that sign entitlement tokens. Private keys are never shown.
 Run "gatehouse keys COMMAND --help" for details.
@@ -123,8 +123,8 @@ func (e *env) keysRotate(args []string) error {
 }
 
 func (e *env) keysRetire(args []string) error {
-	f := e.newFlags("keys retire", "keys retire [--config FILE] [--db PATH_OR_DSN] KID",
-		"Stops publishing a key at once: tokens it signed no longer verify once\nclients refetch the JWKS. The current key cannot be retired: rotate first.", true)
+	f := e.newFlags("keys retire", "keys retire [--config FILE] [--db PATH_OR_DSN] [--] KID",
+		"Stops publishing a key at once: tokens it signed no longer verify once\nclients refetch the JWKS. The current key cannot be retired: rotate first.\nA kid may start with -: write -- before it.", true)
 	pos, err := f.parse(args, 1, 1)
 	if err != nil {
 		return err

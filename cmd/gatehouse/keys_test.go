@@ -47,14 +47,15 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("list after two rotations:\n%s", list)
 	}
 
-	r := cli(t, m, "", "keys", "retire", second, "--db", dsn)
+	// A kid may start with "-" (it is base64url): "--" ends the flags.
+	r := cli(t, m, "", "keys", "retire", "--db", dsn, "--", second)
 	if r.code != 1 || !strings.Contains(r.stderr, "rotate first") {
 		t.Errorf("retiring the current key: exit %d, %q", r.code, r.stderr)
 	}
 	if r := cli(t, m, "", "keys", "retire", "no-such-key", "--db", dsn); r.code != 1 || !strings.Contains(r.stderr, "no signing key") {
 		t.Errorf("retiring an unknown key: exit %d, %q", r.code, r.stderr)
 	}
-	mustCLI(t, m, "", "keys", "retire", first, "--db", dsn)
+	mustCLI(t, m, "", "keys", "retire", "--db", dsn, "--", first)
 	list = mustCLI(t, m, "", "keys", "list", "--db", dsn).stdout
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(first) + `\s+EdDSA\s+\S+\s+retired\s+retired `).MatchString(list) {
 		t.Errorf("list after retiring:\n%s", list)

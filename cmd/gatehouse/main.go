@@ -40,7 +40,7 @@ Usage:
   gatehouse user enable   [--config FILE] [--db PATH_OR_DSN] --username NAME
   gatehouse keys list     [--config FILE] [--db PATH_OR_DSN]
   gatehouse keys rotate   [--config FILE] [--db PATH_OR_DSN]
-  gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] KID
+  gatehouse keys retire   [--config FILE] [--db PATH_OR_DSN] [--] KID
   gatehouse queries add   [--config FILE] [--db PATH_OR_DSN] FILE...
   gatehouse queries list  [--config FILE] [--db PATH_OR_DSN]
   gatehouse queries remove [--config FILE] [--db PATH_OR_DSN] HASH
