@@ -53,21 +53,23 @@ func (r *Registry) Lookup(ctx context.Context, hash string) (string, bool, error
 // Check parses and validates a document against the schema: the errors,
 // with their lines, or nil.
 func Check(s *ast.Schema, query string) gqlerror.List {
-	if len(query) > schema.PersistedQueryMaxLen {
-		return gqlerror.List{gqlerror.Errorf("the document is longer than %d bytes", schema.PersistedQueryMaxLen)}
-	}
-	doc, errs := parse(s, query)
-	if len(errs) > 0 {
-		return errs
-	}
-	if len(doc.Operations) == 0 {
-		return gqlerror.List{gqlerror.Errorf("the document has no operation")}
-	}
-	return nil
+	_, errs := load(s, query)
+	return errs
 }
 
-func parse(s *ast.Schema, query string) (*ast.QueryDocument, gqlerror.List) {
-	return gqlparser.LoadQuery(s, query)
+// load parses and validates a document against the schema.
+func load(s *ast.Schema, query string) (*ast.QueryDocument, gqlerror.List) {
+	if len(query) > schema.PersistedQueryMaxLen {
+		return nil, gqlerror.List{gqlerror.Errorf("the document is longer than %d bytes", schema.PersistedQueryMaxLen)}
+	}
+	doc, errs := gqlparser.LoadQuery(s, query)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if len(doc.Operations) == 0 {
+		return nil, gqlerror.List{gqlerror.Errorf("the document has no operation")}
+	}
+	return doc, nil
 }
 
 // Added is one document registered by Add.
@@ -81,10 +83,10 @@ type Added struct {
 // Add registers a document (checked against s first); registering it
 // again changes nothing.
 func (r *Registry) Add(ctx context.Context, s *ast.Schema, query string) (Added, error) {
-	if errs := Check(s, query); len(errs) > 0 {
+	doc, errs := load(s, query)
+	if len(errs) > 0 {
 		return Added{}, errs
 	}
-	doc, _ := parse(s, query)
 	var names []string
 	for _, op := range doc.Operations {
 		n := op.Name
@@ -150,26 +152,12 @@ func NewCache(reg *Registry, onlyRegistered bool) *Cache {
 // Get finds a document by hash: one a client sent (unless only registered
 // ones count), else a registered one.
 func (c *Cache) Get(ctx context.Context, hash string) (string, bool) {
-	if q, ok := c.known.Get(ctx, hash); ok {
-		return q, true
-	}
 	if !c.onlyRegistered {
 		if q, ok := c.auto.Get(ctx, hash); ok {
 			return q, true
 		}
 	}
-	if len(hash) != 64 {
-		return "", false
-	}
-	// An unknown hash costs one lookup by a unique index, as any request
-	// does; nothing remembers misses, so a query registered a moment ago
-	// is found at once.
-	q, ok, err := c.reg.Lookup(ctx, hash)
-	if err != nil || !ok {
-		return "", false
-	}
-	c.known.Add(ctx, hash, q)
-	return q, true
+	return c.registered(ctx, hash)
 }
 
 // Add keeps a document a client sent with its (checked) hash, unless only
@@ -182,16 +170,27 @@ func (c *Cache) Add(ctx context.Context, hash, query string) {
 
 // Registered reports whether query is a registered document.
 func (c *Cache) Registered(ctx context.Context, query string) bool {
-	h := Hash(query)
-	if q, ok := c.known.Get(ctx, h); ok {
-		return q == query
+	q, ok := c.registered(ctx, Hash(query))
+	return ok && q == query
+}
+
+// registered finds a registered document by hash: one found before, else
+// from the registry (then kept). An unknown hash costs one lookup by a
+// unique index, as any request does; nothing remembers misses, so a query
+// registered a moment ago is found at once.
+func (c *Cache) registered(ctx context.Context, hash string) (string, bool) {
+	if q, ok := c.known.Get(ctx, hash); ok {
+		return q, true
 	}
-	q, ok, err := c.reg.Lookup(ctx, h)
+	if len(hash) != 64 {
+		return "", false
+	}
+	q, ok, err := c.reg.Lookup(ctx, hash)
 	if err != nil || !ok {
-		return false
+		return "", false
 	}
-	c.known.Add(ctx, h, q)
-	return q == query
+	c.known.Add(ctx, hash, q)
+	return q, true
 }
 
 // CodeRequired is the error code of a document that is not registered
