@@ -692,8 +692,28 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tx *ent.Tx, userID, ke
 	return n, nil
 }
 
-// WithTx runs fn in a transaction, committing when it returns nil.
+// batchKey carries the transaction of a Batch in its context.
+type batchKey struct{}
+
+// Batch runs fn in one transaction: every WithTx called with fn's context
+// (every change of internal/service and of this package) joins it instead
+// of committing on its own, so that fn's changes all happen or none does.
+// It commits when fn returns nil.
+func Batch(ctx context.Context, c *ent.Client, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(batchKey{}).(*ent.Tx); ok {
+		return fn(ctx)
+	}
+	return WithTx(ctx, c, func(tx *ent.Tx) error {
+		return fn(context.WithValue(ctx, batchKey{}, tx))
+	})
+}
+
+// WithTx runs fn in a transaction, committing when it returns nil; inside
+// a Batch, fn runs in the batch's transaction.
 func WithTx(ctx context.Context, c *ent.Client, fn func(tx *ent.Tx) error) error {
+	if tx, ok := ctx.Value(batchKey{}).(*ent.Tx); ok {
+		return fn(tx)
+	}
 	tx, err := c.Tx(ctx)
 	if err != nil {
 		return err

@@ -614,7 +614,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 		b.heading("alice")
 		b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
 		b.heading("Delete user alice?")
-		b.see("0 package assignments", "1 session")
+		b.see("0 user packages", "1 session")
 		b.click(`.danger-zone button.btn-danger`, http.StatusOK)
 		b.flash("User alice deleted.")
 		b.heading("Users")

@@ -26,6 +26,7 @@ import (
 	"gatehouse/internal/metrics"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/users"
 )
 
 // Dashboard serves the admin dashboard.
@@ -37,6 +38,7 @@ type Dashboard struct {
 	log      *slog.Logger
 	sessions *scs.SessionManager
 	assets   *assets
+	users *resource[*ent.User, users.Form]
 	// lastPrune (unix nanoseconds) limits how often sign-ins sweep expired
 	// cookie sessions.
 	lastPrune atomic.Int64
@@ -68,6 +70,7 @@ func New(a *app.App) (http.Handler, error) {
 		return nil, err
 	}
 	d.sessions.ErrorFunc = d.sessionError
+	d.users = d.userResource()
 	return d.routes(), nil
 }
 
@@ -86,14 +89,7 @@ func (d *Dashboard) routes() http.Handler {
 
 	admin("GET /admin/{$}", d.overview)
 
-	admin("GET /admin/users", d.userList)
-	admin("GET /admin/users/new", d.userNew)
-	admin("POST /admin/users/new", d.userCreate)
-	admin("GET /admin/users/{id}", d.withHistory(events.SubjectUser, d.userDetail))
-	admin("GET /admin/users/{id}/edit", d.userEdit)
-	admin("POST /admin/users/{id}/edit", d.userUpdate)
-	admin("GET /admin/users/{id}/delete", d.userDeleteConfirm)
-	admin("POST /admin/users/{id}/delete", d.userDelete)
+	d.users.mount(admin)
 	admin("GET /admin/users/{id}/revoke-sessions", d.userRevokeSessionsConfirm)
 	admin("POST /admin/users/{id}/revoke-sessions", d.userRevokeSessions)
 

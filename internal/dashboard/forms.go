@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"gatehouse/internal/apperr"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,4 +139,13 @@ func (d *Dashboard) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// addError records a client-safe error of a check beside its field.
+func addError(errs components.Errors, err error) {
+	if e, ok := apperr.As(err); ok {
+		errs.Add(e.Field, e.Message)
+		return
+	}
+	errs.Add("", "the value could not be checked")
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"entgo.io/ent/dialect/sql"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -95,3 +96,10 @@ func filterID(l components.List, name string) int {
 }
 
 func offset(l components.List) int { return (l.Page - 1) * l.Size }
+
+func orderTerm(l components.List) sql.OrderTermOption {
+	if l.Dir == "desc" {
+		return sql.OrderDesc()
+	}
+	return sql.OrderAsc()
+}

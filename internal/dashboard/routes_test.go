@@ -26,7 +26,7 @@ func pageRoutes(w *world) []route {
 		{"/admin/users/new", "New user", []string{"Username", "Password", "Role"}},
 		{"/admin/users/" + u, "alice", []string{"Gold", "build server", "Revoke all sessions", "moe_gatherer", "cloud_sync", "Moe gatherer", "active"}},
 		{"/admin/users/" + u + "/edit", "Edit user alice", []string{"New password", "Leave empty to keep the current password"}},
-		{"/admin/users/" + u + "/delete", "Delete user alice?", []string{"1 package assignment", "1 session", "Gold"}},
+		{"/admin/users/" + u + "/delete", "Delete user alice?", []string{"1 user package", "1 session", "Gold"}},
 		{"/admin/features", "Features", []string{"moe_gatherer", "Moe gatherer", "projects", "limit", "switch"}},
 		{"/admin/features/new", "New feature", []string{"Key", "Name", "Description", "Kind"}},
 		{"/admin/features/" + f, "Moe gatherer", []string{"moe_gatherer", "switch", "Granted by", "Gold"}},

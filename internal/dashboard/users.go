@@ -1,300 +1,326 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
+	"gatehouse/ent/predicate"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/ent/usersession"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/layout"
 	"gatehouse/views/pages"
 	"gatehouse/views/users"
 )
 
-var userListSpec = listSpec{
-	path:  users.Path,
-	sorts: []string{"username", "role", "disabled", "lastLogin", "created"},
-	sort:  "username",
-	dir:   "asc",
-	filters: map[string]func(string) bool{
-		"role":     oneOf(string(user.RoleADMIN), string(user.RoleUSER)),
-		"disabled": oneOf("true", "false"),
-	},
-}
-
-var userFields = []string{"username", "password", "role", "disabled"}
-
 // userSessionsShown is how many sessions a user's page lists.
 const userSessionsShown = 20
 
-func orderTerm(l components.List) sql.OrderTermOption {
-	if l.Dir == "desc" {
-		return sql.OrderDesc()
+func (d *Dashboard) userResource() *resource[*ent.User, users.Form] {
+	rs := &resource[*ent.User, users.Form]{
+		d: d, name: "user", plural: "users", title: "Users",
+		path: users.Path, section: "users", subject: events.SubjectUser,
+		table: entTable[*ent.User, *ent.UserQuery, predicate.User, user.OrderOption](d.client.User.Query),
+		get:   d.client.User.Get,
+		id:    func(u *ent.User) int { return u.ID },
+		label: func(u *ent.User) string { return u.Username },
+
+		searchLabel: "Username",
+		search: func(q string) func(*sql.Selector) {
+			return user.UsernameFoldContains(strings.ToLower(q))
+		},
+		filters: []filter{
+			{name: "role", title: "Role", ok: oneOf(string(user.RoleADMIN), string(user.RoleUSER)),
+				where:   func(v string) func(*sql.Selector) { return user.RoleEQ(user.Role(v)) },
+				options: staticOptions(users.RoleFilter)},
+			{name: "disabled", title: "State", ok: oneOf("true", "false"),
+				where:   func(v string) func(*sql.Selector) { return user.Disabled(v == "true") },
+				options: staticOptions(users.StateFilter)},
+		},
+		sorts: []sortCol[*ent.User]{
+			{key: "username", title: "Username", column: user.FieldUsernameFold, value: func(u *ent.User) any { return u.UsernameFold }},
+			{key: "role", title: "Role", column: user.FieldRole, value: func(u *ent.User) any { return string(u.Role) }},
+			{key: "disabled", title: "State", column: user.FieldDisabled, kind: kindBool, value: func(u *ent.User) any { return u.Disabled }},
+			{key: "lastLogin", title: "Last sign-in", column: user.FieldLastLoginAt, kind: kindTime, nullable: true, value: func(u *ent.User) any {
+				if u.LastLoginAt == nil {
+					return nil
+				}
+				return u.LastLoginAt.UTC()
+			}},
+			{key: "created", title: "Created", column: user.FieldCreatedAt, kind: kindTime, value: func(u *ent.User) any { return u.CreatedAt.UTC() }},
+		},
+		sort: "username",
+		columns: []column[*ent.User]{
+			{title: "Username", sort: "username",
+				cell: func(u *ent.User, _ int) templ.Component { return components.Text(u.Username) },
+				csv:  func(u *ent.User, _ int) string { return u.Username }},
+			{title: "Role", sort: "role",
+				cell: func(u *ent.User, _ int) templ.Component { return components.RoleBadge(u) },
+				csv:  func(u *ent.User, _ int) string { return string(u.Role) }},
+			{title: "State", sort: "disabled",
+				cell: func(u *ent.User, _ int) templ.Component { return components.UserStateBadge(u) },
+				csv: func(u *ent.User, _ int) string {
+					if u.Disabled {
+						return "disabled"
+					}
+					return "enabled"
+				}},
+			{title: "Last sign-in", sort: "lastLogin",
+				cell: func(u *ent.User, _ int) templ.Component { return components.WhenPtr(u.LastLoginAt) },
+				csv:  func(u *ent.User, _ int) string { return csvTimePtr(u.LastLoginAt) }},
+			{title: "Created", sort: "created",
+				cell: func(u *ent.User, _ int) templ.Component { return components.When(u.CreatedAt) },
+				csv:  func(u *ent.User, _ int) string { return csvTime(u.CreatedAt) }},
+		},
+		newLabel: "New user",
+		detail:   d.userDetail,
+		remove: func(ctx context.Context, u *ent.User) error {
+			_, err := d.svc.DeleteUser(ctx, u.ID)
+			return err
+		},
+		removeInfo: d.userDeleteInfo,
+		removed:    d.userRemoved,
 	}
-	return sql.OrderAsc()
+	rs.bulk = []bulkAction[*ent.User]{
+		{key: "disable", label: "Disable", done: "disabled", apply: d.userSetDisabled(true),
+			effect: fixedEffect("Disabled users cannot sign in, and every session they have ends at once.")},
+		{key: "enable", label: "Enable", done: "enabled", apply: d.userSetDisabled(false)},
+		{key: "revoke-sessions", label: "Revoke all sessions", done: "revoked the sessions of", danger: true,
+			apply: func(ctx context.Context, u *ent.User, _ int) (bool, error) {
+				if err := notSelf(ctx, u.ID); err != nil {
+					return false, err
+				}
+				n, err := d.svc.RevokeAllSessions(ctx, u.ID)
+				return n > 0, err
+			},
+			effect: d.userSessionEffect},
+		{key: "delete", label: "Delete", done: "deleted", danger: true,
+			apply: func(ctx context.Context, u *ent.User, _ int) (bool, error) {
+				if err := notSelf(ctx, u.ID); err != nil {
+					return false, err
+				}
+				_, err := d.svc.DeleteUser(ctx, u.ID)
+				return true, err
+			},
+			effect: d.userDeleteEffect},
+	}
+	f := &rs.form
+	f.fields = []string{"username", "password", "role", "disabled"}
+	f.blank = func(r *http.Request) (users.Form, error) {
+		return users.Form{Role: string(user.RoleUSER), Errors: components.Errors{}, Return: returnOf(r)}, nil
+	}
+	f.edit = func(r *http.Request, u *ent.User) (users.Form, error) {
+		return users.Form{
+			ID: u.ID, Current: u.Username, Username: u.Username, Role: string(u.Role), Disabled: u.Disabled,
+			Errors: components.Errors{}, Return: returnOf(r),
+		}, nil
+	}
+	f.read = func(r *http.Request, old **ent.User) (users.Form, components.Errors, error) {
+		uf := readUserForm(r, old == nil)
+		if old != nil {
+			uf.ID, uf.Current = (*old).ID, (*old).Username
+		}
+		return uf, uf.Errors, nil
+	}
+	f.create = func(ctx context.Context, uf users.Form) (*ent.User, error) {
+		in := service.CreateUserInput{Username: uf.Username, Password: uf.Password, Disabled: &uf.Disabled}
+		if uf.Role != "" {
+			role := user.Role(uf.Role)
+			in.Role = &role
+		}
+		return d.svc.CreateUser(ctx, in)
+	}
+	f.update = func(ctx context.Context, u *ent.User, uf users.Form) (*ent.User, error) {
+		in := service.UpdateUserInput{Username: &uf.Username, Disabled: &uf.Disabled}
+		if uf.Role != "" {
+			role := user.Role(uf.Role)
+			in.Role = &role
+		}
+		if uf.Password != "" {
+			in.Password = &uf.Password
+		}
+		saved, err := d.svc.UpdateUser(ctx, u.ID, in)
+		if err == nil && uf.Password != "" {
+			err = d.keepSignedIn(ctx, u.ID)
+		}
+		return saved, err
+	}
+	f.view = users.FormPage
+	return rs
 }
 
-func (d *Dashboard) userList(w http.ResponseWriter, r *http.Request) {
+// staticOptions is a filter's fixed choices.
+func staticOptions(opts []components.Option) func(context.Context) ([]components.Option, error) {
+	return func(context.Context) ([]components.Option, error) { return opts, nil }
+}
+
+// fixedEffect is a bulk action's effect that does not depend on the rows.
+func fixedEffect(lines ...string) func(context.Context, []int) ([]string, error) {
+	return func(context.Context, []int) ([]string, error) { return lines, nil }
+}
+
+// notSelf refuses a bulk action on the signed-in admin's own account:
+// that is done, knowingly, from the account's own page.
+func notSelf(ctx context.Context, id int) error {
+	if a := currentAdmin(ctx); a != nil && a.ID == id {
+		return apperr.Invalid("", "your own account is not changed by bulk actions; use its own page")
+	}
+	return nil
+}
+
+func (d *Dashboard) userSetDisabled(disabled bool) func(context.Context, *ent.User, int) (bool, error) {
+	return func(ctx context.Context, u *ent.User, _ int) (bool, error) {
+		if disabled {
+			if err := notSelf(ctx, u.ID); err != nil {
+				return false, err
+			}
+		}
+		if u.Disabled == disabled {
+			return false, nil
+		}
+		_, err := d.svc.UpdateUser(ctx, u.ID, service.UpdateUserInput{Disabled: &disabled})
+		return true, err
+	}
+}
+
+func (d *Dashboard) userSessionEffect(ctx context.Context, ids []int) ([]string, error) {
+	n, err := d.client.UserSession.Query().Where(usersession.UserIDIn(ids...), access.SessionActiveAt(d.svc.Now())).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []string{components.Plural(n, "active session stops", "active sessions stop") + " working at once, in every app; the records stay."}, nil
+}
+
+func (d *Dashboard) userDeleteEffect(ctx context.Context, ids []int) ([]string, error) {
+	na, err := d.client.UserPackage.Query().Where(userpackage.UserIDIn(ids...)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := d.client.UserSession.Query().Where(usersession.UserIDIn(ids...)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		"With them go " + components.Plural(na, "user package", "user packages") + " and " +
+			components.Plural(ns, "session", "sessions") + " (their tokens stop working).",
+		"This cannot be undone.",
+	}, nil
+}
+
+func (d *Dashboard) userDetail(r *http.Request, p layout.Page, u *ent.User) (templ.Component, error) {
 	ctx := r.Context()
-	l := parseList(r, userListSpec)
-	q := d.client.User.Query()
-	if l.Q != "" {
-		q.Where(user.UsernameFoldContains(strings.ToLower(l.Q)))
-	}
-	if v := l.Filter("role"); v != "" {
-		q.Where(user.RoleEQ(user.Role(v)))
-	}
-	if v := l.Filter("disabled"); v != "" {
-		q.Where(user.Disabled(v == "true"))
-	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order user.OrderOption
-	switch l.Sort {
-	case "role":
-		order = user.ByRole(o)
-	case "disabled":
-		order = user.ByDisabled(o)
-	case "lastLogin":
-		order = user.ByLastLoginAt(o, sql.OrderNullsLast())
-	case "created":
-		order = user.ByCreatedAt(o)
-	default:
-		order = user.ByUsernameFold(o)
-	}
-	rows, err := q.Order(order, user.ByID(o)).Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, users.List(d.page(r, "Users", "users"), users.ListData{List: l, Rows: rows, Now: d.svc.Now()}))
-}
-
-// loadUser reads the user of the URL's {id}; false means 404 was answered.
-func (d *Dashboard) loadUser(w http.ResponseWriter, r *http.Request) (*ent.User, bool) {
-	id, ok := pathID(r)
-	if !ok {
-		d.notFound(w, r)
-		return nil, false
-	}
-	u, err := d.client.User.Get(r.Context(), id)
-	if err != nil {
-		d.failure(w, r, err)
-		return nil, false
-	}
-	return u, true
-}
-
-func (d *Dashboard) userDetail(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	u, ok := d.loadUser(w, r)
-	if !ok {
-		return
-	}
 	ups, err := u.QueryPackages().WithPackage().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).All(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
 	sq := u.QuerySessions()
 	nsess, err := sq.Clone().Count(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := sq.Order(usersession.ByCreatedAt(sql.OrderDesc()), usersession.ByID(sql.OrderDesc())).Limit(userSessionsShown).All(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
 	feats, err := d.svc.ActiveFeatures(ctx, u.ID)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
-	now := d.svc.Now()
-	d.render(w, r, http.StatusOK, users.Detail(d.page(r, u.Username, "users"), users.DetailData{
+	return users.Detail(p, users.DetailData{
 		User: u, Assignments: ups, Sessions: sess, MoreSess: nsess - len(sess), Features: feats,
-		Now: now, Return: returnOf(r), Here: here(r), Self: currentAdmin(ctx).ID == u.ID,
-	}))
-}
-
-func (d *Dashboard) userNew(w http.ResponseWriter, r *http.Request) {
-	f := users.Form{Role: string(user.RoleUSER), Errors: components.Errors{}, Return: returnOf(r)}
-	d.render(w, r, http.StatusOK, users.FormPage(d.page(r, "New user", "users"), f))
+		Now: d.svc.Now(), Return: returnOf(r), Here: here(r), Self: currentAdmin(ctx).ID == u.ID,
+	}), nil
 }
 
 // readUserForm decodes the user form and checks username and password with
 // the same functions CreateUser and UpdateUser apply, so that every field's
 // error shows at once.
-func readUserForm(r *http.Request, passwordRequired bool) (users.Form, string) {
+func readUserForm(r *http.Request, passwordRequired bool) users.Form {
 	fr := newFormReader(r)
 	f := users.Form{
 		Username: fr.str("username"),
+		Password: fr.str("password"),
 		Role:     fr.str("role"),
 		Disabled: fr.boolean("disabled"),
 		Errors:   fr.errs,
 		Return:   returnOf(r),
 	}
-	pw := fr.str("password")
 	if _, err := service.CheckUsername(f.Username); err != nil {
 		addError(f.Errors, err)
 	}
-	if pw != "" || passwordRequired {
-		if err := auth.CheckPassword("password", pw); err != nil {
+	if f.Password != "" || passwordRequired {
+		if err := auth.CheckPassword("password", f.Password); err != nil {
 			addError(f.Errors, err)
 		}
 	}
-	return f, pw
+	return f
 }
 
-func (d *Dashboard) userCreate(w http.ResponseWriter, r *http.Request) {
-	if !d.parseForm(w, r) {
-		return
-	}
-	f, pw := readUserForm(r, true)
-	status := http.StatusUnprocessableEntity
-	if !f.Errors.Any() {
-		in := service.CreateUserInput{Username: f.Username, Password: pw, Disabled: &f.Disabled}
-		if f.Role != "" {
-			role := user.Role(f.Role)
-			in.Role = &role
-		}
-		u, err := d.svc.CreateUser(r.Context(), in)
-		if err == nil {
-			d.redirect(w, r, components.WithReturn(users.Href(u.ID), f.Return), "User "+u.Username+" created.")
-			return
-		}
-		var ok bool
-		if status, ok = formErrors(r, err, f.Errors, userFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, users.FormPage(d.page(r, "New user", "users"), f))
-}
-
-func (d *Dashboard) userEdit(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.loadUser(w, r)
-	if !ok {
-		return
-	}
-	f := users.Form{
-		ID: u.ID, Current: u.Username, Username: u.Username, Role: string(u.Role), Disabled: u.Disabled,
-		Errors: components.Errors{}, Return: returnOf(r),
-	}
-	d.render(w, r, http.StatusOK, users.FormPage(d.page(r, "Edit user "+u.Username, "users"), f))
-}
-
-func (d *Dashboard) userUpdate(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.loadUser(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	f, pw := readUserForm(r, false)
-	f.ID, f.Current = u.ID, u.Username
-	status := http.StatusUnprocessableEntity
-	if !f.Errors.Any() {
-		in := service.UpdateUserInput{Username: &f.Username, Disabled: &f.Disabled}
-		if f.Role != "" {
-			role := user.Role(f.Role)
-			in.Role = &role
-		}
-		if pw != "" {
-			in.Password = &pw
-		}
-		saved, err := d.svc.UpdateUser(r.Context(), u.ID, in)
-		if err == nil && pw != "" {
-			err = d.keepSignedIn(r.Context(), u.ID)
-		}
-		if err == nil {
-			d.redirect(w, r, Or(f.Return, users.Href(u.ID)), "User "+saved.Username+" saved.")
-			return
-		}
-		if status, ok = formErrors(r, err, f.Errors, userFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, users.FormPage(d.page(r, "Edit user "+u.Username, "users"), f))
-}
-
-func (d *Dashboard) userDeleteData(r *http.Request, u *ent.User) (users.DeleteData, error) {
-	ctx := r.Context()
-	dd := users.DeleteData{User: u, Return: returnOf(r), Self: currentAdmin(ctx).ID == u.ID}
-	var err error
-	if dd.Assignments, err = u.QueryPackages().Count(ctx); err != nil {
-		return dd, err
-	}
-	if dd.Sessions, err = u.QuerySessions().Count(ctx); err != nil {
-		return dd, err
-	}
-	dd.Packages, err = u.QueryPackages().WithPackage().Order(userpackage.ByID()).Limit(20).All(ctx)
-	return dd, err
-}
-
-func (d *Dashboard) userDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.loadUser(w, r)
-	if !ok {
-		return
-	}
-	dd, err := d.userDeleteData(r, u)
+func (d *Dashboard) userDeleteInfo(ctx context.Context, u *ent.User) (deleteInfo, error) {
+	var info deleteInfo
+	na, err := u.QueryPackages().Count(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return info, err
 	}
-	d.render(w, r, http.StatusOK, users.Delete(d.page(r, "Delete user "+u.Username, "users"), dd))
+	ns, err := u.QuerySessions().Count(ctx)
+	if err != nil {
+		return info, err
+	}
+	ups, err := u.QueryPackages().WithPackage().Order(userpackage.ByID()).Limit(20).All(ctx)
+	if err != nil {
+		return info, err
+	}
+	names := make([]string, 0, len(ups))
+	for _, up := range ups {
+		if up.Edges.Package != nil {
+			names = append(names, up.Edges.Package.Name)
+		}
+	}
+	assigned := components.Plural(na, "user package", "user packages")
+	if len(names) > 0 {
+		assigned += ": " + strings.Join(names, ", ")
+		if na > len(names) {
+			assigned += ", …"
+		}
+	}
+	info.Effects = []string{
+		assigned,
+		components.Plural(ns, "session", "sessions") + " (their tokens stop working)",
+	}
+	info.Self = currentAdmin(ctx).ID == u.ID
+	return info, nil
 }
 
-func (d *Dashboard) userDelete(w http.ResponseWriter, r *http.Request) {
+// userRemoved signs the admin out after deleting their own account.
+func (d *Dashboard) userRemoved(w http.ResponseWriter, r *http.Request, u *ent.User) bool {
 	ctx := r.Context()
-	u, ok := d.loadUser(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
+	if currentAdmin(ctx).ID != u.ID {
+		return false
 	}
-	if _, err := d.svc.DeleteUser(ctx, u.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		dd, derr := d.userDeleteData(r, u)
-		if derr != nil {
-			d.failure(w, r, derr)
-			return
-		}
-		dd.Error = e.Message
-		d.render(w, r, statusOf(e), users.Delete(d.page(r, "Delete user "+u.Username, "users"), dd))
-		return
+	if err := d.signOut(ctx); err != nil {
+		d.serverError(w, r, err)
+		return true
 	}
-	if currentAdmin(ctx).ID == u.ID {
-		if err := d.signOut(ctx); err != nil {
-			d.serverError(w, r, err)
-			return
-		}
-		d.redirect(w, r, "/admin/login", "Your account "+u.Username+" was deleted.")
-		return
-	}
-	d.redirect(w, r, afterDelete(returnOf(r), users.Href(u.ID), users.Path), "User "+u.Username+" deleted.")
+	d.redirect(w, r, "/admin/login", "Your account "+u.Username+" was deleted.")
+	return true
 }
 
 // userRevokeSessionsConfirm asks before every session of a user stops
 // working.
 func (d *Dashboard) userRevokeSessionsConfirm(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.loadUser(w, r)
+	u, ok := d.users.load(w, r)
 	if !ok {
 		return
 	}
@@ -313,7 +339,7 @@ func (d *Dashboard) userRevokeSessionsConfirm(w http.ResponseWriter, r *http.Req
 }
 
 func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.loadUser(w, r)
+	u, ok := d.users.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
@@ -329,20 +355,17 @@ func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
 		"Revoked "+components.Plural(n, "active session", "active sessions")+" of "+u.Username+".")
 }
 
-// afterDelete is where to go once the record at self is gone: ret, unless
-// ret is one of the record's own pages; else the list.
-func afterDelete(ret, self, list string) string {
-	if ret == "" || ret == self || strings.HasPrefix(ret, self+"/") || strings.HasPrefix(ret, self+"?") {
-		return list
+// csvTime is a time in an export: RFC 3339, UTC.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return ret
+	return t.UTC().Format(time.RFC3339)
 }
 
-// addError records a client-safe error of a check beside its field.
-func addError(errs components.Errors, err error) {
-	if e, ok := apperr.As(err); ok {
-		errs.Add(e.Field, e.Message)
-		return
+func csvTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
 	}
-	errs.Add("", "the value could not be checked")
+	return csvTime(*t)
 }
