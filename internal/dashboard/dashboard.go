@@ -38,7 +38,7 @@ type Dashboard struct {
 	log      *slog.Logger
 	sessions *scs.SessionManager
 	assets   *assets
-	users *resource[*ent.User, users.Form]
+	users    *resource[*ent.User, users.Form]
 	// lastPrune (unix nanoseconds) limits how often sign-ins sweep expired
 	// cookie sessions.
 	lastPrune atomic.Int64
