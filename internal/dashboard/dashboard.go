@@ -93,14 +93,7 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/users/{id}/revoke-sessions", d.userRevokeSessionsConfirm)
 	admin("POST /admin/users/{id}/revoke-sessions", d.userRevokeSessions)
 
-	admin("GET /admin/features", d.featureList)
-	admin("GET /admin/features/new", d.featureNew)
-	admin("POST /admin/features/new", d.featureCreate)
-	admin("GET /admin/features/{id}", d.withHistory(events.SubjectFeature, d.featureDetail))
-	admin("GET /admin/features/{id}/edit", d.featureEdit)
-	admin("POST /admin/features/{id}/edit", d.featureUpdate)
-	admin("GET /admin/features/{id}/delete", d.featureDeleteConfirm)
-	admin("POST /admin/features/{id}/delete", d.featureDelete)
+	d.featureResource().mount(admin)
 
 	admin("GET /admin/packages", d.packageList)
 	admin("GET /admin/packages/new", d.packageNew)

@@ -3,29 +3,23 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
-	"gatehouse/internal/apperr"
+	"gatehouse/ent/predicate"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
 	"gatehouse/views/features"
+	"gatehouse/views/layout"
 )
-
-var featureListSpec = listSpec{
-	path:  features.Path,
-	sorts: []string{"key", "name", "kind", "contents", "created"},
-	sort:  "key",
-	dir:   "asc",
-	filters: map[string]func(string) bool{
-		"kind": isFeatureKind,
-	},
-}
-
-var featureFields = []string{"key", "name", "description", "kind"}
 
 func isFeatureKind(v string) bool { return feature.KindValidator(feature.Kind(v)) == nil }
 
@@ -72,65 +66,105 @@ func (d *Dashboard) featureIDOptions(ctx context.Context, first string) ([]compo
 	return out, nil
 }
 
-func (d *Dashboard) featureList(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	l := parseList(r, featureListSpec)
-	q := d.client.Feature.Query()
-	if l.Q != "" {
-		q.Where(feature.Or(
-			feature.KeyContainsFold(l.Q),
-			feature.NameContainsFold(l.Q),
-			feature.DescriptionContainsFold(l.Q),
-		))
+func (d *Dashboard) featureResource() *resource[*ent.Feature, features.Form] {
+	rs := &resource[*ent.Feature, features.Form]{
+		d: d, name: "feature", plural: "features", title: "Features",
+		path: features.Path, section: "features", subject: events.SubjectFeature,
+		table: entTable[*ent.Feature, *ent.FeatureQuery, predicate.Feature, feature.OrderOption](d.client.Feature.Query),
+		get:   d.client.Feature.Get,
+		id:    func(f *ent.Feature) int { return f.ID },
+		label: func(f *ent.Feature) string { return f.Key },
+
+		searchLabel: "Key, name or description",
+		search: func(q string) func(*sql.Selector) {
+			return feature.Or(feature.KeyContainsFold(q), feature.NameContainsFold(q), feature.DescriptionContainsFold(q))
+		},
+		filters: []filter{{name: "kind", title: "Kind", ok: isFeatureKind,
+			where:   func(v string) func(*sql.Selector) { return feature.KindEQ(feature.Kind(v)) },
+			options: staticOptions(kindOptions("Any kind"))}},
+		sorts: []sortCol[*ent.Feature]{
+			{key: "key", title: "Key", column: feature.FieldKey, value: func(f *ent.Feature) any { return f.Key }},
+			{key: "name", title: "Name", column: feature.FieldName, value: func(f *ent.Feature) any { return f.Name }},
+			{key: "kind", title: "Kind", column: feature.FieldKind, value: func(f *ent.Feature) any { return string(f.Kind) }},
+			{key: "created", title: "Created", column: feature.FieldCreatedAt, kind: kindTime, value: func(f *ent.Feature) any { return f.CreatedAt.UTC() }},
+		},
+		sort: "key",
+		columns: []column[*ent.Feature]{
+			{title: "Key", sort: "key",
+				cell: func(f *ent.Feature, _ int) templ.Component { return components.Text(f.Key) },
+				csv:  func(f *ent.Feature, _ int) string { return f.Key }},
+			{title: "Name", sort: "name",
+				cell: func(f *ent.Feature, _ int) templ.Component { return components.Text(f.Name) },
+				csv:  func(f *ent.Feature, _ int) string { return f.Name }},
+			{title: "Kind", sort: "kind",
+				cell: func(f *ent.Feature, _ int) templ.Component { return features.KindBadge(string(f.Kind)) },
+				csv:  func(f *ent.Feature, _ int) string { return string(f.Kind) }},
+			{title: "Packages",
+				cell: func(_ *ent.Feature, n int) templ.Component { return components.Number(n) },
+				csv:  func(_ *ent.Feature, n int) string { return strconv.Itoa(n) }},
+			{title: "Created", sort: "created",
+				cell: func(f *ent.Feature, _ int) templ.Component { return components.When(f.CreatedAt) },
+				csv:  func(f *ent.Feature, _ int) string { return csvTime(f.CreatedAt) }},
+		},
+		count:    d.featureUses,
+		newLabel: "New feature",
+		detail:   d.featureDetail,
+		remove: func(ctx context.Context, f *ent.Feature) error {
+			_, err := d.svc.DeleteFeature(ctx, f.ID)
+			return err
+		},
+		removeInfo: func(ctx context.Context, f *ent.Feature) (deleteInfo, error) {
+			n, err := f.QueryContents().Count(ctx)
+			info := deleteInfo{Effects: []string{"Client apps asking for it are told it is unknown."}}
+			if n > 0 {
+				info.Blocked = components.Plural(n, "package content grants", "package contents grant") + " this feature, so it cannot be deleted."
+				info.FixHref, info.FixLabel = "/admin/package-contents?feature="+url.QueryEscape(f.Key), "Remove those contents first."
+			}
+			return info, err
+		},
 	}
-	if v := l.Filter("kind"); v != "" {
-		q.Where(feature.KindEQ(feature.Kind(v)))
+	rs.bulk = []bulkAction[*ent.Feature]{{key: "delete", label: "Delete", done: "deleted", danger: true,
+		apply: func(ctx context.Context, f *ent.Feature, _ int) (bool, error) {
+			_, err := d.svc.DeleteFeature(ctx, f.ID)
+			return true, err
+		},
+		effect: fixedEffect("A feature that a package content still grants cannot be deleted: then nothing is."),
+	}}
+	f := &rs.form
+	f.fields = []string{"key", "name", "description", "kind"}
+	f.blank = func(r *http.Request) (features.Form, error) {
+		return features.Form{Kind: string(feature.KindSWITCH), Kinds: kindOptions("Choose a kind…"), Errors: components.Errors{}, Return: returnOf(r)}, nil
 	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	f.edit = func(r *http.Request, ft *ent.Feature) (features.Form, error) { return editFeatureForm(r, ft), nil }
+	f.read = func(r *http.Request, old **ent.Feature) (features.Form, components.Errors, error) {
+		fr := newFormReader(r)
+		if old != nil {
+			// Key and kind stay the stored ones whatever was posted.
+			ff := editFeatureForm(r, *old)
+			ff.Name, ff.Description, ff.Errors = fr.str("name"), fr.str("description"), fr.errs
+			return ff, ff.Errors, nil
+		}
+		ff := features.Form{
+			Key: fr.str("key"), Name: fr.str("name"), Description: fr.str("description"), Kind: fr.str("kind"),
+			Kinds: kindOptions("Choose a kind…"), Errors: fr.errs, Return: returnOf(r),
+		}
+		return ff, ff.Errors, nil
 	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order feature.OrderOption
-	switch l.Sort {
-	case "name":
-		order = feature.ByName(o)
-	case "kind":
-		order = feature.ByKind(o)
-	case "contents":
-		order = feature.ByContentsCount(o)
-	case "created":
-		order = feature.ByCreatedAt(o)
-	default:
-		order = feature.ByKey(o)
+	f.create = func(ctx context.Context, ff features.Form) (*ent.Feature, error) {
+		return d.svc.CreateFeature(ctx, service.CreateFeatureInput{
+			Key: ff.Key, Name: ff.Name, Description: &ff.Description, Kind: feature.Kind(ff.Kind),
+		})
 	}
-	rows, err := q.Order(order, feature.ByID(o)).Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	f.update = func(ctx context.Context, ft *ent.Feature, ff features.Form) (*ent.Feature, error) {
+		return d.svc.UpdateFeature(ctx, ft.ID, service.UpdateFeatureInput{Name: &ff.Name, Description: &ff.Description})
 	}
-	uses, err := d.featureUses(ctx, rows)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, features.List(d.page(r, "Features", "features"), features.ListData{
-		List: l, Rows: rows, Uses: uses, Kinds: kindOptions("Any kind"),
-	}))
+	f.view = features.FormPage
+	return rs
 }
 
 // featureUses counts the package contents that grant each feature shown.
-func (d *Dashboard) featureUses(ctx context.Context, rows []*ent.Feature) (map[int]int, error) {
+func (d *Dashboard) featureUses(ctx context.Context, ids []int) (map[int]int, error) {
 	out := map[int]int{}
-	if len(rows) == 0 {
-		return out, nil
-	}
-	ids := make([]int, len(rows))
-	for i, f := range rows {
-		ids[i] = f.ID
-	}
 	var counts []struct {
 		FeatureID int `json:"feature_id"`
 		Count     int `json:"count"`
@@ -146,67 +180,16 @@ func (d *Dashboard) featureUses(ctx context.Context, rows []*ent.Feature) (map[i
 	return out, err
 }
 
-func (d *Dashboard) loadFeature(w http.ResponseWriter, r *http.Request) (*ent.Feature, bool) {
-	id, ok := pathID(r)
-	if !ok {
-		d.notFound(w, r)
-		return nil, false
-	}
-	f, err := d.client.Feature.Get(r.Context(), id)
-	if err != nil {
-		d.failure(w, r, err)
-		return nil, false
-	}
-	return f, true
-}
-
-func (d *Dashboard) featureDetail(w http.ResponseWriter, r *http.Request) {
-	f, ok := d.loadFeature(w, r)
-	if !ok {
-		return
-	}
+func (d *Dashboard) featureDetail(r *http.Request, p layout.Page, f *ent.Feature) (templ.Component, error) {
 	// From the contents themselves: an edge query is DISTINCT, which
 	// PostgreSQL refuses to order by a joined column.
 	cs, err := d.client.PackageContent.Query().Where(packagecontent.FeatureID(f.ID)).WithPackage().
 		Order(packagecontent.ByPackageField(pkg.FieldName), packagecontent.ByID()).
 		Limit(maxChoices).All(r.Context())
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
-	d.render(w, r, http.StatusOK, features.Detail(d.page(r, f.Name, "features"), features.DetailData{
-		Feature: f, Contents: cs, Return: returnOf(r), Here: here(r),
-	}))
-}
-
-func (d *Dashboard) featureNew(w http.ResponseWriter, r *http.Request) {
-	f := features.Form{Kind: string(feature.KindSWITCH), Kinds: kindOptions("Choose a kind…"), Errors: components.Errors{}, Return: returnOf(r)}
-	d.render(w, r, http.StatusOK, features.FormPage(d.page(r, "New feature", "features"), f))
-}
-
-func (d *Dashboard) featureCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if !d.parseForm(w, r) {
-		return
-	}
-	fr := newFormReader(r)
-	f := features.Form{
-		Key: fr.str("key"), Name: fr.str("name"), Description: fr.str("description"), Kind: fr.str("kind"),
-		Kinds: kindOptions("Choose a kind…"), Errors: fr.errs, Return: returnOf(r),
-	}
-	saved, err := d.svc.CreateFeature(ctx, service.CreateFeatureInput{
-		Key: f.Key, Name: f.Name, Description: &f.Description, Kind: feature.Kind(f.Kind),
-	})
-	if err == nil {
-		d.redirect(w, r, components.WithReturn(features.Href(saved.ID), f.Return), "Feature "+saved.Key+" created.")
-		return
-	}
-	status, ok := formErrors(r, err, f.Errors, featureFields...)
-	if !ok {
-		d.serverError(w, r, err)
-		return
-	}
-	d.render(w, r, status, features.FormPage(d.page(r, "New feature", "features"), f))
+	return features.Detail(p, features.DetailData{Feature: f, Contents: cs, Return: returnOf(r), Here: here(r)}), nil
 }
 
 // editFeatureForm is the form of an existing feature: key and kind are the
@@ -216,75 +199,4 @@ func editFeatureForm(r *http.Request, ft *ent.Feature) features.Form {
 		ID: ft.ID, Current: ft.Key, Key: ft.Key, Kind: string(ft.Kind),
 		Name: ft.Name, Description: ft.Description, Errors: components.Errors{}, Return: returnOf(r),
 	}
-}
-
-func (d *Dashboard) featureEdit(w http.ResponseWriter, r *http.Request) {
-	ft, ok := d.loadFeature(w, r)
-	if !ok {
-		return
-	}
-	d.render(w, r, http.StatusOK, features.FormPage(d.page(r, "Edit feature "+ft.Key, "features"), editFeatureForm(r, ft)))
-}
-
-func (d *Dashboard) featureUpdate(w http.ResponseWriter, r *http.Request) {
-	ft, ok := d.loadFeature(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	fr := newFormReader(r)
-	f := editFeatureForm(r, ft)
-	f.Name, f.Description, f.Errors = fr.str("name"), fr.str("description"), fr.errs
-	saved, err := d.svc.UpdateFeature(r.Context(), ft.ID, service.UpdateFeatureInput{Name: &f.Name, Description: &f.Description})
-	if err == nil {
-		d.redirect(w, r, Or(f.Return, features.Href(ft.ID)), "Feature "+saved.Key+" saved.")
-		return
-	}
-	status, ok := formErrors(r, err, f.Errors, featureFields...)
-	if !ok {
-		d.serverError(w, r, err)
-		return
-	}
-	d.render(w, r, status, features.FormPage(d.page(r, "Edit feature "+ft.Key, "features"), f))
-}
-
-func (d *Dashboard) featureDeleteData(r *http.Request, f *ent.Feature) (features.DeleteData, error) {
-	n, err := f.QueryContents().Count(r.Context())
-	return features.DeleteData{Feature: f, Used: n, Return: returnOf(r)}, err
-}
-
-func (d *Dashboard) featureDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	f, ok := d.loadFeature(w, r)
-	if !ok {
-		return
-	}
-	dd, err := d.featureDeleteData(r, f)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, features.Delete(d.page(r, "Delete feature "+f.Key, "features"), dd))
-}
-
-func (d *Dashboard) featureDelete(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	f, ok := d.loadFeature(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	if _, err := d.svc.DeleteFeature(ctx, f.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		dd, derr := d.featureDeleteData(r, f)
-		if derr != nil {
-			d.failure(w, r, derr)
-			return
-		}
-		dd.Error = e.Message
-		d.render(w, r, statusOf(e), features.Delete(d.page(r, "Delete feature "+f.Key, "features"), dd))
-		return
-	}
-	d.redirect(w, r, afterDelete(returnOf(r), features.Href(f.ID), features.Path), "Feature "+f.Key+" deleted.")
 }

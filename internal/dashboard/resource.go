@@ -358,7 +358,7 @@ func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T,
 	ctx := r.Context()
 	here := here(r)
 	v := pages.ListView{
-		Title: rs.title, Plural: rs.plural, List: l, Capped: capped,
+		Title: rs.title, Name: rs.name, Plural: rs.plural, List: l, Capped: capped,
 		SearchLabel: rs.searchLabel, Prev: links.Prev, Next: links.Next, First: links.First,
 		Export: listURL(rs.path+".csv", l.Query()),
 		Here:   here,

@@ -10,8 +10,8 @@ import (
 // (List), the page of rows, the links to its neighbours, the bulk actions
 // and the CSV export.
 type ListView struct {
-	Title, Plural string
-	List          components.List
+	Title, Name, Plural string
+	List                components.List
 	// Capped is true when more rows match than were counted
 	// (List.Total is then the count's limit).
 	Capped      bool

@@ -29,7 +29,7 @@ func countText(v ListView) string {
 		return "More than " + strconv.Itoa(v.List.Total) + " " + v.Plural
 	}
 	if v.List.Total == 1 {
-		return "1 of the " + v.Plural
+		return "1 " + v.Name
 	}
 	return strconv.Itoa(v.List.Total) + " " + v.Plural
 }
