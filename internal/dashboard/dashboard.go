@@ -95,14 +95,7 @@ func (d *Dashboard) routes() http.Handler {
 
 	d.featureResource().mount(admin)
 
-	admin("GET /admin/packages", d.packageList)
-	admin("GET /admin/packages/new", d.packageNew)
-	admin("POST /admin/packages/new", d.packageCreate)
-	admin("GET /admin/packages/{id}", d.withHistory(events.SubjectPackage, d.packageDetail))
-	admin("GET /admin/packages/{id}/edit", d.packageEdit)
-	admin("POST /admin/packages/{id}/edit", d.packageUpdate)
-	admin("GET /admin/packages/{id}/delete", d.packageDeleteConfirm)
-	admin("POST /admin/packages/{id}/delete", d.packageDelete)
+	d.packageResource().mount(admin)
 
 	admin("GET /admin/package-contents", d.contentList)
 	admin("GET /admin/package-contents/new", d.contentNew)

@@ -9,30 +9,22 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
+	"gatehouse/ent/predicate"
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/layout"
 	"gatehouse/views/packages"
 )
-
-var packageListSpec = listSpec{
-	path:  packages.Path,
-	sorts: []string{"name", "days", "graceDays", "contents", "created"},
-	sort:  "name",
-	dir:   "asc",
-	filters: map[string]func(string) bool{
-		"feature": isFeatureKey,
-	},
-}
-
-var packageFields = []string{"name", "detail", "days", "graceDays", "trial", "contents"}
 
 // packageAssignmentsShown is how many assignments a package's page lists.
 const packageAssignmentsShown = 50
@@ -41,70 +33,177 @@ const packageAssignmentsShown = 50
 // features by key).
 func isFeatureKey(v string) bool { return feature.KeyValidator(v) == nil }
 
-func (d *Dashboard) packageList(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	l := parseList(r, packageListSpec)
-	q := d.client.Pkg.Query()
-	if l.Q != "" {
-		q.Where(pkg.Or(pkg.NameContainsFold(l.Q), pkg.DetailContainsFold(l.Q)))
+// packageForm is the package form with what it decoded for the service.
+type packageForm struct {
+	packages.Form
+	days     int
+	grace    *int
+	trial    *bool
+	contents []*service.PackageContentInput
+	rows     []int // rows[k] is the form row of contents[k]
+}
+
+func (d *Dashboard) packageResource() *resource[*ent.Pkg, packageForm] {
+	rs := &resource[*ent.Pkg, packageForm]{
+		d: d, name: "package", plural: "packages", title: "Packages",
+		path: packages.Path, section: "packages", subject: events.SubjectPackage,
+		table: entTable[*ent.Pkg, *ent.PkgQuery, predicate.Pkg, pkg.OrderOption](func() *ent.PkgQuery {
+			return d.client.Pkg.Query().WithContents(func(cq *ent.PackageContentQuery) {
+				cq.WithFeature().Order(packagecontent.ByFeatureField(feature.FieldKey), packagecontent.ByID())
+			})
+		}),
+		get: func(ctx context.Context, id int) (*ent.Pkg, error) {
+			return d.client.Pkg.Query().Where(pkg.ID(id)).
+				WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature().Order(packagecontent.ByID()) }).
+				Only(ctx)
+		},
+		id:    func(p *ent.Pkg) int { return p.ID },
+		label: func(p *ent.Pkg) string { return p.Name },
+
+		searchLabel: "Name or detail",
+		search: func(q string) func(*sql.Selector) {
+			return pkg.Or(pkg.NameContainsFold(q), pkg.DetailContainsFold(q))
+		},
+		filters: []filter{{name: "feature", title: "Grants feature", ok: isFeatureKey,
+			where: func(v string) func(*sql.Selector) {
+				return pkg.HasContentsWith(packagecontent.HasFeatureWith(feature.Key(v)))
+			},
+			options: func(ctx context.Context) ([]components.Option, error) {
+				opts, _, err := d.featureOptions(ctx, "Any feature")
+				return opts, err
+			}}},
+		sorts: []sortCol[*ent.Pkg]{
+			{key: "name", title: "Name", column: pkg.FieldName, value: func(p *ent.Pkg) any { return p.Name }},
+			{key: "days", title: "Days", column: pkg.FieldDays, kind: kindInt, value: func(p *ent.Pkg) any { return p.Days }},
+			{key: "graceDays", title: "Grace days", column: pkg.FieldGraceDays, kind: kindInt, value: func(p *ent.Pkg) any { return p.GraceDays }},
+			{key: "created", title: "Created", column: pkg.FieldCreatedAt, kind: kindTime, value: func(p *ent.Pkg) any { return p.CreatedAt.UTC() }},
+		},
+		sort: "name",
+		columns: []column[*ent.Pkg]{
+			{title: "Name", sort: "name",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return packages.NameCell(p) },
+				csv:  func(p *ent.Pkg, _ int) string { return p.Name }},
+			{title: "Detail", csv: func(p *ent.Pkg, _ int) string { return p.Detail }},
+			{title: "Days", sort: "days",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return components.Number(p.Days) },
+				csv:  func(p *ent.Pkg, _ int) string { return strconv.Itoa(p.Days) }},
+			{title: "Grace days", sort: "graceDays",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return components.Number(p.GraceDays) },
+				csv:  func(p *ent.Pkg, _ int) string { return strconv.Itoa(p.GraceDays) }},
+			{title: "Trial",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return packages.TrialCell(p) },
+				csv:  func(p *ent.Pkg, _ int) string { return strconv.FormatBool(p.Trial) }},
+			{title: "Contents",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return packages.ContentsCell(p) },
+				csv: func(p *ent.Pkg, _ int) string {
+					labels := make([]string, 0, len(p.Edges.Contents))
+					for _, c := range p.Edges.Contents {
+						labels = append(labels, packages.ContentLabel(c))
+					}
+					return strings.Join(labels, "; ")
+				}},
+			{title: "Active holders",
+				cell: func(_ *ent.Pkg, n int) templ.Component { return components.Number(n) },
+				csv:  func(_ *ent.Pkg, n int) string { return strconv.Itoa(n) }},
+			{title: "Created", sort: "created",
+				cell: func(p *ent.Pkg, _ int) templ.Component { return components.When(p.CreatedAt) },
+				csv:  func(p *ent.Pkg, _ int) string { return csvTime(p.CreatedAt) }},
+		},
+		count: d.activeHolders,
+		savedText: func(p *ent.Pkg, pf packageForm, created bool) string {
+			if created {
+				return "Package " + p.Name + " created with " + components.Plural(len(pf.contents), "content", "contents") + "."
+			}
+			return "Package " + p.Name + " saved."
+		},
+		newLabel: "New package",
+		detail:   d.packageDetail,
+		remove: func(ctx context.Context, p *ent.Pkg) error {
+			_, err := d.svc.DeletePackage(ctx, p.ID)
+			return err
+		},
+		removeInfo: func(ctx context.Context, p *ent.Pkg) (deleteInfo, error) {
+			n, err := p.QueryUserPackages().Count(ctx)
+			info := deleteInfo{Effects: []string{components.Plural(len(p.Edges.Contents), "content", "contents") + contentNames(p)}}
+			if n > 0 {
+				info.Blocked = "This package is assigned " + components.Plural(n, "time", "times") + ", so it cannot be deleted."
+				info.FixHref, info.FixLabel = "/admin/user-packages?packageID="+strconv.Itoa(p.ID), "Delete those user packages first."
+			}
+			return info, err
+		},
 	}
-	if v := l.Filter("feature"); v != "" {
-		q.Where(pkg.HasContentsWith(packagecontent.HasFeatureWith(feature.Key(v))))
+	rs.bulk = []bulkAction[*ent.Pkg]{{key: "delete", label: "Delete", done: "deleted", danger: true,
+		apply: func(ctx context.Context, p *ent.Pkg, _ int) (bool, error) {
+			_, err := d.svc.DeletePackage(ctx, p.ID)
+			return true, err
+		},
+		effect: fixedEffect("Their package contents go with them.", "A package still assigned to a user cannot be deleted: then nothing is."),
+	}}
+	f := &rs.form
+	f.fields = []string{"name", "detail", "days", "graceDays", "trial", "contents"}
+	f.blank = func(r *http.Request) (packageForm, error) {
+		pf, err := d.newPackageForm(r.Context())
+		pf.Return = returnOf(r)
+		pf.GraceDays = "0"
+		// Two empty rows: most packages grant something.
+		pf.Contents = []packages.ContentRow{{}, {}}
+		return packageForm{Form: pf}, err
 	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	f.edit = func(r *http.Request, p *ent.Pkg) (packageForm, error) {
+		pf, err := d.newPackageForm(r.Context())
+		pf.ID, pf.Current, pf.Return = p.ID, p.Name, returnOf(r)
+		pf.Name, pf.Detail, pf.Days = p.Name, p.Detail, strconv.Itoa(p.Days)
+		pf.GraceDays, pf.Trial = strconv.Itoa(p.GraceDays), p.Trial
+		for _, c := range p.Edges.Contents {
+			row := packages.ContentRow{Name: c.Name}
+			if c.Edges.Feature != nil {
+				row.FeatureKey = c.Edges.Feature.Key
+			}
+			if c.Limit != nil {
+				row.Limit = strconv.Itoa(*c.Limit)
+			}
+			pf.Contents = append(pf.Contents, row)
+		}
+		return packageForm{Form: pf}, err
 	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order pkg.OrderOption
-	switch l.Sort {
-	case "days":
-		order = pkg.ByDays(o)
-	case "graceDays":
-		order = pkg.ByGraceDays(o)
-	case "contents":
-		order = pkg.ByContentsCount(o)
-	case "created":
-		order = pkg.ByCreatedAt(o)
-	default:
-		order = pkg.ByName(o)
+	f.again = func(r *http.Request, pf *packageForm) bool { return rowAction(r, &pf.Form) }
+	f.read = func(r *http.Request, old **ent.Pkg) (packageForm, components.Errors, error) {
+		pf, fr, err := d.readPackageForm(r)
+		out := packageForm{Form: pf}
+		if err != nil {
+			return out, nil, err
+		}
+		if old != nil {
+			out.ID, out.Current = (*old).ID, (*old).Name
+		}
+		if a := r.PostForm.Get("action"); a == "add-row" || strings.HasPrefix(a, "remove-") {
+			return out, out.Errors, nil // see again
+		}
+		days, _ := fr.integer("days")
+		out.days = days
+		out.grace, out.trial = readPackageTerms(fr)
+		out.contents, out.rows = contentsInput(out.Form, fr)
+		return out, out.Errors, nil
 	}
-	rows, err := q.Order(order, pkg.ByID(o)).
-		WithContents(func(cq *ent.PackageContentQuery) {
-			cq.WithFeature().Order(packagecontent.ByFeatureField(feature.FieldKey), packagecontent.ByID())
-		}).
-		Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	f.create = func(ctx context.Context, pf packageForm) (*ent.Pkg, error) {
+		p, err := d.svc.CreatePackage(ctx, service.CreatePackageInput{
+			Name: pf.Name, Detail: &pf.Detail, Days: pf.days, GraceDays: pf.grace, Trial: pf.trial, Contents: pf.contents,
+		})
+		return p, renumber(err, pf.rows)
 	}
-	active, err := d.activeHolders(r, rows)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	f.update = func(ctx context.Context, p *ent.Pkg, pf packageForm) (*ent.Pkg, error) {
+		saved, err := d.svc.UpdatePackage(ctx, p.ID, service.UpdatePackageInput{
+			Name: &pf.Name, Detail: &pf.Detail, Days: &pf.days, GraceDays: pf.grace, Trial: pf.trial, Contents: pf.contents,
+		})
+		return saved, renumber(err, pf.rows)
 	}
-	feats, _, err := d.featureOptions(ctx, "Any feature")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, packages.List(d.page(r, "Packages", "packages"), packages.ListData{
-		List: l, Rows: rows, Active: active, Features: feats,
-	}))
+	f.view = func(p layout.Page, pf packageForm) templ.Component { return packages.FormPage(p, pf.Form) }
+	return rs
 }
 
 // activeHolders counts the active assignments of each package shown.
-func (d *Dashboard) activeHolders(r *http.Request, rows []*ent.Pkg) (map[int]int, error) {
+func (d *Dashboard) activeHolders(ctx context.Context, ids []int) (map[int]int, error) {
 	out := map[int]int{}
-	if len(rows) == 0 {
-		return out, nil
-	}
-	ids := make([]int, len(rows))
-	for i, p := range rows {
-		ids[i] = p.ID
-	}
 	var counts []struct {
 		PackageID int `json:"package_id"`
 		Count     int `json:"count"`
@@ -113,50 +212,27 @@ func (d *Dashboard) activeHolders(r *http.Request, rows []*ent.Pkg) (map[int]int
 		Where(userpackage.PackageIDIn(ids...), access.ActiveAt(d.svc.Now())).
 		GroupBy(userpackage.FieldPackageID).
 		Aggregate(ent.Count()).
-		Scan(r.Context(), &counts)
+		Scan(ctx, &counts)
 	for _, c := range counts {
 		out[c.PackageID] = c.Count
 	}
 	return out, err
 }
 
-// loadPackage reads the package of the URL's {id} with its contents.
-func (d *Dashboard) loadPackage(w http.ResponseWriter, r *http.Request) (*ent.Pkg, bool) {
-	id, ok := pathID(r)
-	if !ok {
-		d.notFound(w, r)
-		return nil, false
-	}
-	p, err := d.client.Pkg.Query().Where(pkg.ID(id)).
-		WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature().Order(packagecontent.ByID()) }).
-		Only(r.Context())
-	if err != nil {
-		d.failure(w, r, err)
-		return nil, false
-	}
-	return p, true
-}
-
-func (d *Dashboard) packageDetail(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) packageDetail(r *http.Request, pg layout.Page, p *ent.Pkg) (templ.Component, error) {
 	ctx := r.Context()
-	p, ok := d.loadPackage(w, r)
-	if !ok {
-		return
-	}
 	aq := p.QueryUserPackages()
 	n, err := aq.Clone().Count(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
 	ups, err := aq.WithUser().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).Limit(packageAssignmentsShown).All(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
-	d.render(w, r, http.StatusOK, packages.Detail(d.page(r, p.Name, "packages"), packages.DetailData{
+	return packages.Detail(pg, packages.DetailData{
 		Pkg: p, Assignments: ups, MoreAssign: n - len(ups), Now: d.svc.Now(), Return: returnOf(r), Here: here(r),
-	}))
+	}), nil
 }
 
 // newPackageForm is an empty package form with the catalogue to choose
@@ -164,45 +240,6 @@ func (d *Dashboard) packageDetail(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) newPackageForm(ctx context.Context) (packages.Form, error) {
 	feats, _, err := d.featureOptions(ctx, "Choose a feature…")
 	return packages.Form{Features: feats, MaxRows: service.MaxContents, Errors: components.Errors{}}, err
-}
-
-func (d *Dashboard) packageNew(w http.ResponseWriter, r *http.Request) {
-	f, err := d.newPackageForm(r.Context())
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	f.Return = returnOf(r)
-	f.GraceDays = "0"
-	// Two empty rows: most packages grant something.
-	f.Contents = []packages.ContentRow{{}, {}}
-	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "New package", "packages"), f))
-}
-
-func (d *Dashboard) packageEdit(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.loadPackage(w, r)
-	if !ok {
-		return
-	}
-	f, err := d.newPackageForm(r.Context())
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	f.ID, f.Current, f.Return = p.ID, p.Name, returnOf(r)
-	f.Name, f.Detail, f.Days = p.Name, p.Detail, strconv.Itoa(p.Days)
-	f.GraceDays, f.Trial = strconv.Itoa(p.GraceDays), p.Trial
-	for _, c := range p.Edges.Contents {
-		row := packages.ContentRow{Name: c.Name}
-		if c.Edges.Feature != nil {
-			row.FeatureKey = c.Edges.Feature.Key
-		}
-		if c.Limit != nil {
-			row.Limit = strconv.Itoa(*c.Limit)
-		}
-		f.Contents = append(f.Contents, row)
-	}
-	d.render(w, r, http.StatusOK, packages.FormPage(d.page(r, "Edit package "+p.Name, "packages"), f))
 }
 
 // maxRowIndex bounds the row numbers read from a posted package form.
@@ -323,116 +360,14 @@ func renumber(err error, rows []int) error {
 	return &c
 }
 
-func (d *Dashboard) packageCreate(w http.ResponseWriter, r *http.Request) {
-	if !d.parseForm(w, r) {
-		return
+// contentNames lists a package's contents after a colon ("" for none).
+func contentNames(p *ent.Pkg) string {
+	if len(p.Edges.Contents) == 0 {
+		return ""
 	}
-	f, fr, err := d.readPackageForm(r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
+	names := make([]string, len(p.Edges.Contents))
+	for i, c := range p.Edges.Contents {
+		names[i] = c.Name
 	}
-	page := d.page(r, "New package", "packages")
-	if rowAction(r, &f) {
-		d.render(w, r, http.StatusOK, packages.FormPage(page, f))
-		return
-	}
-	days, daysOK := fr.integer("days")
-	grace, trial := readPackageTerms(fr)
-	status := http.StatusUnprocessableEntity
-	contents, rows := contentsInput(f, fr)
-	if daysOK && !fr.errs.Any() {
-		p, err := d.svc.CreatePackage(r.Context(), service.CreatePackageInput{
-			Name: f.Name, Detail: &f.Detail, Days: days, GraceDays: grace, Trial: trial, Contents: contents,
-		})
-		if err == nil {
-			d.redirect(w, r, components.WithReturn(packages.Href(p.ID), f.Return),
-				"Package "+p.Name+" created with "+components.Plural(len(contents), "content", "contents")+".")
-			return
-		}
-		var ok bool
-		if status, ok = formErrors(r, renumber(err, rows), f.Errors, packageFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, packages.FormPage(page, f))
-}
-
-func (d *Dashboard) packageUpdate(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.loadPackage(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	f, fr, err := d.readPackageForm(r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	f.ID, f.Current = p.ID, p.Name
-	page := d.page(r, "Edit package "+p.Name, "packages")
-	if rowAction(r, &f) {
-		d.render(w, r, http.StatusOK, packages.FormPage(page, f))
-		return
-	}
-	days, daysOK := fr.integer("days")
-	grace, trial := readPackageTerms(fr)
-	status := http.StatusUnprocessableEntity
-	contents, rows := contentsInput(f, fr)
-	if daysOK && !fr.errs.Any() {
-		saved, err := d.svc.UpdatePackage(r.Context(), p.ID, service.UpdatePackageInput{
-			Name: &f.Name, Detail: &f.Detail, Days: &days, GraceDays: grace, Trial: trial, Contents: contents,
-		})
-		if err == nil {
-			d.redirect(w, r, Or(f.Return, packages.Href(p.ID)), "Package "+saved.Name+" saved.")
-			return
-		}
-		if status, ok = formErrors(r, renumber(err, rows), f.Errors, packageFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, packages.FormPage(page, f))
-}
-
-func (d *Dashboard) packageDeleteData(r *http.Request, p *ent.Pkg) (packages.DeleteData, error) {
-	n, err := p.QueryUserPackages().Count(r.Context())
-	return packages.DeleteData{Pkg: p, Assigned: n, Return: returnOf(r)}, err
-}
-
-func (d *Dashboard) packageDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.loadPackage(w, r)
-	if !ok {
-		return
-	}
-	dd, err := d.packageDeleteData(r, p)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, packages.Delete(d.page(r, "Delete package "+p.Name, "packages"), dd))
-}
-
-func (d *Dashboard) packageDelete(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p, ok := d.loadPackage(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	if _, err := d.svc.DeletePackage(ctx, p.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		dd, derr := d.packageDeleteData(r, p)
-		if derr != nil {
-			d.failure(w, r, derr)
-			return
-		}
-		dd.Error = e.Message
-		d.render(w, r, statusOf(e), packages.Delete(d.page(r, "Delete package "+p.Name, "packages"), dd))
-		return
-	}
-	d.redirect(w, r, afterDelete(returnOf(r), packages.Href(p.ID), packages.Path), "Package "+p.Name+" deleted.")
+	return ": " + strings.Join(names, ", ")
 }

@@ -83,8 +83,9 @@ type filter struct {
 type column[T any] struct {
 	title string
 	sort  string // the sort key, "" when the column does not sort
-	// cell shows the row's value; count is the resource's count of the
-	// row (see resource.count), 0 without one.
+	// cell shows the row's value (nil: the column is only exported);
+	// count is the resource's count of the row (see resource.count), 0
+	// without one.
 	cell func(row T, count int) templ.Component
 	// csv is the value in the export ("" for none: the column is left
 	// out of it).
@@ -174,7 +175,13 @@ type resource[T any, F any] struct {
 		view func(p layout.Page, f F) templ.Component
 		// ready prepares a form shown again after an error (options).
 		ready func(r *http.Request, f *F) error
+		// again, when set, reports that the post only changes the form
+		// (adds a row, say): it is shown again, unsaved.
+		again func(r *http.Request, f *F) bool
 	}
+
+	// savedText, when set, is the flash after a row was saved.
+	savedText func(row T, f F, created bool) string
 
 	// Deleting.
 	remove     func(ctx context.Context, row T) error
@@ -381,7 +388,9 @@ func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T,
 		v.Sorts = append(v.Sorts, components.Option{Value: s.key, Label: s.title})
 	}
 	for _, c := range rs.columns {
-		v.Columns = append(v.Columns, pages.ListColumn{Title: c.title, Sort: c.sort})
+		if c.cell != nil {
+			v.Columns = append(v.Columns, pages.ListColumn{Title: c.title, Sort: c.sort})
+		}
 	}
 	for _, b := range rs.bulk {
 		v.Bulk = append(v.Bulk, components.Option{Value: b.key, Label: b.label})
@@ -398,7 +407,9 @@ func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T,
 		id := rs.id(row)
 		pr := pages.ListRow{ID: id, Label: rs.label(row), Href: components.WithReturn(rs.href(id), here)}
 		for _, c := range rs.columns {
-			pr.Cells = append(pr.Cells, c.cell(row, counts[id]))
+			if c.cell != nil {
+				pr.Cells = append(pr.Cells, c.cell(row, counts[id]))
+			}
 		}
 		if rs.form.edit != nil {
 			pr.EditHref = components.WithReturn(rs.href(id)+"/edit", here)
@@ -489,6 +500,10 @@ func (rs *resource[T, F]) save(w http.ResponseWriter, r *http.Request, old *T) {
 		rs.d.failure(w, r, err)
 		return
 	}
+	if rs.form.again != nil && rs.form.again(r, &f) {
+		rs.d.render(w, r, http.StatusOK, rs.form.view(rs.d.page(r, title, rs.section), f))
+		return
+	}
 	status := http.StatusUnprocessableEntity
 	if !errs.Any() {
 		var saved T
@@ -505,7 +520,11 @@ func (rs *resource[T, F]) save(w http.ResponseWriter, r *http.Request, old *T) {
 				verb = " created."
 				to = components.WithReturn(rs.href(rs.id(saved)), ret)
 			}
-			rs.d.redirect(w, r, to, capitalize(rs.name)+" "+rs.label(saved)+verb)
+			msg := capitalize(rs.name) + " " + rs.label(saved) + verb
+			if rs.savedText != nil {
+				msg = rs.savedText(saved, f, old == nil)
+			}
+			rs.d.redirect(w, r, to, msg)
 			return
 		}
 		var ok bool
