@@ -225,6 +225,15 @@ type Webhooks struct {
 	// link-local and other internal addresses. Off by default: an admin's
 	// endpoint URL must not become a way into the server's own network.
 	AllowPrivateTargets bool `toml:"allow_private_targets"`
+	// Timeout bounds one delivery attempt: connecting, sending and
+	// reading the answer (MinWebhookTimeout to MaxWebhookTimeout).
+	Timeout Duration `toml:"timeout"`
+	// ClaimTimeout is how long a delivery a sender took is kept from
+	// other senders. It must outlast an attempt (Timeout plus recording
+	// the outcome), so it is at least MinWebhookClaimMargin longer than
+	// Timeout; a sender that dies mid-attempt (kill -9, a lost machine)
+	// leaves the delivery due again this long after it took it.
+	ClaimTimeout Duration `toml:"claim_timeout"`
 }
 
 // Jobs configures the background jobs (time-based events, the webhook
@@ -257,6 +266,14 @@ const (
 	// MinLeaseTTL and MaxLeaseTTL bound jobs.lease_ttl.
 	MinLeaseTTL = 5 * time.Second
 	MaxLeaseTTL = 10 * time.Minute
+	// MinWebhookTimeout and MaxWebhookTimeout bound webhooks.timeout.
+	MinWebhookTimeout = time.Second
+	MaxWebhookTimeout = time.Minute
+	// MinWebhookClaimMargin is how much longer than webhooks.timeout
+	// webhooks.claim_timeout must be at least (time to record the
+	// outcome); MaxWebhookClaimTimeout bounds it.
+	MinWebhookClaimMargin  = time.Second
+	MaxWebhookClaimTimeout = 10 * time.Minute
 )
 
 // Default returns the built-in configuration used for every key that
@@ -304,8 +321,12 @@ func Default() Config {
 			SessionIdleTimeout:     Duration{2 * time.Hour},
 			SessionAbsoluteTimeout: Duration{12 * time.Hour},
 		},
-		Log:      Log{Level: "info", Format: "text"},
-		Webhooks: Webhooks{AllowPrivateTargets: false},
+		Log: Log{Level: "info", Format: "text"},
+		Webhooks: Webhooks{
+			AllowPrivateTargets: false,
+			Timeout:             Duration{10 * time.Second},
+			ClaimTimeout:        Duration{time.Minute},
+		},
 		Jobs: Jobs{
 			LeaseTTL: Duration{30 * time.Second},
 		},
@@ -544,6 +565,17 @@ func (c Config) problems() []*FieldError {
 	case "text", "json":
 	default:
 		bad("log.format", `must be "text" or "json", got %q`, c.Log.Format)
+	}
+	wh := c.Webhooks
+	if to := wh.Timeout; to.Duration < MinWebhookTimeout || to.Duration > MaxWebhookTimeout {
+		bad("webhooks.timeout", "must be between %s and %s, got %s", Duration{MinWebhookTimeout}, Duration{MaxWebhookTimeout}, to)
+	}
+	switch cl := wh.ClaimTimeout; {
+	case cl.Duration > MaxWebhookClaimTimeout:
+		bad("webhooks.claim_timeout", "must be at most %s, got %s", Duration{MaxWebhookClaimTimeout}, cl)
+	case cl.Duration < wh.Timeout.Duration+MinWebhookClaimMargin:
+		bad("webhooks.claim_timeout", "must be at least %s longer than webhooks.timeout (%s), so a delivery stays claimed for the whole attempt, got %s",
+			Duration{MinWebhookClaimMargin}, wh.Timeout, cl)
 	}
 	if l := c.Jobs.LeaseTTL; l.Duration < MinLeaseTTL || l.Duration > MaxLeaseTTL {
 		bad("jobs.lease_ttl", "must be between %s and %s, got %s", Duration{MinLeaseTTL}, Duration{MaxLeaseTTL}, l)

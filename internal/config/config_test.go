@@ -412,6 +412,15 @@ func TestValidate(t *testing.T) {
 		{"expiring lead over 90 days", func(c *Config) { c.Events.ExpiringLead.Duration = 91 * 24 * time.Hour }, "events.expiring_lead"},
 		{"timed events every 0s", func(c *Config) { c.Events.TimedEvery.Duration = 0 }, "events.timed_every"},
 		{"timed events every 2h", func(c *Config) { c.Events.TimedEvery.Duration = 2 * time.Hour }, "events.timed_every"},
+		{"webhook timeout below 1s", func(c *Config) { c.Webhooks.Timeout.Duration = 500 * time.Millisecond }, "webhooks.timeout"},
+		{"webhook timeout over 1m", func(c *Config) { c.Webhooks.Timeout.Duration = 61 * time.Second }, "webhooks.timeout"},
+		{"zero webhook timeout", func(c *Config) { c.Webhooks.Timeout.Duration = 0 }, "webhooks.timeout"},
+		{"webhook claim equal to the timeout", func(c *Config) { c.Webhooks.ClaimTimeout = c.Webhooks.Timeout }, "webhooks.claim_timeout"},
+		{"webhook claim below the timeout", func(c *Config) {
+			c.Webhooks.Timeout.Duration, c.Webhooks.ClaimTimeout.Duration = 30*time.Second, 20*time.Second
+		}, "webhooks.claim_timeout"},
+		{"webhook claim a timeout of 1m does not outlast", func(c *Config) { c.Webhooks.Timeout.Duration = time.Minute }, "webhooks.claim_timeout"},
+		{"webhook claim over 10m", func(c *Config) { c.Webhooks.ClaimTimeout.Duration = 11 * time.Minute }, "webhooks.claim_timeout"},
 		{"metrics listen not host:port", func(c *Config) { c.Metrics.Listen = "9464" }, "metrics.listen"},
 		{"metrics listen bad port", func(c *Config) { c.Metrics.Listen = "127.0.0.1:99999" }, "metrics.listen"},
 		{"metrics on the public listener", func(c *Config) { c.Metrics.Listen = c.Server.Listen }, "metrics.listen"},
@@ -684,5 +693,43 @@ func TestParseOrigin(t *testing.T) {
 	c.Server.CORSOrigins = []string{"*"}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.cors_origins") {
 		t.Fatalf("Validate with * = %v", err)
+	}
+}
+
+// TestWebhookTimeouts: webhooks.timeout and webhooks.claim_timeout keep
+// today's 10 s and 60 s unless set; the claim must outlast the timeout by
+// a second at least, and an error about it names both keys and the source.
+func TestWebhookTimeouts(t *testing.T) {
+	d := Default().Webhooks
+	if d.Timeout.Duration != 10*time.Second || d.ClaimTimeout.Duration != time.Minute {
+		t.Errorf("defaults: timeout %s, claim_timeout %s; want 10s, 1m", d.Timeout, d.ClaimTimeout)
+	}
+	for _, ok := range []struct{ timeout, claim time.Duration }{
+		{time.Second, 2 * time.Second},
+		{time.Second, 3 * time.Second},
+		{time.Minute, time.Minute + time.Second},
+		{time.Minute, 10 * time.Minute},
+	} {
+		c := Default()
+		c.Webhooks.Timeout.Duration, c.Webhooks.ClaimTimeout.Duration = ok.timeout, ok.claim
+		if err := c.Validate(); err != nil {
+			t.Errorf("timeout %s, claim %s: %v", ok.timeout, ok.claim, err)
+		}
+	}
+
+	t.Chdir(t.TempDir())
+	cfg, _, err := Load("", env(map[string]string{"GATEHOUSE_WEBHOOKS_TIMEOUT": "1s", "GATEHOUSE_WEBHOOKS_CLAIM_TIMEOUT": "3s"}))
+	if err != nil || cfg.Webhooks.Timeout.Duration != time.Second || cfg.Webhooks.ClaimTimeout.Duration != 3*time.Second {
+		t.Errorf("from the environment: %+v, %v; want 1s and 3s", cfg.Webhooks, err)
+	}
+
+	_, _, err = Load("", env(map[string]string{"GATEHOUSE_WEBHOOKS_TIMEOUT": "1m"}))
+	want := "webhooks.claim_timeout: must be at least 1s longer than webhooks.timeout (1m), so a delivery stays claimed for the whole attempt, got 1m"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("timeout 1m with the default claim: %v; want %q", err, want)
+	}
+	p := writeFile(t, filepath.Join(t.TempDir(), "c.toml"), "[webhooks]\ntimeout = \"5s\"\nclaim_timeout = \"5s\"\n")
+	if _, _, err = Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "webhooks.claim_timeout") || !strings.Contains(err.Error(), p) {
+		t.Errorf("claim equal to the timeout in a file: %v; want an error naming webhooks.claim_timeout and %s", err, p)
 	}
 }

@@ -31,10 +31,6 @@ const (
 	BatchSize = 50
 	// Workers bounds the requests in flight at once.
 	Workers = 8
-	// ClaimFor is how long a claimed delivery is kept from other senders:
-	// longer than one attempt may take. A sender that dies mid-attempt
-	// leaves the delivery due again once this has passed.
-	ClaimFor = Timeout + 50*time.Second
 )
 
 // Deliverer is the background sender: it claims due deliveries in bounded
@@ -128,8 +124,9 @@ func (d *Deliverer) RunBatch(ctx context.Context) (int, error) {
 
 // claim takes the due deliveries of enabled endpoints, oldest due first:
 // in one transaction it reads them (locking them, skipping rows another
-// sender holds, on PostgreSQL) and moves them ClaimFor ahead, so no other
-// sender takes them meanwhile.
+// sender holds, on PostgreSQL) and moves them the Sender's ClaimFor ahead,
+// so no other sender takes them meanwhile. A sender that dies before
+// recording an attempt (kill -9) leaves them due again then.
 func (d *Deliverer) claim(ctx context.Context) ([]claimed, error) {
 	sys := viewer.System(ctx)
 	now := d.clock()
@@ -160,7 +157,7 @@ func (d *Deliverer) claim(ctx context.Context) ([]claimed, error) {
 		}
 		if err := tx.WebhookDelivery.Update().
 			Where(webhookdelivery.IDIn(ids...)).
-			SetNextAttemptAt(now.Add(ClaimFor)).
+			SetNextAttemptAt(now.Add(d.sender.ClaimFor())).
 			Exec(sys); err != nil {
 			return err
 		}

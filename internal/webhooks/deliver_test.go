@@ -23,6 +23,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/ent/webhookdelivery"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
 	"gatehouse/internal/service"
@@ -79,7 +80,12 @@ func newDFix(t testing.TB) *dfix {
 }
 
 func (f *dfix) deliverer(t testing.TB) *webhooks.Deliverer {
-	d := webhooks.NewDeliverer(f.db.Ent, webhooks.NewSender(allowPrivate), nil)
+	return f.delivererWith(t, allowPrivate)
+}
+
+// delivererWith is deliverer with a sender configured by cfg.
+func (f *dfix) delivererWith(t testing.TB, cfg config.Webhooks) *webhooks.Deliverer {
+	d := webhooks.NewDeliverer(f.db.Ent, webhooks.NewSender(cfg), nil)
 	d.SetClock(f.clock.Now)
 	d.SetJitter(func() float64 { return 0 })
 	return d
@@ -351,9 +357,9 @@ func TestDeliveryFailsAfterThreeDays(t *testing.T) {
 }
 
 // A sender that dies after claiming deliveries (mid-delivery) loses
-// nothing: once its claim has lapsed, another sender delivers them. A
-// sender stopped mid-request records no attempt and leaves the delivery
-// due.
+// nothing: once its claim ([webhooks] claim_timeout) has lapsed, another
+// sender delivers them. A sender stopped mid-request records no attempt
+// and leaves the delivery due.
 func TestSenderCrashLosesNothing(t *testing.T) {
 	f := newDFix(t)
 	h := newHook(t, webhooks.NewSecret())
@@ -362,7 +368,9 @@ func TestSenderCrashLosesNothing(t *testing.T) {
 	for i := range 3 {
 		f.change(t, fmt.Sprintf("P%d", i))
 	}
-	dead := f.deliverer(t)
+	claim := allowPrivate
+	claim.Timeout, claim.ClaimTimeout = config.Duration{Duration: time.Second}, config.Duration{Duration: 3 * time.Second}
+	dead := f.delivererWith(t, claim)
 	if n, err := dead.ClaimAndDrop(context.Background()); err != nil || n != 3 {
 		t.Fatalf("claimed %d, %v", n, err)
 	}
@@ -373,7 +381,15 @@ func TestSenderCrashLosesNothing(t *testing.T) {
 	if reqs, _, _ := h.counts(); reqs != 0 {
 		t.Fatalf("sent %d while another sender's claim held", reqs)
 	}
-	f.clock.Advance(webhooks.ClaimFor)
+	// A moment before the claim lapses, the deliveries are still held.
+	f.clock.Advance(3*time.Second - time.Millisecond)
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if reqs, _, _ := h.counts(); reqs != 0 {
+		t.Fatalf("sent %d before the claim_timeout lapsed", reqs)
+	}
+	f.clock.Advance(time.Millisecond)
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

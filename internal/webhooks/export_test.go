@@ -1,16 +1,6 @@
 package webhooks
 
-import (
-	"context"
-	"time"
-
-	"gatehouse/internal/config"
-)
-
-// NewSenderTimeout is NewSender with another timeout, for tests.
-func NewSenderTimeout(cfg config.Webhooks, timeout time.Duration) *Sender {
-	return newSender(cfg, timeout)
-}
+import "context"
 
 // ClaimAndDrop claims a batch of due deliveries and does nothing more: a
 // sender that died right after taking them (before or while posting).

@@ -19,9 +19,15 @@ import (
 
 // Delivery limits.
 const (
-	// Timeout bounds one delivery: connecting, sending and reading the
-	// answer's head and excerpt.
-	Timeout = 10 * time.Second
+	// DefaultTimeout bounds one delivery unless [webhooks] timeout says
+	// otherwise: connecting, sending and reading the answer's head and
+	// excerpt.
+	DefaultTimeout = 10 * time.Second
+	// DefaultClaimFor is how long a claimed delivery is kept from other
+	// senders unless [webhooks] claim_timeout says otherwise: longer than
+	// one attempt may take. A sender that dies mid-attempt leaves the
+	// delivery due again once this has passed.
+	DefaultClaimFor = DefaultTimeout + 50*time.Second
 	// ExcerptBytes is how much of a receiver's answer is kept for the
 	// delivery log.
 	ExcerptBytes = 1024
@@ -54,17 +60,25 @@ func (o Outcome) OK() bool { return o.Err == nil && o.Status >= 200 && o.Status 
 // Sender posts webhooks. Its HTTP client checks every address it connects
 // to, after name resolution, so a host name that resolves to an internal
 // address is refused as the address itself would be; it follows no
-// redirects, uses no proxy and gives up after Timeout.
+// redirects, uses no proxy and gives up after its timeout.
 type Sender struct {
-	client *http.Client
+	client  *http.Client
+	timeout time.Duration
+	claim   time.Duration
 }
 
-// NewSender returns a Sender configured by cfg.
+// NewSender returns a Sender configured by cfg: its timeout and claim
+// time are cfg's Timeout and ClaimTimeout (config.Validate checks them),
+// DefaultTimeout and DefaultClaimFor where cfg leaves them zero.
 func NewSender(cfg config.Webhooks) *Sender {
-	return newSender(cfg, Timeout)
-}
-
-func newSender(cfg config.Webhooks, timeout time.Duration) *Sender {
+	timeout := cfg.Timeout.Duration
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	claim := cfg.ClaimTimeout.Duration
+	if claim <= 0 {
+		claim = max(DefaultClaimFor, timeout+50*time.Second)
+	}
 	dialer := &net.Dialer{Timeout: timeout}
 	if !cfg.AllowPrivateTargets {
 		dialer.Control = refuseInternal
@@ -79,7 +93,7 @@ func newSender(cfg config.Webhooks, timeout time.Duration) *Sender {
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
 	}
-	return &Sender{client: &http.Client{
+	return &Sender{timeout: timeout, claim: claim, client: &http.Client{
 		Transport: tr,
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -87,6 +101,13 @@ func newSender(cfg config.Webhooks, timeout time.Duration) *Sender {
 		},
 	}}
 }
+
+// Timeout is how long one delivery attempt may take.
+func (s *Sender) Timeout() time.Duration { return s.timeout }
+
+// ClaimFor is how long a delivery claimed for this sender is kept from
+// other senders: longer than an attempt may take.
+func (s *Sender) ClaimFor() time.Duration { return s.claim }
 
 // Send posts m to target, signed with secrets, and reports the outcome.
 func (s *Sender) Send(ctx context.Context, target string, m Message, secrets ...string) Outcome {

@@ -169,24 +169,48 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 	}
 }
 
+// TestSendTimesOut: [webhooks] timeout reaches the HTTP client: a
+// receiver that answers only after 5 s (well within the default 10 s) is
+// given up on after the configured 100 ms.
 func TestSendTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	r := newReceiver(t, func(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-release:
 		case <-req.Context().Done():
+			return
+		case <-time.After(5 * time.Second):
 		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	defer close(release)
-	s := webhooks.NewSenderTimeout(allowPrivate, 100*time.Millisecond)
+	cfg := allowPrivate
+	cfg.Timeout = config.Duration{Duration: 100 * time.Millisecond}
+	s := webhooks.NewSender(cfg)
 	out := s.Send(context.Background(), r.URL, message(t, "user.created"), webhooks.NewSecret())
 	var ne net.Error
 	if out.OK() || out.Status != 0 || !errors.As(out.Err, &ne) || !ne.Timeout() {
 		t.Fatalf("outcome %+v, want a timeout", out)
 	}
-	// The sender's own timeout is the 10 s the issue asks for.
-	if webhooks.Timeout != 10*time.Second {
-		t.Fatalf("Timeout is %v", webhooks.Timeout)
+	// The sender's own timeout is the 10 s the issue asks for, unless
+	// [webhooks] timeout says otherwise; the claim outlasts it.
+	for _, tt := range []struct {
+		name           string
+		cfg            config.Webhooks
+		timeout, claim time.Duration
+	}{
+		{"defaults", config.Default().Webhooks, 10 * time.Second, time.Minute},
+		{"unset", config.Webhooks{}, 10 * time.Second, time.Minute},
+		{"configured", config.Webhooks{Timeout: config.Duration{Duration: time.Second}, ClaimTimeout: config.Duration{Duration: 3 * time.Second}}, time.Second, 3 * time.Second},
+		{"timeout alone", config.Webhooks{Timeout: config.Duration{Duration: 30 * time.Second}}, 30 * time.Second, 80 * time.Second},
+	} {
+		s := webhooks.NewSender(tt.cfg)
+		if s.Timeout() != tt.timeout || s.ClaimFor() != tt.claim {
+			t.Errorf("%s: timeout %s, claim %s; want %s, %s", tt.name, s.Timeout(), s.ClaimFor(), tt.timeout, tt.claim)
+		}
+	}
+	if webhooks.DefaultTimeout != 10*time.Second || webhooks.DefaultClaimFor != time.Minute {
+		t.Errorf("defaults %s, %s; want 10s, 1m", webhooks.DefaultTimeout, webhooks.DefaultClaimFor)
 	}
 }
 
