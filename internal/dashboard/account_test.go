@@ -1,12 +1,23 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"gatehouse/ent"
+	"gatehouse/internal/app"
+	"gatehouse/internal/apptest"
+	"gatehouse/internal/dashboard"
+	"gatehouse/internal/db"
+	"gatehouse/internal/testdb"
 	"gatehouse/views/components"
 )
 
@@ -175,5 +186,38 @@ func TestISODateForms(t *testing.T) {
 				t.Fatalf("%q changed the expiry to %v", bad, after.ExpiresAt)
 			}
 		})
+	}
+}
+
+// TestTimeZoneCostsNoQuery measures the SQL statements a page sends
+// through ent with and without a time zone: the zone comes from the row
+// requireAdmin reads on every request anyway, so it adds none.
+func TestTimeZoneCostsNoQuery(t *testing.T) {
+	d := testdb.Open(t)
+	var n atomic.Int64
+	name := dialect.SQLite
+	if d.Driver == db.Postgres {
+		name = dialect.Postgres
+	}
+	d.Ent = ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(name, d.SQL), func(context.Context, ...any) { n.Add(1) })))
+	s := apptest.StartOn(t, d, nil, app.Options{Dashboard: dashboard.New})
+	w := seed(t, s)
+	b := signIn(t, s, "root", adminPW)
+	count := func(path string) int64 {
+		b.get(path).wantStatus(http.StatusOK) // warm: the flash is gone
+		before := n.Load()
+		b.get(path).wantStatus(http.StatusOK)
+		return n.Load() - before
+	}
+	for _, path := range []string{"/admin/", "/admin/user-packages/" + itoa(w.assignment.ID)} {
+		setZone(b, "")
+		utc := count(path)
+		setZone(b, "Asia/Kolkata")
+		zoned := count(path)
+		t.Logf("%s: %d statements in UTC, %d in Asia/Kolkata", path, utc, zoned)
+		if zoned != utc || utc == 0 {
+			t.Errorf("%s: %d statements with a time zone, %d without", path, zoned, utc)
+		}
+		b.get(path).wantText(" IST")
 	}
 }
