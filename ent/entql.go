@@ -217,6 +217,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldDisabled:     {Type: field.TypeBool, Column: user.FieldDisabled},
 			user.FieldLastLoginAt:  {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 			user.FieldSessionEpoch: {Type: field.TypeInt, Column: user.FieldSessionEpoch},
+			user.FieldTimeZone:     {Type: field.TypeString, Column: user.FieldTimeZone},
 		},
 	}
 	graph.Nodes[10] = &sqlgraph.Node{
@@ -1329,6 +1330,11 @@ func (f *UserFilter) WhereLastLoginAt(p entql.TimeP) {
 // WhereSessionEpoch applies the entql int predicate on the session_epoch field.
 func (f *UserFilter) WhereSessionEpoch(p entql.IntP) {
 	f.Where(p.Field(user.FieldSessionEpoch))
+}
+
+// WhereTimeZone applies the entql string predicate on the time_zone field.
+func (f *UserFilter) WhereTimeZone(p entql.StringP) {
+	f.Where(p.Field(user.FieldTimeZone))
 }
 
 // WhereHasPackages applies a predicate to check if query has an edge packages.

@@ -6264,6 +6264,7 @@ type UserMutation struct {
 	last_login_at    *time.Time
 	session_epoch    *int
 	addsession_epoch *int
+	time_zone        *string
 	clearedFields    map[string]struct{}
 	packages         map[int]struct{}
 	removedpackages  map[int]struct{}
@@ -6734,6 +6735,55 @@ func (m *UserMutation) ResetSessionEpoch() {
 	m.addsession_epoch = nil
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (m *UserMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *UserMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldTimeZone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (m *UserMutation) ClearTimeZone() {
+	m.time_zone = nil
+	m.clearedFields[user.FieldTimeZone] = struct{}{}
+}
+
+// TimeZoneCleared returns if the "time_zone" field was cleared in this mutation.
+func (m *UserMutation) TimeZoneCleared() bool {
+	_, ok := m.clearedFields[user.FieldTimeZone]
+	return ok
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *UserMutation) ResetTimeZone() {
+	m.time_zone = nil
+	delete(m.clearedFields, user.FieldTimeZone)
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by ids.
 func (m *UserMutation) AddPackageIDs(ids ...int) {
 	if m.packages == nil {
@@ -6930,7 +6980,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -6958,6 +7008,9 @@ func (m *UserMutation) Fields() []string {
 	if m.session_epoch != nil {
 		fields = append(fields, user.FieldSessionEpoch)
 	}
+	if m.time_zone != nil {
+		fields = append(fields, user.FieldTimeZone)
+	}
 	return fields
 }
 
@@ -6984,6 +7037,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.LastLoginAt()
 	case user.FieldSessionEpoch:
 		return m.SessionEpoch()
+	case user.FieldTimeZone:
+		return m.TimeZone()
 	}
 	return nil, false
 }
@@ -7011,6 +7066,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldLastLoginAt(ctx)
 	case user.FieldSessionEpoch:
 		return m.OldSessionEpoch(ctx)
+	case user.FieldTimeZone:
+		return m.OldTimeZone(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -7083,6 +7140,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSessionEpoch(v)
 		return nil
+	case user.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -7131,6 +7195,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldLastLoginAt) {
 		fields = append(fields, user.FieldLastLoginAt)
 	}
+	if m.FieldCleared(user.FieldTimeZone) {
+		fields = append(fields, user.FieldTimeZone)
+	}
 	return fields
 }
 
@@ -7147,6 +7214,9 @@ func (m *UserMutation) ClearField(name string) error {
 	switch name {
 	case user.FieldLastLoginAt:
 		m.ClearLastLoginAt()
+		return nil
+	case user.FieldTimeZone:
+		m.ClearTimeZone()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -7182,6 +7252,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldSessionEpoch:
 		m.ResetSessionEpoch()
+		return nil
+	case user.FieldTimeZone:
+		m.ResetTimeZone()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

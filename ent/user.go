@@ -35,6 +35,8 @@ type User struct {
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// SessionEpoch holds the value of the "session_epoch" field.
 	SessionEpoch int `json:"session_epoch,omitempty"`
+	// TimeZone holds the value of the "time_zone" field.
+	TimeZone string `json:"time_zone,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -96,7 +98,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldID, user.FieldSessionEpoch:
 			values[i] = new(sql.NullInt64)
-		case user.FieldUsername, user.FieldUsernameFold, user.FieldPasswordHash, user.FieldRole:
+		case user.FieldUsername, user.FieldUsernameFold, user.FieldPasswordHash, user.FieldRole, user.FieldTimeZone:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
@@ -176,6 +178,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SessionEpoch = int(value.Int64)
 			}
+		case user.FieldTimeZone:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field time_zone", values[i])
+			} else if value.Valid {
+				_m.TimeZone = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -254,6 +262,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("session_epoch=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SessionEpoch))
+	builder.WriteString(", ")
+	builder.WriteString("time_zone=")
+	builder.WriteString(_m.TimeZone)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -127,6 +127,20 @@ func (_c *UserCreate) SetNillableSessionEpoch(v *int) *UserCreate {
 	return _c
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (_c *UserCreate) SetTimeZone(v string) *UserCreate {
+	_c.mutation.SetTimeZone(v)
+	return _c
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_c *UserCreate) SetNillableTimeZone(v *string) *UserCreate {
+	if v != nil {
+		_c.SetTimeZone(*v)
+	}
+	return _c
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_c *UserCreate) AddPackageIDs(ids ...int) *UserCreate {
 	_c.mutation.AddPackageIDs(ids...)
@@ -235,6 +249,10 @@ func (_c *UserCreate) defaults() error {
 		v := user.DefaultSessionEpoch
 		_c.mutation.SetSessionEpoch(v)
 	}
+	if _, ok := _c.mutation.TimeZone(); !ok {
+		v := user.DefaultTimeZone
+		_c.mutation.SetTimeZone(v)
+	}
 	return nil
 }
 
@@ -287,6 +305,11 @@ func (_c *UserCreate) check() error {
 	if v, ok := _c.mutation.SessionEpoch(); ok {
 		if err := user.SessionEpochValidator(v); err != nil {
 			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.TimeZone(); ok {
+		if err := user.TimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "time_zone", err: fmt.Errorf(`ent: validator failed for field "User.time_zone": %w`, err)}
 		}
 	}
 	return nil
@@ -351,6 +374,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SessionEpoch(); ok {
 		_spec.SetField(user.FieldSessionEpoch, field.TypeInt, value)
 		_node.SessionEpoch = value
+	}
+	if value, ok := _c.mutation.TimeZone(); ok {
+		_spec.SetField(user.FieldTimeZone, field.TypeString, value)
+		_node.TimeZone = value
 	}
 	if nodes := _c.mutation.PackagesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -560,6 +587,24 @@ func (u *UserUpsert) AddSessionEpoch(v int) *UserUpsert {
 	return u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (u *UserUpsert) SetTimeZone(v string) *UserUpsert {
+	u.Set(user.FieldTimeZone, v)
+	return u
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *UserUpsert) UpdateTimeZone() *UserUpsert {
+	u.SetExcluded(user.FieldTimeZone)
+	return u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *UserUpsert) ClearTimeZone() *UserUpsert {
+	u.SetNull(user.FieldTimeZone)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -728,6 +773,27 @@ func (u *UserUpsertOne) AddSessionEpoch(v int) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateSessionEpoch() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateSessionEpoch()
+	})
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (u *UserUpsertOne) SetTimeZone(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTimeZone(v)
+	})
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateTimeZone() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTimeZone()
+	})
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *UserUpsertOne) ClearTimeZone() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearTimeZone()
 	})
 }
 
@@ -1065,6 +1131,27 @@ func (u *UserUpsertBulk) AddSessionEpoch(v int) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateSessionEpoch() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateSessionEpoch()
+	})
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (u *UserUpsertBulk) SetTimeZone(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTimeZone(v)
+	})
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateTimeZone() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTimeZone()
+	})
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *UserUpsertBulk) ClearTimeZone() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearTimeZone()
 	})
 }
 

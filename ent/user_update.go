@@ -148,6 +148,26 @@ func (_u *UserUpdate) AddSessionEpoch(v int) *UserUpdate {
 	return _u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (_u *UserUpdate) SetTimeZone(v string) *UserUpdate {
+	_u.mutation.SetTimeZone(v)
+	return _u
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableTimeZone(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (_u *UserUpdate) ClearTimeZone() *UserUpdate {
+	_u.mutation.ClearTimeZone()
+	return _u
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_u *UserUpdate) AddPackageIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddPackageIDs(ids...)
@@ -330,6 +350,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TimeZone(); ok {
+		if err := user.TimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "time_zone", err: fmt.Errorf(`ent: validator failed for field "User.time_zone": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -374,6 +399,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
 		_spec.AddField(user.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TimeZone(); ok {
+		_spec.SetField(user.FieldTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.TimeZoneCleared() {
+		_spec.ClearField(user.FieldTimeZone, field.TypeString)
 	}
 	if _u.mutation.PackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -647,6 +678,26 @@ func (_u *UserUpdateOne) AddSessionEpoch(v int) *UserUpdateOne {
 	return _u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (_u *UserUpdateOne) SetTimeZone(v string) *UserUpdateOne {
+	_u.mutation.SetTimeZone(v)
+	return _u
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableTimeZone(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (_u *UserUpdateOne) ClearTimeZone() *UserUpdateOne {
+	_u.mutation.ClearTimeZone()
+	return _u
+}
+
 // AddPackageIDs adds the "packages" edge to the UserPackage entity by IDs.
 func (_u *UserUpdateOne) AddPackageIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddPackageIDs(ids...)
@@ -842,6 +893,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "session_epoch", err: fmt.Errorf(`ent: validator failed for field "User.session_epoch": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TimeZone(); ok {
+		if err := user.TimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "time_zone", err: fmt.Errorf(`ent: validator failed for field "User.time_zone": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -903,6 +959,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
 		_spec.AddField(user.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TimeZone(); ok {
+		_spec.SetField(user.FieldTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.TimeZoneCleared() {
+		_spec.ClearField(user.FieldTimeZone, field.TypeString)
 	}
 	if _u.mutation.PackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{

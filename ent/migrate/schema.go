@@ -239,6 +239,7 @@ var (
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "session_epoch", Type: field.TypeInt, Default: 0},
+		{Name: "time_zone", Type: field.TypeString, Nullable: true, Size: 64, Default: ""},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

@@ -558,6 +558,26 @@ func init() {
 	user.DefaultSessionEpoch = userDescSessionEpoch.Default.(int)
 	// user.SessionEpochValidator is a validator for the "session_epoch" field. It is called by the builders before save.
 	user.SessionEpochValidator = userDescSessionEpoch.Validators[0].(func(int) error)
+	// userDescTimeZone is the schema descriptor for time_zone field.
+	userDescTimeZone := userFields[7].Descriptor()
+	// user.DefaultTimeZone holds the default value on creation for the time_zone field.
+	user.DefaultTimeZone = userDescTimeZone.Default.(string)
+	// user.TimeZoneValidator is a validator for the "time_zone" field. It is called by the builders before save.
+	user.TimeZoneValidator = func() func(string) error {
+		validators := userDescTimeZone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(time_zone string) error {
+			for _, fn := range fns {
+				if err := fn(time_zone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	userpackageMixin := schema.UserPackage{}.Mixin()
 	userpackage.Policy = privacy.NewPolicies(schema.UserPackage{})
 	userpackage.Hooks[0] = func(next ent.Mutator) ent.Mutator {

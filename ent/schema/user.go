@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"gatehouse/internal/keyset"
+	"gatehouse/internal/timezone"
 )
 
 // UsernameMaxLen is the longest username accepted.
@@ -62,6 +63,14 @@ func (User) Fields() []ent.Field {
 		field.Int("session_epoch").
 			Default(0).
 			NonNegative().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		// time_zone is the IANA zone the dashboard shows this admin's
+		// times in, and reads the dates they type in; empty is UTC.
+		field.String("time_zone").
+			Optional().
+			Default("").
+			MaxLen(timezone.MaxLen).
+			Validate(timezone.Validate).
 			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }

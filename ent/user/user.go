@@ -36,6 +36,8 @@ const (
 	FieldLastLoginAt = "last_login_at"
 	// FieldSessionEpoch holds the string denoting the session_epoch field in the database.
 	FieldSessionEpoch = "session_epoch"
+	// FieldTimeZone holds the string denoting the time_zone field in the database.
+	FieldTimeZone = "time_zone"
 	// EdgePackages holds the string denoting the packages edge name in mutations.
 	EdgePackages = "packages"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
@@ -79,6 +81,7 @@ var Columns = []string{
 	FieldDisabled,
 	FieldLastLoginAt,
 	FieldSessionEpoch,
+	FieldTimeZone,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -118,6 +121,10 @@ var (
 	DefaultSessionEpoch int
 	// SessionEpochValidator is a validator for the "session_epoch" field. It is called by the builders before save.
 	SessionEpochValidator func(int) error
+	// DefaultTimeZone holds the default value on creation for the "time_zone" field.
+	DefaultTimeZone string
+	// TimeZoneValidator is a validator for the "time_zone" field. It is called by the builders before save.
+	TimeZoneValidator func(string) error
 )
 
 // Role defines the type for the "role" enum field.
@@ -197,6 +204,11 @@ func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 // BySessionEpoch orders the results by the session_epoch field.
 func BySessionEpoch(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSessionEpoch, opts...).ToFunc()
+}
+
+// ByTimeZone orders the results by the time_zone field.
+func ByTimeZone(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTimeZone, opts...).ToFunc()
 }
 
 // ByPackagesCount orders the results by packages count.

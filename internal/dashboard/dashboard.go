@@ -85,9 +85,12 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("POST /admin/login", d.login)
 	mux.HandleFunc("POST /admin/logout", d.logout)
 
-	admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.requireAdmin(h)) }
+	admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.requireAdmin(d.withZone(h))) }
 
 	admin("GET /admin/{$}", d.overview)
+
+admin("GET /admin/account", d.account)
+	admin("POST /admin/account", d.accountUpdate)
 
 	d.users.mount(admin)
 	admin("GET /admin/users/{id}/revoke-sessions", d.userRevokeSessionsConfirm)

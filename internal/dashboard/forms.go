@@ -84,18 +84,21 @@ func (f *formReader) id(name, what string) int {
 	return n
 }
 
-// optTime parses an optional time (nil when empty). A time without a zone
-// is UTC, as the dashboard shows every time in UTC.
+// optTime parses an optional time (nil when empty): an ISO 8601 date or
+// date and time, read in the admin's zone unless it names an offset.
 func (f *formReader) optTime(name string) *time.Time {
 	s := strings.TrimSpace(f.str(name))
 	if s == "" {
 		return nil
 	}
-	t, ok := parseTime(s)
+	loc := components.Zone(f.r.Context())
+	t, ok := components.ParseDateTime(s, loc)
 	if !ok {
-		f.errs.Add(name, "must be a date and time such as 2030-01-31T14:30")
+		f.errs.Add(name, "must be a date and time in ISO 8601, such as 2026-12-01 09:30 or 2026-12-01 (in "+
+			components.ZoneName(loc)+"), or with an offset such as 2026-12-01T09:30Z")
 		return nil
 	}
+	t = t.UTC()
 	return &t
 }
 
@@ -108,28 +111,11 @@ func (f *formReader) requiredTime(name string) *time.Time {
 	return f.optTime(name)
 }
 
-var timeLayouts = []string{
-	"2006-01-02T15:04",
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04",
-	"2006-01-02 15:04:05",
-	"2006-01-02",
-}
-
+// parseTime reads an ISO 8601 date or date and time, in UTC unless it
+// names an offset.
 func parseTime(s string) (time.Time, bool) {
-	if len(s) > 40 {
-		return time.Time{}, false
-	}
-	s = strings.TrimSuffix(strings.TrimSpace(s), " UTC")
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), true
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+	t, ok := components.ParseDateTime(s, time.UTC)
+	return t.UTC(), ok
 }
 
 // parseForm reads the posted form; false means the request was answered.

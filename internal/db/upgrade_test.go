@@ -28,6 +28,7 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
+	"gatehouse/internal/config"
 	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
@@ -45,6 +46,8 @@ type fixtureInfo struct {
 	UserPassword    string            `json:"user_password"`
 	APITokens       map[string]string `json:"api_tokens"`
 	DashboardCookie string            `json:"dashboard_cookie"`
+	// SigningSecret opens the release's signing keys (from release 2 on).
+	SigningSecret string `json:"signing_secret"`
 }
 
 // TestUpgradeFromEarlierReleases opens each database an earlier release
@@ -163,7 +166,7 @@ func oldContentValues(t *testing.T, raw *sql.DB, driver string, before map[strin
 	return out
 }
 
-func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[int]oldContent, info fixtureInfo) {
+func checkUpgrade(t *testing.T, d *db.DB, before tables, old map[int]oldContent, info fixtureInfo) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range []string{"users", "packages", "package_contents", "user_packages", "user_sessions", "login_throttles", "sessions"} {
@@ -210,22 +213,32 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	if len(evIdx) != 2 {
 		t.Errorf("events has the indexes %q, want only the two the schema names", evIdx)
 	}
-	if n, err := d.Ent.Event.Query().Count(viewer.System(ctx)); err != nil || n != 0 {
-		t.Errorf("events after the upgrade: %d, %v", n, err)
+	if !before.has("events", "id") {
+		if n, err := d.Ent.Event.Query().Count(viewer.System(ctx)); err != nil || n != 0 {
+			t.Errorf("events after the upgrade: %d, %v", n, err)
+		}
 	}
-	// The new column is there, at its starting value.
+	// The new columns are there, at their starting values (a column the
+	// release had already is compared with the rest of its table).
 	sys := viewer.System(ctx)
 	users := d.Ent.User.Query().AllX(sys)
 	for _, u := range users {
-		if u.SessionEpoch != 0 {
+		if !before.has("users", "session_epoch") && u.SessionEpoch != 0 {
 			t.Errorf("user %s starts with session epoch %d, want 0", u.Username, u.SessionEpoch)
 		}
+		if !before.has("users", "time_zone") && u.TimeZone != "" {
+			t.Errorf("user %s starts with time zone %q, want \"\" (UTC)", u.Username, u.TimeZone)
+		}
 	}
+	checkTimeZones(t, d, users)
 
 	// Old packages are no trials and have no grace; old assignments end
 	// their grace at their expiry, are not suspended, and every state's
 	// SQL form agrees with StateOf about them.
 	for _, p := range d.Ent.Pkg.Query().AllX(sys) {
+		if before.has("packages", "grace_days") {
+			break
+		}
 		if p.Trial || p.GraceDays != 0 {
 			t.Errorf("package %s upgraded to trial %v, grace days %d", p.Name, p.Trial, p.GraceDays)
 		}
@@ -236,7 +249,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 	}
 	var moments []time.Time
 	for _, up := range ups {
-		if !up.GraceEndsAt.Equal(up.ExpiresAt) || up.SuspendedAt != nil || up.SuspendReason != nil {
+		if !before.has("user_packages", "grace_ends_at") && (!up.GraceEndsAt.Equal(up.ExpiresAt) || up.SuspendedAt != nil || up.SuspendReason != nil) {
 			t.Errorf("assignment %d upgraded to grace end %v (expires %v), suspended %v", up.ID, up.GraceEndsAt, up.ExpiresAt, up.SuspendedAt)
 		}
 		moments = append(moments, up.StartsAt, up.ExpiresAt, up.ExpiresAt.Add(-time.Second))
@@ -263,8 +276,8 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 		}
 	}
 	checkContentFeatures(t, d, old)
-	checkWebhookEndpoints(t, d)
-	checkWebhookDeliveries(t, d)
+	checkWebhookEndpoints(t, d, before)
+	checkWebhookDeliveries(t, d, before)
 	checkJobLeases(t, d, before)
 	checkTimedEventKeys(t, d, before)
 
@@ -286,7 +299,11 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 		t.Fatal("the fixture has no API sessions")
 	}
 	madeAt := last[len(last)-1].CreatedAt.Add(time.Minute)
-	s := apptest.StartOn(t, d, nil, app.Options{Dashboard: dashboard.New})
+	s := apptest.StartOn(t, d, func(c *config.Config) {
+		if info.SigningSecret != "" {
+			c.Signing.Secret = info.SigningSecret
+		}
+	}, app.Options{Dashboard: dashboard.New})
 	s.App.Auth.SetClock(func() time.Time { return madeAt })
 	s.App.Service.SetClock(func() time.Time { return madeAt })
 
@@ -303,6 +320,10 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 		if got := me(tok); got != name {
 			t.Errorf("%s's old API token is now %q's", name, got)
 		}
+	}
+	// The release's signing key, sealed with its secret, still signs.
+	if info.SigningSecret != "" {
+		s.MustDo(info.APITokens["alice"], `{ entitlementToken { token } }`, nil)
 	}
 
 	// Each user's checks of the old values' features answer what the old
@@ -374,6 +395,32 @@ func checkUpgrade(t *testing.T, d *db.DB, before map[string]tableRows, old map[i
 		t.Fatalf("mallory's sixth guess: %s, want RATE_LIMITED (the old failures were lost)", c)
 	}
 
+}
+
+// tables is a snapshot of a database: its tables by name.
+type tables map[string]tableRows
+
+// has reports whether the snapshot's table has the column.
+func (ts tables) has(table, column string) bool {
+	return slices.Contains(ts[table].cols, column)
+}
+
+// checkTimeZones: an upgraded user takes a time zone, which reads back,
+// and the schema refuses a name that is no IANA zone.
+func checkTimeZones(t *testing.T, d *db.DB, users []*ent.User) {
+	t.Helper()
+	sys := viewer.System(context.Background())
+	u := users[0]
+	if err := d.Ent.User.UpdateOneID(u.ID).SetTimeZone("Europe/Berlin").Exec(sys); err != nil {
+		t.Fatalf("set the time zone of upgraded user %s: %v", u.Username, err)
+	}
+	if got := d.Ent.User.GetX(sys, u.ID).TimeZone; got != "Europe/Berlin" {
+		t.Errorf("the time zone reads back as %q", got)
+	}
+	if err := d.Ent.User.UpdateOneID(u.ID).SetTimeZone("Mars/Olympus_Mons").Exec(sys); err == nil {
+		t.Error("an unknown time zone was stored")
+	}
+	d.Ent.User.UpdateOneID(u.ID).SetTimeZone(u.TimeZone).ExecX(sys)
 }
 
 // tableRows is a table's columns and its rows, each row its values
@@ -545,15 +592,15 @@ func indexNames(t *testing.T, d *db.DB, table string) []string {
 // checkWebhookEndpoints: the upgrade made the webhook endpoints' table,
 // empty, and an endpoint saved in it reads back with its secret and gets
 // an id in its type's range (node(id:) finds types by range).
-func checkWebhookEndpoints(t *testing.T, d *db.DB) {
+func checkWebhookEndpoints(t *testing.T, d *db.DB, before tables) {
 	t.Helper()
 	sys := viewer.System(context.Background())
-	tables := snapshot(t, d.SQL, d.Driver, nil)
-	if _, ok := tables["webhook_endpoints"]; !ok {
+	after := snapshot(t, d.SQL, d.Driver, nil)
+	if _, ok := after["webhook_endpoints"]; !ok {
 		t.Fatal("after the upgrade there is no table webhook_endpoints")
 	}
-	if n := d.Ent.WebhookEndpoint.Query().CountX(sys); n != 0 {
-		t.Fatalf("the upgrade made %d webhook endpoints", n)
+	if n := d.Ent.WebhookEndpoint.Query().CountX(sys); n != len(before["webhook_endpoints"].rows) {
+		t.Fatalf("after the upgrade there are %d webhook endpoints, %d before", n, len(before["webhook_endpoints"].rows))
 	}
 	ep := d.Ent.WebhookEndpoint.Create().SetURL("https://hooks.example.com/in").SetSecret("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0").SetEventTypes([]string{"user.*"}).SaveX(sys)
 	got := d.Ent.WebhookEndpoint.GetX(sys, ep.ID)
@@ -571,7 +618,7 @@ func checkWebhookEndpoints(t *testing.T, d *db.DB) {
 // checkWebhookDeliveries: the upgrade made the webhook outbox's table,
 // empty, with its indexes; a delivery saved in it reads back, gets an id
 // in its type's range, and goes when its endpoint is deleted.
-func checkWebhookDeliveries(t *testing.T, d *db.DB) {
+func checkWebhookDeliveries(t *testing.T, d *db.DB, before tables) {
 	t.Helper()
 	sys := viewer.System(context.Background())
 	idx := indexNames(t, d, "webhook_deliveries")
@@ -580,8 +627,9 @@ func checkWebhookDeliveries(t *testing.T, d *db.DB) {
 			t.Errorf("after the upgrade webhook_deliveries has no index %s: %q", want, idx)
 		}
 	}
-	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != 0 {
-		t.Fatalf("the upgrade made %d webhook deliveries", n)
+	had := len(before["webhook_deliveries"].rows)
+	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != had {
+		t.Fatalf("after the upgrade there are %d webhook deliveries, %d before", n, had)
 	}
 	ep := d.Ent.WebhookEndpoint.Create().SetURL("https://hooks.example.com/in").SetSecret("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0").SaveX(sys)
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -595,8 +643,8 @@ func checkWebhookDeliveries(t *testing.T, d *db.DB) {
 		t.Errorf("delivery id %d is not in its type's range (from %d)", x.ID, start)
 	}
 	d.Ent.WebhookEndpoint.DeleteOneID(ep.ID).ExecX(sys)
-	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != 0 {
-		t.Fatalf("deleting the endpoint left %d deliveries", n)
+	if n := d.Ent.WebhookDelivery.Query().CountX(sys); n != had {
+		t.Fatalf("deleting the endpoint left %d deliveries (%d before it)", n, had)
 	}
 }
 

@@ -4,6 +4,7 @@
 package components
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -244,18 +245,51 @@ func withQuery(path string, v url.Values) string {
 	return path + "?" + v.Encode()
 }
 
-// TimeFormat is how the dashboard shows times (always UTC).
+// TimeFormat is how the dashboard shows times: in the admin's zone, with
+// the zone's abbreviation (e.g. "2026-11-27 14:05 CET").
 const TimeFormat = "2006-01-02 15:04"
 
-// InputTimeFormat is the value format of <input type="datetime-local">.
+// InputTimeFormat is how a date-and-time field shows a time in the admin's
+// zone; DateTimeInput reads it back, and other ISO 8601 shapes besides.
 const InputTimeFormat = "2006-01-02T15:04"
 
-// FormatTime shows t in UTC, or "—" for the zero time.
-func FormatTime(t time.Time) string {
+type zoneKey struct{}
+
+// WithZone returns ctx with the zone the dashboard shows times in.
+func WithZone(ctx context.Context, loc *time.Location) context.Context {
+	return context.WithValue(ctx, zoneKey{}, loc)
+}
+
+// Zone is the zone of ctx's dashboard times: the admin's, or UTC.
+func Zone(ctx context.Context) *time.Location {
+	if loc, ok := ctx.Value(zoneKey{}).(*time.Location); ok && loc != nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// ZoneName names a zone for people: its IANA name, "UTC" for UTC.
+func ZoneName(loc *time.Location) string {
+	if loc == nil || loc == time.UTC || loc.String() == "" {
+		return "UTC"
+	}
+	return loc.String()
+}
+
+// FormatTime shows t in UTC, or "—" for the zero time (for text without a
+// request, such as a flash message; pages use When and FormatTimeIn).
+func FormatTime(t time.Time) string { return FormatTimeIn(t, time.UTC) }
+
+// FormatTimeIn shows t in loc with the zone's abbreviation, or "—" for
+// the zero time.
+func FormatTimeIn(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format(TimeFormat) + " UTC"
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(TimeFormat + " MST")
 }
 
 // FormatTimePtr shows *t, or "—" for nil.
@@ -266,12 +300,66 @@ func FormatTimePtr(t *time.Time) string {
 	return FormatTime(*t)
 }
 
-// InputTime formats t for a datetime-local input ("" for the zero time).
+// InputTime is the value a date-and-time field starts with ("" for the
+// zero time): the instant in UTC with an explicit "Z", which the field
+// shows in the admin's zone (see DateTimeValue).
 func InputTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(InputTimeFormat)
+	return t.UTC().Format("2006-01-02T15:04:05Z07:00")
+}
+
+// DateTimeValue is what a date-and-time field shows for value: a time
+// with an explicit offset (what InputTime makes) in loc's wall-clock time;
+// anything else (what the admin typed) as it is.
+func DateTimeValue(value string, loc *time.Location) string {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(value))
+	if err != nil {
+		return value
+	}
+	t = t.In(loc)
+	if t.Second() != 0 {
+		return t.Format(InputTimeFormat + ":05")
+	}
+	return t.Format(InputTimeFormat)
+}
+
+// ParseDateTime reads an ISO 8601 date or date and time: 2026-12-01,
+// 2026-12-01T09:30 or 2026-12-01 09:30, with or without seconds (and a
+// fraction of them), read in loc; or any of those with a time and an
+// explicit offset (Z, +01:00, +0100), read as that instant.
+func ParseDateTime(s string, loc *time.Location) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 40 {
+		return time.Time{}, false
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	// The time's "T" may be a space; a trailing " UTC" (as times are
+	// shown) is an offset of zero.
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if rest, ok := strings.CutSuffix(s, " UTC"); ok && len(rest) > 10 {
+		s = rest + "Z"
+	}
+	if len(s) == len("2006-01-02") {
+		t, err := time.ParseInLocation("2006-01-02", s, loc)
+		return t, err == nil
+	}
+	for _, l := range []string{"2006-01-02T15:04Z07:00", "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04Z0700", "2006-01-02T15:04:05Z0700"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	for _, l := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Relative says how far t is from now in words: "in 3 days", "2 hours ago".
