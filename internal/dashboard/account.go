@@ -64,18 +64,15 @@ func (d *Dashboard) accountUpdate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f := d.accountForm(r)
 	f.TimeZone = truncateRunes(strings.TrimSpace(r.PostForm.Get("timeZone")), timezone.MaxLen+1)
-	name := f.TimeZone
-	if name == "UTC" {
-		name = ""
-	}
-	if _, err := timezone.Load(name); err != nil {
-		f.Errors.Add("timeZone", timezone.ErrUnknown.Error())
+	u, err := d.svc.SetTimeZone(ctx, currentAdmin(ctx).ID, f.TimeZone)
+	if err != nil {
+		if _, ok := formErrors(r, err, f.Errors, "timeZone"); !ok {
+			d.serverError(w, r, err)
+			return
+		}
 		d.render(w, r, http.StatusUnprocessableEntity, account.Page(d.page(r, "Your account", "account"), f))
 		return
 	}
-	if err := d.client.User.UpdateOneID(currentAdmin(ctx).ID).SetTimeZone(name).Exec(ctx); err != nil {
-		d.serverError(w, r, err)
-		return
-	}
+	name := u.TimeZone
 	d.redirect(w, r, "/admin/account", "Times are now shown in "+components.Or(name, "UTC")+".")
 }

@@ -84,6 +84,8 @@ func TestAccountTimeZone(t *testing.T) {
 		if got := zoneOf(); got != "Europe/Berlin" {
 			t.Fatalf("the zone saved is %q", got)
 		}
+		// The change is in the admin's history, as every change is.
+		b.get("/admin/users/"+itoa(w.admin.ID)).wantText("user.updated", "timeZone", "Europe/Berlin")
 		exp := w.assignment.ExpiresAt
 		want := exp.In(berlin).Format("2006-01-02 15:04 MST")
 		if !strings.HasSuffix(want, " CET") && !strings.HasSuffix(want, " CEST") {

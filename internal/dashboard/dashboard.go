@@ -89,7 +89,7 @@ func (d *Dashboard) routes() http.Handler {
 
 	admin("GET /admin/{$}", d.overview)
 
-admin("GET /admin/account", d.account)
+	admin("GET /admin/account", d.account)
 	admin("POST /admin/account", d.accountUpdate)
 
 	d.users.mount(admin)

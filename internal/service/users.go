@@ -9,6 +9,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/events"
+	"gatehouse/internal/timezone"
 )
 
 // CreateUserInput creates a user.
@@ -210,4 +211,34 @@ func (s *Service) FindUser(ctx context.Context, id *int, username *string) (*ent
 		return nil, apperr.NotFoundf("user not found")
 	}
 	return u, err
+}
+
+// SetTimeZone sets the time zone a user reads times in (the dashboard's
+// setting; "" or "UTC" for UTC), recorded as user.updated when it changes.
+func (s *Service) SetTimeZone(ctx context.Context, id int, name string) (*ent.User, error) {
+	name = strings.TrimSpace(name)
+	if name == "UTC" {
+		name = ""
+	}
+	if _, err := timezone.Load(name); err != nil {
+		return nil, apperr.Invalid("timeZone", "%s", timezone.ErrUnknown.Error())
+	}
+	var u *ent.User
+	err := s.tx(ctx, func(tx *ent.Tx) error {
+		old, err := lockUser(ctx, tx, id)
+		if err != nil {
+			return notFound(err, "user", "id")
+		}
+		if old.TimeZone == name {
+			u = old
+			return nil
+		}
+		if u, err = tx.User.UpdateOne(old).SetTimeZone(name).Save(ctx); err != nil {
+			return err
+		}
+		d := events.Diff{}
+		events.Add(d, "timeZone", old.TimeZone, name)
+		return s.record(ctx, tx, "user.updated", events.SubjectUser, id, d)
+	})
+	return unwrap(u, err)
 }
