@@ -103,7 +103,6 @@ func (b *tab) keys(sel, keys string) {
 	})
 }
 
-
 // pick types text into the picker of the field name and, once its one
 // match shows, chooses it with the keyboard.
 func (b *tab) pick(name, text string) {
