@@ -11,7 +11,6 @@ import (
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
-	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
@@ -31,51 +30,18 @@ var contentListSpec = listSpec{
 
 var contentFields = []string{"packageID", "name", "featureKey", "limit"}
 
-// maxChoices bounds the records a selector offers.
+// maxChoices bounds the records a selector offers (the feature
+// catalogue's; users and packages have pickers: pick.go).
 const maxChoices = 1000
-
-// packageOptions are the packages to choose from (with their days), after
-// a first option labelled first.
-func (d *Dashboard) packageOptions(ctx context.Context, first string) ([]components.Option, error) {
-	ps, err := d.client.Pkg.Query().Order(pkg.ByName(), pkg.ByID()).Limit(maxChoices).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []components.Option{{Value: "", Label: first}}
-	for _, p := range ps {
-		out = append(out, components.Option{
-			Value: strconv.Itoa(p.ID),
-			Label: p.Name + " (" + components.Plural(p.Days, "day", "days") + ")",
-			Days:  strconv.Itoa(p.Days),
-		})
-	}
-	return out, nil
-}
-
-// userOptions are the users to choose from, after a first option.
-func (d *Dashboard) userOptions(ctx context.Context, first string, enabledOnly bool) ([]components.Option, error) {
-	q := d.client.User.Query()
-	if enabledOnly {
-		q.Where(user.Disabled(false))
-	}
-	us, err := q.Order(user.ByUsernameFold(), user.ByID()).Limit(maxChoices).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []components.Option{{Value: "", Label: first}}
-	for _, u := range us {
-		label := u.Username
-		if u.Disabled {
-			label += " (disabled)"
-		}
-		out = append(out, components.Option{Value: strconv.Itoa(u.ID), Label: label})
-	}
-	return out, nil
-}
 
 func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, contentListSpec)
+	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	q := d.client.PackageContent.Query()
 	if l.Q != "" {
 		q.Where(packagecontent.Or(
@@ -115,18 +81,13 @@ func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	pkgs, err := d.packageOptions(ctx, "Any package")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
 	feats, _, err := d.featureOptions(ctx, "Any feature")
 	if err != nil {
 		d.failure(w, r, err)
 		return
 	}
 	d.render(w, r, http.StatusOK, contents.List(d.page(r, "Package contents", "package-contents"), contents.ListData{
-		List: l, Rows: rows, Packages: pkgs, Features: feats,
+		List: l, Rows: rows, Package: pkgPick, Features: feats,
 	}))
 }
 

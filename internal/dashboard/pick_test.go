@@ -375,3 +375,43 @@ func TestPickerMillionUsers(t *testing.T) {
 		t.Fatalf("assignment of %s: %v", lastName, err)
 	}
 }
+
+// TestPickerListFilter: the user and package filters of the lists are
+// pickers too, and work without script.
+func TestPickerListFilter(t *testing.T) {
+	s := start(t, nil)
+	w := seed(t, s)
+	s.CreateUser("malice", userPW, user.RoleUSER)
+	b := signIn(t, s, "root", adminPW)
+	alice := itoa(w.user.ID)
+
+	t.Run("Find shows the matches", func(t *testing.T) {
+		p := b.get("/admin/user-packages?userID=&userID.q=ali&userID.shown=&find=userID").wantStatus(http.StatusOK)
+		if got := strings.Join(p.matches("userID"), ","); got != "alice,malice" {
+			t.Fatalf("matches %s", got)
+		}
+	})
+	t.Run("a full name filters", func(t *testing.T) {
+		p := b.get("/admin/user-packages?userID=&userID.q=ALICE&userID.shown=").wantStatus(http.StatusOK)
+		p.wantText("Showing 1–1 of 1", "Chosen: alice")
+		if p.picked("userID") != alice {
+			t.Fatalf("filter %q", p.picked("userID"))
+		}
+		// The list's own links keep the filter by value.
+		if l := p.link("Clear"); l != "/admin/user-packages" {
+			t.Fatalf("clear link %q", l)
+		}
+		b.get("/admin/sessions?userID="+alice).wantStatus(http.StatusOK).wantText("Chosen: alice", "Showing 1–1 of 1")
+	})
+	t.Run("an emptied box clears the filter", func(t *testing.T) {
+		p := b.get("/admin/user-packages?userID=" + alice + "&userID.q=&userID.shown=alice").wantStatus(http.StatusOK)
+		if p.picked("userID") != "" {
+			t.Fatalf("filter %q", p.picked("userID"))
+		}
+		p.wantText("Any user.")
+	})
+	t.Run("package filter of contents", func(t *testing.T) {
+		b.get("/admin/package-contents?packageID="+itoa(w.pkg.ID)).wantStatus(http.StatusOK).
+			wantText("Chosen: Gold (30 days)", "Showing 1–2 of 2")
+	})
+}

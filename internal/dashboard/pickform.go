@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -135,4 +136,23 @@ func pickedID(errs components.Errors, p components.Picker) int {
 		return 0
 	}
 	return n
+}
+
+// filterPicker is the picker of a list's filter name: it reads the list's
+// query (the filter form sends the search box; the list's own links send
+// the value alone) and sets the filter to what it chose, before the list
+// is queried.
+func (d *Dashboard) filterPicker(ctx context.Context, r *http.Request, l *components.List, k picker, name, label string) (components.Picker, error) {
+	p := newPicker(k, name, label, false)
+	p.Filter = true
+	p, _, err := d.readPicker(ctx, k, p, r.URL.Query(), pickOpts{})
+	if err != nil {
+		return p, err
+	}
+	if isID(p.Value) {
+		l.Filters.Set(name, p.Value)
+	} else {
+		l.Filters.Del(name)
+	}
+	return p, nil
 }

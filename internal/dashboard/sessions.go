@@ -34,6 +34,11 @@ var sessionFields = []string{"userID", "expiresAt", "label"}
 func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, sessionListSpec)
+	userPick, err := d.filterPicker(ctx, r, &l, pickUsers, "userID", "User")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	now := d.svc.Now()
 	q := d.client.UserSession.Query()
 	if l.Q != "" {
@@ -77,13 +82,8 @@ func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	users, err := d.userOptions(ctx, "Any user", false)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
 	d.render(w, r, http.StatusOK, sessions.List(d.page(r, "Sessions", "sessions"), sessions.ListData{
-		List: l, Rows: rows, Users: users, Now: now,
+		List: l, Rows: rows, User: userPick, Now: now,
 	}))
 }
 

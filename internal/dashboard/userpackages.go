@@ -44,6 +44,16 @@ var assignmentFields = []string{"userID", "packageID", "days", "startsAt", "expi
 func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, assignmentListSpec)
+	userPick, err := d.filterPicker(ctx, r, &l, pickUsers, "userID", "User")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	now := d.svc.Now()
 	q := d.client.UserPackage.Query()
 	if l.Q != "" {
@@ -86,15 +96,7 @@ func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	data := userpackages.ListData{List: l, Rows: rows, Now: now}
-	if data.Users, err = d.userOptions(ctx, "Any user", false); err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	if data.Packages, err = d.packageOptions(ctx, "Any package"); err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	data := userpackages.ListData{List: l, Rows: rows, Now: now, User: userPick, Package: pkgPick}
 	d.render(w, r, http.StatusOK, userpackages.List(d.page(r, "User packages", "user-packages"), data))
 }
 

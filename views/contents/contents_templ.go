@@ -45,7 +45,7 @@ type Form struct {
 type ListData struct {
 	List     components.List
 	Rows     []*ent.PackageContent // with their package
-	Packages []components.Option
+	Package  components.Picker     // the package filter
 	Features []components.Option
 }
 
@@ -146,7 +146,7 @@ func List(p layout.Page, d ListData) templ.Component {
 					}()
 				}
 				ctx = templ.InitializeContext(ctx)
-				templ_7745c5c3_Err = components.FilterSelect("packageID", "Package", d.List.Filter("packageID"), d.Packages).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.PickerField(d.Package).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -40,10 +40,10 @@ type Form struct {
 
 // ListData is the sessions list.
 type ListData struct {
-	List  components.List
-	Rows  []*ent.UserSession // with their user
-	Users []components.Option
-	Now   time.Time
+	List components.List
+	Rows []*ent.UserSession // with their user
+	User components.Picker  // the user filter
+	Now  time.Time
 }
 
 // DetailData is one session.
@@ -171,7 +171,7 @@ func List(p layout.Page, d ListData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = components.FilterSelect("userID", "User", d.List.Filter("userID"), d.Users).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.PickerField(d.User).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

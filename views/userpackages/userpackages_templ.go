@@ -58,11 +58,11 @@ type Suspend struct {
 
 // ListData is the user packages list.
 type ListData struct {
-	List     components.List
-	Rows     []*ent.UserPackage // with user and package
-	Users    []components.Option
-	Packages []components.Option
-	Now      time.Time
+	List    components.List
+	Rows    []*ent.UserPackage // with user and package
+	User    components.Picker  // the user filter
+	Package components.Picker  // the package filter
+	Now     time.Time
 }
 
 // DetailData is one assignment.
@@ -206,11 +206,11 @@ func List(p layout.Page, d ListData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = components.FilterSelect("packageID", "Package", d.List.Filter("packageID"), d.Packages).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.PickerField(d.Package).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = components.FilterSelect("userID", "User", d.List.Filter("userID"), d.Users).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.PickerField(d.User).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -113,7 +113,7 @@
     if (find) find.hidden = true;
     var chosenNote = root.querySelector(".picker-chosen");
     function noneChosen() {
-      if (chosenNote) chosenNote.textContent = "No " + what + " chosen: type to search, then pick a match.";
+      if (chosenNote) chosenNote.textContent = root.getAttribute("data-picker-none") || "";
     }
     var initial = root.querySelector("input.picker-value");
     if (initial && initial.value === "") noneChosen();
