@@ -82,6 +82,13 @@ func TestBrowserPicker(t *testing.T) {
 			if err != nil || n != 1 {
 				t.Fatalf("assignments of member0001499: %d, %v", n, err)
 			}
+			// The list's user filter is a picker too.
+			b.open("/admin/user-packages", http.StatusOK)
+			b.see("Showing 1–2 of 2")
+			b.pick("userID", "member0001499")
+			b.click(`form.list-tools .list-tools-actions button[type=submit]`, http.StatusOK)
+			b.see("Showing 1–1 of 1", "Chosen: member0001499")
+			b.screenshot("picker-" + size.name + "-list-filter")
 		})
 	}
 }
