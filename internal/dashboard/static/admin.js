@@ -187,6 +187,7 @@
       if (items.length === 0) {
         var none = document.createElement("li");
         none.className = "picker-none";
+        none.setAttribute("aria-hidden", "true"); // the live region says it
         none.textContent = "No " + what + " matches.";
         list.appendChild(none);
       }
