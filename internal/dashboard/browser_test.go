@@ -459,10 +459,10 @@ func TestBrowserAdminFlow(t *testing.T) {
 		// package's days come with it.
 		b.click(`a[href^="/admin/user-packages/new?userID="]`, http.StatusOK)
 		b.heading("Assign a package")
-		if got := b.selected("#f-userID"); got != "alice" {
+		if got := b.value("#f-userID-q"); got != "alice" {
 			t.Fatalf("user chosen: %q", got)
 		}
-		b.choose("#f-packageID", "Gold")
+		b.pick("packageID", "Gold")
 		if got := b.value("#f-days"); got != "30" {
 			t.Fatalf("days not prefilled from the package: %q", got)
 		}
@@ -522,7 +522,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 		// Issue a session for alice; the token shows once.
 		b.click(`.mainnav a[href="/admin/sessions"]`, http.StatusOK)
 		b.click(`a[href^="/admin/sessions/new"]`, http.StatusOK)
-		b.choose("#f-userID", "alice")
+		b.pick("userID", "alice")
 		b.typeInto("#f-label", "build server")
 		b.click(`form .form-actions button[type=submit]`, http.StatusOK)
 		b.heading("Session issued")

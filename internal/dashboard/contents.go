@@ -11,7 +11,6 @@ import (
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
-	"gatehouse/ent/user"
 	"gatehouse/internal/apperr"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
@@ -31,51 +30,18 @@ var contentListSpec = listSpec{
 
 var contentFields = []string{"packageID", "name", "featureKey", "limit"}
 
-// maxChoices bounds the records a selector offers.
+// maxChoices bounds the records a selector offers (the feature
+// catalogue's; users and packages have pickers: pick.go).
 const maxChoices = 1000
-
-// packageOptions are the packages to choose from (with their days), after
-// a first option labelled first.
-func (d *Dashboard) packageOptions(ctx context.Context, first string) ([]components.Option, error) {
-	ps, err := d.client.Pkg.Query().Order(pkg.ByName(), pkg.ByID()).Limit(maxChoices).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []components.Option{{Value: "", Label: first}}
-	for _, p := range ps {
-		out = append(out, components.Option{
-			Value: strconv.Itoa(p.ID),
-			Label: p.Name + " (" + components.Plural(p.Days, "day", "days") + ")",
-			Days:  strconv.Itoa(p.Days),
-		})
-	}
-	return out, nil
-}
-
-// userOptions are the users to choose from, after a first option.
-func (d *Dashboard) userOptions(ctx context.Context, first string, enabledOnly bool) ([]components.Option, error) {
-	q := d.client.User.Query()
-	if enabledOnly {
-		q.Where(user.Disabled(false))
-	}
-	us, err := q.Order(user.ByUsernameFold(), user.ByID()).Limit(maxChoices).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []components.Option{{Value: "", Label: first}}
-	for _, u := range us {
-		label := u.Username
-		if u.Disabled {
-			label += " (disabled)"
-		}
-		out = append(out, components.Option{Value: strconv.Itoa(u.ID), Label: label})
-	}
-	return out, nil
-}
 
 func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, contentListSpec)
+	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	q := d.client.PackageContent.Query()
 	if l.Q != "" {
 		q.Where(packagecontent.Or(
@@ -115,18 +81,13 @@ func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	pkgs, err := d.packageOptions(ctx, "Any package")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
 	feats, _, err := d.featureOptions(ctx, "Any feature")
 	if err != nil {
 		d.failure(w, r, err)
 		return
 	}
 	d.render(w, r, http.StatusOK, contents.List(d.page(r, "Package contents", "package-contents"), contents.ListData{
-		List: l, Rows: rows, Packages: pkgs, Features: feats,
+		List: l, Rows: rows, Package: pkgPick, Features: feats,
 	}))
 }
 
@@ -154,38 +115,51 @@ func (d *Dashboard) contentDetail(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-// contentForm is an empty content form with its choices.
-func (d *Dashboard) contentForm(ctx context.Context, r *http.Request) (contents.Form, error) {
-	f := contents.Form{Errors: components.Errors{}, Return: returnOf(r)}
-	var err error
-	if f.Packages, err = d.packageOptions(ctx, "Choose a package…"); err != nil {
-		return f, err
+// contentForm is an empty content form with its pickers (a new content
+// also chooses its package).
+func contentForm(r *http.Request) contents.Form {
+	ft := newPicker(pickFeatures, "featureKey", "Feature", true)
+	ft.Help = "The feature this content grants, from the catalogue; a package grants each feature once."
+	ft.LimitTarget = components.FieldID("limit")
+	return contents.Form{
+		Errors: components.Errors{}, Return: returnOf(r),
+		Package: newPicker(pickPackages, "packageID", "Package", true), Feature: ft,
 	}
-	f.Features, _, err = d.featureOptions(ctx, "Choose a feature…")
-	return f, err
 }
 
-// editContentForm is the form of an existing content (its package stays),
-// with the kind of each feature offered.
-func (d *Dashboard) editContentForm(ctx context.Context, r *http.Request) (contents.Form, map[string]feature.Kind, error) {
-	f := contents.Form{Errors: components.Errors{}, Return: returnOf(r)}
-	var (
-		kinds map[string]feature.Kind
-		err   error
-	)
-	f.Features, kinds, err = d.featureOptions(ctx, "Choose a feature…")
-	return f, kinds, err
+// readContentPickers reads the form's pickers (the package's only for a
+// new content) and reports the step to take.
+func (d *Dashboard) readContentPickers(ctx context.Context, r *http.Request, f *contents.Form) (pickStep, error) {
+	step := pickDone
+	if f.ID == 0 {
+		var err error
+		if f.Package, step, err = d.readPicker(ctx, pickPackages, f.Package, r.PostForm, pickOpts{}); err != nil {
+			return step, err
+		}
+		if step == pickChoose {
+			f.Errors.Add("packageID", pickError(f.Package))
+		}
+	}
+	var fs pickStep
+	var err error
+	if f.Feature, fs, err = d.readPicker(ctx, pickFeatures, f.Feature, r.PostForm, pickOpts{}); err != nil {
+		return fs, err
+	}
+	if fs == pickChoose {
+		f.Errors.Add("featureKey", pickError(f.Feature))
+	}
+	return max(step, fs), nil
 }
 
 func (d *Dashboard) contentNew(w http.ResponseWriter, r *http.Request) {
-	f, err := d.contentForm(r.Context(), r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	f := contentForm(r)
 	if v := r.URL.Query().Get("packageID"); isID(v) {
-		f.PackageID = v
+		if err := d.setChoice(r.Context(), pickPackages, &f.Package, v); err != nil {
+			d.failure(w, r, err)
+			return
+		}
 	}
+	f.Package.Autofocus = f.Package.Value == ""
 	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
 }
 
@@ -194,20 +168,25 @@ func (d *Dashboard) contentCreate(w http.ResponseWriter, r *http.Request) {
 	if !d.parseForm(w, r) {
 		return
 	}
-	f, err := d.contentForm(ctx, r)
+	f := contentForm(r)
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	f.Name, f.Limit = fr.str("name"), fr.str("limit")
+	step, err := d.readContentPickers(ctx, r, &f)
 	if err != nil {
 		d.failure(w, r, err)
 		return
 	}
-	fr := newFormReader(r)
-	f.Errors = fr.errs
-	f.PackageID, f.Name, f.FeatureKey, f.Limit = fr.str("packageID"), fr.str("name"), fr.str("featureKey"), fr.str("limit")
-	pkgID := fr.id("packageID", "package")
+	if step == pickFind {
+		d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
+		return
+	}
+	pkgID := pickedID(f.Errors, f.Package)
 	limit := fr.optInteger("limit")
 	status := http.StatusUnprocessableEntity
 	if !f.Errors.Any() {
 		c, err := d.svc.CreatePackageContent(ctx, service.CreatePackageContentInput{
-			PackageID: pkgID, Name: f.Name, FeatureKey: f.FeatureKey, Limit: limit,
+			PackageID: pkgID, Name: f.Name, FeatureKey: f.Feature.Value, Limit: limit,
 		})
 		if err == nil {
 			d.redirect(w, r, components.WithReturn(contents.Href(c.ID), f.Return), "Content "+c.Name+" added.")
@@ -227,14 +206,13 @@ func (d *Dashboard) contentEdit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, _, err := d.editContentForm(r.Context(), r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	f := contentForm(r)
 	f.ID, f.Current, f.PackageName, f.Name = c.ID, c.Name, pkgLabel(c), c.Name
 	if c.Edges.Feature != nil {
-		f.FeatureKey = c.Edges.Feature.Key
+		if err := d.setChoice(r.Context(), pickFeatures, &f.Feature, c.Edges.Feature.Key); err != nil {
+			d.failure(w, r, err)
+			return
+		}
 	}
 	if c.Limit != nil {
 		f.Limit = strconv.Itoa(*c.Limit)
@@ -254,27 +232,32 @@ func (d *Dashboard) contentUpdate(w http.ResponseWriter, r *http.Request) {
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
-	f, kinds, err := d.editContentForm(r.Context(), r)
+	f := contentForm(r)
+	fr := newFormReader(r)
+	f.ID, f.Current, f.PackageName, f.Errors = c.ID, c.Name, pkgLabel(c), fr.errs
+	f.Name, f.Limit = fr.str("name"), fr.str("limit")
+	step, err := d.readContentPickers(r.Context(), r, &f)
 	if err != nil {
 		d.failure(w, r, err)
 		return
 	}
-	fr := newFormReader(r)
-	f.ID, f.Current, f.PackageName, f.Errors = c.ID, c.Name, pkgLabel(c), fr.errs
-	f.Name, f.FeatureKey, f.Limit = fr.str("name"), fr.str("featureKey"), fr.str("limit")
+	if step == pickFind {
+		d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
+		return
+	}
 	limit := fr.optInteger("limit")
 	// The service keeps the stored limit when none is given; this form
 	// shows the limit, so an emptied field is a limit left out, not one
 	// kept.
-	if limit == nil && kinds[f.FeatureKey] == feature.KindLIMIT {
-		f.Errors.Add("limit", "is required for the LIMIT feature "+f.FeatureKey)
+	if limit == nil && f.Feature.FeatureKind == string(feature.KindLIMIT) {
+		f.Errors.Add("limit", "is required for the LIMIT feature "+f.Feature.Value)
 	}
 	if f.Errors.Any() {
 		d.render(w, r, http.StatusUnprocessableEntity, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
 		return
 	}
 	saved, err := d.svc.UpdatePackageContent(r.Context(), c.ID, service.UpdatePackageContentInput{
-		Name: &f.Name, FeatureKey: &f.FeatureKey, Limit: limit,
+		Name: &f.Name, FeatureKey: &f.Feature.Value, Limit: limit,
 	})
 	if err == nil {
 		d.redirect(w, r, Or(f.Return, contents.Href(c.ID)), "Content "+saved.Name+" saved.")

@@ -135,6 +135,9 @@ func (d *Dashboard) routes() http.Handler {
 
 	admin("GET /admin/activity", d.activity)
 
+	// Pickers: at most 20 matching users, packages or features, as JSON.
+	admin("GET /admin/pick/{kind}", d.pick)
+
 	admin("GET /admin/webhooks", d.webhookList)
 	admin("GET /admin/webhooks/new", d.webhookNew)
 	admin("POST /admin/webhooks/new", d.webhookCreate)

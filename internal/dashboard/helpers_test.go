@@ -255,6 +255,9 @@ func (p *page) control(name string) *html.Node {
 	if p.doc == nil {
 		p.t.Fatalf("not an HTML page: %s", p.Body)
 	}
+	if !strings.HasSuffix(name, ".q") && p.isPicker(name) {
+		return p.control(name + ".q") // a picker's search box shows its errors
+	}
 	cs := findAll(p.doc, func(n *html.Node) bool {
 		v, ok := attr(n, "name")
 		t, _ := attr(n, "type")
@@ -293,9 +296,13 @@ func (p *page) hidden(name string) string {
 }
 
 // value is what the field named name shows: an input's value, a select's
-// chosen option, a textarea's text, "true"/"false" for a checkbox.
+// chosen option, a textarea's text, "true"/"false" for a checkbox, the
+// value a picker chose.
 func (p *page) value(name string) string {
 	p.t.Helper()
+	if p.isPicker(name) {
+		return p.picked(name)
+	}
 	n := p.control(name)
 	switch n.Data {
 	case "textarea":

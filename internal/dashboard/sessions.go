@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,6 +34,11 @@ var sessionFields = []string{"userID", "expiresAt", "label"}
 func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, sessionListSpec)
+	userPick, err := d.filterPicker(ctx, r, &l, pickUsers, "userID", "User")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	now := d.svc.Now()
 	q := d.client.UserSession.Query()
 	if l.Q != "" {
@@ -78,13 +82,8 @@ func (d *Dashboard) sessionList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	users, err := d.userOptions(ctx, "Any user", false)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
 	d.render(w, r, http.StatusOK, sessions.List(d.page(r, "Sessions", "sessions"), sessions.ListData{
-		List: l, Rows: rows, Users: users, Now: now,
+		List: l, Rows: rows, User: userPick, Now: now,
 	}))
 }
 
@@ -117,22 +116,26 @@ func (d *Dashboard) maxLife() string {
 	return config.Duration{Duration: d.auth.Config().AbsoluteTimeout}.String()
 }
 
-func (d *Dashboard) sessionForm(ctx context.Context, r *http.Request) (sessions.Form, error) {
-	f := sessions.Form{Errors: components.Errors{}, Return: returnOf(r), MaxLife: d.maxLife()}
-	var err error
-	f.Users, err = d.userOptions(ctx, "Choose a user…", true)
-	return f, err
+// sessionForm is an empty new-session form: its user picker offers
+// enabled users only.
+func (d *Dashboard) sessionForm(r *http.Request) sessions.Form {
+	u := newPicker(pickUsers, "userID", "User", true)
+	u.Params = "enabled=true"
+	return sessions.Form{Errors: components.Errors{}, Return: returnOf(r), MaxLife: d.maxLife(), User: u}
 }
 
+// sessionPickOpts narrow the user picker of a new session.
+var sessionPickOpts = pickOpts{enabledOnly: true}
+
 func (d *Dashboard) sessionNew(w http.ResponseWriter, r *http.Request) {
-	f, err := d.sessionForm(r.Context(), r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	f := d.sessionForm(r)
 	if v := r.URL.Query().Get("userID"); isID(v) {
-		f.UserID = v
+		if err := d.setChoice(r.Context(), pickUsers, &f.User, v); err != nil {
+			d.failure(w, r, err)
+			return
+		}
 	}
+	f.User.Autofocus = f.User.Value == ""
 	d.render(w, r, http.StatusOK, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
 }
 
@@ -148,15 +151,24 @@ func (d *Dashboard) sessionCreate(w http.ResponseWriter, r *http.Request) {
 	if !d.parseForm(w, r) {
 		return
 	}
-	f, err := d.sessionForm(ctx, r)
-	if err != nil {
+	f := d.sessionForm(r)
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	f.ExpiresAt, f.Label = fr.str("expiresAt"), fr.str("label")
+	var step pickStep
+	var err error
+	if f.User, step, err = d.readPicker(ctx, pickUsers, f.User, r.PostForm, sessionPickOpts); err != nil {
 		d.failure(w, r, err)
 		return
 	}
-	fr := newFormReader(r)
-	f.Errors = fr.errs
-	f.UserID, f.ExpiresAt, f.Label = fr.str("userID"), fr.str("expiresAt"), fr.str("label")
-	in := service.IssueSessionInput{UserID: fr.id("userID", "user"), ExpiresAt: fr.optTime("expiresAt")}
+	switch step {
+	case pickFind:
+		d.render(w, r, http.StatusOK, sessions.FormPage(d.page(r, "Issue a session", "sessions"), f))
+		return
+	case pickChoose:
+		f.Errors.Add("userID", pickError(f.User))
+	}
+	in := service.IssueSessionInput{UserID: pickedID(f.Errors, f.User), ExpiresAt: fr.optTime("expiresAt")}
 	if strings.TrimSpace(f.Label) != "" {
 		in.Label = &f.Label
 	}

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,6 +44,16 @@ var assignmentFields = []string{"userID", "packageID", "days", "startsAt", "expi
 func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := parseList(r, assignmentListSpec)
+	userPick, err := d.filterPicker(ctx, r, &l, pickUsers, "userID", "User")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
+	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
+	if err != nil {
+		d.failure(w, r, err)
+		return
+	}
 	now := d.svc.Now()
 	q := d.client.UserPackage.Query()
 	if l.Q != "" {
@@ -87,15 +96,7 @@ func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	data := userpackages.ListData{List: l, Rows: rows, Now: now}
-	if data.Users, err = d.userOptions(ctx, "Any user", false); err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	if data.Packages, err = d.packageOptions(ctx, "Any package"); err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	data := userpackages.ListData{List: l, Rows: rows, Now: now, User: userPick, Package: pkgPick}
 	d.render(w, r, http.StatusOK, userpackages.List(d.page(r, "User packages", "user-packages"), data))
 }
 
@@ -141,42 +142,34 @@ func (d *Dashboard) assignmentDetail(w http.ResponseWriter, r *http.Request) {
 	d.renderAssignment(w, r, http.StatusOK, up, defaultExtend(up), userpackages.Suspend{})
 }
 
-// assignmentForm is an empty new-assignment form with its choices.
-func (d *Dashboard) assignmentForm(ctx context.Context, r *http.Request) (userpackages.Form, error) {
-	f := userpackages.Form{Errors: components.Errors{}, Return: returnOf(r)}
-	var err error
-	if f.Users, err = d.userOptions(ctx, "Choose a user…", false); err != nil {
-		return f, err
+// assignmentForm is an empty new-assignment form with its pickers.
+func assignmentForm(r *http.Request) userpackages.Form {
+	pk := newPicker(pickPackages, "packageID", "Package", true)
+	pk.DaysTarget = components.FieldID("days")
+	return userpackages.Form{
+		Errors: components.Errors{}, Return: returnOf(r),
+		User: newPicker(pickUsers, "userID", "User", true), Package: pk,
 	}
-	f.Packages, err = d.packageOptions(ctx, "Choose a package…")
-	return f, err
-}
-
-// packageDays is the days of the chosen package, or "" when none is
-// chosen or it does not exist.
-func packageDays(f userpackages.Form) string {
-	for _, o := range f.Packages {
-		if o.Value != "" && o.Value == f.PackageID {
-			return o.Days
-		}
-	}
-	return ""
 }
 
 func (d *Dashboard) assignmentNew(w http.ResponseWriter, r *http.Request) {
-	f, err := d.assignmentForm(r.Context(), r)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
+	ctx := r.Context()
+	f := assignmentForm(r)
 	q := r.URL.Query()
 	if v := q.Get("userID"); isID(v) {
-		f.UserID = v
+		if err := d.setChoice(ctx, pickUsers, &f.User, v); err != nil {
+			d.failure(w, r, err)
+			return
+		}
 	}
 	if v := q.Get("packageID"); isID(v) {
-		f.PackageID = v
-		f.Days = packageDays(f)
+		if err := d.setChoice(ctx, pickPackages, &f.Package, v); err != nil {
+			d.failure(w, r, err)
+			return
+		}
+		f.Days = f.Package.Days
 	}
+	f.User.Autofocus = f.User.Value == ""
 	d.render(w, r, http.StatusOK, userpackages.FormPage(d.page(r, "Assign a package", "user-packages"), f))
 }
 
@@ -185,19 +178,34 @@ func (d *Dashboard) assignmentCreate(w http.ResponseWriter, r *http.Request) {
 	if !d.parseForm(w, r) {
 		return
 	}
-	f, err := d.assignmentForm(ctx, r)
+	f := assignmentForm(r)
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	f.Days, f.StartsAt = fr.str("days"), fr.str("startsAt")
+	page := d.page(r, "Assign a package", "user-packages")
+	var stepU, stepP pickStep
+	var err error
+	if f.User, stepU, err = d.readPicker(ctx, pickUsers, f.User, r.PostForm, pickOpts{}); err == nil {
+		f.Package, stepP, err = d.readPicker(ctx, pickPackages, f.Package, r.PostForm, pickOpts{})
+	}
 	if err != nil {
 		d.failure(w, r, err)
 		return
 	}
-	fr := newFormReader(r)
-	f.Errors = fr.errs
-	f.UserID, f.PackageID, f.Days, f.StartsAt = fr.str("userID"), fr.str("packageID"), fr.str("days"), fr.str("startsAt")
-	page := d.page(r, "Assign a package", "user-packages")
+	if stepU == pickFind || stepP == pickFind {
+		d.render(w, r, http.StatusOK, userpackages.FormPage(page, f))
+		return
+	}
+	if stepU == pickChoose {
+		f.Errors.Add("userID", pickError(f.User))
+	}
+	if stepP == pickChoose {
+		f.Errors.Add("packageID", pickError(f.Package))
+	}
 	if r.PostForm.Get("action") == "prefill" {
 		// "Use its days": show the form again with the package's days.
-		if days := packageDays(f); days != "" {
-			f.Days = days
+		if f.Package.Days != "" {
+			f.Days = f.Package.Days
 		} else {
 			f.Errors.Add("packageID", "choose a package")
 		}
@@ -209,8 +217,8 @@ func (d *Dashboard) assignmentCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := service.AssignPackageInput{
-		UserID:    fr.id("userID", "user"),
-		PackageID: fr.id("packageID", "package"),
+		UserID:    pickedID(f.Errors, f.User),
+		PackageID: pickedID(f.Errors, f.Package),
 		Days:      fr.optInteger("days"),
 		StartsAt:  fr.optTime("startsAt"),
 	}
