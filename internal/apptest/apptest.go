@@ -19,6 +19,7 @@ import (
 	"gatehouse/ent/user"
 	"gatehouse/internal/app"
 	"gatehouse/internal/config"
+	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
 	"gatehouse/internal/logging"
 	"gatehouse/internal/service"
@@ -189,4 +190,12 @@ func (s *Server) Login(username, password string) string {
 	var d struct{ Login struct{ Token string } }
 	r.Decode(s.t, &d)
 	return d.Login.Token
+}
+
+// Dashboard is the app.DashboardFactory of the binary: the admin dashboard
+// over the assembled Gatehouse.
+func Dashboard(a *app.App) (http.Handler, error) {
+	return dashboard.New(dashboard.Deps{
+		Config: a.Config.Dashboard, DB: a.DB, Service: a.Service, Auth: a.Auth, Logger: a.Logger,
+	})
 }

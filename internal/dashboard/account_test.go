@@ -15,7 +15,6 @@ import (
 	"gatehouse/ent"
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
-	"gatehouse/internal/dashboard"
 	"gatehouse/internal/db"
 	"gatehouse/internal/testdb"
 	"gatehouse/views/components"
@@ -202,7 +201,7 @@ func TestTimeZoneCostsNoQuery(t *testing.T) {
 		name = dialect.Postgres
 	}
 	d.Ent = ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(name, d.SQL), func(context.Context, ...any) { n.Add(1) })))
-	s := apptest.StartOn(t, d, nil, app.Options{Dashboard: dashboard.New})
+	s := apptest.StartOn(t, d, nil, app.Options{Dashboard: apptest.Dashboard})
 	w := seed(t, s)
 	b := signIn(t, s, "root", adminPW)
 	count := func(path string) int64 {

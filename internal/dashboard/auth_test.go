@@ -281,7 +281,7 @@ func TestSessionSurvivesRestart(t *testing.T) {
 	// A second Gatehouse over the same database: what a restart (or another
 	// replica) sees.
 	a2, err := app.Assemble(context.Background(), s.App.Config, s.App.DB,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Dashboard: dashboard.New})
+		slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Dashboard: apptest.Dashboard})
 	if err != nil {
 		t.Fatal(err)
 	}

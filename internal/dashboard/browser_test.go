@@ -597,12 +597,12 @@ func TestBrowserAdminFlow(t *testing.T) {
 		// Delete: the assignment, then the user (whose page lists what goes
 		// with them).
 		b.click(`.mainnav a[href="/admin/user-packages"]`, http.StatusOK)
-		b.click(`td.row-actions a[href^="/admin/user-packages/"]`, http.StatusOK)
+		b.click(`td a.strong[href^="/admin/user-packages/"]`, http.StatusOK)
 		b.heading("alice · Gold")
 		b.click(`.page-header a[href*="/delete"]`, http.StatusOK)
-		b.heading("Delete alice · Gold?")
+		b.heading("Delete user package alice · Gold?")
 		b.click(`.danger-zone button.btn-danger`, http.StatusOK)
-		b.flash("Deleted the assignment alice · Gold.")
+		b.flash("User package alice · Gold deleted.")
 		b.heading("User packages")
 		b.see("There are no user packages yet.")
 		if n, _ := s.App.DB.Ent.UserPackage.Query().Where(userpackage.HasUserWith(user.Username("alice"))).Count(sys()); n != 0 {

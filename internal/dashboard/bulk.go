@@ -77,7 +77,7 @@ func (rs *resource[T, F]) readBulk(r *http.Request) (b bulkRequest[T], msg strin
 		if perr != nil {
 			return b, "The list's filters could not be read. Go back to the list and choose again.", nil
 		}
-		where = rs.parse(q).where
+		where = rs.where(rs.parse(q))
 	} else {
 		raw := r.PostForm["id"]
 		if len(raw) > maxBulk {

@@ -19,7 +19,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"gatehouse/ent"
-	"gatehouse/internal/app"
+	"gatehouse/internal/config"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
@@ -38,19 +38,30 @@ type Dashboard struct {
 	log      *slog.Logger
 	sessions *scs.SessionManager
 	assets   *assets
-	users    *resource[*ent.User, users.Form]
+	// The resources whose pages other handlers share.
+	users        *resource[*ent.User, users.Form]
+	userPackages *resource[*ent.UserPackage, userPackageForm]
 	// lastPrune (unix nanoseconds) limits how often sign-ins sweep expired
 	// cookie sessions.
 	lastPrune atomic.Int64
 }
 
-// New builds the dashboard over an assembled Gatehouse. It is the
-// app.DashboardFactory the server mounts at /admin/.
-func New(a *app.App) (http.Handler, error) {
-	if a == nil || a.DB == nil || a.Service == nil || a.Auth == nil {
-		return nil, errors.New("dashboard: incomplete app")
+// Deps is what the dashboard works with: the database, the domain
+// services over it, its settings and a logger.
+type Deps struct {
+	Config  config.Dashboard
+	DB      *db.DB
+	Service *service.Service
+	Auth    *auth.Service
+	Logger  *slog.Logger
+}
+
+// New builds the dashboard served at /admin/.
+func New(deps Deps) (http.Handler, error) {
+	if deps.DB == nil || deps.Service == nil || deps.Auth == nil {
+		return nil, errors.New("dashboard: database, service and sign-in service are required")
 	}
-	log := a.Logger
+	log := deps.Logger
 	if log == nil {
 		log = slog.Default()
 	}
@@ -59,22 +70,21 @@ func New(a *app.App) (http.Handler, error) {
 		return nil, err
 	}
 	d := &Dashboard{
-		svc:    a.Service,
-		auth:   a.Auth,
-		client: a.DB.Ent,
-		db:     a.DB,
+		svc:    deps.Service,
+		auth:   deps.Auth,
+		client: deps.DB.Ent,
+		db:     deps.DB,
 		log:    log,
 		assets: as,
 	}
-	if d.sessions, err = newSessionManager(a.Config.Dashboard, a.DB); err != nil {
+	if d.sessions, err = newSessionManager(deps.Config, deps.DB); err != nil {
 		return nil, err
 	}
 	d.sessions.ErrorFunc = d.sessionError
 	d.users = d.userResource()
+	d.userPackages = d.userPackageResource()
 	return d.routes(), nil
 }
-
-var _ app.DashboardFactory = New
 
 // routes builds the handler: static files outside the cookie session,
 // everything else inside it, behind cross-origin protection.
@@ -109,17 +119,10 @@ func (d *Dashboard) routes() http.Handler {
 	admin("GET /admin/package-contents/{id}/delete", d.contentDeleteConfirm)
 	admin("POST /admin/package-contents/{id}/delete", d.contentDelete)
 
-	admin("GET /admin/user-packages", d.assignmentList)
-	admin("GET /admin/user-packages/new", d.assignmentNew)
-	admin("POST /admin/user-packages/new", d.assignmentCreate)
-	admin("GET /admin/user-packages/{id}", d.withHistory(events.SubjectUserPackage, d.assignmentDetail))
-	admin("GET /admin/user-packages/{id}/edit", d.assignmentEdit)
-	admin("POST /admin/user-packages/{id}/edit", d.assignmentUpdate)
+	d.userPackages.mount(admin)
 	admin("POST /admin/user-packages/{id}/extend", d.withHistory(events.SubjectUserPackage, d.assignmentExtend))
 	admin("POST /admin/user-packages/{id}/suspend", d.withHistory(events.SubjectUserPackage, d.assignmentSuspend))
 	admin("POST /admin/user-packages/{id}/resume", d.assignmentResume)
-	admin("GET /admin/user-packages/{id}/delete", d.assignmentDeleteConfirm)
-	admin("POST /admin/user-packages/{id}/delete", d.assignmentDelete)
 
 	admin("GET /admin/sessions", d.sessionList)
 	admin("GET /admin/sessions/new", d.sessionNew)

@@ -15,8 +15,8 @@ const exportBatch = 1000
 // matching row, read exportBatch at a time in the list's order.
 func (rs *resource[T, F]) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	lq := rs.parse(r.URL.Query())
-	l := lq.state
+	l := rs.parse(r.URL.Query())
+	where := rs.where(l)
 	s := rs.seekOf(l, nil)
 	s.size = exportBatch
 	cur := rs.cursorOf(l)
@@ -31,7 +31,7 @@ func (rs *resource[T, F]) export(w http.ResponseWriter, r *http.Request) {
 
 	bw := bufio.NewWriterSize(w, 32<<10)
 	for first := true; ; first = false {
-		rows, err := rs.table.rows(ctx, append(lq.where[:len(lq.where):len(lq.where)], s.where()), s.order(), s.size)
+		rows, err := rs.table.rows(ctx, append(where[:len(where):len(where)], s.where()), s.order(), s.size)
 		var counts map[int]int
 		if err == nil {
 			counts, err = rs.counts(ctx, rows)

@@ -21,7 +21,6 @@ import (
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/auth"
 	"gatehouse/internal/config"
-	"gatehouse/internal/dashboard"
 	"gatehouse/internal/service"
 	"gatehouse/internal/viewer"
 )
@@ -35,7 +34,7 @@ const (
 // start runs Gatehouse with the dashboard on a fresh database.
 func start(t *testing.T, adjust func(*config.Config)) *apptest.Server {
 	t.Helper()
-	return apptest.Start(t, adjust, app.Options{Dashboard: dashboard.New})
+	return apptest.Start(t, adjust, app.Options{Dashboard: apptest.Dashboard})
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -166,7 +166,12 @@ func (d *Dashboard) packageResource() *resource[*ent.Pkg, packageForm] {
 		}
 		return packageForm{Form: pf}, err
 	}
-	f.again = func(r *http.Request, pf *packageForm) bool { return rowAction(r, &pf.Form) }
+	f.again = func(r *http.Request, pf *packageForm) int {
+		if rowAction(r, &pf.Form) {
+			return http.StatusOK
+		}
+		return 0
+	}
 	f.read = func(r *http.Request, old **ent.Pkg) (packageForm, components.Errors, error) {
 		pf, fr, err := d.readPackageForm(r)
 		out := packageForm{Form: pf}

@@ -412,7 +412,7 @@ func TestPickerListFilter(t *testing.T) {
 	})
 	t.Run("a full name filters", func(t *testing.T) {
 		p := b.get("/admin/user-packages?userID=&userID.q=ALICE&userID.shown=").wantStatus(http.StatusOK)
-		p.wantText("Showing 1–1 of 1", "Chosen: alice")
+		p.wantText("1 user package", "Chosen: alice")
 		if p.picked("userID") != alice {
 			t.Fatalf("filter %q", p.picked("userID"))
 		}
@@ -420,7 +420,7 @@ func TestPickerListFilter(t *testing.T) {
 		if l := p.link("Clear"); l != "/admin/user-packages" {
 			t.Fatalf("clear link %q", l)
 		}
-		b.get("/admin/sessions?userID="+alice).wantStatus(http.StatusOK).wantText("Chosen: alice", "Showing 1–1 of 1")
+		b.get("/admin/sessions?userID="+alice).wantStatus(http.StatusOK).wantText("Chosen: alice", "1 user package")
 	})
 	t.Run("an emptied box clears the filter", func(t *testing.T) {
 		p := b.get("/admin/user-packages?userID=" + alice + "&userID.q=&userID.shown=alice").wantStatus(http.StatusOK)
@@ -431,6 +431,6 @@ func TestPickerListFilter(t *testing.T) {
 	})
 	t.Run("package filter of contents", func(t *testing.T) {
 		b.get("/admin/package-contents?packageID="+itoa(w.pkg.ID)).wantStatus(http.StatusOK).
-			wantText("Chosen: Gold (30 days)", "Showing 1–2 of 2")
+			wantText("Chosen: Gold (30 days)", "2 user packages")
 	})
 }

@@ -77,6 +77,9 @@ type filter struct {
 	// options are the choices of the filter's select (nil: the resource's
 	// view shows its own control). ctx is the request's.
 	options func(ctx context.Context) ([]components.Option, error)
+	// pick, when set, makes the filter a picker of that kind (its value
+	// is an id): for users, packages and features, however many.
+	pick *picker
 }
 
 // column is a column of a list and of its CSV export.
@@ -176,8 +179,9 @@ type resource[T any, F any] struct {
 		// ready prepares a form shown again after an error (options).
 		ready func(r *http.Request, f *F) error
 		// again, when set, reports that the post only changes the form
-		// (adds a row, say): it is shown again, unsaved.
-		again func(r *http.Request, f *F) bool
+		// (adds a row, searches a picker): it is shown again, unsaved,
+		// with the status it returns (0: the post saves).
+		again func(r *http.Request, f *F) int
 	}
 
 	// savedText, when set, is the flash after a row was saved.
@@ -246,15 +250,9 @@ func (rs *resource[T, F]) load(w http.ResponseWriter, r *http.Request) (T, bool)
 
 // ---- the list
 
-// listQuery is a list request's state.
-type listQuery struct {
-	state components.List
-	where []func(*sql.Selector)
-}
-
 // parse reads the list's search, filters and sort from the URL, keeping
 // every limit a client controls; what does not pass is dropped.
-func (rs *resource[T, F]) parse(q url.Values) listQuery {
+func (rs *resource[T, F]) parse(q url.Values) components.List {
 	dir := "asc"
 	if rs.desc {
 		dir = "desc"
@@ -274,21 +272,47 @@ func (rs *resource[T, F]) parse(q url.Values) listQuery {
 			}
 		}
 	}
-	var where []func(*sql.Selector)
 	if rs.search != nil {
 		l.Q = truncateRunes(strings.TrimSpace(q.Get("q")), components.MaxSearchLen)
-		if l.Q != "" {
-			where = append(where, rs.search(l.Q))
-		}
 	}
 	for _, f := range rs.filters {
 		v := strings.TrimSpace(q.Get(f.name))
 		if v != "" && len(v) <= 100 && f.ok(v) {
 			l.Filters.Set(f.name, v)
+		}
+	}
+	return l
+}
+
+// where is what the list's search and filters select.
+func (rs *resource[T, F]) where(l components.List) []func(*sql.Selector) {
+	var where []func(*sql.Selector)
+	if l.Q != "" && rs.search != nil {
+		where = append(where, rs.search(l.Q))
+	}
+	for _, f := range rs.filters {
+		if v := l.Filter(f.name); v != "" {
 			where = append(where, f.where(v))
 		}
 	}
-	return listQuery{state: l, where: where}
+	return where
+}
+
+// pickers reads the list's picker filters: a typed name chooses its
+// record without script (the filter then holds its id).
+func (rs *resource[T, F]) pickers(r *http.Request, l *components.List) (map[string]components.Picker, error) {
+	out := map[string]components.Picker{}
+	for _, f := range rs.filters {
+		if f.pick == nil {
+			continue
+		}
+		p, err := rs.d.filterPicker(r.Context(), r, l, *f.pick, f.name, f.title)
+		if err != nil {
+			return nil, err
+		}
+		out[f.name] = p
+	}
+	return out, nil
 }
 
 // seekOf is the page the request asks for in the list's order.
@@ -329,11 +353,16 @@ func (rs *resource[T, F]) countRows(ctx context.Context, where []func(*sql.Selec
 func (rs *resource[T, F]) list(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	lq := rs.parse(q)
-	l := lq.state
+	l := rs.parse(q)
+	picks, err := rs.pickers(r, &l)
+	if err != nil {
+		rs.d.failure(w, r, err)
+		return
+	}
+	where := rs.where(l)
 	s := rs.seekOf(l, q)
 	read := func(s seek) ([]T, error) {
-		return rs.table.rows(ctx, append(lq.where[:len(lq.where):len(lq.where)], s.where()), s.order(), s.size+1)
+		return rs.table.rows(ctx, append(where[:len(where):len(where)], s.where()), s.order(), s.size+1)
 	}
 	rows, err := read(s)
 	if err == nil && s.back && len(rows) <= s.size {
@@ -346,13 +375,13 @@ func (rs *resource[T, F]) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows, links := seekPage(s, rows, rs.cursorOf(l), rs.path, l.Query())
-	total, capped, err := rs.countRows(ctx, lq.where)
+	total, capped, err := rs.countRows(ctx, where)
 	if err != nil {
 		rs.d.failure(w, r, err)
 		return
 	}
 	l.Total = total
-	v, err := rs.listView(r, l, rows, links, capped)
+	v, err := rs.listView(r, l, rows, links, capped, picks)
 	if err != nil {
 		rs.d.failure(w, r, err)
 		return
@@ -361,7 +390,7 @@ func (rs *resource[T, F]) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // listView is the list page's model.
-func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T, links seekLinks, capped bool) (pages.ListView, error) {
+func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T, links seekLinks, capped bool, picks map[string]components.Picker) (pages.ListView, error) {
 	ctx := r.Context()
 	here := here(r)
 	v := pages.ListView{
@@ -374,6 +403,10 @@ func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T,
 		v.NewLabel, v.NewHref = rs.newLabel, components.WithReturn(rs.path+"/new", here)
 	}
 	for _, f := range rs.filters {
+		if p, ok := picks[f.name]; ok {
+			v.Filters = append(v.Filters, pages.ListFilter{Name: f.name, Title: f.title, Value: l.Filter(f.name), Picker: &p})
+			continue
+		}
 		if f.options == nil {
 			v.Filters = append(v.Filters, pages.ListFilter{Name: f.name, Title: f.title, Value: l.Filter(f.name)})
 			continue
@@ -500,9 +533,11 @@ func (rs *resource[T, F]) save(w http.ResponseWriter, r *http.Request, old *T) {
 		rs.d.failure(w, r, err)
 		return
 	}
-	if rs.form.again != nil && rs.form.again(r, &f) {
-		rs.d.render(w, r, http.StatusOK, rs.form.view(rs.d.page(r, title, rs.section), f))
-		return
+	if rs.form.again != nil {
+		if st := rs.form.again(r, &f); st != 0 {
+			rs.d.render(w, r, st, rs.form.view(rs.d.page(r, title, rs.section), f))
+			return
+		}
 	}
 	status := http.StatusUnprocessableEntity
 	if !errs.Any() {

@@ -46,7 +46,7 @@ func pageRoutes(w *world) []route {
 		{"/admin/user-packages/new", "Assign a package", []string{"User", "Package", "Days"}},
 		{"/admin/user-packages/" + a, "alice · Gold", []string{"Extend by days", "ACTIVE", "Suspend", "Reason"}},
 		{"/admin/user-packages/" + a + "/edit", "Edit alice · Gold", []string{"Starts at (UTC)", "Expires at (UTC)"}},
-		{"/admin/user-packages/" + a + "/delete", "Delete alice · Gold?", []string{"loses the package's features"}},
+		{"/admin/user-packages/" + a + "/delete", "Delete user package alice · Gold?", []string{"loses the package's features"}},
 		{"/admin/sessions", "Sessions", []string{"alice", "build server", "192.0.2.7"}},
 		{"/admin/sessions/new", "Issue a session", []string{"User", "Label"}},
 		{"/admin/sessions/" + s, "Session #" + s + " of alice", []string{"build server", "192.0.2.7", "active"}},

@@ -1,33 +1,29 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
 	"gatehouse/ent/pkg"
+	"gatehouse/ent/predicate"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
 	"gatehouse/internal/access"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
+	"gatehouse/views/layout"
 	"gatehouse/views/userpackages"
 )
-
-var assignmentListSpec = listSpec{
-	path:  userpackages.Path,
-	sorts: []string{"user", "package", "startsAt", "expiresAt", "created"},
-	sort:  "created",
-	dir:   "desc",
-	filters: map[string]func(string) bool{
-		"status":    isState,
-		"packageID": isID,
-		"userID":    isID,
-	},
-}
 
 // isState accepts the name of an assignment state, such as IN_GRACE.
 func isState(v string) bool {
@@ -39,90 +35,277 @@ func isState(v string) bool {
 	return false
 }
 
-var assignmentFields = []string{"userID", "packageID", "days", "startsAt", "expiresAt"}
-
-func (d *Dashboard) assignmentList(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	l := parseList(r, assignmentListSpec)
-	userPick, err := d.filterPicker(ctx, r, &l, pickUsers, "userID", "User")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	now := d.svc.Now()
-	q := d.client.UserPackage.Query()
-	if l.Q != "" {
-		q.Where(userpackage.Or(
-			userpackage.HasUserWith(user.UsernameFoldContains(strings.ToLower(l.Q))),
-			userpackage.HasPackageWith(pkg.NameContainsFold(l.Q)),
-		))
-	}
-	if st := l.Filter("status"); st != "" {
-		q.Where(access.StateAt(access.State(st), now))
-	}
-	if id := filterID(l, "packageID"); id != 0 {
-		q.Where(userpackage.PackageID(id))
-	}
-	if id := filterID(l, "userID"); id != 0 {
-		q.Where(userpackage.UserID(id))
-	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order userpackage.OrderOption
-	switch l.Sort {
-	case "user":
-		order = userpackage.ByUserField(user.FieldUsernameFold, o)
-	case "package":
-		order = userpackage.ByPackageField(pkg.FieldName, o)
-	case "startsAt":
-		order = userpackage.ByStartsAt(o)
-	case "expiresAt":
-		order = userpackage.ByExpiresAt(o)
-	default:
-		order = userpackage.ByCreatedAt(o)
-	}
-	rows, err := q.Order(order, userpackage.ByID(o)).WithUser().WithPackage().Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	data := userpackages.ListData{List: l, Rows: rows, Now: now, User: userPick, Package: pkgPick}
-	d.render(w, r, http.StatusOK, userpackages.List(d.page(r, "User packages", "user-packages"), data))
+// userPackageForm is the user package form with what it decoded for the
+// service.
+type userPackageForm struct {
+	userpackages.Form
+	assign service.AssignPackageInput
+	update service.UpdateUserPackageInput
+	// again is the status of a post that only changes the form (a search
+	// of a picker, "use its days"): shown again, unsaved.
+	again int
+	// before is a time no later than the creation of a user package the
+	// post creates (one it extends instead is older).
+	before time.Time
+	// zone is the admin's, for the flash.
+	zone *time.Location
 }
 
-func (d *Dashboard) loadAssignment(w http.ResponseWriter, r *http.Request) (*ent.UserPackage, bool) {
-	id, ok := pathID(r)
-	if !ok {
-		d.notFound(w, r)
-		return nil, false
+func (d *Dashboard) userPackageResource() *resource[*ent.UserPackage, userPackageForm] {
+	rs := &resource[*ent.UserPackage, userPackageForm]{
+		d: d, name: "user package", plural: "user packages", title: "User packages",
+		path: userpackages.Path, section: "user-packages", subject: events.SubjectUserPackage,
+		table: entTable[*ent.UserPackage, *ent.UserPackageQuery, predicate.UserPackage, userpackage.OrderOption](func() *ent.UserPackageQuery {
+			return d.client.UserPackage.Query().WithUser().WithPackage()
+		}),
+		get: func(ctx context.Context, id int) (*ent.UserPackage, error) {
+			return d.client.UserPackage.Query().Where(userpackage.ID(id)).
+				WithUser().
+				WithPackage(func(q *ent.PkgQuery) { q.WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature() }) }).
+				Only(ctx)
+		},
+		id:    func(up *ent.UserPackage) int { return up.ID },
+		label: userpackages.Label,
+
+		searchLabel: "User or package",
+		search: func(q string) func(*sql.Selector) {
+			return userpackage.Or(
+				userpackage.HasUserWith(user.UsernameFoldContains(strings.ToLower(q))),
+				userpackage.HasPackageWith(pkg.NameContainsFold(q)),
+			)
+		},
+		filters: []filter{
+			{name: "status", title: "State", ok: isState,
+				where:   func(v string) func(*sql.Selector) { return access.StateAt(access.State(v), d.svc.Now()) },
+				options: staticOptions(userpackages.StatusFilter())},
+			{name: "packageID", title: "Package", ok: isID, pick: &pickPackages,
+				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return userpackage.PackageID(n) }},
+			{name: "userID", title: "User", ok: isID, pick: &pickUsers,
+				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return userpackage.UserID(n) }},
+		},
+		sorts: []sortCol[*ent.UserPackage]{
+			{key: "created", title: "Assigned", column: userpackage.FieldCreatedAt, kind: kindTime, value: func(up *ent.UserPackage) any { return up.CreatedAt.UTC() }},
+			{key: "startsAt", title: "Starts", column: userpackage.FieldStartsAt, kind: kindTime, value: func(up *ent.UserPackage) any { return up.StartsAt.UTC() }},
+			{key: "expiresAt", title: "Expires", column: userpackage.FieldExpiresAt, kind: kindTime, value: func(up *ent.UserPackage) any { return up.ExpiresAt.UTC() }},
+		},
+		sort: "created", desc: true,
+		columns: []column[*ent.UserPackage]{
+			{title: "User",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return userpackages.UserCell(up) },
+				csv: func(up *ent.UserPackage, _ int) string {
+					if up.Edges.User == nil {
+						return ""
+					}
+					return up.Edges.User.Username
+				}},
+			{title: "Package",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return userpackages.PackageCell(up) },
+				csv: func(up *ent.UserPackage, _ int) string {
+					if up.Edges.Package == nil {
+						return ""
+					}
+					return up.Edges.Package.Name
+				}},
+			{title: "Starts", sort: "startsAt",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return components.When(up.StartsAt) },
+				csv:  func(up *ent.UserPackage, _ int) string { return csvTime(up.StartsAt) }},
+			{title: "Expires", sort: "expiresAt",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return components.WhenRel(up.ExpiresAt, d.svc.Now()) },
+				csv:  func(up *ent.UserPackage, _ int) string { return csvTime(up.ExpiresAt) }},
+			{title: "State",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return userpackages.StateCell(up, d.svc.Now()) },
+				csv: func(up *ent.UserPackage, _ int) string {
+					return string(components.AssignmentState(up, d.svc.Now()))
+				}},
+			{title: "Suspended because", csv: func(up *ent.UserPackage, _ int) string {
+				if up.SuspendReason == nil {
+					return ""
+				}
+				return *up.SuspendReason
+			}},
+			{title: "Assigned", sort: "created",
+				cell: func(up *ent.UserPackage, _ int) templ.Component { return components.When(up.CreatedAt) },
+				csv:  func(up *ent.UserPackage, _ int) string { return csvTime(up.CreatedAt) }},
+		},
+		newLabel: "Assign a package",
+		detail: func(r *http.Request, p layout.Page, up *ent.UserPackage) (templ.Component, error) {
+			return d.userPackageDetail(r, p, up, defaultExtend(up), userpackages.Suspend{}), nil
+		},
+		remove: func(ctx context.Context, up *ent.UserPackage) error {
+			_, err := d.svc.DeleteUserPackage(ctx, up.ID)
+			return err
+		},
+		removeInfo: func(ctx context.Context, up *ent.UserPackage) (deleteInfo, error) {
+			info := deleteInfo{Effects: []string{"The user loses the package's features at once."}}
+			if components.AssignmentState(up, d.svc.Now()) == access.StateExpired {
+				info.Effects = []string{"It has expired: the user has already lost what it granted."}
+			}
+			return info, nil
+		},
 	}
-	up, err := d.client.UserPackage.Query().Where(userpackage.ID(id)).
-		WithUser().
-		WithPackage(func(q *ent.PkgQuery) { q.WithContents(func(cq *ent.PackageContentQuery) { cq.WithFeature() }) }).
-		Only(r.Context())
+	rs.bulk = []bulkAction[*ent.UserPackage]{
+		{key: "extend", label: "Extend", done: "extended", days: true,
+			apply: func(ctx context.Context, up *ent.UserPackage, days int) (bool, error) {
+				_, err := d.svc.UpdateUserPackage(ctx, up.ID, service.UpdateUserPackageInput{ExtendDays: &days})
+				return true, err
+			},
+			effect: fixedEffect("Each expiry moves later by the days given (from now, for one already expired)."),
+		},
+		{key: "suspend", label: "Suspend", done: "suspended",
+			apply: func(ctx context.Context, up *ent.UserPackage, _ int) (bool, error) {
+				if up.SuspendedAt != nil {
+					return false, nil
+				}
+				_, err := d.svc.SuspendUserPackage(ctx, up.ID, nil)
+				return true, err
+			},
+			effect: fixedEffect("A suspended user package grants nothing until resumed; its dates run on."),
+		},
+		{key: "resume", label: "Resume", done: "resumed",
+			apply: func(ctx context.Context, up *ent.UserPackage, _ int) (bool, error) {
+				if up.SuspendedAt == nil {
+					return false, nil
+				}
+				_, err := d.svc.ResumeUserPackage(ctx, up.ID)
+				return true, err
+			},
+		},
+		{key: "delete", label: "Delete", done: "deleted", danger: true,
+			apply: func(ctx context.Context, up *ent.UserPackage, _ int) (bool, error) {
+				_, err := d.svc.DeleteUserPackage(ctx, up.ID)
+				return true, err
+			},
+			effect: fixedEffect("Their users lose what these packages grant at once. This cannot be undone."),
+		},
+	}
+	f := &rs.form
+	f.fields = []string{"userID", "packageID", "days", "startsAt", "expiresAt"}
+	f.blank = d.newUserPackageForm
+	f.edit = func(r *http.Request, up *ent.UserPackage) (userPackageForm, error) {
+		return userPackageForm{Form: userpackages.Form{
+			ID: up.ID, Label: userpackages.Label(up),
+			StartsAt: components.InputTime(up.StartsAt), ExpiresAt: components.InputTime(up.ExpiresAt),
+			Errors: components.Errors{}, Return: returnOf(r),
+		}}, nil
+	}
+	f.read = d.readUserPackageForm
+	f.again = func(_ *http.Request, uf *userPackageForm) int { return uf.again }
+	f.create = func(ctx context.Context, uf userPackageForm) (*ent.UserPackage, error) {
+		return d.svc.AssignPackage(ctx, uf.assign)
+	}
+	f.update = func(ctx context.Context, up *ent.UserPackage, uf userPackageForm) (*ent.UserPackage, error) {
+		return d.svc.UpdateUserPackage(ctx, up.ID, uf.update)
+	}
+	f.view = func(p layout.Page, uf userPackageForm) templ.Component { return userpackages.FormPage(p, uf.Form) }
+	rs.savedText = func(up *ent.UserPackage, uf userPackageForm, created bool) string {
+		when := components.FormatTimeIn(up.ExpiresAt, uf.zone)
+		switch {
+		case !created:
+			return "Saved " + uf.Label + ": " + components.FormatTimeIn(up.StartsAt, uf.zone) + " – " + when + "."
+		case up.CreatedAt.Before(uf.before):
+			return "The user already held this package: it now expires " + when + "."
+		}
+		return "Package assigned until " + when + "."
+	}
+	return rs
+}
+
+// newUserPackageForm is the "Assign a package" form, with the user or
+// package of ?userID= and ?packageID= chosen.
+func (d *Dashboard) newUserPackageForm(r *http.Request) (userPackageForm, error) {
+	ctx := r.Context()
+	f := assignmentForm(r)
+	q := r.URL.Query()
+	if v := q.Get("userID"); isID(v) {
+		if err := d.setChoice(ctx, pickUsers, &f.User, v); err != nil {
+			return userPackageForm{}, err
+		}
+	}
+	if v := q.Get("packageID"); isID(v) {
+		if err := d.setChoice(ctx, pickPackages, &f.Package, v); err != nil {
+			return userPackageForm{}, err
+		}
+		f.Days = f.Package.Days
+	}
+	f.User.Autofocus = f.User.Value == ""
+	return userPackageForm{Form: f}, nil
+}
+
+// readUserPackageForm decodes a posted user package form: a new one's
+// pickers (a search shows the form again) and "use its days", or an
+// existing one's dates.
+func (d *Dashboard) readUserPackageForm(r *http.Request, old **ent.UserPackage) (userPackageForm, components.Errors, error) {
+	ctx := r.Context()
+	fr := newFormReader(r)
+	out := userPackageForm{zone: components.Zone(ctx)}
+	if old != nil {
+		up := *old
+		out.Form = userpackages.Form{
+			ID: up.ID, Label: userpackages.Label(up), StartsAt: fr.str("startsAt"), ExpiresAt: fr.str("expiresAt"),
+			Errors: fr.errs, Return: returnOf(r),
+		}
+		out.update = service.UpdateUserPackageInput{StartsAt: fr.requiredTime("startsAt"), ExpiresAt: fr.requiredTime("expiresAt")}
+		return out, out.Errors, nil
+	}
+	f := assignmentForm(r)
+	f.Errors = fr.errs
+	f.Days, f.StartsAt = fr.str("days"), fr.str("startsAt")
+	var stepU, stepP pickStep
+	var err error
+	if f.User, stepU, err = d.readPicker(ctx, pickUsers, f.User, r.PostForm, pickOpts{}); err == nil {
+		f.Package, stepP, err = d.readPicker(ctx, pickPackages, f.Package, r.PostForm, pickOpts{})
+	}
 	if err != nil {
-		d.failure(w, r, err)
-		return nil, false
+		return out, nil, err
 	}
-	return up, true
+	out.Form = f
+	if stepU == pickFind || stepP == pickFind {
+		out.again = http.StatusOK
+		return out, f.Errors, nil
+	}
+	if stepU == pickChoose {
+		f.Errors.Add("userID", pickError(f.User))
+	}
+	if stepP == pickChoose {
+		f.Errors.Add("packageID", pickError(f.Package))
+	}
+	if r.PostForm.Get("action") == "prefill" {
+		// "Use its days": show the form again with the package's days.
+		if f.Package.Days != "" {
+			out.Days = f.Package.Days
+		} else {
+			f.Errors.Add("packageID", "choose a package")
+		}
+		out.again = http.StatusOK
+		if f.Errors.Any() {
+			out.again = http.StatusUnprocessableEntity
+		}
+		return out, f.Errors, nil
+	}
+	out.assign = service.AssignPackageInput{
+		UserID:    pickedID(f.Errors, f.User),
+		PackageID: pickedID(f.Errors, f.Package),
+		Days:      fr.optInteger("days"),
+		StartsAt:  fr.optTime("startsAt"),
+	}
+	// A row created by this call has a creation time no earlier than this
+	// (both as the database keeps times: to the microsecond).
+	out.before = schema.Now()
+	return out, f.Errors, nil
+}
+
+// userPackageDetail is a user package's page with its extend and suspend
+// forms.
+func (d *Dashboard) userPackageDetail(r *http.Request, p layout.Page, up *ent.UserPackage, ext userpackages.Extend, sus userpackages.Suspend) templ.Component {
+	ret := returnOf(r)
+	return userpackages.Detail(p, userpackages.DetailData{
+		UP: up, Extend: ext, Suspend: sus, Now: d.svc.Now(), Return: ret,
+		Here: components.WithReturn(userpackages.Href(up.ID), ret),
+	})
 }
 
 func (d *Dashboard) renderAssignment(w http.ResponseWriter, r *http.Request, status int, up *ent.UserPackage, ext userpackages.Extend, sus userpackages.Suspend) {
-	ret := returnOf(r)
-	d.render(w, r, status, userpackages.Detail(d.page(r, userpackages.Label(up), "user-packages"), userpackages.DetailData{
-		UP: up, Extend: ext, Suspend: sus, Now: d.svc.Now(), Return: ret,
-		Here: components.WithReturn(userpackages.Href(up.ID), ret),
-	}))
+	d.render(w, r, status, d.userPackageDetail(r, d.page(r, userpackages.Label(up), "user-packages"), up, ext, sus))
 }
 
 // defaultExtend is the extend form offering the package's days.
@@ -132,14 +315,6 @@ func defaultExtend(up *ent.UserPackage) userpackages.Extend {
 		ext.Days = strconv.Itoa(up.Edges.Package.Days)
 	}
 	return ext
-}
-
-func (d *Dashboard) assignmentDetail(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
-	if !ok {
-		return
-	}
-	d.renderAssignment(w, r, http.StatusOK, up, defaultExtend(up), userpackages.Suspend{})
 }
 
 // assignmentForm is an empty new-assignment form with its pickers.
@@ -152,142 +327,8 @@ func assignmentForm(r *http.Request) userpackages.Form {
 	}
 }
 
-func (d *Dashboard) assignmentNew(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	f := assignmentForm(r)
-	q := r.URL.Query()
-	if v := q.Get("userID"); isID(v) {
-		if err := d.setChoice(ctx, pickUsers, &f.User, v); err != nil {
-			d.failure(w, r, err)
-			return
-		}
-	}
-	if v := q.Get("packageID"); isID(v) {
-		if err := d.setChoice(ctx, pickPackages, &f.Package, v); err != nil {
-			d.failure(w, r, err)
-			return
-		}
-		f.Days = f.Package.Days
-	}
-	f.User.Autofocus = f.User.Value == ""
-	d.render(w, r, http.StatusOK, userpackages.FormPage(d.page(r, "Assign a package", "user-packages"), f))
-}
-
-func (d *Dashboard) assignmentCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if !d.parseForm(w, r) {
-		return
-	}
-	f := assignmentForm(r)
-	fr := newFormReader(r)
-	f.Errors = fr.errs
-	f.Days, f.StartsAt = fr.str("days"), fr.str("startsAt")
-	page := d.page(r, "Assign a package", "user-packages")
-	var stepU, stepP pickStep
-	var err error
-	if f.User, stepU, err = d.readPicker(ctx, pickUsers, f.User, r.PostForm, pickOpts{}); err == nil {
-		f.Package, stepP, err = d.readPicker(ctx, pickPackages, f.Package, r.PostForm, pickOpts{})
-	}
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	if stepU == pickFind || stepP == pickFind {
-		d.render(w, r, http.StatusOK, userpackages.FormPage(page, f))
-		return
-	}
-	if stepU == pickChoose {
-		f.Errors.Add("userID", pickError(f.User))
-	}
-	if stepP == pickChoose {
-		f.Errors.Add("packageID", pickError(f.Package))
-	}
-	if r.PostForm.Get("action") == "prefill" {
-		// "Use its days": show the form again with the package's days.
-		if f.Package.Days != "" {
-			f.Days = f.Package.Days
-		} else {
-			f.Errors.Add("packageID", "choose a package")
-		}
-		status := http.StatusOK
-		if f.Errors.Any() {
-			status = http.StatusUnprocessableEntity
-		}
-		d.render(w, r, status, userpackages.FormPage(page, f))
-		return
-	}
-	in := service.AssignPackageInput{
-		UserID:    pickedID(f.Errors, f.User),
-		PackageID: pickedID(f.Errors, f.Package),
-		Days:      fr.optInteger("days"),
-		StartsAt:  fr.optTime("startsAt"),
-	}
-	status := http.StatusUnprocessableEntity
-	if !f.Errors.Any() {
-		// A row created by this call has a creation time no earlier than
-		// this (both as the database keeps times: to the microsecond); an
-		// assignment the call extended instead is older.
-		before := schema.Now()
-		up, err := d.svc.AssignPackage(ctx, in)
-		if err == nil {
-			msg := "Package assigned until " + components.FormatTime(up.ExpiresAt) + "."
-			if up.CreatedAt.Before(before) {
-				msg = "The user already held this package: it now expires " + components.FormatTime(up.ExpiresAt) + "."
-			}
-			d.redirect(w, r, components.WithReturn(userpackages.Href(up.ID), f.Return), msg)
-			return
-		}
-		var ok bool
-		if status, ok = formErrors(r, err, f.Errors, assignmentFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, userpackages.FormPage(page, f))
-}
-
-func (d *Dashboard) assignmentEdit(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
-	if !ok {
-		return
-	}
-	f := userpackages.Form{
-		ID: up.ID, Label: userpackages.Label(up),
-		StartsAt: components.InputTime(up.StartsAt), ExpiresAt: components.InputTime(up.ExpiresAt),
-		Errors: components.Errors{}, Return: returnOf(r),
-	}
-	d.render(w, r, http.StatusOK, userpackages.FormPage(d.page(r, "Edit "+f.Label, "user-packages"), f))
-}
-
-func (d *Dashboard) assignmentUpdate(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	fr := newFormReader(r)
-	f := userpackages.Form{
-		ID: up.ID, Label: userpackages.Label(up), StartsAt: fr.str("startsAt"), ExpiresAt: fr.str("expiresAt"),
-		Errors: fr.errs, Return: returnOf(r),
-	}
-	in := service.UpdateUserPackageInput{StartsAt: fr.requiredTime("startsAt"), ExpiresAt: fr.requiredTime("expiresAt")}
-	status := http.StatusUnprocessableEntity
-	if !f.Errors.Any() {
-		saved, err := d.svc.UpdateUserPackage(r.Context(), up.ID, in)
-		if err == nil {
-			d.redirect(w, r, Or(f.Return, userpackages.Href(up.ID)),
-				"Saved "+f.Label+": "+components.FormatTime(saved.StartsAt)+" – "+components.FormatTime(saved.ExpiresAt)+".")
-			return
-		}
-		if status, ok = formErrors(r, err, f.Errors, assignmentFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, userpackages.FormPage(d.page(r, "Edit "+f.Label, "user-packages"), f))
-}
-
 func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
+	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
@@ -297,7 +338,7 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 		saved, err := d.svc.UpdateUserPackage(r.Context(), up.ID, service.UpdateUserPackageInput{ExtendDays: &days})
 		if err == nil {
 			d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)),
-				"Extended by "+components.Plural(days, "day", "days")+": "+userpackages.Label(up)+" now expires "+components.FormatTime(saved.ExpiresAt)+".")
+				"Extended by "+components.Plural(days, "day", "days")+": "+userpackages.Label(up)+" now expires "+components.FormatTimeIn(saved.ExpiresAt, components.Zone(r.Context()))+".")
 			return
 		}
 		if _, ok := formErrors(r, err, fr.errs, "extendDays"); !ok {
@@ -311,7 +352,7 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 
 // assignmentSuspend suspends the assignment with the reason typed, if any.
 func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
+	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
@@ -342,7 +383,7 @@ func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
 
 // assignmentResume lifts the assignment's suspension.
 func (d *Dashboard) assignmentResume(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
+	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
 	}
@@ -351,35 +392,4 @@ func (d *Dashboard) assignmentResume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)), "Resumed "+userpackages.Label(up)+".")
-}
-
-func (d *Dashboard) assignmentDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	up, ok := d.loadAssignment(w, r)
-	if !ok {
-		return
-	}
-	d.render(w, r, http.StatusOK, userpackages.Delete(d.page(r, "Delete "+userpackages.Label(up), "user-packages"), userpackages.DeleteData{
-		UP: up, Now: d.svc.Now(), Return: returnOf(r),
-	}))
-}
-
-func (d *Dashboard) assignmentDelete(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	up, ok := d.loadAssignment(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	if _, err := d.svc.DeleteUserPackage(ctx, up.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		d.render(w, r, statusOf(e), userpackages.Delete(d.page(r, "Delete "+userpackages.Label(up), "user-packages"), userpackages.DeleteData{
-			UP: up, Now: d.svc.Now(), Error: e.Message, Return: returnOf(r),
-		}))
-		return
-	}
-	d.redirect(w, r, afterDelete(returnOf(r), userpackages.Href(up.ID), userpackages.Path),
-		"Deleted the assignment "+userpackages.Label(up)+".")
 }

@@ -303,7 +303,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before tables, old map[int]oldContent,
 		if info.SigningSecret != "" {
 			c.Signing.Secret = info.SigningSecret
 		}
-	}, app.Options{Dashboard: dashboard.New})
+	}, app.Options{Dashboard: apptest.Dashboard})
 	s.App.Auth.SetClock(func() time.Time { return madeAt })
 	s.App.Service.SetClock(func() time.Time { return madeAt })
 

@@ -16,7 +16,6 @@ import (
 	"gatehouse/internal/app"
 	"gatehouse/internal/apptest"
 	"gatehouse/internal/config"
-	"gatehouse/internal/dashboard"
 	"gatehouse/internal/metrics"
 	"gatehouse/internal/testdb"
 )
@@ -100,7 +99,7 @@ type env struct {
 
 func start(t *testing.T) env {
 	t.Helper()
-	s := apptest.Start(t, nil, app.Options{Dashboard: dashboard.New})
+	s := apptest.Start(t, nil, app.Options{Dashboard: apptest.Dashboard})
 	if s.App.Metrics == nil {
 		t.Fatal("metrics are off with the default metrics.listen")
 	}

@@ -33,11 +33,14 @@ type ListView struct {
 	Here string
 }
 
-// ListFilter is one filter of a list: a select of Options, or a text field
-// when there are none.
+// ListFilter is one filter of a list: a picker, a select of Options, or a
+// text field.
 type ListFilter struct {
 	Name, Title, Value string
 	Options            []components.Option
+	// Picker, when set, is the filter's control (a search for one of
+	// many users or packages).
+	Picker *components.Picker
 }
 
 // ListColumn is a column header; Sort is its sort key ("" when it does not

@@ -706,7 +706,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				templ_7745c5c3_Err = components.TextField(components.Input{
-					Name: "expiresAt", Label: "Expires at (UTC)", Type: "datetime-local", Value: f.ExpiresAt, Error: f.Errors.Get("expiresAt"),
+					Name: "expiresAt", Label: "Expires at", Type: components.TypeDateTime, Value: f.ExpiresAt, Error: f.Errors.Get("expiresAt"),
 					Help: "Leave empty for the usual idle timeout. At most " + f.MaxLife + " from now.",
 				}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
@@ -731,7 +731,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				templ_7745c5c3_Err = components.TextField(components.Input{
-					Name: "expiresAt", Label: "Expires at (UTC)", Type: "datetime-local", Value: f.ExpiresAt, Error: f.Errors.Get("expiresAt"), Required: true,
+					Name: "expiresAt", Label: "Expires at", Type: components.TypeDateTime, Value: f.ExpiresAt, Error: f.Errors.Get("expiresAt"), Required: true,
 					Help: "The session ends then, however much it is used. At most " + f.MaxLife + " from now.",
 				}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
