@@ -19,8 +19,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"gatehouse/ent"
-	"gatehouse/internal/config"
 	"gatehouse/internal/auth"
+	"gatehouse/internal/config"
 	"gatehouse/internal/db"
 	"gatehouse/internal/events"
 	"gatehouse/internal/metrics"
@@ -41,6 +41,7 @@ type Dashboard struct {
 	// The resources whose pages other handlers share.
 	users        *resource[*ent.User, users.Form]
 	userPackages *resource[*ent.UserPackage, userPackageForm]
+	sessionsRes  *resource[*ent.UserSession, sessionForm]
 	// lastPrune (unix nanoseconds) limits how often sign-ins sweep expired
 	// cookie sessions.
 	lastPrune atomic.Int64
@@ -83,6 +84,7 @@ func New(deps Deps) (http.Handler, error) {
 	d.sessions.ErrorFunc = d.sessionError
 	d.users = d.userResource()
 	d.userPackages = d.userPackageResource()
+	d.sessionsRes = d.sessionResource()
 	return d.routes(), nil
 }
 
@@ -124,17 +126,10 @@ func (d *Dashboard) routes() http.Handler {
 	admin("POST /admin/user-packages/{id}/suspend", d.withHistory(events.SubjectUserPackage, d.assignmentSuspend))
 	admin("POST /admin/user-packages/{id}/resume", d.assignmentResume)
 
-	admin("GET /admin/sessions", d.sessionList)
-	admin("GET /admin/sessions/new", d.sessionNew)
-	admin("POST /admin/sessions/new", d.sessionCreate)
-	admin("GET /admin/sessions/{id}", d.withHistory(events.SubjectSession, d.sessionDetail))
-	admin("GET /admin/sessions/{id}/edit", d.sessionEdit)
-	admin("POST /admin/sessions/{id}/edit", d.sessionUpdate)
+	d.sessionsRes.mount(admin)
 	admin("GET /admin/sessions/{id}/issued", d.sessionIssued)
 	admin("GET /admin/sessions/{id}/revoke", d.sessionRevokeConfirm)
 	admin("POST /admin/sessions/{id}/revoke", d.sessionRevoke)
-	admin("GET /admin/sessions/{id}/delete", d.sessionDeleteConfirm)
-	admin("POST /admin/sessions/{id}/delete", d.sessionDelete)
 
 	admin("GET /admin/activity", d.activity)
 

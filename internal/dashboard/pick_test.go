@@ -420,7 +420,7 @@ func TestPickerListFilter(t *testing.T) {
 		if l := p.link("Clear"); l != "/admin/user-packages" {
 			t.Fatalf("clear link %q", l)
 		}
-		b.get("/admin/sessions?userID="+alice).wantStatus(http.StatusOK).wantText("Chosen: alice", "1 user package")
+		b.get("/admin/sessions?userID="+alice).wantStatus(http.StatusOK).wantText("Chosen: alice", "1 session")
 	})
 	t.Run("an emptied box clears the filter", func(t *testing.T) {
 		p := b.get("/admin/user-packages?userID=" + alice + "&userID.q=&userID.shown=alice").wantStatus(http.StatusOK)
@@ -431,6 +431,6 @@ func TestPickerListFilter(t *testing.T) {
 	})
 	t.Run("package filter of contents", func(t *testing.T) {
 		b.get("/admin/package-contents?packageID="+itoa(w.pkg.ID)).wantStatus(http.StatusOK).
-			wantText("Chosen: Gold (30 days)", "2 user packages")
+			wantText("Chosen: Gold (30 days)", "Showing 1–2 of 2")
 	})
 }

@@ -157,6 +157,8 @@ type resource[T any, F any] struct {
 	// holders of a package, the uses of a feature).
 	count func(ctx context.Context, ids []int) (map[int]int, error)
 	bulk  []bulkAction[T]
+	// rowAction, when set, is a row's action beside Edit in the list.
+	rowAction func(row T, ret string) templ.Component
 	// newLabel is the list's "New …" button ("" for none).
 	newLabel string
 
@@ -184,6 +186,9 @@ type resource[T any, F any] struct {
 		again func(r *http.Request, f *F) int
 	}
 
+	// savedTo, when set, is where to go after a row was saved ("": its
+	// page, or where the admin came from).
+	savedTo func(row T, created bool) string
 	// savedText, when set, is the flash after a row was saved.
 	savedText func(row T, f F, created bool) string
 
@@ -447,6 +452,9 @@ func (rs *resource[T, F]) listView(r *http.Request, l components.List, rows []T,
 		if rs.form.edit != nil {
 			pr.EditHref = components.WithReturn(rs.href(id)+"/edit", here)
 		}
+		if rs.rowAction != nil {
+			pr.Action = rs.rowAction(row, here)
+		}
 		v.Rows = append(v.Rows, pr)
 	}
 	return v, nil
@@ -554,6 +562,11 @@ func (rs *resource[T, F]) save(w http.ResponseWriter, r *http.Request, old *T) {
 			if old == nil {
 				verb = " created."
 				to = components.WithReturn(rs.href(rs.id(saved)), ret)
+			}
+			if rs.savedTo != nil {
+				if p := rs.savedTo(saved, old == nil); p != "" {
+					to = components.WithReturn(p, ret)
+				}
 			}
 			msg := capitalize(rs.name) + " " + rs.label(saved) + verb
 			if rs.savedText != nil {

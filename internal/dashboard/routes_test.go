@@ -51,7 +51,7 @@ func pageRoutes(w *world) []route {
 		{"/admin/sessions/new", "Issue a session", []string{"User", "Label"}},
 		{"/admin/sessions/" + s, "Session #" + s + " of alice", []string{"build server", "192.0.2.7", "active"}},
 		{"/admin/sessions/" + s + "/edit", "Edit Session #" + s + " of alice", []string{"Expires at (UTC)"}},
-		{"/admin/sessions/" + s + "/delete", "Delete Session #" + s + " of alice?", []string{"Its token stops working"}},
+		{"/admin/sessions/" + s + "/delete", "Delete session #" + s + " of alice?", []string{"Its token stops working"}},
 	}
 }
 

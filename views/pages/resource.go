@@ -56,6 +56,8 @@ type ListRow struct {
 	Href     string
 	EditHref string
 	Cells    []templ.Component
+	// Action is another action beside Edit (nil for none).
+	Action templ.Component
 }
 
 // DeleteView is the confirmation before a record is deleted.
