@@ -583,12 +583,12 @@ func TestResourceExportFormulas(t *testing.T) {
 		SetSecret("whsec_test").Save(sys()); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ path, q, want string }{
-		{"/admin/packages.csv", "q=HYPERLINK", `"'=HYPERLINK(1)","'+1 day"`},
-		{"/admin/features.csv", "q=sum", `"sum","'@SUM(1)","SWITCH"`},
-		{"/admin/webhooks.csv", "q=f.example", `"https://f.example/","'-2+3 ""quoted""",`},
+	for _, c := range []struct{ name, path, q, want string }{
+		{"packages", "/admin/packages.csv", "q=HYPERLINK", `"'=HYPERLINK(1)","'+1 day"`},
+		{"features", "/admin/features.csv", "q=sum", `"sum","'@SUM(1)","SWITCH"`},
+		{"webhooks", "/admin/webhooks.csv", "q=f.example", `"https://f.example/","'-2+3 ""quoted""",`},
 	} {
-		t.Run(c.path, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			b.t = t
 			p := b.get(c.path + "?" + c.q).wantStatus(http.StatusOK)
 			recs := readCSV(t, p)
