@@ -450,6 +450,9 @@ func TestResource(t *testing.T) {
 					{url.Values{"action": {rc.action}}, "Select at least one"},
 					{url.Values{"action": {rc.action}, "id": {"99999999"}}, "exist any more"},
 					{url.Values{"action": {rc.action}, "all": {"true"}, "scope": {"%zz"}}, "could not be read"},
+					// A scope too long is refused, not dropped (which would
+					// leave every row).
+					{url.Values{"action": {rc.action}, "all": {"true"}, "scope": {"q=zq&q=" + strings.Repeat("x", 5000)}}, "could not be read"},
 				} {
 					for _, to := range []string{"/bulk", "/bulk/apply"} {
 						b.post(rc.path+to, c.form).wantStatus(http.StatusUnprocessableEntity).wantText(c.want)
