@@ -60,12 +60,12 @@ func BenchmarkUserList1M(b *testing.B) {
 	}
 	deep := "/admin/users?size=100&after=" + url.QueryEscape(strconv.Itoa(u.ID)+"~"+u.UsernameFold)
 
+	// The page queries as the list runs them (the cursor's column bounded
+	// from the cursor, see seek.where), without the columns ent selects.
 	explain(b, d, "first page", `SELECT id, username_fold FROM users ORDER BY username_fold, id LIMIT 101`)
-	explain(b, d, "deep page", `SELECT id, username_fold FROM users WHERE username_fold > ? OR (username_fold = ? AND id > ?) ORDER BY username_fold, id LIMIT 101`,
-		u.UsernameFold, u.UsernameFold, u.ID)
-	explain(b, d, "deep page, with the cursor's bound", `SELECT id, username_fold FROM users WHERE username_fold >= ? AND (username_fold > ? OR (username_fold = ? AND id > ?)) ORDER BY username_fold, id LIMIT 101`,
+	explain(b, d, "deep page", `SELECT id, username_fold FROM users WHERE username_fold >= ? AND (username_fold > ? OR (username_fold = ? AND id > ?)) ORDER BY username_fold, id LIMIT 101`,
 		u.UsernameFold, u.UsernameFold, u.UsernameFold, u.ID)
-	explain(b, d, "deep page by last sign-in (NULLs last)", `SELECT id FROM users WHERE (last_login_at >= ? AND (last_login_at > ? OR (last_login_at = ? AND id > ?))) OR last_login_at IS NULL ORDER BY last_login_at NULLS LAST, id LIMIT 101`,
+	explain(b, d, "deep page by last sign-in (a nullable column, NULLs last)", `SELECT id FROM users WHERE (last_login_at >= ? AND (last_login_at > ? OR (last_login_at = ? AND id > ?))) OR last_login_at IS NULL ORDER BY last_login_at NULLS LAST, id LIMIT 101`,
 		u.CreatedAt, u.CreatedAt, u.CreatedAt, u.ID)
 	explain(b, d, "count", `SELECT id FROM users LIMIT 10001`)
 
