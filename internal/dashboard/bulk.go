@@ -67,14 +67,16 @@ func (rs *resource[T, F]) readBulk(r *http.Request) (b bulkRequest[T], msg strin
 		b.days = n
 	}
 	b.scope = r.PostForm.Get("scope")
-	if len(b.scope) > 4096 {
+	b.all = r.PostForm.Get("all") == "true"
+	if !b.all && len(b.scope) > 4096 {
 		b.scope = ""
 	}
-	b.all = r.PostForm.Get("all") == "true"
 	var where []func(*sql.Selector)
 	if b.all {
+		// A scope too long to be a list's query is refused, never
+		// dropped: "all" without its filters would be every row.
 		q, perr := url.ParseQuery(b.scope)
-		if perr != nil {
+		if perr != nil || len(b.scope) > 4096 {
 			return b, "The list's filters could not be read. Go back to the list and choose again.", nil
 		}
 		where = rs.where(rs.parse(q))

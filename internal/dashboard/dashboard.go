@@ -25,7 +25,6 @@ import (
 	"gatehouse/internal/events"
 	"gatehouse/internal/metrics"
 	"gatehouse/internal/service"
-	"gatehouse/views/components"
 	"gatehouse/views/users"
 )
 
@@ -136,20 +135,7 @@ func (d *Dashboard) routes() http.Handler {
 	// Pickers: at most 20 matching users, packages or features, as JSON.
 	admin("GET /admin/pick/{kind}", d.pick)
 
-	admin("GET /admin/webhooks", d.webhookList)
-	admin("GET /admin/webhooks/new", d.webhookNew)
-	admin("POST /admin/webhooks/new", d.webhookCreate)
-	admin("GET /admin/webhooks/{id}", d.withHistory(components.SubjectWebhookEndpoint, d.webhookDetail))
-	admin("GET /admin/webhooks/{id}/secret", d.webhookSecret)
-	admin("GET /admin/webhooks/{id}/edit", d.webhookEdit)
-	admin("POST /admin/webhooks/{id}/edit", d.webhookUpdate)
-	admin("GET /admin/webhooks/{id}/rotate", d.webhookRotateConfirm)
-	admin("POST /admin/webhooks/{id}/rotate", d.webhookRotate)
-	admin("GET /admin/webhooks/{id}/delete", d.webhookDeleteConfirm)
-	admin("POST /admin/webhooks/{id}/delete", d.webhookDelete)
-	admin("POST /admin/webhooks/{id}/test", d.webhookSendTest)
-	admin("GET /admin/webhooks/{id}/deliveries", d.webhookDeliveries)
-	admin("POST /admin/webhooks/{id}/deliveries/{delivery}/retry", d.webhookRetry)
+	d.mountWebhooks(admin)
 
 	// Anything else under /admin/ is a page that does not exist.
 	admin("/admin/", func(w http.ResponseWriter, r *http.Request) { d.notFound(w, r) })

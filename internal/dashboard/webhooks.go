@@ -1,33 +1,25 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/webhookdelivery"
 	"gatehouse/ent/webhookendpoint"
-	"gatehouse/internal/apperr"
-	"gatehouse/internal/service"
+	"gatehouse/internal/events"
 	"gatehouse/internal/webhooks"
 	"gatehouse/views/components"
+	"gatehouse/views/layout"
 	vw "gatehouse/views/webhooks"
 )
-
-var webhookListSpec = listSpec{
-	path:  vw.Path,
-	sorts: []string{"url", "enabled", "created"},
-	sort:  "url",
-	dir:   "asc",
-	filters: map[string]func(string) bool{
-		"enabled": oneOf("true", "false"),
-	},
-}
 
 var webhookFields = []string{"url", "description", "eventTypes", "enabled"}
 
@@ -59,43 +51,196 @@ func (d *Dashboard) endpoints() *webhooks.Endpoints {
 	return webhooks.NewEndpoints(d.client, d.svc.Events())
 }
 
-func (d *Dashboard) webhookList(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	l := parseList(r, webhookListSpec)
-	q := d.endpoints().Query()
-	if l.Q != "" {
-		q.Where(webhookendpoint.Or(
-			webhookendpoint.URLContainsFold(l.Q),
-			webhookendpoint.DescriptionContainsFold(l.Q),
-		))
+func (d *Dashboard) webhookResource() *resource[*ent.WebhookEndpoint, vw.Form] {
+	eps := d.endpoints()
+	rs := &resource[*ent.WebhookEndpoint, vw.Form]{
+		d: d, name: "webhook endpoint", plural: "webhook endpoints", title: "Webhook endpoints",
+		path: vw.Path, section: "webhooks", subject: events.SubjectWebhookEndpoint,
+		table: entTable[*ent.WebhookEndpoint, *ent.WebhookEndpointQuery, predicate.WebhookEndpoint, webhookendpoint.OrderOption](eps.Query),
+		get:   eps.Get,
+		id:    func(ep *ent.WebhookEndpoint) int { return ep.ID },
+		label: vw.Title,
+
+		searchLabel: "URL or description",
+		search: func(q string) func(*sql.Selector) {
+			return webhookendpoint.Or(webhookendpoint.URLContainsFold(q), webhookendpoint.DescriptionContainsFold(q))
+		},
+		filters: []filter{{name: "enabled", title: "State", ok: oneOf("true", "false"),
+			where:   func(v string) func(*sql.Selector) { return webhookendpoint.Enabled(v == "true") },
+			options: staticOptions(enabledOptions())}},
+		sorts: []sortCol[*ent.WebhookEndpoint]{
+			{key: "url", title: "URL", column: webhookendpoint.FieldURL, value: func(ep *ent.WebhookEndpoint) any { return ep.URL }},
+			{key: "enabled", title: "State", column: webhookendpoint.FieldEnabled, kind: kindBool, value: func(ep *ent.WebhookEndpoint) any { return ep.Enabled }},
+			{key: "created", title: "Created", column: webhookendpoint.FieldCreatedAt, kind: kindTime, value: func(ep *ent.WebhookEndpoint) any { return ep.CreatedAt.UTC() }},
+		},
+		sort: "url",
+		columns: []column[*ent.WebhookEndpoint]{
+			{title: "URL", sort: "url",
+				cell: func(ep *ent.WebhookEndpoint, _ int) templ.Component { return vw.URLCell(ep) },
+				csv:  func(ep *ent.WebhookEndpoint, _ int) string { return ep.URL }},
+			{title: "Description", csv: func(ep *ent.WebhookEndpoint, _ int) string { return ep.Description }},
+			{title: "Event types",
+				cell: func(ep *ent.WebhookEndpoint, _ int) templ.Component { return vw.Types(ep.EventTypes) },
+				csv:  func(ep *ent.WebhookEndpoint, _ int) string { return strings.Join(ep.EventTypes, " ") }},
+			{title: "State", sort: "enabled",
+				cell: func(ep *ent.WebhookEndpoint, _ int) templ.Component { return vw.EnabledBadge(ep) },
+				csv:  func(ep *ent.WebhookEndpoint, _ int) string { return enabledText(ep.Enabled) }},
+			{title: "Created", sort: "created",
+				cell: func(ep *ent.WebhookEndpoint, _ int) templ.Component { return components.When(ep.CreatedAt) },
+				csv:  func(ep *ent.WebhookEndpoint, _ int) string { return csvTime(ep.CreatedAt) }},
+		},
+		newLabel: "New endpoint",
+		detail:   d.webhookDetail,
+		remove: func(ctx context.Context, ep *ent.WebhookEndpoint) error {
+			_, err := eps.Delete(ctx, ep.ID)
+			return err
+		},
+		removeInfo: func(ctx context.Context, ep *ent.WebhookEndpoint) (deleteInfo, error) {
+			eff, err := d.webhookDeleteEffect(ctx, []int{ep.ID})
+			return deleteInfo{Effects: eff}, err
+		},
+		removed: func(_ http.ResponseWriter, r *http.Request, ep *ent.WebhookEndpoint) bool {
+			d.sessions.Remove(r.Context(), keySecret(ep.ID))
+			return false
+		},
 	}
-	if v := l.Filter("enabled"); v != "" {
-		q.Where(webhookendpoint.Enabled(v == "true"))
+	rs.bulk = []bulkAction[*ent.WebhookEndpoint]{
+		{key: "enable", label: "Enable", done: "enabled", apply: d.webhookSetEnabled(eps, true),
+			effect: fixedEffect("Deliveries waiting for them are sent within seconds.")},
+		{key: "disable", label: "Disable", done: "disabled", apply: d.webhookSetEnabled(eps, false),
+			effect: fixedEffect("Disabled endpoints are sent no new events; deliveries already queued wait until they are enabled.")},
+		{key: "delete", label: "Delete", done: "deleted", danger: true,
+			apply: func(ctx context.Context, ep *ent.WebhookEndpoint, _ int) (bool, error) {
+				_, err := eps.Delete(ctx, ep.ID)
+				if err == nil {
+					d.sessions.Remove(ctx, keySecret(ep.ID))
+				}
+				return true, err
+			},
+			effect: d.webhookDeleteEffect},
 	}
-	total, err := q.Clone().Count(ctx)
+	f := &rs.form
+	f.fields = webhookFields
+	f.blank = func(r *http.Request) (vw.Form, error) {
+		return vw.Form{Enabled: true, Errors: components.Errors{}, Return: returnOf(r)}, nil
+	}
+	f.edit = func(r *http.Request, ep *ent.WebhookEndpoint) (vw.Form, error) {
+		return vw.Form{
+			ID: ep.ID, Current: vw.Title(ep), URL: ep.URL, Description: ep.Description,
+			EventTypes: vw.TypesText(ep.EventTypes), Enabled: ep.Enabled, Errors: components.Errors{}, Return: returnOf(r),
+		}, nil
+	}
+	f.read = func(r *http.Request, old **ent.WebhookEndpoint) (vw.Form, components.Errors, error) {
+		fr := newFormReader(r)
+		wf := vw.Form{
+			URL: fr.str("url"), Description: fr.str("description"), EventTypes: fr.str("eventTypes"),
+			Enabled: fr.boolean("enabled"), Errors: fr.errs, Return: returnOf(r),
+		}
+		if old != nil {
+			wf.ID, wf.Current = (*old).ID, vw.Title(*old)
+		}
+		return wf, wf.Errors, nil
+	}
+	f.create = func(ctx context.Context, wf vw.Form) (*ent.WebhookEndpoint, error) {
+		made, err := eps.Create(ctx, webhooks.CreateEndpointInput{
+			URL: wf.URL, Description: &wf.Description, EventTypes: eventTypesOf(wf.EventTypes), Enabled: &wf.Enabled,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The secret waits in the cookie session for the one page that
+		// shows it.
+		d.sessions.Put(ctx, keySecret(made.Endpoint.ID), made.Secret)
+		return made.Endpoint, nil
+	}
+	f.update = func(ctx context.Context, ep *ent.WebhookEndpoint, wf vw.Form) (*ent.WebhookEndpoint, error) {
+		in := webhooks.UpdateEndpointInput{URL: &wf.URL, Description: &wf.Description, Enabled: &wf.Enabled}
+		if ts := eventTypesOf(wf.EventTypes); len(ts) > 0 {
+			in.EventTypes = ts
+		} else {
+			clear := true
+			in.ClearEventTypes = &clear
+		}
+		return eps.Update(ctx, ep.ID, in)
+	}
+	f.view = vw.FormPage
+	return rs
+}
+
+// mountWebhooks adds the endpoints' resource and their own pages: the
+// secret shown once, rotation, a test event and the delivery log. A new
+// endpoint's form posts to webhookCreate, which shows the secret next.
+func (d *Dashboard) mountWebhooks(admin func(string, http.HandlerFunc)) {
+	rs := d.webhookResource()
+	rs.mount(func(pattern string, h http.HandlerFunc) {
+		if pattern == "POST "+vw.Path+"/new" {
+			h = d.webhookCreate(rs)
+		}
+		admin(pattern, h)
+	})
+	admin("GET /admin/webhooks/{id}/secret", d.webhookSecret)
+	admin("GET /admin/webhooks/{id}/rotate", d.webhookRotateConfirm)
+	admin("POST /admin/webhooks/{id}/rotate", d.webhookRotate)
+	admin("POST /admin/webhooks/{id}/test", d.webhookSendTest)
+	admin("GET /admin/webhooks/{id}/deliveries", d.webhookDeliveries)
+	admin("POST /admin/webhooks/{id}/deliveries/{delivery}/retry", d.webhookRetry)
+}
+
+// webhookCreate makes the endpoint and its secret (the resource's create
+// keeps the secret in the cookie session) and sends the browser to the one
+// page that shows it: reloading that page shows the secret no more and
+// makes nothing.
+func (d *Dashboard) webhookCreate(rs *resource[*ent.WebhookEndpoint, vw.Form]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !d.parseForm(w, r) {
+			return
+		}
+		f, errs, err := rs.form.read(r, nil)
+		if err != nil {
+			d.failure(w, r, err)
+			return
+		}
+		ep, err := rs.form.create(r.Context(), f)
+		if err == nil {
+			d.redirect(w, r, vw.Href(ep.ID)+"/secret", "Webhook endpoint "+vw.Title(ep)+" created.")
+			return
+		}
+		status, ok := formErrors(r, err, errs, webhookFields...)
+		if !ok {
+			d.serverError(w, r, err)
+			return
+		}
+		d.render(w, r, status, rs.form.view(d.page(r, rs.newTitle(), rs.section), f))
+	}
+}
+
+func enabledText(on bool) string {
+	if on {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// webhookSetEnabled is the bulk action that enables or disables endpoints.
+func (d *Dashboard) webhookSetEnabled(eps *webhooks.Endpoints, on bool) func(context.Context, *ent.WebhookEndpoint, int) (bool, error) {
+	return func(ctx context.Context, ep *ent.WebhookEndpoint, _ int) (bool, error) {
+		if ep.Enabled == on {
+			return false, nil
+		}
+		_, err := eps.Update(ctx, ep.ID, webhooks.UpdateEndpointInput{Enabled: &on})
+		return true, err
+	}
+}
+
+// webhookDeleteEffect says what goes with the endpoints ids.
+func (d *Dashboard) webhookDeleteEffect(ctx context.Context, ids []int) ([]string, error) {
+	n, err := d.client.WebhookDelivery.Query().Where(webhookdelivery.EndpointIDIn(ids...)).Count(ctx)
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order webhookendpoint.OrderOption
-	switch l.Sort {
-	case "enabled":
-		order = webhookendpoint.ByEnabled(o)
-	case "created":
-		order = webhookendpoint.ByCreatedAt(o)
-	default:
-		order = webhookendpoint.ByURL(o)
-	}
-	rows, err := q.Order(order, webhookendpoint.ByID(o)).Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, vw.List(d.page(r, "Webhook endpoints", "webhooks"), vw.ListData{
-		List: l, Rows: rows, Statuses: enabledOptions(),
-	}))
+	return []string{
+		"The delivery log (" + components.Plural(n, "delivery", "deliveries") + "): deliveries not yet sent are never sent.",
+	}, nil
 }
 
 // loadEndpoint reads the endpoint of the URL's {id}; false means the
@@ -114,29 +259,25 @@ func (d *Dashboard) loadEndpoint(w http.ResponseWriter, r *http.Request) (*ent.W
 	return ep, true
 }
 
-func (d *Dashboard) webhookDetail(w http.ResponseWriter, r *http.Request) {
-	ep, ok := d.loadEndpoint(w, r)
-	if !ok {
-		return
-	}
+// webhookDetail is an endpoint's page with its newest deliveries.
+func (d *Dashboard) webhookDetail(r *http.Request, p layout.Page, ep *ent.WebhookEndpoint) (templ.Component, error) {
 	xs, err := d.client.WebhookDelivery.Query().
 		Where(webhookdelivery.EndpointID(ep.ID)).
 		Order(webhookdelivery.ByCreatedAt(sql.OrderDesc()), webhookdelivery.ByID(sql.OrderDesc())).
 		Limit(deliveriesShown + 1).
 		All(r.Context())
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return nil, err
 	}
 	more := len(xs) > deliveriesShown
 	if more {
 		xs = xs[:deliveriesShown]
 	}
 	ret := returnOf(r)
-	d.render(w, r, http.StatusOK, vw.Detail(d.page(r, vw.Title(ep), "webhooks"), vw.DetailData{
+	return vw.Detail(p, vw.DetailData{
 		EP: ep, Deliveries: xs, More: more, Now: d.svc.Now(), Overlap: overlapText(),
 		Return: ret, Here: components.WithReturn(vw.Href(ep.ID), ret),
-	}))
+	}), nil
 }
 
 // eventTypesOf splits the event types field: one per line or separated by
@@ -151,44 +292,6 @@ func eventTypesOf(s string) []string {
 	return out
 }
 
-func readWebhookForm(r *http.Request) vw.Form {
-	fr := newFormReader(r)
-	return vw.Form{
-		URL: fr.str("url"), Description: fr.str("description"), EventTypes: fr.str("eventTypes"),
-		Enabled: fr.boolean("enabled"), Errors: fr.errs, Return: returnOf(r),
-	}
-}
-
-func (d *Dashboard) webhookNew(w http.ResponseWriter, r *http.Request) {
-	f := vw.Form{Enabled: true, Errors: components.Errors{}, Return: returnOf(r)}
-	d.render(w, r, http.StatusOK, vw.FormPage(d.page(r, "New webhook endpoint", "webhooks"), f))
-}
-
-// webhookCreate makes the endpoint and its secret, keeps the secret in the
-// cookie session for the one page that shows it, and sends the browser
-// there: reloading that page shows the secret no more and makes nothing.
-func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request) {
-	if !d.parseForm(w, r) {
-		return
-	}
-	f := readWebhookForm(r)
-	desc := f.Description
-	made, err := d.endpoints().Create(r.Context(), webhooks.CreateEndpointInput{
-		URL: f.URL, Description: &desc, EventTypes: eventTypesOf(f.EventTypes), Enabled: &f.Enabled,
-	})
-	if err == nil {
-		d.sessions.Put(r.Context(), keySecret(made.Endpoint.ID), made.Secret)
-		d.redirect(w, r, vw.Href(made.Endpoint.ID)+"/secret", "Webhook endpoint "+vw.Title(made.Endpoint)+" created.")
-		return
-	}
-	status, ok := formErrors(r, err, f.Errors, webhookFields...)
-	if !ok {
-		d.serverError(w, r, err)
-		return
-	}
-	d.render(w, r, status, vw.FormPage(d.page(r, "New webhook endpoint", "webhooks"), f))
-}
-
 // webhookSecret shows a new secret once: it takes it out of the cookie
 // session, so a reload finds none.
 func (d *Dashboard) webhookSecret(w http.ResponseWriter, r *http.Request) {
@@ -200,48 +303,6 @@ func (d *Dashboard) webhookSecret(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, vw.Secret(d.page(r, "Signing secret of "+vw.Title(ep), "webhooks"), vw.SecretData{
 		EP: ep, Secret: secret, Now: d.svc.Now(), Overlap: overlapText(),
 	}))
-}
-
-func editWebhookForm(r *http.Request, ep *ent.WebhookEndpoint) vw.Form {
-	return vw.Form{
-		ID: ep.ID, Current: vw.Title(ep), URL: ep.URL, Description: ep.Description,
-		EventTypes: vw.TypesText(ep.EventTypes), Enabled: ep.Enabled, Errors: components.Errors{}, Return: returnOf(r),
-	}
-}
-
-func (d *Dashboard) webhookEdit(w http.ResponseWriter, r *http.Request) {
-	ep, ok := d.loadEndpoint(w, r)
-	if !ok {
-		return
-	}
-	d.render(w, r, http.StatusOK, vw.FormPage(d.page(r, "Edit endpoint "+vw.Title(ep), "webhooks"), editWebhookForm(r, ep)))
-}
-
-func (d *Dashboard) webhookUpdate(w http.ResponseWriter, r *http.Request) {
-	ep, ok := d.loadEndpoint(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	f := readWebhookForm(r)
-	f.ID, f.Current = ep.ID, vw.Title(ep)
-	in := webhooks.UpdateEndpointInput{URL: &f.URL, Description: &f.Description, Enabled: &f.Enabled}
-	if ts := eventTypesOf(f.EventTypes); len(ts) > 0 {
-		in.EventTypes = ts
-	} else {
-		clear := true
-		in.ClearEventTypes = &clear
-	}
-	saved, err := d.endpoints().Update(r.Context(), ep.ID, in)
-	if err == nil {
-		d.redirect(w, r, Or(f.Return, vw.Href(ep.ID)), "Webhook endpoint "+vw.Title(saved)+" saved.")
-		return
-	}
-	status, ok := formErrors(r, err, f.Errors, webhookFields...)
-	if !ok {
-		d.serverError(w, r, err)
-		return
-	}
-	d.render(w, r, status, vw.FormPage(d.page(r, "Edit endpoint "+vw.Title(ep), "webhooks"), f))
 }
 
 func (d *Dashboard) webhookRotateConfirm(w http.ResponseWriter, r *http.Request) {
@@ -268,49 +329,6 @@ func (d *Dashboard) webhookRotate(w http.ResponseWriter, r *http.Request) {
 	}
 	d.sessions.Put(r.Context(), keySecret(ep.ID), made.Secret)
 	d.redirect(w, r, vw.Href(ep.ID)+"/secret", "New signing secret made for "+vw.Title(ep)+".")
-}
-
-func (d *Dashboard) webhookDeleteData(r *http.Request, ep *ent.WebhookEndpoint) (vw.DeleteData, error) {
-	n, err := d.client.WebhookDelivery.Query().Where(webhookdelivery.EndpointID(ep.ID)).Count(r.Context())
-	return vw.DeleteData{EP: ep, Deliveries: n, Return: returnOf(r)}, err
-}
-
-func (d *Dashboard) webhookDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	ep, ok := d.loadEndpoint(w, r)
-	if !ok {
-		return
-	}
-	dd, err := d.webhookDeleteData(r, ep)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, vw.Delete(d.page(r, "Delete webhook endpoint "+vw.Title(ep), "webhooks"), dd))
-}
-
-func (d *Dashboard) webhookDelete(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ep, ok := d.loadEndpoint(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	if _, err := d.endpoints().Delete(ctx, ep.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		dd, derr := d.webhookDeleteData(r, ep)
-		if derr != nil {
-			d.failure(w, r, derr)
-			return
-		}
-		dd.Error = e.Message
-		d.render(w, r, statusOf(e), vw.Delete(d.page(r, "Delete webhook endpoint "+vw.Title(ep), "webhooks"), dd))
-		return
-	}
-	d.sessions.Remove(ctx, keySecret(ep.ID))
-	d.redirect(w, r, afterDelete(returnOf(r), vw.Href(ep.ID), vw.Path), "Webhook endpoint "+vw.Title(ep)+" deleted.")
 }
 
 // webhookSendTest queues a webhook.test message to the endpoint.

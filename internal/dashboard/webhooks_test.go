@@ -160,7 +160,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		ep, _ := makeEndpoint(t, b, s, "https://hooks.example/delete", "")
 		b.post("/admin/webhooks/"+itoa(ep.ID)+"/test", nil).wantRedirect("/admin/webhooks/" + itoa(ep.ID))
 		b.get("/admin/webhooks/"+itoa(ep.ID)+"/delete").wantStatus(http.StatusOK).
-			wantText("Delete webhook endpoint?", "https://hooks.example/delete", "1 delivery")
+			wantText("Delete webhook endpoint https://hooks.example/delete?", "1 delivery")
 		if _, err := c.WebhookEndpoint.Get(sys(), ep.ID); err != nil {
 			t.Fatal("the confirmation deleted the endpoint")
 		}
