@@ -172,46 +172,22 @@ func (d *Dashboard) webhookResource() *resource[*ent.WebhookEndpoint, vw.Form] {
 // endpoint's form posts to webhookCreate, which shows the secret next.
 func (d *Dashboard) mountWebhooks(admin func(string, http.HandlerFunc)) {
 	rs := d.webhookResource()
-	rs.mount(func(pattern string, h http.HandlerFunc) {
-		if pattern == "POST "+vw.Path+"/new" {
-			h = d.webhookCreate(rs)
+	// A new endpoint's secret waits in the cookie session (see its create)
+	// for the one page that shows it: reloading that page shows the
+	// secret no more and makes nothing.
+	rs.savedTo = func(ep *ent.WebhookEndpoint, created bool) string {
+		if created {
+			return vw.Href(ep.ID) + "/secret"
 		}
-		admin(pattern, h)
-	})
+		return ""
+	}
+	rs.mount(admin)
 	admin("GET /admin/webhooks/{id}/secret", d.webhookSecret)
 	admin("GET /admin/webhooks/{id}/rotate", d.webhookRotateConfirm)
 	admin("POST /admin/webhooks/{id}/rotate", d.webhookRotate)
 	admin("POST /admin/webhooks/{id}/test", d.webhookSendTest)
 	admin("GET /admin/webhooks/{id}/deliveries", d.webhookDeliveries)
 	admin("POST /admin/webhooks/{id}/deliveries/{delivery}/retry", d.webhookRetry)
-}
-
-// webhookCreate makes the endpoint and its secret (the resource's create
-// keeps the secret in the cookie session) and sends the browser to the one
-// page that shows it: reloading that page shows the secret no more and
-// makes nothing.
-func (d *Dashboard) webhookCreate(rs *resource[*ent.WebhookEndpoint, vw.Form]) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !d.parseForm(w, r) {
-			return
-		}
-		f, errs, err := rs.form.read(r, nil)
-		if err != nil {
-			d.failure(w, r, err)
-			return
-		}
-		ep, err := rs.form.create(r.Context(), f)
-		if err == nil {
-			d.redirect(w, r, vw.Href(ep.ID)+"/secret", "Webhook endpoint "+vw.Title(ep)+" created.")
-			return
-		}
-		status, ok := formErrors(r, err, errs, webhookFields...)
-		if !ok {
-			d.serverError(w, r, err)
-			return
-		}
-		d.render(w, r, status, rs.form.view(d.page(r, rs.newTitle(), rs.section), f))
-	}
 }
 
 func enabledText(on bool) string {
