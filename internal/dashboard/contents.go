@@ -6,118 +6,201 @@ import (
 	"strconv"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/a-h/templ"
 
 	"gatehouse/ent"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/packagecontent"
 	"gatehouse/ent/pkg"
-	"gatehouse/internal/apperr"
+	"gatehouse/ent/predicate"
+	"gatehouse/internal/events"
 	"gatehouse/internal/service"
 	"gatehouse/views/components"
 	"gatehouse/views/contents"
+	"gatehouse/views/layout"
+	"gatehouse/views/packages"
 )
-
-var contentListSpec = listSpec{
-	path:  contents.Path,
-	sorts: []string{"name", "feature", "limit", "package", "created"},
-	sort:  "package",
-	dir:   "asc",
-	filters: map[string]func(string) bool{
-		"packageID": isID,
-		"feature":   isFeatureKey,
-	},
-}
-
-var contentFields = []string{"packageID", "name", "featureKey", "limit"}
 
 // maxChoices bounds the records a selector offers (the feature
 // catalogue's; users and packages have pickers: pick.go).
 const maxChoices = 1000
 
-func (d *Dashboard) contentList(w http.ResponseWriter, r *http.Request) {
+// contentForm is the package content form with what it decoded for the
+// service.
+type contentForm struct {
+	contents.Form
+	create service.CreatePackageContentInput
+	update service.UpdatePackageContentInput
+	again  int
+}
+
+func (d *Dashboard) contentResource() *resource[*ent.PackageContent, contentForm] {
+	rs := &resource[*ent.PackageContent, contentForm]{
+		d: d, name: "package content", plural: "package contents", title: "Package contents",
+		path: contents.Path, section: "package-contents", subject: events.SubjectPackageContent,
+		table: entTable[*ent.PackageContent, *ent.PackageContentQuery, predicate.PackageContent, packagecontent.OrderOption](func() *ent.PackageContentQuery {
+			return d.client.PackageContent.Query().WithPackage().WithFeature()
+		}),
+		get: func(ctx context.Context, id int) (*ent.PackageContent, error) {
+			return d.client.PackageContent.Query().Where(packagecontent.ID(id)).WithPackage().WithFeature().Only(ctx)
+		},
+		id:    func(c *ent.PackageContent) int { return c.ID },
+		label: func(c *ent.PackageContent) string { return c.Name },
+
+		searchLabel: "Name, package or feature",
+		search: func(q string) func(*sql.Selector) {
+			return packagecontent.Or(
+				packagecontent.NameContainsFold(q),
+				packagecontent.HasPackageWith(pkg.NameContainsFold(q)),
+				packagecontent.HasFeatureWith(feature.Or(feature.KeyContainsFold(q), feature.NameContainsFold(q))),
+			)
+		},
+		filters: []filter{
+			{name: "packageID", title: "Package", ok: isID, pick: &pickPackages,
+				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return packagecontent.PackageID(n) }},
+			{name: "feature", title: "Feature", ok: isFeatureKey,
+				where: func(v string) func(*sql.Selector) { return packagecontent.HasFeatureWith(feature.Key(v)) },
+				options: func(ctx context.Context) ([]components.Option, error) {
+					opts, _, err := d.featureOptions(ctx, "Any feature")
+					return opts, err
+				}},
+		},
+		sorts: []sortCol[*ent.PackageContent]{
+			{key: "name", title: "Name", column: packagecontent.FieldName, value: func(c *ent.PackageContent) any { return c.Name }},
+			{key: "limit", title: "Limit", column: packagecontent.FieldLimit, kind: kindInt, nullable: true, value: func(c *ent.PackageContent) any {
+				if c.Limit == nil {
+					return nil
+				}
+				return *c.Limit
+			}},
+			{key: "created", title: "Created", column: packagecontent.FieldCreatedAt, kind: kindTime, value: func(c *ent.PackageContent) any { return c.CreatedAt.UTC() }},
+		},
+		sort: "name",
+		columns: []column[*ent.PackageContent]{
+			{title: "Name", sort: "name",
+				cell: func(c *ent.PackageContent, _ int) templ.Component { return components.Text(c.Name) },
+				csv:  func(c *ent.PackageContent, _ int) string { return c.Name }},
+			{title: "Feature",
+				cell: func(c *ent.PackageContent, _ int) templ.Component { return packages.FeatureCell(c) },
+				csv: func(c *ent.PackageContent, _ int) string {
+					if c.Edges.Feature == nil {
+						return ""
+					}
+					return c.Edges.Feature.Key
+				}},
+			{title: "Limit", sort: "limit",
+				cell: func(c *ent.PackageContent, _ int) templ.Component { return packages.LimitCell(c) },
+				csv: func(c *ent.PackageContent, _ int) string {
+					if c.Limit == nil {
+						return ""
+					}
+					return strconv.Itoa(*c.Limit)
+				}},
+			{title: "Package",
+				cell: func(c *ent.PackageContent, _ int) templ.Component { return contents.PackageCell(c) },
+				csv:  func(c *ent.PackageContent, _ int) string { return pkgLabel(c) }},
+			{title: "Created", sort: "created",
+				cell: func(c *ent.PackageContent, _ int) templ.Component { return components.When(c.CreatedAt) },
+				csv:  func(c *ent.PackageContent, _ int) string { return csvTime(c.CreatedAt) }},
+		},
+		newLabel: "New content",
+		detail: func(r *http.Request, p layout.Page, c *ent.PackageContent) (templ.Component, error) {
+			return contents.Detail(p, contents.DetailData{Content: c, Return: returnOf(r), Here: here(r)}), nil
+		},
+		remove: func(ctx context.Context, c *ent.PackageContent) error {
+			_, err := d.svc.DeletePackageContent(ctx, c.ID)
+			return err
+		},
+		removeInfo: func(ctx context.Context, c *ent.PackageContent) (deleteInfo, error) {
+			return deleteInfo{Effects: []string{"Holders of " + pkgLabel(c) + " lose this feature at once."}}, nil
+		},
+	}
+	rs.bulk = []bulkAction[*ent.PackageContent]{{key: "delete", label: "Delete", done: "deleted", danger: true,
+		apply: func(ctx context.Context, c *ent.PackageContent, _ int) (bool, error) {
+			_, err := d.svc.DeletePackageContent(ctx, c.ID)
+			return true, err
+		},
+		effect: fixedEffect("Holders of their packages lose these features at once."),
+	}}
+	f := &rs.form
+	f.fields = []string{"packageID", "name", "featureKey", "limit"}
+	f.blank = func(r *http.Request) (contentForm, error) {
+		cf := newContentForm(r)
+		if v := r.URL.Query().Get("packageID"); isID(v) {
+			if err := d.setChoice(r.Context(), pickPackages, &cf.Package, v); err != nil {
+				return contentForm{}, err
+			}
+		}
+		cf.Package.Autofocus = cf.Package.Value == ""
+		return contentForm{Form: cf}, nil
+	}
+	f.edit = func(r *http.Request, c *ent.PackageContent) (contentForm, error) {
+		cf := newContentForm(r)
+		cf.ID, cf.Current, cf.PackageName, cf.Name = c.ID, c.Name, pkgLabel(c), c.Name
+		if c.Edges.Feature != nil {
+			if err := d.setChoice(r.Context(), pickFeatures, &cf.Feature, c.Edges.Feature.Key); err != nil {
+				return contentForm{}, err
+			}
+		}
+		if c.Limit != nil {
+			cf.Limit = strconv.Itoa(*c.Limit)
+		}
+		return contentForm{Form: cf}, nil
+	}
+	f.read = d.readContentForm
+	f.again = func(_ *http.Request, cf *contentForm) int { return cf.again }
+	f.create = func(ctx context.Context, cf contentForm) (*ent.PackageContent, error) {
+		return d.svc.CreatePackageContent(ctx, cf.create)
+	}
+	f.update = func(ctx context.Context, c *ent.PackageContent, cf contentForm) (*ent.PackageContent, error) {
+		return d.svc.UpdatePackageContent(ctx, c.ID, cf.update)
+	}
+	f.view = func(p layout.Page, cf contentForm) templ.Component { return contents.FormPage(p, cf.Form) }
+	return rs
+}
+
+// readContentForm decodes a posted content form: its pickers (a search
+// shows the form again), name and limit.
+func (d *Dashboard) readContentForm(r *http.Request, old **ent.PackageContent) (contentForm, components.Errors, error) {
 	ctx := r.Context()
-	l := parseList(r, contentListSpec)
-	pkgPick, err := d.filterPicker(ctx, r, &l, pickPackages, "packageID", "Package")
+	f := newContentForm(r)
+	fr := newFormReader(r)
+	f.Errors = fr.errs
+	if old != nil {
+		c := *old
+		f.ID, f.Current, f.PackageName = c.ID, c.Name, pkgLabel(c)
+	}
+	f.Name, f.Limit = fr.str("name"), fr.str("limit")
+	out := contentForm{}
+	step, err := d.readContentPickers(ctx, r, &f)
+	out.Form = f
 	if err != nil {
-		d.failure(w, r, err)
-		return
+		return out, nil, err
 	}
-	q := d.client.PackageContent.Query()
-	if l.Q != "" {
-		q.Where(packagecontent.Or(
-			packagecontent.NameContainsFold(l.Q),
-			packagecontent.HasPackageWith(pkg.NameContainsFold(l.Q)),
-			packagecontent.HasFeatureWith(feature.Or(feature.KeyContainsFold(l.Q), feature.NameContainsFold(l.Q))),
-		))
+	if step == pickFind {
+		out.again = http.StatusOK
+		return out, f.Errors, nil
 	}
-	if id := filterID(l, "packageID"); id != 0 {
-		q.Where(packagecontent.PackageID(id))
+	limit := fr.optInteger("limit")
+	if old == nil {
+		out.create = service.CreatePackageContentInput{
+			PackageID: pickedID(f.Errors, f.Package), Name: f.Name, FeatureKey: f.Feature.Value, Limit: limit,
+		}
+		return out, f.Errors, nil
 	}
-	if v := l.Filter("feature"); v != "" {
-		q.Where(packagecontent.HasFeatureWith(feature.Key(v)))
+	// The service keeps the stored limit when none is given; this form
+	// shows the limit, so an emptied field is a limit left out, not one
+	// kept.
+	if limit == nil && f.Feature.FeatureKind == string(feature.KindLIMIT) {
+		f.Errors.Add("limit", "is required for the LIMIT feature "+f.Feature.Value)
 	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	fitPage(&l, total)
-	o := orderTerm(l)
-	var order []packagecontent.OrderOption
-	switch l.Sort {
-	case "name":
-		order = append(order, packagecontent.ByName(o))
-	case "feature":
-		order = append(order, packagecontent.ByFeatureField(feature.FieldKey, o))
-	case "limit":
-		order = append(order, packagecontent.ByLimit(o, sql.OrderNullsLast()))
-	case "created":
-		order = append(order, packagecontent.ByCreatedAt(o))
-	default:
-		order = append(order, packagecontent.ByPackageField(pkg.FieldName, o), packagecontent.ByFeatureField(feature.FieldKey))
-	}
-	rows, err := q.Order(append(order, packagecontent.ByID(o))...).WithPackage().WithFeature().Offset(offset(l)).Limit(l.Size).All(ctx)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	feats, _, err := d.featureOptions(ctx, "Any feature")
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	d.render(w, r, http.StatusOK, contents.List(d.page(r, "Package contents", "package-contents"), contents.ListData{
-		List: l, Rows: rows, Package: pkgPick, Features: feats,
-	}))
+	out.update = service.UpdatePackageContentInput{Name: &f.Name, FeatureKey: &f.Feature.Value, Limit: limit}
+	return out, f.Errors, nil
 }
 
-func (d *Dashboard) loadContent(w http.ResponseWriter, r *http.Request) (*ent.PackageContent, bool) {
-	id, ok := pathID(r)
-	if !ok {
-		d.notFound(w, r)
-		return nil, false
-	}
-	c, err := d.client.PackageContent.Query().Where(packagecontent.ID(id)).WithPackage().WithFeature().Only(r.Context())
-	if err != nil {
-		d.failure(w, r, err)
-		return nil, false
-	}
-	return c, true
-}
-
-func (d *Dashboard) contentDetail(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.loadContent(w, r)
-	if !ok {
-		return
-	}
-	d.render(w, r, http.StatusOK, contents.Detail(d.page(r, c.Name, "package-contents"), contents.DetailData{
-		Content: c, Return: returnOf(r), Here: here(r),
-	}))
-}
-
-// contentForm is an empty content form with its pickers (a new content
-// also chooses its package).
-func contentForm(r *http.Request) contents.Form {
+// newContentForm is an empty content form with its pickers (a new
+// content also chooses its package).
+func newContentForm(r *http.Request) contents.Form {
 	ft := newPicker(pickFeatures, "featureKey", "Feature", true)
 	ft.Help = "The feature this content grants, from the catalogue; a package grants each feature once."
 	ft.LimitTarget = components.FieldID("limit")
@@ -151,153 +234,9 @@ func (d *Dashboard) readContentPickers(ctx context.Context, r *http.Request, f *
 	return max(step, fs), nil
 }
 
-func (d *Dashboard) contentNew(w http.ResponseWriter, r *http.Request) {
-	f := contentForm(r)
-	if v := r.URL.Query().Get("packageID"); isID(v) {
-		if err := d.setChoice(r.Context(), pickPackages, &f.Package, v); err != nil {
-			d.failure(w, r, err)
-			return
-		}
-	}
-	f.Package.Autofocus = f.Package.Value == ""
-	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
-}
-
-func (d *Dashboard) contentCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if !d.parseForm(w, r) {
-		return
-	}
-	f := contentForm(r)
-	fr := newFormReader(r)
-	f.Errors = fr.errs
-	f.Name, f.Limit = fr.str("name"), fr.str("limit")
-	step, err := d.readContentPickers(ctx, r, &f)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	if step == pickFind {
-		d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
-		return
-	}
-	pkgID := pickedID(f.Errors, f.Package)
-	limit := fr.optInteger("limit")
-	status := http.StatusUnprocessableEntity
-	if !f.Errors.Any() {
-		c, err := d.svc.CreatePackageContent(ctx, service.CreatePackageContentInput{
-			PackageID: pkgID, Name: f.Name, FeatureKey: f.Feature.Value, Limit: limit,
-		})
-		if err == nil {
-			d.redirect(w, r, components.WithReturn(contents.Href(c.ID), f.Return), "Content "+c.Name+" added.")
-			return
-		}
-		var ok bool
-		if status, ok = formErrors(r, err, f.Errors, contentFields...); !ok {
-			d.serverError(w, r, err)
-			return
-		}
-	}
-	d.render(w, r, status, contents.FormPage(d.page(r, "New package content", "package-contents"), f))
-}
-
-func (d *Dashboard) contentEdit(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.loadContent(w, r)
-	if !ok {
-		return
-	}
-	f := contentForm(r)
-	f.ID, f.Current, f.PackageName, f.Name = c.ID, c.Name, pkgLabel(c), c.Name
-	if c.Edges.Feature != nil {
-		if err := d.setChoice(r.Context(), pickFeatures, &f.Feature, c.Edges.Feature.Key); err != nil {
-			d.failure(w, r, err)
-			return
-		}
-	}
-	if c.Limit != nil {
-		f.Limit = strconv.Itoa(*c.Limit)
-	}
-	d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
-}
-
 func pkgLabel(c *ent.PackageContent) string {
 	if c.Edges.Package != nil {
 		return c.Edges.Package.Name
 	}
 	return "#" + strconv.Itoa(c.PackageID)
-}
-
-func (d *Dashboard) contentUpdate(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.loadContent(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	f := contentForm(r)
-	fr := newFormReader(r)
-	f.ID, f.Current, f.PackageName, f.Errors = c.ID, c.Name, pkgLabel(c), fr.errs
-	f.Name, f.Limit = fr.str("name"), fr.str("limit")
-	step, err := d.readContentPickers(r.Context(), r, &f)
-	if err != nil {
-		d.failure(w, r, err)
-		return
-	}
-	if step == pickFind {
-		d.render(w, r, http.StatusOK, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
-		return
-	}
-	limit := fr.optInteger("limit")
-	// The service keeps the stored limit when none is given; this form
-	// shows the limit, so an emptied field is a limit left out, not one
-	// kept.
-	if limit == nil && f.Feature.FeatureKind == string(feature.KindLIMIT) {
-		f.Errors.Add("limit", "is required for the LIMIT feature "+f.Feature.Value)
-	}
-	if f.Errors.Any() {
-		d.render(w, r, http.StatusUnprocessableEntity, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
-		return
-	}
-	saved, err := d.svc.UpdatePackageContent(r.Context(), c.ID, service.UpdatePackageContentInput{
-		Name: &f.Name, FeatureKey: &f.Feature.Value, Limit: limit,
-	})
-	if err == nil {
-		d.redirect(w, r, Or(f.Return, contents.Href(c.ID)), "Content "+saved.Name+" saved.")
-		return
-	}
-	status, ok := formErrors(r, err, f.Errors, contentFields...)
-	if !ok {
-		d.serverError(w, r, err)
-		return
-	}
-	d.render(w, r, status, contents.FormPage(d.page(r, "Edit content "+c.Name, "package-contents"), f))
-}
-
-func (d *Dashboard) contentDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.loadContent(w, r)
-	if !ok {
-		return
-	}
-	d.render(w, r, http.StatusOK, contents.Delete(d.page(r, "Delete content "+c.Name, "package-contents"), contents.DeleteData{
-		Content: c, Return: returnOf(r),
-	}))
-}
-
-func (d *Dashboard) contentDelete(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	c, ok := d.loadContent(w, r)
-	if !ok || !d.parseForm(w, r) {
-		return
-	}
-	if _, err := d.svc.DeletePackageContent(ctx, c.ID); err != nil {
-		e := service.Classify(ctx, err)
-		if e == nil || e.Code == apperr.NotFound {
-			d.failure(w, r, err)
-			return
-		}
-		d.render(w, r, statusOf(e), contents.Delete(d.page(r, "Delete content "+c.Name, "package-contents"), contents.DeleteData{
-			Content: c, Error: e.Message, Return: returnOf(r),
-		}))
-		return
-	}
-	d.redirect(w, r, afterDelete(returnOf(r), contents.Href(c.ID), contents.Path),
-		"Content "+c.Name+" removed from "+pkgLabel(c)+".")
 }

@@ -111,14 +111,7 @@ func (d *Dashboard) routes() http.Handler {
 
 	d.packageResource().mount(admin)
 
-	admin("GET /admin/package-contents", d.contentList)
-	admin("GET /admin/package-contents/new", d.contentNew)
-	admin("POST /admin/package-contents/new", d.contentCreate)
-	admin("GET /admin/package-contents/{id}", d.withHistory(events.SubjectPackageContent, d.contentDetail))
-	admin("GET /admin/package-contents/{id}/edit", d.contentEdit)
-	admin("POST /admin/package-contents/{id}/edit", d.contentUpdate)
-	admin("GET /admin/package-contents/{id}/delete", d.contentDeleteConfirm)
-	admin("POST /admin/package-contents/{id}/delete", d.contentDelete)
+	d.contentResource().mount(admin)
 
 	d.userPackages.mount(admin)
 	admin("POST /admin/user-packages/{id}/extend", d.withHistory(events.SubjectUserPackage, d.assignmentExtend))

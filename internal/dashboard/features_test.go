@@ -290,7 +290,7 @@ func TestContentFormLimits(t *testing.T) {
 		})
 	}
 	p := b.post("/admin/package-contents/new", form()).wantRedirect("/admin/package-contents/")
-	b.follow(p).wantFlash("Content Projects added.").wantText("projects", "7", "Gold")
+	b.follow(p).wantFlash("Package content Projects created.").wantText("projects", "7", "Gold")
 	x, err := c.PackageContent.Query().Where(packagecontent.Name("Projects")).Only(ctx)
 	if err != nil || limitText(x.Limit) != "7" {
 		t.Fatalf("content %+v %v", x, err)

@@ -431,6 +431,6 @@ func TestPickerListFilter(t *testing.T) {
 	})
 	t.Run("package filter of contents", func(t *testing.T) {
 		b.get("/admin/package-contents?packageID="+itoa(w.pkg.ID)).wantStatus(http.StatusOK).
-			wantText("Chosen: Gold (30 days)", "Showing 1–2 of 2")
+			wantText("Chosen: Gold (30 days)", "2 package contents")
 	})
 }

@@ -41,7 +41,7 @@ func pageRoutes(w *world) []route {
 		{"/admin/package-contents/new", "New package content", []string{"Package", "Feature", "Limit"}},
 		{"/admin/package-contents/" + c, "Moe gatherer", []string{"moe_gatherer", "Moe gatherer", "Gold"}},
 		{"/admin/package-contents/" + c + "/edit", "Edit content Moe gatherer", []string{"Gold"}},
-		{"/admin/package-contents/" + c + "/delete", "Delete content Moe gatherer?", []string{"Nothing else is deleted"}},
+		{"/admin/package-contents/" + c + "/delete", "Delete package content Moe gatherer?", []string{"lose this feature at once"}},
 		{"/admin/user-packages", "User packages", []string{"alice", "Gold", "ACTIVE"}},
 		{"/admin/user-packages/new", "Assign a package", []string{"User", "Package", "Days"}},
 		{"/admin/user-packages/" + a, "alice · Gold", []string{"Extend by days", "ACTIVE", "Suspend", "Reason"}},
