@@ -119,7 +119,7 @@ func (rs *resource[T, F]) readBulk(r *http.Request) (b bulkRequest[T], msg strin
 // bulkView is the confirmation page's model.
 func (rs *resource[T, F]) bulkView(r *http.Request, b bulkRequest[T]) (pages.BulkView, error) {
 	ctx := r.Context()
-	ret := Or(returnOf(r), rs.path)
+	ret := components.Or(returnOf(r), rs.path)
 	v := pages.BulkView{
 		Title:  capitalize(b.action.label) + " " + components.Plural(len(b.ids), rs.name, rs.plural) + "?",
 		Action: rs.path + "/bulk/apply", Key: b.action.key, Label: b.action.label, Danger: b.action.danger,
@@ -147,7 +147,7 @@ func (rs *resource[T, F]) bulkView(r *http.Request, b bulkRequest[T]) (pages.Bul
 
 // bulkRefused shows the confirmation page with a reason and no button.
 func (rs *resource[T, F]) bulkRefused(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	ret := Or(returnOf(r), rs.path)
+	ret := components.Or(returnOf(r), rs.path)
 	v := pages.BulkView{Title: "Bulk action on " + rs.plural, Error: msg, Back: ret, Return: ret, Plural: rs.plural}
 	rs.d.render(w, r, status, pages.BulkPage(rs.d.page(r, v.Title, rs.section), v))
 }
@@ -243,7 +243,7 @@ func (rs *resource[T, F]) bulkApply(w http.ResponseWriter, r *http.Request) {
 	if same := len(rows) - changed; same > 0 {
 		summary += " " + components.Plural(same, "was", "were") + " already so."
 	}
-	rs.d.redirect(w, r, Or(returnOf(r), rs.path), summary)
+	rs.d.redirect(w, r, components.Or(returnOf(r), rs.path), summary)
 }
 
 // rowsByID reads the rows of ids, in id order, exportBatch at a time.

@@ -182,14 +182,6 @@ func returnOf(r *http.Request) string {
 	return safeReturn(r.URL.Query().Get("return"))
 }
 
-// Or returns s, or def when s is empty.
-func Or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // truncateRunes cuts s to at most n characters.
 func truncateRunes(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

@@ -558,7 +558,7 @@ func (rs *resource[T, F]) save(w http.ResponseWriter, r *http.Request, old *T) {
 		if err == nil {
 			ret := returnOf(r)
 			verb := " saved."
-			to := Or(ret, rs.href(rs.id(saved)))
+			to := components.Or(ret, rs.href(rs.id(saved)))
 			if old == nil {
 				verb = " created."
 				to = components.WithReturn(rs.href(rs.id(saved)), ret)

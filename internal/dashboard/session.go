@@ -182,7 +182,7 @@ func (d *Dashboard) keepSignedIn(ctx context.Context, userID int) error {
 func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 	if d.sessions.GetInt(r.Context(), keyUserID) != 0 {
 		// Already signed in (requireAdmin re-checks the account).
-		http.Redirect(w, r, Or(safeReturn(r.URL.Query().Get("next")), "/admin/"), http.StatusSeeOther)
+		http.Redirect(w, r, components.Or(safeReturn(r.URL.Query().Get("next")), "/admin/"), http.StatusSeeOther)
 		return
 	}
 	d.render(w, r, http.StatusOK, pages.Login(d.page(r, "Sign in", ""), pages.LoginForm{
@@ -242,7 +242,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	d.pruneSessions(ctx)
 	d.flash(ctx, components.FlashSuccess, "Signed in as "+u.Username+".")
-	http.Redirect(w, r, Or(f.Next, "/admin/"), http.StatusSeeOther)
+	http.Redirect(w, r, components.Or(f.Next, "/admin/"), http.StatusSeeOther)
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
@@ -292,7 +292,7 @@ func (d *Dashboard) popFlash(ctx context.Context) *components.Flash {
 	if msg == "" {
 		return nil
 	}
-	return &components.Flash{Kind: Or(kind, components.FlashInfo), Message: msg}
+	return &components.Flash{Kind: components.Or(kind, components.FlashInfo), Message: msg}
 }
 
 // redirect answers a successful POST: flash, then see the next page.

@@ -288,7 +288,7 @@ func (d *Dashboard) sessionRevokeConfirm(w http.ResponseWriter, r *http.Request)
 	d.render(w, r, http.StatusOK, pages.ConfirmPage(d.page(r, "Revoke "+sessions.Title(s), "sessions"), pages.Confirm{
 		Title: "Revoke " + sessions.Title(s) + "?", Text: text,
 		Action: sessions.Href(s.ID) + "/revoke", Button: "Revoke session",
-		Back: Or(returnOf(r), sessions.Href(s.ID)), BackLabel: sessions.Title(s), Return: returnOf(r),
+		Back: components.Or(returnOf(r), sessions.Href(s.ID)), BackLabel: sessions.Title(s), Return: returnOf(r),
 	}))
 }
 
@@ -305,5 +305,5 @@ func (d *Dashboard) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 	if s.RevokedAt != nil {
 		msg = sessions.Title(s) + " was already revoked."
 	}
-	d.redirect(w, r, Or(returnOf(r), sessions.Href(s.ID)), msg)
+	d.redirect(w, r, components.Or(returnOf(r), sessions.Href(s.ID)), msg)
 }

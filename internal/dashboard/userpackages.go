@@ -337,7 +337,7 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 	if days, ok := fr.integer("extendDays"); ok {
 		saved, err := d.svc.UpdateUserPackage(r.Context(), up.ID, service.UpdateUserPackageInput{ExtendDays: &days})
 		if err == nil {
-			d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)),
+			d.redirect(w, r, components.Or(returnOf(r), userpackages.Href(up.ID)),
 				"Extended by "+components.Plural(days, "day", "days")+": "+userpackages.Label(up)+" now expires "+components.FormatTimeIn(saved.ExpiresAt, components.Zone(r.Context()))+".")
 			return
 		}
@@ -346,7 +346,7 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ext.Error = Or(fr.errs.Get("extendDays"), fr.errs.Form())
+	ext.Error = components.Or(fr.errs.Get("extendDays"), fr.errs.Form())
 	d.renderAssignment(w, r, http.StatusUnprocessableEntity, up, ext, userpackages.Suspend{})
 }
 
@@ -364,7 +364,7 @@ func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := d.svc.SuspendUserPackage(r.Context(), up.ID, reason)
 	if err == nil {
-		d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)),
+		d.redirect(w, r, components.Or(returnOf(r), userpackages.Href(up.ID)),
 			"Suspended "+userpackages.Label(up)+": it grants nothing until resumed.")
 		return
 	}
@@ -377,7 +377,7 @@ func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
 		d.notFound(w, r)
 		return
 	}
-	sus.Error = Or(fr.errs.Get("reason"), fr.errs.Form())
+	sus.Error = components.Or(fr.errs.Get("reason"), fr.errs.Form())
 	d.renderAssignment(w, r, status, up, defaultExtend(up), sus)
 }
 
@@ -391,5 +391,5 @@ func (d *Dashboard) assignmentResume(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	d.redirect(w, r, Or(returnOf(r), userpackages.Href(up.ID)), "Resumed "+userpackages.Label(up)+".")
+	d.redirect(w, r, components.Or(returnOf(r), userpackages.Href(up.ID)), "Resumed "+userpackages.Label(up)+".")
 }

@@ -329,7 +329,7 @@ func (d *Dashboard) userRevokeSessionsConfirm(w http.ResponseWriter, r *http.Req
 		d.failure(w, r, err)
 		return
 	}
-	back := Or(returnOf(r), users.Href(u.ID))
+	back := components.Or(returnOf(r), users.Href(u.ID))
 	d.render(w, r, http.StatusOK, pages.ConfirmPage(d.page(r, "Revoke all sessions of "+u.Username, "users"), pages.Confirm{
 		Title:  "Revoke all sessions of " + u.Username + "?",
 		Text:   components.Plural(n, "active session", "active sessions") + " of " + u.Username + " will stop working at once, in every app and on every device; the records stay. " + u.Username + " signs in again to get a new one.",
@@ -351,7 +351,7 @@ func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
 		d.failure(w, r, err)
 		return
 	}
-	d.redirect(w, r, Or(returnOf(r), users.Href(u.ID)),
+	d.redirect(w, r, components.Or(returnOf(r), users.Href(u.ID)),
 		"Revoked "+components.Plural(n, "active session", "active sessions")+" of "+u.Username+".")
 }
 

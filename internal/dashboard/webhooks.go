@@ -322,7 +322,7 @@ func (d *Dashboard) webhookSendTest(w http.ResponseWriter, r *http.Request) {
 	if !ep.Enabled {
 		msg = "Test event queued (" + x.WebhookID + "). The endpoint is disabled: it is sent once the endpoint is enabled."
 	}
-	d.redirect(w, r, Or(returnOf(r), vw.Href(ep.ID)), msg)
+	d.redirect(w, r, components.Or(returnOf(r), vw.Href(ep.ID)), msg)
 }
 
 // webhookRetry makes one of the endpoint's deliveries due now.
@@ -352,7 +352,7 @@ func (d *Dashboard) webhookRetry(w http.ResponseWriter, r *http.Request) {
 	if !ep.Enabled {
 		msg = "Delivery " + x.WebhookID + " is due now. The endpoint is disabled: it is sent once the endpoint is enabled."
 	}
-	d.redirect(w, r, Or(returnOf(r), vw.DeliveriesHref(ep.ID)), msg)
+	d.redirect(w, r, components.Or(returnOf(r), vw.DeliveriesHref(ep.ID)), msg)
 }
 
 // webhookDeliveries is an endpoint's delivery log, newest first, paged by

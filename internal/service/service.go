@@ -33,12 +33,6 @@ func New(client *ent.Client, a *auth.Service) *Service {
 // SetClock replaces the clock (for tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
-// Client is the ent client the service works on.
-func (s *Service) Client() *ent.Client { return s.client }
-
-// Auth is the sign-in service.
-func (s *Service) Auth() *auth.Service { return s.auth }
-
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
 
