@@ -92,10 +92,10 @@ func TestSuspendAndResume(t *testing.T) {
 			} else {
 				p.wantStatus(tc.status)
 			}
-			if got := p.textByID("assignment-state"); got != tc.state {
+			if got := p.textByID("user-package-state"); got != tc.state {
 				t.Fatalf("state badge %q, want %q", got, tc.state)
 			}
-			if got := p.textByID("assignment-suspend-reason"); got != tc.reason {
+			if got := p.textByID("user-package-suspend-reason"); got != tc.reason {
 				t.Fatalf("reason shown %q, want %q", got, tc.reason)
 			}
 			if tc.fieldErr != "" {
@@ -109,7 +109,7 @@ func TestSuspendAndResume(t *testing.T) {
 				t.Fatalf("stored suspendedAt %v with state %s", saved.SuspendedAt, tc.state)
 			}
 			if tc.state == "SUSPENDED" {
-				if p.textByID("assignment-suspended-at") == "" {
+				if p.textByID("user-package-suspended-at") == "" {
 					t.Fatal("the time of suspension is not shown")
 				}
 				// The list and the user's page agree.
@@ -128,10 +128,10 @@ func TestSuspendAndResume(t *testing.T) {
 	})
 }
 
-// TestAssignmentStateFilter: the list's state filter (SQL, through
+// TestUserPackageStateFilter: the list's state filter (SQL, through
 // access.StateAt) keeps exactly the rows whose badge (Go, through
 // access.StateOf) names that state.
-func TestAssignmentStateFilter(t *testing.T) {
+func TestUserPackageStateFilter(t *testing.T) {
 	t.Parallel()
 	s := start(t, nil)
 	w := seed(t, s)

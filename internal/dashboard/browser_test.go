@@ -469,7 +469,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 		b.click(`form .form-actions button[value="save"]`, http.StatusOK)
 		b.flash("Package assigned until")
 		b.heading("alice · Gold")
-		if got := b.text("#assignment-state"); got != "ACTIVE" {
+		if got := b.text("#user-package-state"); got != "ACTIVE" {
 			t.Fatalf("state %q", got)
 		}
 
@@ -483,13 +483,13 @@ func TestBrowserAdminFlow(t *testing.T) {
 
 		// Back on its page: extend it by 10 days.
 		b.heading("alice · Gold")
-		if got := b.text("#assignment-expires"); !strings.HasPrefix(got, "2029-06-30 18:00 UTC") {
+		if got := b.text("#user-package-expires"); !strings.HasPrefix(got, "2029-06-30 18:00 UTC") {
 			t.Fatalf("expires %q", got)
 		}
 		b.typeInto("#f-extendDays", "10")
 		b.click(`form.extend-form button[type=submit]`, http.StatusOK)
 		b.flash("Extended by 10 days")
-		if got := b.text("#assignment-expires"); !strings.HasPrefix(got, "2029-07-10 18:00 UTC") {
+		if got := b.text("#user-package-expires"); !strings.HasPrefix(got, "2029-07-10 18:00 UTC") {
 			t.Fatalf("expires after extending %q", got)
 		}
 		b.screenshot("user-package-detail")
@@ -500,10 +500,10 @@ func TestBrowserAdminFlow(t *testing.T) {
 		b.click(`form.suspend-form button[type=submit]`, http.StatusOK)
 		b.flash("Suspended alice · Gold: it grants nothing until resumed.")
 		b.heading("alice · Gold")
-		if got := b.text("#assignment-state"); got != "SUSPENDED" {
+		if got := b.text("#user-package-state"); got != "SUSPENDED" {
 			t.Fatalf("state after suspending %q", got)
 		}
-		if got := b.text("#assignment-suspend-reason"); got != "Chargeback on invoice 2291" {
+		if got := b.text("#user-package-suspend-reason"); got != "Chargeback on invoice 2291" {
 			t.Fatalf("reason %q", got)
 		}
 		b.screenshot("user-package-suspended")
@@ -515,7 +515,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 		// And resumes it.
 		b.click(`form[action$="/resume"] button[type=submit]`, http.StatusOK)
 		b.flash("Resumed alice · Gold.")
-		if got := b.text("#assignment-state"); got != "ACTIVE" {
+		if got := b.text("#user-package-state"); got != "ACTIVE" {
 			t.Fatalf("state after resuming %q", got)
 		}
 

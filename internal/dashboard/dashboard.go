@@ -114,9 +114,9 @@ func (d *Dashboard) routes() http.Handler {
 	d.contentResource().mount(admin)
 
 	d.userPackages.mount(admin)
-	admin("POST /admin/user-packages/{id}/extend", d.withHistory(events.SubjectUserPackage, d.assignmentExtend))
-	admin("POST /admin/user-packages/{id}/suspend", d.withHistory(events.SubjectUserPackage, d.assignmentSuspend))
-	admin("POST /admin/user-packages/{id}/resume", d.assignmentResume)
+	admin("POST /admin/user-packages/{id}/extend", d.withHistory(events.SubjectUserPackage, d.userPackageExtend))
+	admin("POST /admin/user-packages/{id}/suspend", d.withHistory(events.SubjectUserPackage, d.userPackageSuspend))
+	admin("POST /admin/user-packages/{id}/resume", d.userPackageResume)
 
 	d.sessionsRes.mount(admin)
 	admin("GET /admin/sessions/{id}/issued", d.sessionIssued)

@@ -269,7 +269,7 @@ func TestPackageForms(t *testing.T) {
 	t.Run("delete refused while assigned", func(t *testing.T) {
 		b.t = t
 		// The package's page offers no Delete, and says why.
-		detail := b.get("/admin/packages/" + itoa(w.pkg.ID)).wantStatus(http.StatusOK).wantText("Assigned 1 time: it can be deleted once those assignments are.")
+		detail := b.get("/admin/packages/" + itoa(w.pkg.ID)).wantStatus(http.StatusOK).wantText("Assigned 1 time: it can be deleted once those user packages are.")
 		if ls := detail.links("Delete"); len(ls) != 0 {
 			t.Fatalf("an assigned package's page offers Delete: %q", ls)
 		}
@@ -278,7 +278,7 @@ func TestPackageForms(t *testing.T) {
 		}
 		b.get("/admin/packages/" + itoa(w.pkg.ID) + "/delete").wantText("assigned 1 time, so it cannot be deleted")
 		b.post("/admin/packages/"+itoa(w.pkg.ID)+"/delete", nil).wantStatus(http.StatusConflict).
-			wantText("delete those assignments first")
+			wantText("delete those user packages first")
 		if _, err := c.Pkg.Get(ctx, w.pkg.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -39,8 +39,8 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		{"limits", func() (int, error) { return c.Feature.Query().Where(feature.KindEQ(feature.KindLIMIT)).Count(ctx) }},
 		{"packages", func() (int, error) { return c.Pkg.Query().Count(ctx) }},
 		{"contents", func() (int, error) { return c.PackageContent.Query().Count(ctx) }},
-		{"assignments", func() (int, error) { return c.UserPackage.Query().Count(ctx) }},
-		{"activeAssignments", func() (int, error) {
+		{"userPackages", func() (int, error) { return c.UserPackage.Query().Count(ctx) }},
+		{"activeUserPackages", func() (int, error) {
 			return c.UserPackage.Query().Where(access.ActiveAt(now)).Count(ctx)
 		}},
 		{"inGrace", func() (int, error) { return c.UserPackage.Query().Where(access.InGraceAt(now)).Count(ctx) }},
@@ -82,8 +82,8 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 			{Label: "Features", Value: n["features"], Href: "/admin/features", Detail: plural0(n["limits"], "limit", "limits")},
 			{Label: "Packages", Value: n["packages"], Href: "/admin/packages"},
 			{Label: "Package contents", Value: n["contents"], Href: "/admin/package-contents"},
-			{Label: "User packages", Value: n["assignments"], Href: "/admin/user-packages",
-				Detail: join(components.Plural(n["activeAssignments"], "active", "active"),
+			{Label: "User packages", Value: n["userPackages"], Href: "/admin/user-packages",
+				Detail: join(components.Plural(n["activeUserPackages"], "active", "active"),
 					plural0(n["inGrace"], "in grace", "in grace"), plural0(n["suspended"], "suspended", "suspended"))},
 			{Label: "Sessions", Value: n["sessions"], Href: "/admin/sessions",
 				Detail: components.Plural(n["activeSessions"], "active", "active")},

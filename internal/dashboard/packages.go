@@ -26,8 +26,8 @@ import (
 	"gatehouse/views/packages"
 )
 
-// packageAssignmentsShown is how many assignments a package's page lists.
-const packageAssignmentsShown = 50
+// packageUserPackagesShown is how many user packages a package's page lists.
+const packageUserPackagesShown = 50
 
 // isFeatureKey accepts what could be a feature's key (filters name
 // features by key).
@@ -206,7 +206,7 @@ func (d *Dashboard) packageResource() *resource[*ent.Pkg, packageForm] {
 	return rs
 }
 
-// activeHolders counts the active assignments of each package shown.
+// activeHolders counts the active user packages of each package shown.
 func (d *Dashboard) activeHolders(ctx context.Context, ids []int) (map[int]int, error) {
 	out := map[int]int{}
 	var counts []struct {
@@ -231,12 +231,12 @@ func (d *Dashboard) packageDetail(r *http.Request, pg layout.Page, p *ent.Pkg) (
 	if err != nil {
 		return nil, err
 	}
-	ups, err := aq.WithUser().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).Limit(packageAssignmentsShown).All(ctx)
+	ups, err := aq.WithUser().Order(userpackage.ByExpiresAt(sql.OrderDesc()), userpackage.ByID()).Limit(packageUserPackagesShown).All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return packages.Detail(pg, packages.DetailData{
-		Pkg: p, Assignments: ups, MoreAssign: n - len(ups), Now: d.svc.Now(), Return: returnOf(r), Here: here(r),
+		Pkg: p, UserPackages: ups, MoreUserPackages: n - len(ups), Now: d.svc.Now(), Return: returnOf(r), Here: here(r),
 	}), nil
 }
 

@@ -25,7 +25,7 @@ import (
 	"gatehouse/views/userpackages"
 )
 
-// isState accepts the name of an assignment state, such as IN_GRACE.
+// isState accepts the name of a user package state, such as IN_GRACE.
 func isState(v string) bool {
 	for _, st := range access.States() {
 		if v == string(st) {
@@ -115,7 +115,7 @@ func (d *Dashboard) userPackageResource() *resource[*ent.UserPackage, userPackag
 			{title: "State",
 				cell: func(up *ent.UserPackage, _ int) templ.Component { return userpackages.StateCell(up, d.svc.Now()) },
 				csv: func(up *ent.UserPackage, _ int) string {
-					return string(components.AssignmentState(up, d.svc.Now()))
+					return string(components.UserPackageState(up, d.svc.Now()))
 				}},
 			{title: "Suspended because", csv: func(up *ent.UserPackage, _ int) string {
 				if up.SuspendReason == nil {
@@ -137,7 +137,7 @@ func (d *Dashboard) userPackageResource() *resource[*ent.UserPackage, userPackag
 		},
 		removeInfo: func(ctx context.Context, up *ent.UserPackage) (deleteInfo, error) {
 			info := deleteInfo{Effects: []string{"The user loses the package's features at once."}}
-			if components.AssignmentState(up, d.svc.Now()) == access.StateExpired {
+			if components.UserPackageState(up, d.svc.Now()) == access.StateExpired {
 				info.Effects = []string{"It has expired: the user has already lost what it granted."}
 			}
 			return info, nil
@@ -214,7 +214,7 @@ func (d *Dashboard) userPackageResource() *resource[*ent.UserPackage, userPackag
 // package of ?userID= and ?packageID= chosen.
 func (d *Dashboard) newUserPackageForm(r *http.Request) (userPackageForm, error) {
 	ctx := r.Context()
-	f := assignmentForm(r)
+	f := assignForm(r)
 	q := r.URL.Query()
 	if v := q.Get("userID"); isID(v) {
 		if err := d.setChoice(ctx, pickUsers, &f.User, v); err != nil {
@@ -247,7 +247,7 @@ func (d *Dashboard) readUserPackageForm(r *http.Request, old **ent.UserPackage) 
 		out.update = service.UpdateUserPackageInput{StartsAt: fr.requiredTime("startsAt"), ExpiresAt: fr.requiredTime("expiresAt")}
 		return out, out.Errors, nil
 	}
-	f := assignmentForm(r)
+	f := assignForm(r)
 	f.Errors = fr.errs
 	f.Days, f.StartsAt = fr.str("days"), fr.str("startsAt")
 	var stepU, stepP pickStep
@@ -304,7 +304,7 @@ func (d *Dashboard) userPackageDetail(r *http.Request, p layout.Page, up *ent.Us
 	})
 }
 
-func (d *Dashboard) renderAssignment(w http.ResponseWriter, r *http.Request, status int, up *ent.UserPackage, ext userpackages.Extend, sus userpackages.Suspend) {
+func (d *Dashboard) renderUserPackage(w http.ResponseWriter, r *http.Request, status int, up *ent.UserPackage, ext userpackages.Extend, sus userpackages.Suspend) {
 	d.render(w, r, status, d.userPackageDetail(r, d.page(r, userpackages.Label(up), "user-packages"), up, ext, sus))
 }
 
@@ -317,8 +317,8 @@ func defaultExtend(up *ent.UserPackage) userpackages.Extend {
 	return ext
 }
 
-// assignmentForm is an empty new-assignment form with its pickers.
-func assignmentForm(r *http.Request) userpackages.Form {
+// assignForm is an empty "Assign a package" form with its pickers.
+func assignForm(r *http.Request) userpackages.Form {
 	pk := newPicker(pickPackages, "packageID", "Package", true)
 	pk.DaysTarget = components.FieldID("days")
 	return userpackages.Form{
@@ -327,7 +327,7 @@ func assignmentForm(r *http.Request) userpackages.Form {
 	}
 }
 
-func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) userPackageExtend(w http.ResponseWriter, r *http.Request) {
 	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
@@ -347,11 +347,11 @@ func (d *Dashboard) assignmentExtend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ext.Error = components.Or(fr.errs.Get("extendDays"), fr.errs.Form())
-	d.renderAssignment(w, r, http.StatusUnprocessableEntity, up, ext, userpackages.Suspend{})
+	d.renderUserPackage(w, r, http.StatusUnprocessableEntity, up, ext, userpackages.Suspend{})
 }
 
-// assignmentSuspend suspends the assignment with the reason typed, if any.
-func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
+// userPackageSuspend suspends the user package with the reason typed, if any.
+func (d *Dashboard) userPackageSuspend(w http.ResponseWriter, r *http.Request) {
 	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return
@@ -378,11 +378,11 @@ func (d *Dashboard) assignmentSuspend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sus.Error = components.Or(fr.errs.Get("reason"), fr.errs.Form())
-	d.renderAssignment(w, r, status, up, defaultExtend(up), sus)
+	d.renderUserPackage(w, r, status, up, defaultExtend(up), sus)
 }
 
-// assignmentResume lifts the assignment's suspension.
-func (d *Dashboard) assignmentResume(w http.ResponseWriter, r *http.Request) {
+// userPackageResume lifts the user package's suspension.
+func (d *Dashboard) userPackageResume(w http.ResponseWriter, r *http.Request) {
 	up, ok := d.userPackages.load(w, r)
 	if !ok || !d.parseForm(w, r) {
 		return

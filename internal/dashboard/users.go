@@ -239,7 +239,7 @@ func (d *Dashboard) userDetail(r *http.Request, p layout.Page, u *ent.User) (tem
 		return nil, err
 	}
 	return users.Detail(p, users.DetailData{
-		User: u, Assignments: ups, Sessions: sess, MoreSess: nsess - len(sess), Features: feats,
+		User: u, UserPackages: ups, Sessions: sess, MoreSess: nsess - len(sess), Features: feats,
 		Now: d.svc.Now(), Return: returnOf(r), Here: here(r), Self: currentAdmin(ctx).ID == u.ID,
 	}), nil
 }

@@ -285,7 +285,7 @@ func (s *Service) DeletePackage(ctx context.Context, id int) (int, error) {
 			return err
 		}
 		if n > 0 {
-			return apperr.New(apperr.Conflict, "the package is assigned %d time(s); delete those assignments first", n)
+			return apperr.New(apperr.Conflict, "the package is assigned %d time(s); delete those user packages first", n)
 		}
 		if err := tx.Pkg.DeleteOneID(id).Exec(ctx); err != nil {
 			return err

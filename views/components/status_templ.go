@@ -17,16 +17,16 @@ import (
 	"gatehouse/internal/access"
 )
 
-// AssignmentState is where an assignment is at now (the rule is
+// UserPackageState is where a user package is at now (the rule is
 // access.StateOf).
-func AssignmentState(up *ent.UserPackage, now time.Time) access.State {
+func UserPackageState(up *ent.UserPackage, now time.Time) access.State {
 	return access.StateOf(access.FromUserPackage(up), now)
 }
 
 // StateLabel is how the dashboard writes a state: "IN GRACE".
 func StateLabel(s access.State) string { return strings.ReplaceAll(string(s), "_", " ") }
 
-func assignmentKind(s access.State) string {
+func userPackageKind(s access.State) string {
 	switch s {
 	case access.StateActive:
 		return "ok"
@@ -63,8 +63,8 @@ func stateKind(state string) string {
 	return "muted"
 }
 
-// AssignmentBadge shows an assignment's state.
-func AssignmentBadge(up *ent.UserPackage, now time.Time) templ.Component {
+// UserPackageBadge shows a user package's state.
+func UserPackageBadge(up *ent.UserPackage, now time.Time) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -81,7 +81,7 @@ func AssignmentBadge(up *ent.UserPackage, now time.Time) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = StateBadge(AssignmentState(up, now)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = StateBadge(UserPackageState(up, now)).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -89,7 +89,7 @@ func AssignmentBadge(up *ent.UserPackage, now time.Time) templ.Component {
 	})
 }
 
-// StateBadge shows an assignment state.
+// StateBadge shows a user package state.
 func StateBadge(s access.State) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -107,7 +107,7 @@ func StateBadge(s access.State) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Badge(assignmentKind(s), StateLabel(s)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Badge(userPackageKind(s), StateLabel(s)).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -50,14 +50,14 @@ type Form struct {
 	Return    string
 }
 
-// DetailData is one package with its contents and assignments.
+// DetailData is one package with its contents and user packages.
 type DetailData struct {
-	Pkg         *ent.Pkg // with its contents
-	Assignments []*ent.UserPackage
-	MoreAssign  int
-	Now         time.Time
-	Return      string
-	Here        string
+	Pkg              *ent.Pkg // with its contents
+	UserPackages     []*ent.UserPackage
+	MoreUserPackages int
+	Now              time.Time
+	Return           string
+	Here             string
 }
 
 // NameCell is a package's name and detail in the list.
@@ -256,7 +256,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if n := len(d.Assignments) + d.MoreAssign; n == 0 {
+				if n := len(d.UserPackages) + d.MoreUserPackages; n == 0 {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<a href=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -301,7 +301,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "\">those assignments</a> are.</span>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "\">those user packages</a> are.</span>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -381,7 +381,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<span class=\"muted\">· an expired assignment keeps granting its features this long</span>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<span class=\"muted\">· an expired user package keeps granting its features this long</span>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -537,7 +537,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "\" class=\"btn btn-small btn-ghost\">All assignments</a> <a href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "\" class=\"btn btn-small btn-ghost\">All user packages</a> <a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -554,7 +554,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if len(d.Assignments) == 0 {
+			if len(d.UserPackages) == 0 {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<p class=\"muted\">Nobody holds this package.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -564,7 +564,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				for _, up := range d.Assignments {
+				for _, up := range d.UserPackages {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<tr><td data-label=\"User\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -621,7 +621,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = components.AssignmentBadge(up, d.Now).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = components.UserPackageBadge(up, d.Now).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -647,7 +647,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if d.MoreAssign > 0 {
+				if d.MoreUserPackages > 0 {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, "<p class=\"muted\"><a href=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -666,9 +666,9 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var28 string
-					templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(components.Plural(d.MoreAssign, "more assignment", "more assignments"))
+					templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(components.Plural(d.MoreUserPackages, "more user package", "more user packages"))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `packages/packages.templ`, Line: 183, Col: 180}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `packages/packages.templ`, Line: 183, Col: 190}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 					if templ_7745c5c3_Err != nil {
@@ -808,7 +808,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 			}
 			templ_7745c5c3_Err = components.TextField(components.Input{
 				Name: "days", Label: "Days", Type: "number", Value: f.Days, Error: f.Errors.Get("days"),
-				Required: true, Min: "1", Max: "36500", Help: "How long an assignment lasts by default.",
+				Required: true, Min: "1", Max: "36500", Help: "How long a user package lasts by default.",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -826,7 +826,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 			}
 			templ_7745c5c3_Err = components.TextField(components.Input{
 				Name: "graceDays", Label: "Grace days", Type: "number", Value: f.GraceDays, Error: f.Errors.Get("graceDays"),
-				Required: true, Min: "0", Max: "365", Help: "0 to 365: how long an expired assignment still grants its features.",
+				Required: true, Min: "0", Max: "365", Help: "0 to 365: how long an expired user package still grants its features.",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

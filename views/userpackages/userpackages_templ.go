@@ -4,7 +4,7 @@
 
 // Package userpackages holds the dashboard pages of user packages
 
-// (assignments of a package to a user).
+// (packages assigned to users).
 
 package userpackages
 
@@ -27,16 +27,16 @@ import (
 // Path is the user packages list.
 const Path = "/admin/user-packages"
 
-// Href is the address of an assignment's page.
+// Href is the address of a user package's page.
 func Href(id int) string { return Path + "/" + strconv.Itoa(id) }
 
-// Form is the assignment form: a new assignment (user, package, days,
+// Form is the user package form: a new one (user, package, days,
 // start) or an existing one's period (start, expiry).
 type Form struct {
-	ID        int // 0 for a new assignment
+	ID        int // 0 for a new user package
 	Label     string
-	User      components.Picker // of a new assignment
-	Package   components.Picker // of a new assignment
+	User      components.Picker // of a new user package
+	Package   components.Picker // of a new user package
 	Days      string
 	StartsAt  string
 	ExpiresAt string
@@ -56,7 +56,7 @@ type Suspend struct {
 	Error  string
 }
 
-// DetailData is one assignment.
+// DetailData is one user package.
 type DetailData struct {
 	UP      *ent.UserPackage // with user and package (and its contents)
 	Extend  Extend
@@ -75,7 +75,7 @@ func StatusFilter() []components.Option {
 	return out
 }
 
-// suspended reports whether the assignment is suspended (whatever its
+// suspended reports whether the user package is suspended (whatever its
 // dates say).
 func suspended(up *ent.UserPackage) bool { return up.SuspendedAt != nil }
 
@@ -86,7 +86,7 @@ func graceDays(up *ent.UserPackage) int {
 	return up.Edges.Package.GraceDays
 }
 
-// Label names an assignment: "alice · Gold".
+// Label names a user package: "alice · Gold".
 func Label(up *ent.UserPackage) string {
 	return userName(up) + " · " + pkgName(up)
 }
@@ -210,7 +210,7 @@ func StateCell(up *ent.UserPackage, now time.Time) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = components.AssignmentBadge(up, now).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.UserPackageBadge(up, now).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -382,11 +382,11 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</a></dd><dt>State</dt><dd id=\"assignment-state\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</a></dd><dt>State</dt><dd id=\"user-package-state\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = components.AssignmentBadge(d.UP, d.Now).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.UserPackageBadge(d.UP, d.Now).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -395,7 +395,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if suspended(d.UP) {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<dt>Suspended</dt><dd id=\"assignment-suspended-at\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<dt>Suspended</dt><dd id=\"user-package-suspended-at\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -403,7 +403,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</dd><dt>Reason</dt><dd id=\"assignment-suspend-reason\" class=\"prewrap\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</dd><dt>Reason</dt><dd id=\"user-package-suspend-reason\" class=\"prewrap\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -436,7 +436,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "</dd><dt>Expires</dt><dd id=\"assignment-expires\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "</dd><dt>Expires</dt><dd id=\"user-package-expires\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -449,7 +449,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if graceDays(d.UP) > 0 {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "<dt>Grace ends</dt><dd id=\"assignment-grace-ends\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "<dt>Grace ends</dt><dd id=\"user-package-grace-ends\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -545,7 +545,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = components.Section("Assignment").Render(templ.WithChildren(ctx, templ_7745c5c3_Var13), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Section("User package").Render(templ.WithChildren(ctx, templ_7745c5c3_Var13), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -588,7 +588,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<p class=\"help\">The assignment grants its features again as its dates allow; they kept running while it was suspended.</p><div class=\"form-actions\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<p class=\"help\">The user package grants its features again as its dates allow; they kept running while it was suspended.</p><div class=\"form-actions\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -703,7 +703,7 @@ func ExtendForm(id int, e Extend, ret string) templ.Component {
 	})
 }
 
-// SuspendForm stops the assignment granting anything until it is
+// SuspendForm stops the user package granting anything until it is
 // resumed; its dates keep running.
 func SuspendForm(id int, sf Suspend, ret string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
@@ -745,7 +745,7 @@ func SuspendForm(id int, sf Suspend, ret string) templ.Component {
 		}
 		templ_7745c5c3_Err = components.TextArea(components.Input{
 			Name: "reason", Label: "Reason", Value: sf.Reason, Error: sf.Error, MaxLength: 500, Rows: 2,
-			Help: "Optional, up to 500 characters; shown to admins. The assignment grants nothing until resumed; its dates keep running.",
+			Help: "Optional, up to 500 characters; shown to admins. The user package grants nothing until resumed; its dates keep running.",
 		}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
@@ -897,7 +897,7 @@ func FormPage(p layout.Page, f Form) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<div class=\"field\"><span class=\"label\">Assignment</span><p class=\"static-value\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<div class=\"field\"><span class=\"label\">User package</span><p class=\"static-value\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

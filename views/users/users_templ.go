@@ -41,17 +41,17 @@ type Form struct {
 	Return   string
 }
 
-// DetailData is one user with their assignments and sessions.
+// DetailData is one user with their user packages and sessions.
 type DetailData struct {
-	User        *ent.User
-	Assignments []*ent.UserPackage // with their package
-	Sessions    []*ent.UserSession
-	MoreSess    int                     // sessions not shown
-	Features    []service.ActiveFeature // merged over the user's assignments
-	Now         time.Time
-	Return      string
-	Here        string // this page's address, for actions to come back to
-	Self        bool   // the signed-in admin
+	User         *ent.User
+	UserPackages []*ent.UserPackage // with their package
+	Sessions     []*ent.UserSession
+	MoreSess     int                     // sessions not shown
+	Features     []service.ActiveFeature // merged over the user's user packages
+	Now          time.Time
+	Return       string
+	Here         string // this page's address, for actions to come back to
+	Self         bool   // the signed-in admin
 }
 
 var roleOptions = []components.Option{{Value: "USER", Label: "USER — a client of the app"}, {Value: "ADMIN", Label: "ADMIN — manages everything"}}
@@ -357,7 +357,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if len(d.Assignments) == 0 {
+			if len(d.UserPackages) == 0 {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<p class=\"muted\">No packages assigned.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -367,7 +367,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				for _, up := range d.Assignments {
+				for _, up := range d.UserPackages {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<tr><td data-label=\"Package\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -424,7 +424,7 @@ func Detail(p layout.Page, d DetailData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = components.AssignmentBadge(up, d.Now).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = components.UserPackageBadge(up, d.Now).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
