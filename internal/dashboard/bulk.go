@@ -152,17 +152,27 @@ func (rs *resource[T, F]) bulkRefused(w http.ResponseWriter, r *http.Request, st
 	rs.d.render(w, r, status, pages.BulkPage(rs.d.page(r, v.Title, rs.section), v))
 }
 
-func (rs *resource[T, F]) bulkConfirm(w http.ResponseWriter, r *http.Request) {
+// bulkRequested reads a posted bulk form; false means the request was
+// answered (an unreadable form, a refusal, an error).
+func (rs *resource[T, F]) bulkRequested(w http.ResponseWriter, r *http.Request) (bulkRequest[T], bool) {
 	if !rs.d.parseForm(w, r) {
-		return
+		return bulkRequest[T]{}, false
 	}
 	b, msg, err := rs.readBulk(r)
 	if err != nil {
 		rs.d.failure(w, r, err)
-		return
+		return b, false
 	}
 	if msg != "" {
 		rs.bulkRefused(w, r, http.StatusUnprocessableEntity, msg)
+		return b, false
+	}
+	return b, true
+}
+
+func (rs *resource[T, F]) bulkConfirm(w http.ResponseWriter, r *http.Request) {
+	b, ok := rs.bulkRequested(w, r)
+	if !ok {
 		return
 	}
 	v, err := rs.bulkView(r, b)
@@ -184,16 +194,8 @@ func (e *bulkFailed) Unwrap() error { return e.err }
 
 func (rs *resource[T, F]) bulkApply(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !rs.d.parseForm(w, r) {
-		return
-	}
-	b, msg, err := rs.readBulk(r)
-	if err != nil {
-		rs.d.failure(w, r, err)
-		return
-	}
-	if msg != "" {
-		rs.bulkRefused(w, r, http.StatusUnprocessableEntity, msg)
+	b, ok := rs.bulkRequested(w, r)
+	if !ok {
 		return
 	}
 	// The rows as they are before the change, read outside the

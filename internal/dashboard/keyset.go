@@ -140,16 +140,7 @@ func keysetPage[T any](w window, rows []T, key func(T) pageCursor, base string, 
 	if w.newer {
 		slices.Reverse(rows)
 	}
-	link := func(param string, c pageCursor) string {
-		v := url.Values{}
-		for k, vs := range q {
-			if k != "after" && k != "before" {
-				v[k] = vs
-			}
-		}
-		v.Set(param, c.String())
-		return base + "?" + v.Encode()
-	}
+	link := func(param string, c pageCursor) string { return pageLink(base, q, param, c.String()) }
 	var l keysetLinks
 	hasNewer := w.cursor != nil && (!w.newer || more)
 	hasOlder := (w.newer && w.cursor != nil) || (!w.newer && more)
@@ -162,16 +153,25 @@ func keysetPage[T any](w window, rows []T, key func(T) pageCursor, base string, 
 		}
 	}
 	if w.cursor != nil {
-		v := url.Values{}
-		for k, vs := range q {
-			if k != "after" && k != "before" {
-				v[k] = vs
-			}
-		}
-		l.Newest = base
-		if len(v) > 0 {
-			l.Newest += "?" + v.Encode()
-		}
+		l.Newest = pageLink(base, q, "", "")
 	}
 	return rows, l
+}
+
+// pageLink is base with the list's query q, its cursor (after or before)
+// replaced by param=value (none when param is "").
+func pageLink(base string, q url.Values, param, value string) string {
+	v := url.Values{}
+	for k, vs := range q {
+		if k != "after" && k != "before" {
+			v[k] = vs
+		}
+	}
+	if param != "" {
+		v.Set(param, value)
+	}
+	if len(v) == 0 {
+		return base
+	}
+	return base + "?" + v.Encode()
 }

@@ -203,19 +203,10 @@ func seekPage[T any](s seek, rows []T, cur func(T) seekCursor, base string, q ur
 		slices.Reverse(rows)
 	}
 	link := func(param string, c *seekCursor) string {
-		v := url.Values{}
-		for k, vs := range q {
-			if k != "after" && k != "before" {
-				v[k] = vs
-			}
+		if c == nil {
+			return pageLink(base, q, "", "")
 		}
-		if c != nil {
-			v.Set(param, c.encode())
-		}
-		if len(v) == 0 {
-			return base
-		}
-		return base + "?" + v.Encode()
+		return pageLink(base, q, param, c.encode())
 	}
 	var l seekLinks
 	hasPrev := s.cursor != nil && (!s.back || more)
