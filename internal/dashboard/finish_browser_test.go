@@ -129,6 +129,11 @@ func TestBrowserPhoneUsersList(t *testing.T) {
 		u := s.CreateUser(name, userPW, user.RoleUSER)
 		setCreated(t, s, "users", u.ID, base.Add(time.Duration(i)*time.Minute))
 	}
+	// Enough more for a second page of 10 (older still, after "root").
+	for i := range 8 {
+		u := s.CreateUser(fmt.Sprintf("pz%02d", i), userPW, user.RoleUSER)
+		setCreated(t, s, "users", u.ID, base.Add(-time.Duration(10+i)*time.Minute))
+	}
 	first := func(b *tab) string { return b.text(".table tbody tr td[data-label] a") }
 
 	t.Run("sort on a phone", func(t *testing.T) {
@@ -151,6 +156,17 @@ func TestBrowserPhoneUsersList(t *testing.T) {
 		}
 		b.screenshot("phone-users-sorted")
 		b.noSidewaysScroll("the sorted list")
+
+		// The seek pager, on a page of 10.
+		b.choose("#f-size", "10")
+		b.click(`form.list-tools button[type=submit]`, http.StatusOK)
+		b.click(`nav.pager a[rel=next]`, http.StatusOK)
+		b.see("← Previous")
+		if got := first(b); !strings.HasPrefix(got, "pz") {
+			t.Fatalf("page 2 starts at %q", got)
+		}
+		b.noSidewaysScroll("page 2")
+		b.screenshot("phone-users-page-2")
 	})
 
 	t.Run("bulk bar on a phone", func(t *testing.T) {
@@ -182,7 +198,7 @@ func TestBrowserPhoneUsersList(t *testing.T) {
 			t.Run("axe "+size.name+" "+scheme, func(t *testing.T) {
 				b := adminTab(t, s, size.width, size.height)
 				b.colorScheme(scheme)
-				b.open("/admin/users", http.StatusOK)
+				b.open("/admin/users?size=10", http.StatusOK)
 				b.axe("/admin/users")
 				b.screenshot("users-list-" + size.name + "-" + scheme)
 				b.step("tick two users", func(ctx context.Context) error {
@@ -194,6 +210,29 @@ func TestBrowserPhoneUsersList(t *testing.T) {
 				b.heading("Delete 2 users?")
 				b.axe("the bulk confirmation")
 				b.screenshot("users-bulk-review-" + size.name + "-" + scheme)
+			})
+		}
+	}
+}
+
+// TestBrowserUserPackagesBulkBar: the user packages list, whose bulk bar
+// asks for days, fits the screen and passes axe at both sizes in light
+// and dark.
+func TestBrowserUserPackagesBulkBar(t *testing.T) {
+	t.Parallel()
+	s := start(t, nil)
+	seed(t, s)
+	for _, size := range browserSizes {
+		for _, scheme := range []string{"light", "dark"} {
+			t.Run(size.name+" "+scheme, func(t *testing.T) {
+				b := adminTab(t, s, size.width, size.height)
+				b.colorScheme(scheme)
+				b.open("/admin/user-packages", http.StatusOK)
+				b.heading("User packages")
+				b.see("Days (to extend by)")
+				b.noSidewaysScroll("the user packages list")
+				b.axe("/admin/user-packages")
+				b.screenshot("user-packages-bulk-bar-" + size.name + "-" + scheme)
 			})
 		}
 	}
