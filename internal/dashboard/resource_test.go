@@ -17,6 +17,7 @@ import (
 	"gatehouse/ent/feature"
 	"gatehouse/ent/user"
 	"gatehouse/internal/apptest"
+	"gatehouse/internal/auth"
 	"gatehouse/internal/db"
 	"gatehouse/internal/service"
 )
@@ -38,6 +39,18 @@ type resourceCase struct {
 	// fails, when set, makes rows of which action refuses one, and
 	// returns them with the reason the page gives.
 	fails func(t *testing.T, s *apptest.Server, w *world) (ids []int, why string)
+	// form, when set, is added to every action's form (the days of an
+	// extension).
+	form url.Values
+	// more are checks of this entity's own actions, run after the
+	// shared ones on rows of their own (not matching "zq").
+	more []resourceCheck
+}
+
+// resourceCheck is one entity's own check, a subtest of its case.
+type resourceCheck struct {
+	name string
+	run  func(t *testing.T, s *apptest.Server, w *world, b *browser)
 }
 
 // zq is the name of made row i.
@@ -163,6 +176,147 @@ var resourceCases = []resourceCase{
 			return strconv.FormatBool(ep.Enabled)
 		},
 	},
+	{
+		name: "contents", path: "/admin/package-contents", plural: "package contents", sort: "name",
+		filter: url.Values{"feature": {"projects"}}, action: "delete", done: "Deleted",
+		make: func(t *testing.T, s *apptest.Server, w *world, n int) []int {
+			var ids []int
+			for i := range n {
+				// One package each: a package holds a feature once.
+				in := &service.PackageContentInput{Name: zq(i), FeatureKey: "cloud_sync"}
+				if i%3 == 0 {
+					in = &service.PackageContentInput{Name: zq(i), FeatureKey: "projects", Limit: intp(i)}
+				}
+				p, err := s.App.Service.CreatePackage(adminCtx(w.admin.ID), service.CreatePackageInput{
+					Name: fmt.Sprintf("Holder %02d", i), Days: 30, Contents: []*service.PackageContentInput{in}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				id, err := p.QueryContents().OnlyID(sys())
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			return ids
+		},
+		state: func(t *testing.T, s *apptest.Server, id int) string {
+			if _, err := s.App.DB.Ent.PackageContent.Get(sys(), id); err != nil {
+				return "gone"
+			}
+			return "here"
+		},
+		more: []resourceCheck{{"bulk delete takes the feature from holders", contentsBulkDelete}},
+	},
+	{
+		name: "user packages", path: "/admin/user-packages", plural: "user packages", sort: "created",
+		filter: url.Values{"status": {"SUSPENDED"}}, action: "extend", done: "Extended",
+		form: url.Values{"days": {"7"}},
+		make: func(t *testing.T, s *apptest.Server, w *world, n int) []int {
+			var ids []int
+			base := s.App.Service.Now().Add(-time.Hour)
+			for i := range n {
+				p, err := s.App.Service.CreatePackage(adminCtx(w.admin.ID), service.CreatePackageInput{Name: zq(i), Days: 30})
+				if err != nil {
+					t.Fatal(err)
+				}
+				up, err := s.App.Service.AssignPackage(adminCtx(w.admin.ID), service.AssignPackageInput{UserID: w.user.ID, PackageID: p.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i%3 == 0 {
+					if _, err := s.App.Service.SuspendUserPackage(adminCtx(w.admin.ID), up.ID, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				setCreated(t, s, "user_packages", up.ID, base.Add(time.Duration(i)*time.Minute))
+				ids = append(ids, up.ID)
+			}
+			return ids
+		},
+		state: func(t *testing.T, s *apptest.Server, id int) string {
+			up, err := s.App.DB.Ent.UserPackage.Get(sys(), id)
+			if err != nil {
+				return "gone"
+			}
+			return up.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		},
+		fails: func(t *testing.T, s *apptest.Server, w *world) ([]int, string) {
+			// One that would expire after the year 9999 is not extended.
+			far := s.CreateUser("far", userPW, user.RoleUSER)
+			up, err := s.App.Service.AssignPackage(adminCtx(w.admin.ID), service.AssignPackageInput{UserID: far.ID, PackageID: w.pkg.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := time.Date(9999, 12, 28, 0, 0, 0, 0, time.UTC)
+			if err := s.App.DB.Ent.UserPackage.UpdateOneID(up.ID).SetExpiresAt(end).SetGraceEndsAt(end).Exec(sys()); err != nil {
+				t.Fatal(err)
+			}
+			return []int{w.assignment.ID, up.ID}, "after the year 9999"
+		},
+		more: []resourceCheck{
+			{"bulk extend moves each expiry by the days", userPackagesExtend},
+			{"days out of range are refused", userPackagesBadDays},
+			{"bulk suspend then resume", userPackagesSuspendResume},
+		},
+	},
+	{
+		name: "sessions", path: "/admin/sessions", plural: "sessions", sort: "created",
+		filter: url.Values{"status": {"expired"}}, action: "revoke", done: "Revoked",
+		make: func(t *testing.T, s *apptest.Server, w *world, n int) []int {
+			var ids []int
+			now := s.App.Service.Now()
+			for i := range n {
+				// A user each: a session's label is its user's name.
+				u, err := s.App.DB.Ent.User.Create().SetUsername(zq(i)).SetPasswordHash("x").Save(sys())
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := s.App.Service.IssueSession(adminCtx(w.admin.ID), service.IssueSessionInput{UserID: u.ID}, auth.ClientInfo{IP: "192.0.2.9"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				setCreated(t, s, "user_sessions", p.Session.ID, now.Add(time.Duration(i-60)*time.Minute))
+				if i%3 == 0 {
+					if err := s.App.DB.Ent.UserSession.UpdateOneID(p.Session.ID).SetExpiresAt(now.Add(-time.Minute)).Exec(sys()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ids = append(ids, p.Session.ID)
+			}
+			return ids
+		},
+		state: func(t *testing.T, s *apptest.Server, id int) string {
+			se, err := s.App.DB.Ent.UserSession.Get(sys(), id)
+			if err != nil {
+				return "gone"
+			}
+			return strconv.FormatBool(se.RevokedAt != nil)
+		},
+		more: []resourceCheck{{"bulk revoke stops the tokens", sessionsBulkRevoke}},
+	},
+}
+
+// plus is a copy of a with the values of b added.
+func plus(a, b url.Values) url.Values {
+	out := with(a)
+	for k, vs := range b {
+		out[k] = append(out[k], vs...)
+	}
+	return out
+}
+
+// setCreated sets when row id of table was created (ent keeps
+// created_at to itself).
+func setCreated(t *testing.T, s *apptest.Server, table string, id int, at time.Time) {
+	t.Helper()
+	q := "UPDATE " + table + " SET created_at = ? WHERE id = ?"
+	if s.App.DB.Driver == db.Postgres {
+		q = "UPDATE " + table + " SET created_at = $1 WHERE id = $2"
+	}
+	if err := s.App.DB.EntDriver().Exec(context.Background(), q, []any{at.UTC(), id}, nil); err != nil {
+		t.Fatalf("set created_at of %s %d: %v", table, id, err)
+	}
 }
 
 // rowIDs are the ids of a list page's rows, in order (their bulk boxes).
@@ -370,7 +524,7 @@ func TestResource(t *testing.T) {
 			t.Run("bulk on ticked rows", func(t *testing.T) {
 				b.t = t
 				before := states()
-				picked := url.Values{"action": {rc.action}, "id": {itoa(ids[1]), itoa(ids[2])}, "return": {rc.path + "?q=zq"}}
+				picked := plus(url.Values{"action": {rc.action}, "id": {itoa(ids[1]), itoa(ids[2])}, "return": {rc.path + "?q=zq"}}, rc.form)
 				b.post(rc.path+"/bulk", picked).wantStatus(http.StatusOK).
 					wantText("will apply to 2 "+rc.plural, zq(1), zq(2))
 				if got := states(); !slices.Equal(got, before) {
@@ -393,7 +547,7 @@ func TestResource(t *testing.T) {
 				for k, v := range rc.filter {
 					scope[k] = v
 				}
-				form := url.Values{"action": {rc.action}, "all": {"true"}, "scope": {scope.Encode()}}
+				form := plus(url.Values{"action": {rc.action}, "all": {"true"}, "scope": {scope.Encode()}}, rc.form)
 				want := 0
 				for i := range ids {
 					if i%3 == 0 {
@@ -419,7 +573,7 @@ func TestResource(t *testing.T) {
 				b.t = t
 				rows, why := rc.fails(t, s, w)
 				before := make([]string, len(rows))
-				form := url.Values{"action": {rc.action}}
+				form := plus(url.Values{"action": {rc.action}}, rc.form)
 				for i, id := range rows {
 					before[i] = rc.state(t, s, id)
 					form.Add("id", itoa(id))
@@ -455,13 +609,20 @@ func TestResource(t *testing.T) {
 					{url.Values{"action": {rc.action}, "all": {"true"}, "scope": {"q=zq&q=" + strings.Repeat("x", 5000)}}, "could not be read"},
 				} {
 					for _, to := range []string{"/bulk", "/bulk/apply"} {
-						b.post(rc.path+to, c.form).wantStatus(http.StatusUnprocessableEntity).wantText(c.want)
+						b.post(rc.path+to, plus(c.form, rc.form)).wantStatus(http.StatusUnprocessableEntity).wantText(c.want)
 					}
 				}
 				if got := states(); !slices.Equal(got, before) {
 					t.Fatalf("bad input changed rows: %v → %v", before, got)
 				}
 			})
+
+			for _, c := range rc.more {
+				t.Run(c.name, func(t *testing.T) {
+					b.t = t
+					c.run(t, s, w, b)
+				})
+			}
 		})
 	}
 }
@@ -644,4 +805,179 @@ func TestWebhookBulkEnable(t *testing.T) {
 		t.Fatalf("after enabling: %v", got)
 	}
 	b.get("/admin/activity?subjectType=webhook_endpoint&subjectID=" + ids[2]).wantText("webhook_endpoint.updated")
+}
+
+// granted asks the API, as the holder of token, whether it has feature.
+func granted(t *testing.T, s *apptest.Server, token, feature string) bool {
+	t.Helper()
+	var d struct{ CheckAccess struct{ Granted bool } }
+	s.MustDo(token, `query($f:String!){checkAccess(feature:$f){granted}}`, map[string]any{"f": feature}).Decode(t, &d)
+	return d.CheckAccess.Granted
+}
+
+// contentsBulkDelete: Gold's two contents deleted in one step; alice, who
+// holds Gold, loses both features.
+func contentsBulkDelete(t *testing.T, s *apptest.Server, w *world, b *browser) {
+	ids, err := w.pkg.QueryContents().IDs(sys())
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("Gold's contents %v, %v", ids, err)
+	}
+	for _, f := range []string{"moe_gatherer", "cloud_sync"} {
+		if !granted(t, s, w.sessionToken, f) {
+			t.Fatalf("alice lacks %s before", f)
+		}
+	}
+	form := url.Values{"action": {"delete"}, "id": {itoa(ids[0]), itoa(ids[1])}}
+	b.post("/admin/package-contents/bulk", form).wantStatus(http.StatusOK).
+		wantText("Delete will apply to 2 package contents", "Moe gatherer", "Cloud sync", "Holders of their packages lose these features at once")
+	b.follow(b.post("/admin/package-contents/bulk/apply", form).wantRedirect("/admin/package-contents")).
+		wantFlash("Deleted 2 package contents.")
+	if n, _ := w.pkg.QueryContents().Count(sys()); n != 0 {
+		t.Fatalf("Gold keeps %d contents", n)
+	}
+	for _, f := range []string{"moe_gatherer", "cloud_sync"} {
+		if granted(t, s, w.sessionToken, f) {
+			t.Fatalf("alice keeps %s", f)
+		}
+	}
+}
+
+// threeUserPackages assigns three new packages (named prefix a, b, c) to
+// a new user named prefix, and returns the assignments' ids.
+func threeUserPackages(t *testing.T, s *apptest.Server, w *world, prefix string) []string {
+	t.Helper()
+	u := s.CreateUser(prefix, userPW, user.RoleUSER)
+	var ids []string
+	for _, c := range []string{"a", "b", "c"} {
+		p, err := s.App.Service.CreatePackage(adminCtx(w.admin.ID), service.CreatePackageInput{Name: prefix + c, Days: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := s.App.Service.AssignPackage(adminCtx(w.admin.ID), service.AssignPackageInput{UserID: u.ID, PackageID: p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, itoa(up.ID))
+	}
+	return ids
+}
+
+// expiries are the expiries of the user packages ids.
+func expiries(t *testing.T, s *apptest.Server, ids []string) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for _, id := range ids {
+		n, _ := strconv.Atoi(id)
+		up, err := s.App.DB.Ent.UserPackage.Get(sys(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, up.ExpiresAt.UTC())
+	}
+	return out
+}
+
+func userPackagesExtend(t *testing.T, s *apptest.Server, w *world, b *browser) {
+	ids := threeUserPackages(t, s, w, "ext")
+	before := expiries(t, s, ids)
+	form := url.Values{"action": {"extend"}, "days": {"12"}, "id": ids}
+	b.post("/admin/user-packages/bulk", form).wantStatus(http.StatusOK).
+		wantText("Extend will apply to 3 user packages", "Each is extended by 12 days", "exta", "extc")
+	if got := expiries(t, s, ids); !slices.Equal(got, before) {
+		t.Fatalf("the confirmation moved expiries: %v → %v", before, got)
+	}
+	b.follow(b.post("/admin/user-packages/bulk/apply", form).wantRedirect("/admin/user-packages")).
+		wantFlash("Extended 3 user packages.")
+	for i, got := range expiries(t, s, ids) {
+		if want := before[i].AddDate(0, 0, 12); !got.Equal(want) {
+			t.Fatalf("user package %s expires %v, want %v", ids[i], got, want)
+		}
+	}
+}
+
+func userPackagesBadDays(t *testing.T, s *apptest.Server, w *world, b *browser) {
+	ids := threeUserPackages(t, s, w, "bad")
+	before := expiries(t, s, ids)
+	for _, days := range []string{"0", "36501", "x", "", "-1", "1.5"} {
+		for _, to := range []string{"/bulk", "/bulk/apply"} {
+			b.post("/admin/user-packages"+to, url.Values{"action": {"extend"}, "days": {days}, "id": ids}).
+				wantStatus(http.StatusUnprocessableEntity).wantText("The number of days must be a whole number from 1 to 36500.")
+		}
+	}
+	if got := expiries(t, s, ids); !slices.Equal(got, before) {
+		t.Fatalf("refused days moved expiries: %v → %v", before, got)
+	}
+}
+
+func userPackagesSuspendResume(t *testing.T, s *apptest.Server, w *world, b *browser) {
+	ids := threeUserPackages(t, s, w, "sus")
+	suspended := func() (out []bool) {
+		for _, id := range ids {
+			n, _ := strconv.Atoi(id)
+			up, err := s.App.DB.Ent.UserPackage.Get(sys(), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, up.SuspendedAt != nil)
+		}
+		return out
+	}
+	apply := func(action string, ids []string, flash string) {
+		t.Helper()
+		b.follow(b.post("/admin/user-packages/bulk/apply", url.Values{"action": {action}, "id": ids}).
+			wantRedirect("/admin/user-packages")).wantFlash(flash)
+	}
+	apply("suspend", ids[:1], "Suspended 1 user package.")
+	b.post("/admin/user-packages/bulk", url.Values{"action": {"suspend"}, "id": ids}).wantStatus(http.StatusOK).
+		wantText("Suspend will apply to 3 user packages", "grants nothing until resumed")
+	apply("suspend", ids, "Suspended 2 user packages. 1 was already so.")
+	if got := suspended(); !slices.Equal(got, []bool{true, true, true}) {
+		t.Fatalf("after suspending: %v", got)
+	}
+	b.get("/admin/user-packages?q=sus&status=SUSPENDED").wantText("3 user packages")
+	apply("resume", ids[1:], "Resumed 2 user packages.")
+	apply("resume", ids, "Resumed 1 user package. 2 were already so.")
+	if got := suspended(); !slices.Equal(got, []bool{false, false, false}) {
+		t.Fatalf("after resuming: %v", got)
+	}
+	apply("resume", ids, "Resumed 0 user packages. 3 were already so.")
+}
+
+// sessionsBulkRevoke: alice's tokens keep working through the
+// confirmation and stop at once when it is applied.
+func sessionsBulkRevoke(t *testing.T, s *apptest.Server, w *world, b *browser) {
+	toks := []string{w.sessionToken}
+	ids := []string{itoa(w.session.ID)}
+	for range 2 {
+		p, err := s.App.Service.IssueSession(adminCtx(w.admin.ID), service.IssueSessionInput{UserID: w.user.ID}, auth.ClientInfo{IP: "192.0.2.8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, ids = append(toks, p.Token), append(ids, itoa(p.Session.ID))
+	}
+	works := func() (out []bool) {
+		for _, tok := range toks {
+			r := s.Do(tok, `{me{username}}`, nil)
+			if len(r.Errors) > 0 && r.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("API: %+v", r.Errors)
+			}
+			out = append(out, len(r.Errors) == 0)
+		}
+		return out
+	}
+	if got := works(); !slices.Equal(got, []bool{true, true, true}) {
+		t.Fatalf("before: %v", got)
+	}
+	b.follow(b.post("/admin/sessions/bulk/apply", url.Values{"action": {"revoke"}, "id": ids[2:]}).wantRedirect("/admin/sessions")).
+		wantFlash("Revoked 1 session.")
+	b.post("/admin/sessions/bulk", url.Values{"action": {"revoke"}, "id": ids}).wantStatus(http.StatusOK).
+		wantText("Revoke will apply to 3 sessions", "of alice", "Their tokens stop working at once")
+	if got := works(); !slices.Equal(got, []bool{true, true, false}) {
+		t.Fatalf("after one revoke and a confirmation: %v", got)
+	}
+	b.follow(b.post("/admin/sessions/bulk/apply", url.Values{"action": {"revoke"}, "id": ids}).wantRedirect("/admin/sessions")).
+		wantFlash("Revoked 2 sessions. 1 was already so.")
+	if got := works(); !slices.Equal(got, []bool{false, false, false}) {
+		t.Fatalf("after the bulk revoke: %v", got)
+	}
 }
