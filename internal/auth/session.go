@@ -565,8 +565,10 @@ func (s *Service) LogoutEverywhere(ctx context.Context) (int, error) {
 
 // RevokeSession revokes one session: a user their own, an admin anyone's.
 func (s *Service) RevokeSession(ctx context.Context, id int) (*ent.UserSession, error) {
-	// Reading with the viewer's rights finds only sessions they may see.
-	sess, err := s.client.UserSession.Get(ctx, id)
+	// Reading with the viewer's rights finds only sessions they may see
+	// (inside a Batch, in its transaction: on SQLite it holds the one
+	// connection that could answer).
+	sess, err := ClientOf(ctx, s.client).UserSession.Get(ctx, id)
 	if err != nil {
 		if ent.IsNotFound(err) {
 			return nil, apperr.NotFoundf("session not found")
@@ -706,6 +708,15 @@ func Batch(ctx context.Context, c *ent.Client, fn func(ctx context.Context) erro
 	return WithTx(ctx, c, func(tx *ent.Tx) error {
 		return fn(context.WithValue(ctx, batchKey{}, tx))
 	})
+}
+
+// ClientOf is the client to read with in ctx: the Batch's transaction
+// when ctx runs in one, else c.
+func ClientOf(ctx context.Context, c *ent.Client) *ent.Client {
+	if tx, ok := ctx.Value(batchKey{}).(*ent.Tx); ok {
+		return tx.Client()
+	}
+	return c
 }
 
 // WithTx runs fn in a transaction, committing when it returns nil; inside
