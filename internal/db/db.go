@@ -63,6 +63,7 @@ type DB struct {
 	writes writeCheck
 	queue  *writeQueue // SQLite only
 	drv    dialect.Driver
+	ckpt   *checkpointer // a SQLite file only
 }
 
 // EntDriver is the driver under Ent: on SQLite the one that queues writes
@@ -84,6 +85,9 @@ func (d *DB) WriteTurn(ctx context.Context) (func(), error) {
 
 // Close closes the client and its pools.
 func (d *DB) Close() error {
+	if d.ckpt != nil {
+		_ = d.ckpt.Close()
+	}
 	err := d.Ent.Close()
 	if d.Pool != nil {
 		d.Pool.Close()
@@ -140,8 +144,21 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite database %s: %w", o.DSN, err)
 	}
 	r := w
+	var ckpt *checkpointer
+	if readDSN != "" {
+		// A file: checkpoints run in the background (see checkpoint.go).
+		if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", writerAutoCheckpoint)); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite database %s: %w", o.DSN, err)
+		}
+		if ckpt, err = startCheckpointer(ctx, dsn, checkpointEvery); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite database %s for checkpoints: %w", o.DSN, err)
+		}
+	}
 	if readDSN != "" {
 		if r, err = sql.Open("sqlite3", readDSN); err != nil {
+			ckpt.Close()
 			w.Close()
 			return nil, fmt.Errorf("open sqlite database: %w", err)
 		}
@@ -150,6 +167,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		r.SetConnMaxLifetime(0)
 		if err := ping(ctx, r); err != nil {
 			r.Close()
+			ckpt.Close()
 			w.Close()
 			return nil, fmt.Errorf("open sqlite database %s for reading: %w", o.DSN, err)
 		}
@@ -161,7 +179,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	q := queueWrites(wd, rd, o.BusyTimeout)
 	return &DB{
-		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q, drv: q,
+		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q, drv: q, ckpt: ckpt,
 		Warnings: sqliteModeWarnings(SQLiteFile(o.DSN)),
 	}, nil
 }
