@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // exportBatch is how many rows an export reads at a time: it holds no
@@ -93,4 +94,19 @@ func writeCSV(w *bufio.Writer, rec []string) {
 		_ = w.WriteByte('"')
 	}
 	_, _ = w.WriteString("\r\n")
+}
+
+// csvTime is a time in an export: RFC 3339, UTC.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func csvTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return csvTime(*t)
 }

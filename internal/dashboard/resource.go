@@ -677,3 +677,13 @@ func afterDelete(ret, self, list string) string {
 	}
 	return ret
 }
+
+// staticOptions is a filter's fixed choices.
+func staticOptions(opts []components.Option) func(context.Context) ([]components.Option, error) {
+	return func(context.Context) ([]components.Option, error) { return opts, nil }
+}
+
+// fixedEffect is a bulk action's effect that does not depend on the rows.
+func fixedEffect(lines ...string) func(context.Context, []int) ([]string, error) {
+	return func(context.Context, []int) ([]string, error) { return lines, nil }
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/a-h/templ"
@@ -159,16 +158,6 @@ func (d *Dashboard) userResource() *resource[*ent.User, users.Form] {
 	}
 	f.view = users.FormPage
 	return rs
-}
-
-// staticOptions is a filter's fixed choices.
-func staticOptions(opts []components.Option) func(context.Context) ([]components.Option, error) {
-	return func(context.Context) ([]components.Option, error) { return opts, nil }
-}
-
-// fixedEffect is a bulk action's effect that does not depend on the rows.
-func fixedEffect(lines ...string) func(context.Context, []int) ([]string, error) {
-	return func(context.Context, []int) ([]string, error) { return lines, nil }
 }
 
 // notSelf refuses a bulk action on the signed-in admin's own account:
@@ -353,19 +342,4 @@ func (d *Dashboard) userRevokeSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	d.redirect(w, r, components.Or(returnOf(r), users.Href(u.ID)),
 		"Revoked "+components.Plural(n, "active session", "active sessions")+" of "+u.Username+".")
-}
-
-// csvTime is a time in an export: RFC 3339, UTC.
-func csvTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func csvTimePtr(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return csvTime(*t)
 }
