@@ -57,7 +57,7 @@ func (d *Dashboard) contentResource() *resource[*ent.PackageContent, contentForm
 		},
 		filters: []filter{
 			{name: "packageID", title: "Package", ok: isID, pick: &pickPackages,
-				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return packagecontent.PackageID(n) }},
+				where: idWhere(packagecontent.PackageID)},
 			{name: "feature", title: "Feature", ok: isFeatureKey,
 				where: func(v string) func(*sql.Selector) { return packagecontent.HasFeatureWith(feature.Key(v)) },
 				options: func(ctx context.Context) ([]components.Option, error) {

@@ -82,6 +82,15 @@ type filter struct {
 	pick *picker
 }
 
+// idWhere is the where of a filter whose value is a record id (checked
+// by isID): p of that id.
+func idWhere[P ~func(*sql.Selector)](p func(int) P) func(string) func(*sql.Selector) {
+	return func(v string) func(*sql.Selector) {
+		n, _ := strconv.Atoi(v)
+		return p(n)
+	}
+}
+
 // column is a column of a list and of its CSV export.
 type column[T any] struct {
 	title string

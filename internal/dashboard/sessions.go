@@ -73,7 +73,7 @@ func (d *Dashboard) sessionResource() *resource[*ent.UserSession, sessionForm] {
 				},
 				options: staticOptions(sessions.StatusFilter)},
 			{name: "userID", title: "User", ok: isID, pick: &pickUsers,
-				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return usersession.UserID(n) }},
+				where: idWhere(usersession.UserID)},
 		},
 		sorts: []sortCol[*ent.UserSession]{
 			{key: "created", title: "Created", column: usersession.FieldCreatedAt, kind: kindTime, value: func(s *ent.UserSession) any { return s.CreatedAt.UTC() }},

@@ -79,9 +79,9 @@ func (d *Dashboard) userPackageResource() *resource[*ent.UserPackage, userPackag
 				where:   func(v string) func(*sql.Selector) { return access.StateAt(access.State(v), d.svc.Now()) },
 				options: staticOptions(userpackages.StatusFilter())},
 			{name: "packageID", title: "Package", ok: isID, pick: &pickPackages,
-				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return userpackage.PackageID(n) }},
+				where: idWhere(userpackage.PackageID)},
 			{name: "userID", title: "User", ok: isID, pick: &pickUsers,
-				where: func(v string) func(*sql.Selector) { n, _ := strconv.Atoi(v); return userpackage.UserID(n) }},
+				where: idWhere(userpackage.UserID)},
 		},
 		sorts: []sortCol[*ent.UserPackage]{
 			{key: "created", title: "Assigned", column: userpackage.FieldCreatedAt, kind: kindTime, value: func(up *ent.UserPackage) any { return up.CreatedAt.UTC() }},
