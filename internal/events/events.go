@@ -7,13 +7,13 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"gatehouse/ent"
@@ -66,7 +66,7 @@ func (f OutboxFunc) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error
 // serving; it is then safe for concurrent use.
 type Recorder struct {
 	insertOnce sync.Once
-	insert     string
+	insertSQL  string
 	outboxes   []Outbox
 	clientIP   func(context.Context) string
 	now        func() time.Time
@@ -148,20 +148,14 @@ func (r *Recorder) Record(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event,
 	}
 	if len(e.Changes) > 0 {
 		ev.Changes = e.Changes
-		b, err := json.Marshal(e.Changes)
+		b, err := change.Marshal(e.Changes)
 		if err != nil {
 			return nil, err
 		}
 		changes = b
 	}
-	c := tx.Client()
 	args := []any{ev.At, ev.Type, actorID, ev.ActorName, string(ev.ActorKind), ev.SubjectType, subjectID, changes, ev.RequestID, ev.IP}
-	if err := c.ReadRows(ctx, r.insertSQL(c.Dialect()), args, func(rows *sql.Rows) error {
-		if !rows.Next() {
-			return errors.New("insert event: no id returned")
-		}
-		return rows.Scan(&ev.ID)
-	}); err != nil {
+	if ev.ID, err = r.insert(ctx, tx.Client(), args); err != nil {
 		return nil, err
 	}
 	for _, o := range r.outboxes {
@@ -172,11 +166,19 @@ func (r *Recorder) Record(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event,
 	return ev, nil
 }
 
-// insertSQL is the statement that inserts an event, written once. The
-// event log inserts its rows itself, past ent (whose schema refuses to
-// create events): one prepared statement, without ent's builders, so that
-// the row costs a change as little as it can.
-func (r *Recorder) insertSQL(dialect string) string {
+// insert inserts an event row and returns its id. The event log inserts
+// its rows itself, past ent (whose schema refuses to create events): one
+// prepared statement, written once, without ent's builders, so that the
+// row costs a change as little as it can.
+//
+// On SQLite the statement runs as an Exec under a context that cannot be
+// cancelled: a statement under a cancellable context starts a goroutine
+// to watch it (database/sql for rows, the driver for an Exec), and waking
+// a thread for it cost a write more than the insert itself. One row
+// appended to a table is over in microseconds; the transaction around it
+// still rolls back when the request is cancelled.
+func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, error) {
+	d := c.Dialect()
 	r.insertOnce.Do(func() {
 		cols := []string{
 			event.FieldAt, event.FieldType, event.FieldActorID, event.FieldActorName, event.FieldActorKind,
@@ -186,9 +188,28 @@ func (r *Recorder) insertSQL(dialect string) string {
 		for i := range vals {
 			vals[i] = ""
 		}
-		r.insert, _ = sql.Dialect(dialect).Insert(event.Table).Columns(cols...).Values(vals...).Returning(event.FieldID).Query()
+		ins := sql.Dialect(d).Insert(event.Table).Columns(cols...).Values(vals...)
+		if d == dialect.Postgres {
+			ins.Returning(event.FieldID)
+		}
+		r.insertSQL, _ = ins.Query()
 	})
-	return r.insert
+	if d != dialect.Postgres {
+		res, err := c.ExecRaw(context.WithoutCancel(ctx), r.insertSQL, args)
+		if err != nil {
+			return 0, err
+		}
+		id, err := res.LastInsertId()
+		return int(id), err
+	}
+	var id int
+	err := c.ReadRows(ctx, r.insertSQL, args, func(rows *sql.Rows) error {
+		if !rows.Next() {
+			return errors.New("insert event: no id returned")
+		}
+		return rows.Scan(&id)
+	})
+	return id, err
 }
 
 // RecordAlone records an event that comes with no change (a refused
