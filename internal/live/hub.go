@@ -66,7 +66,7 @@ func New(client *ent.Client, svc *service.Service, o Options) *Hub {
 		o.Logger = slog.Default()
 	}
 	h := &Hub{client: client, service: svc, opts: o, log: o.Logger, byUser: map[int]map[*sub]struct{}{}}
-	h.outbox = &outbox{h: h, pending: map[*ent.Tx]*Notice{}}
+	h.outbox = newOutbox(h)
 	return h
 }
 

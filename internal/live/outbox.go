@@ -24,6 +24,15 @@ type outbox struct {
 	h       *Hub
 	mu      sync.Mutex
 	pending map[*ent.Tx]*Notice
+	// The hooks every transaction with a notice gets, made once.
+	commitHook   ent.CommitHook
+	rollbackHook ent.RollbackHook
+}
+
+func newOutbox(h *Hub) *outbox {
+	o := &outbox{h: h, pending: map[*ent.Tx]*Notice{}}
+	o.commitHook, o.rollbackHook = o.onCommit, o.onRollback
+	return o
 }
 
 // Enqueue adds who e may concern to its transaction's notice. It reads
@@ -37,22 +46,24 @@ func (o *outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
 	n.addType(e.Type)
 	o.mu.Lock()
 	p, ok := o.pending[tx]
-	if !ok {
-		p = &Notice{}
-		o.pending[tx] = p
+	if ok {
+		p.merge(&n)
+	} else {
+		o.pending[tx] = &n
 	}
-	p.merge(&n)
 	o.mu.Unlock()
 	if !ok {
-		tx.OnCommit(o.onCommit)
-		tx.OnRollback(func(next ent.Rollbacker) ent.Rollbacker {
-			return ent.RollbackFunc(func(ctx context.Context, tx *ent.Tx) error {
-				o.take(tx)
-				return next.Rollback(ctx, tx)
-			})
-		})
+		tx.OnCommit(o.commitHook)
+		tx.OnRollback(o.rollbackHook)
 	}
 	return nil
+}
+
+func (o *outbox) onRollback(next ent.Rollbacker) ent.Rollbacker {
+	return ent.RollbackFunc(func(ctx context.Context, tx *ent.Tx) error {
+		o.take(tx)
+		return next.Rollback(ctx, tx)
+	})
 }
 
 func (o *outbox) take(tx *ent.Tx) *Notice {

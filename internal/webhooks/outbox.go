@@ -100,11 +100,11 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *ent.Tx, e *ent.Event) error {
 	if strings.HasPrefix(e.Type, endpointEventPrefix) {
 		return nil
 	}
-	sys := viewer.System(ctx)
-	eps, err := o.enabledEndpoints(sys, tx)
+	eps, err := o.enabledEndpoints(ctx, tx)
 	if err != nil || len(eps) == 0 {
 		return err
 	}
+	sys := viewer.System(ctx)
 	var body []byte
 	creates := make([]*ent.WebhookDeliveryCreate, 0, len(eps))
 	for _, ep := range eps {
@@ -155,6 +155,7 @@ func (o *Outbox) enabledEndpoints(ctx context.Context, tx *ent.Tx) ([]*ent.Webho
 
 // readEndpoints reads the enabled endpoints in tx.
 func (o *Outbox) readEndpoints(ctx context.Context, tx *ent.Tx) ([]*ent.WebhookEndpoint, error) {
+	ctx = viewer.System(ctx)
 	c := tx.Client()
 	o.selectOnce.Do(func() {
 		o.selectSQL, o.selectArgs = sql.Dialect(c.Dialect()).
