@@ -34,11 +34,6 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[6], EventsColumns[7]},
 			},
-			{
-				Name:    "event_actor_id",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[3]},
-			},
 		},
 	}
 	// FeaturesColumns holds the columns for the "features" table.
