@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,10 +106,22 @@ func BenchmarkFloorCheckAccess(b *testing.B) {
 // per operation, from now until the returned function is called: a
 // figure less disturbed than ns/op by other work on the machine.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start, g0 := cpuTime(), goroutinesCreated()
 	return func() {
 		b.ReportMetric(float64(cpuTime()-start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64(goroutinesCreated()-g0)/float64(b.N), "goroutines/op")
 	}
+}
+
+// goroutinesCreated counts the goroutines the process has started: each
+// costs a request a wake-up of an idle thread more often than not.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func cpuTime() time.Duration {
