@@ -173,8 +173,8 @@ func (r *Recorder) Record(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event,
 //
 // On SQLite the statement runs as an Exec under a context that cannot be
 // cancelled: a statement under a cancellable context starts a goroutine
-// to watch it (database/sql for rows, the driver for an Exec), and waking
-// a thread for it cost a write more than the insert itself. One row
+// to watch it (database/sql for rows, the driver for an Exec), and the
+// thread woken to run it is a context switch inside the writer's turn. One row
 // appended to a table is over in microseconds; the transaction around it
 // still rolls back when the request is cancelled.
 func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, error) {

@@ -10,8 +10,8 @@ import (
 // Marshal encodes s as encoding/json does, byte for byte, and faster for
 // the values changes hold (text, numbers, booleans, times, none): every
 // change writes its set in its own transaction, and encoding/json's
-// reflection, map key sorting and compaction of a time's own JSON cost a
-// write more than the event's row. Any other value is left to
+// reflection, map key sorting and compaction of a time's own JSON were a
+// fair share of what the event cost a write. Any other value is left to
 // encoding/json.
 func Marshal(s Set) ([]byte, error) {
 	if s == nil {
