@@ -80,7 +80,7 @@ func (d *DB) WriteTurn(ctx context.Context) (func(), error) {
 	if d.queue == nil {
 		return func() {}, nil
 	}
-	return d.queue.acquire(ctx)
+	return d.queue.acquireAlone(ctx)
 }
 
 // Close closes the client and its pools.

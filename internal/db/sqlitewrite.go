@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -35,7 +36,8 @@ import (
 // connections), which WAL lets run beside the writer, and do not queue.
 // SQLite's busy handler is left as it was, for writers outside this
 // process. Transactions begin IMMEDIATE, with the lock: none starts
-// deferred and fails to upgrade.
+// deferred and fails to upgrade. Write transactions that queue share one
+// COMMIT (sqlitegroup.go).
 
 // errWriteBusy is returned when a write waited the whole busy timeout.
 var errWriteBusy = errors.New("the database is busy with other writes")
@@ -46,6 +48,12 @@ type writeQueue struct {
 	*entsql.Driver // the writer
 	read           *entsql.Driver
 	turns          *turn.Queue
+	// group is the open group of write transactions (nil: none). Only
+	// the holder of the turn reads or changes it.
+	group *group
+	// commits counts the group transactions ended by COMMIT, for tests
+	// and benchmarks.
+	commits atomic.Int64
 }
 
 // queueWrites makes the ent driver of a SQLite database from its writer
@@ -78,16 +86,60 @@ func (q *writeQueue) acquire(ctx context.Context) (func(), error) {
 	return release, err
 }
 
+// acquireAlone waits for the turn to write, as acquire does, and ends the
+// open group: what runs in this turn uses the writer's connection outside
+// the group's transaction.
+func (q *writeQueue) acquireAlone(ctx context.Context) (func(), error) {
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if q.group != nil {
+		q.endGroup(q.group)
+	}
+	return release, nil
+}
+
 // Tx begins a transaction once it is this one's turn to write.
 func (q *writeQueue) Tx(ctx context.Context) (dialect.Tx, error) {
 	return q.BeginTx(ctx, nil)
 }
 
-// BeginTx begins a transaction once it is this one's turn to write. The
-// turn ends with the transaction: at Commit, at Rollback, or when ctx ends
-// (database/sql then rolls the transaction back).
+// BeginTx begins a transaction once it is this one's turn to write: a
+// member of the open group, or of a new one (see group). The turn ends
+// with the transaction: at Commit, at Rollback, or when ctx ends (the
+// transaction then rolls back). A transaction with options (read-only,
+// an isolation level) runs alone.
 func (q *writeQueue) BeginTx(ctx context.Context, opts *entsql.TxOptions) (dialect.Tx, error) {
+	if opts != nil && (opts.ReadOnly || opts.Isolation != stdsql.LevelDefault) {
+		return q.soloTx(ctx, opts)
+	}
 	release, err := q.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := q.joinGroup()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if _, err := g.sql.ExecContext(context.WithoutCancel(ctx), "SAVEPOINT member"); err != nil {
+		g.lost = err
+		q.endGroup(g)
+		release()
+		return nil, err
+	}
+	g.n++
+	m := &member{q: q, g: g, ctx: ctx, release: release}
+	m.tx = &entsql.Tx{Conn: g.tx.Conn, Tx: m}
+	m.tx.Conn.ExecQuerier = (*memberConn)(m)
+	m.stop = context.AfterFunc(ctx, m.abandon)
+	return m.tx, nil
+}
+
+// soloTx begins a transaction of its own, after the open group ends.
+func (q *writeQueue) soloTx(ctx context.Context, opts *entsql.TxOptions) (dialect.Tx, error) {
+	release, err := q.acquireAlone(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +154,7 @@ func (q *writeQueue) BeginTx(ctx context.Context, opts *entsql.TxOptions) (diale
 
 // Exec runs a statement on the writer, in turn.
 func (q *writeQueue) Exec(ctx context.Context, query string, args, v any) error {
-	release, err := q.acquire(ctx)
+	release, err := q.acquireAlone(ctx)
 	if err != nil {
 		return err
 	}
@@ -117,7 +169,7 @@ func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error
 	if !writes(query) {
 		return q.read.Query(ctx, query, args, v)
 	}
-	release, err := q.acquire(ctx)
+	release, err := q.acquireAlone(ctx)
 	if err != nil {
 		return err
 	}
@@ -136,7 +188,7 @@ func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error
 
 // ExecContext serves ent's Client.ExecContext, on the writer in turn.
 func (q *writeQueue) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	release, err := q.acquire(ctx)
+	release, err := q.acquireAlone(ctx)
 	if err != nil {
 		return nil, err
 	}
