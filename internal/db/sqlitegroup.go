@@ -20,8 +20,9 @@ import (
 // ever reported written once it is, and a page that several members
 // change (the end of the event log, an index's) is written once.
 //
-// A member that rolls back rolls back to its savepoint: the others keep
-// their changes. A member that commits while others wait leaves the group
+// A member that rolls back rolls back to its savepoint (the group's first
+// member, which has none, rolls the group back): the others keep their
+// changes. A member that commits while others wait leaves the group
 // open, gives up its turn and queues for it again: whichever member first
 // takes the turn again with the group still open commits it, so a group
 // never stays open with nobody to end it. Writes outside a transaction,
@@ -127,6 +128,9 @@ type member struct {
 	ctx     context.Context
 	release func()
 	stop    func() bool
+	// savepoint tells that the member's changes begin at a savepoint
+	// (every member but the group's first).
+	savepoint bool
 	// mu is held by each statement and by the end of the transaction;
 	// done tells that it has ended.
 	mu   sync.Mutex
@@ -152,7 +156,7 @@ func (m *member) Commit() error {
 		return err
 	}
 	q, g := m.q, m.g
-	if g.lost == nil {
+	if g.lost == nil && m.savepoint {
 		if _, err := g.sql.ExecContext(context.Background(), "RELEASE member"); err != nil {
 			g.lost = err
 		}
@@ -206,7 +210,7 @@ func (m *member) abandon() {
 // the turn.
 func (m *member) rollback() error {
 	g := m.g
-	if g.lost == nil {
+	if g.lost == nil && m.savepoint {
 		if _, err := g.sql.ExecContext(context.Background(), "ROLLBACK TO member"); err != nil {
 			g.lost = err
 		} else if _, err := g.sql.ExecContext(context.Background(), "RELEASE member"); err != nil {
@@ -214,7 +218,9 @@ func (m *member) rollback() error {
 		}
 	}
 	if g.kept == 0 || g.lost != nil {
-		// (Members kept in a lost group learn it from endGroup.)
+		// (A group's first member ends here, its changes undone by the
+		// group's rollback. Members kept in a lost group learn it from
+		// endGroup.)
 		m.q.endGroup(g)
 	}
 	return g.lost

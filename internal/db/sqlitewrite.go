@@ -123,14 +123,19 @@ func (q *writeQueue) BeginTx(ctx context.Context, opts *entsql.TxOptions) (diale
 		release()
 		return nil, err
 	}
-	if _, err := g.sql.ExecContext(context.WithoutCancel(ctx), "SAVEPOINT member"); err != nil {
-		g.lost = err
-		q.endGroup(g)
-		release()
-		return nil, err
+	// The group's first member needs no savepoint: it holds the turn
+	// until it ends, so the group holds nobody else's changes meanwhile.
+	savepoint := g.n > 0
+	if savepoint {
+		if _, err := g.sql.ExecContext(context.WithoutCancel(ctx), "SAVEPOINT member"); err != nil {
+			g.lost = err
+			q.endGroup(g)
+			release()
+			return nil, err
+		}
 	}
 	g.n++
-	m := &member{q: q, g: g, ctx: ctx, release: release}
+	m := &member{q: q, g: g, ctx: ctx, release: release, savepoint: savepoint}
 	m.tx = &entsql.Tx{Conn: g.tx.Conn, Tx: m}
 	m.tx.Conn.ExecQuerier = (*memberConn)(m)
 	m.stop = context.AfterFunc(ctx, m.abandon)
