@@ -83,6 +83,16 @@ func (d *DB) WriteTurn(ctx context.Context) (func(), error) {
 	return d.queue.acquireAlone(ctx)
 }
 
+// SQLiteCommits tells, on SQLite, how many write transactions this process
+// has committed and in how many COMMITs (write transactions that queue
+// share one); ok is false on PostgreSQL.
+func (d *DB) SQLiteCommits() (writes, commits int64, ok bool) {
+	if d.queue == nil {
+		return 0, 0, false
+	}
+	return d.queue.writes.Load(), d.queue.commits.Load(), true
+}
+
 // Close closes the client and its pools.
 func (d *DB) Close() error {
 	if d.ckpt != nil {

@@ -91,8 +91,10 @@ func (q *writeQueue) endGroup(g *group) {
 	case g.kept == 0:
 		g.err = g.tx.Rollback()
 	default:
-		g.err = g.tx.Commit()
-		q.commits.Add(1)
+		if g.err = g.tx.Commit(); g.err == nil {
+			q.commits.Add(1)
+			q.writes.Add(int64(g.kept))
+		}
 	}
 	if q.group == g {
 		q.group = nil

@@ -60,7 +60,7 @@ func TestGroupCommitKeepsEachWritersOutcome(t *testing.T) {
 	const writers, each = 16, 12
 	d := openWriters(t, 5*time.Second)
 	ctx := viewer.System(context.Background())
-	before := db.GroupCommits(d)
+	_, before, _ := d.SQLiteCommits()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
 	start := make(chan struct{})
@@ -114,7 +114,8 @@ func TestGroupCommitKeepsEachWritersOutcome(t *testing.T) {
 	if len(got) != kept {
 		t.Errorf("%d rows, want %d", len(got), kept)
 	}
-	commits := db.GroupCommits(d) - before
+	_, after, _ := d.SQLiteCommits()
+	commits := after - before
 	t.Logf("%d writes kept in %d commits", kept, commits)
 	if commits >= int64(kept) {
 		t.Errorf("%d commits for %d queued writes: no write shared a commit", commits, kept)

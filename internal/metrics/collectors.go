@@ -26,6 +26,31 @@ func (m *Metrics) WatchDB(d *db.DB) {
 	if d.Pool != nil {
 		m.reg.MustRegister(pgxPoolCollector{d.Pool})
 	}
+	if _, _, ok := d.SQLiteCommits(); ok {
+		m.reg.MustRegister(sqliteCommitCollector{d})
+	}
+}
+
+var (
+	sqliteWrites = prometheus.NewDesc(Namespace+"_sqlite_write_transactions_total",
+		"Write transactions committed on SQLite.", nil, nil)
+	sqliteCommits = prometheus.NewDesc(Namespace+"_sqlite_commits_total",
+		"COMMITs on SQLite (write transactions that queue for their turn share one).", nil, nil)
+)
+
+// sqliteCommitCollector reports how SQLite's write transactions share
+// their COMMITs.
+type sqliteCommitCollector struct{ d *db.DB }
+
+func (c sqliteCommitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sqliteWrites
+	ch <- sqliteCommits
+}
+
+func (c sqliteCommitCollector) Collect(ch chan<- prometheus.Metric) {
+	writes, commits, _ := c.d.SQLiteCommits()
+	ch <- prometheus.MustNewConstMetric(sqliteWrites, prometheus.CounterValue, float64(writes))
+	ch <- prometheus.MustNewConstMetric(sqliteCommits, prometheus.CounterValue, float64(commits))
 }
 
 var (

@@ -248,6 +248,13 @@ func TestMetrics(t *testing.T) {
 		if testdb.Postgres() && value(f, "gatehouse_db_pool_max_connections", nil) < 1 {
 			t.Errorf("no pgx pool statistics on PostgreSQL")
 		}
+		if !testdb.Postgres() {
+			// apptest's admin and its login wrote.
+			writes, commits := value(f, "gatehouse_sqlite_write_transactions_total", nil), value(f, "gatehouse_sqlite_commits_total", nil)
+			if commits < 1 || writes < commits {
+				t.Errorf("SQLite: %v write transactions in %v commits, want at least one, and no more commits than writes", writes, commits)
+			}
+		}
 	})
 
 	t.Run("not on the public listener", func(t *testing.T) {
