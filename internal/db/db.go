@@ -90,7 +90,7 @@ func (d *DB) SQLiteCommits() (writes, commits int64, ok bool) {
 	if d.queue == nil {
 		return 0, 0, false
 	}
-	return d.queue.writes.Load(), d.queue.commits.Load(), true
+	return d.queue.committedWrites.Load(), d.queue.commits.Load(), true
 }
 
 // Close closes the client and its pools.

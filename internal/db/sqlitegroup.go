@@ -93,7 +93,7 @@ func (q *writeQueue) endGroup(g *group) {
 	default:
 		if g.err = g.tx.Commit(); g.err == nil {
 			q.commits.Add(1)
-			q.writes.Add(int64(g.kept))
+			q.committedWrites.Add(int64(g.kept))
 		}
 	}
 	if q.group == g {

@@ -51,9 +51,9 @@ type writeQueue struct {
 	// group is the open group of write transactions (nil: none). Only
 	// the holder of the turn reads or changes it.
 	group *group
-	// commits counts the group transactions committed, writes the write
+	// commits counts the group transactions committed, committedWrites the write
 	// transactions they held (DB.SQLiteCommits).
-	commits, writes atomic.Int64
+	commits, committedWrites atomic.Int64
 }
 
 // queueWrites makes the ent driver of a SQLite database from its writer
