@@ -42,6 +42,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: drop the retired index %s: %w", name, err)
 		}
 	}
+	if err := d.rebuildEventsWithoutAutoincrement(ctx); err != nil {
+		return fmt.Errorf("migrate: rebuild the event log's table: %w", err)
+	}
 	for _, stmt := range dataMigrations {
 		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate data: %w", err)

@@ -214,6 +214,7 @@ func checkUpgrade(t *testing.T, d *db.DB, before tables, old map[int]oldContent,
 			t.Errorf("events after the upgrade: %d, %v", n, err)
 		}
 	}
+	checkEventIDs(t, d)
 	// The new columns are there, at their starting values (a column the
 	// release had already is compared with the rest of its table).
 	sys := viewer.System(ctx)
@@ -688,6 +689,46 @@ func checkJobLeases(t *testing.T, d *db.DB, before map[string]tableRows) {
 	}
 	if _, err := d.SQL.ExecContext(ctx, `DELETE FROM job_leases`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkEventIDs checks that the event log numbers on after the upgrade: on
+// SQLite its table lost AUTOINCREMENT (which cost every change a page)
+// and kept its id floor, and on both databases a new event's id comes
+// after every earlier one, in the events' id range.
+func checkEventIDs(t *testing.T, d *db.DB) {
+	t.Helper()
+	ctx := context.Background()
+	var last sql.NullInt64
+	if err := d.SQL.QueryRowContext(ctx, `SELECT max(id) FROM events`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if d.Driver == db.SQLite {
+		var ddl string
+		if err := d.SQL.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&ddl); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToUpper(ddl), "AUTOINCREMENT") {
+			t.Errorf("after the upgrade the events table is still AUTOINCREMENT: %s", ddl)
+		}
+		var floor int64
+		if err := d.SQL.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'events'`).Scan(&floor); err != nil {
+			t.Fatalf("after the upgrade the events' id floor is gone: %v", err)
+		}
+		if last.Valid && floor < last.Int64 {
+			t.Errorf("after the upgrade the events' id floor is %d, below the newest id %d", floor, last.Int64)
+		}
+	}
+	start := int64(*migrate.EventsTable.Annotation.IncrementStart)
+	if err := events.New(nil).RecordAlone(viewer.System(ctx), d.Ent, events.Entry{Type: "user.updated", SubjectType: events.SubjectUser}); err != nil {
+		t.Fatal(err)
+	}
+	var next int64
+	if err := d.SQL.QueryRowContext(ctx, `SELECT max(id) FROM events`).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if next <= last.Int64 || next < start || next >= start+1<<32 {
+		t.Errorf("the first event after the upgrade has id %d; the newest before had %d, the events' range starts at %d", next, last.Int64, start)
 	}
 }
 

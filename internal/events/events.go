@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/event"
+	"gatehouse/ent/migrate"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
 	"gatehouse/internal/events/change"
@@ -174,7 +175,9 @@ func (r *Recorder) Record(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event,
 // On SQLite the statement is an Exec and the id its rowid: RETURNING, read
 // as rows, cost the row about 10 µs more there. (Like every statement of a
 // write transaction on SQLite, it runs under a context that cannot be
-// cancelled: see internal/db/sqlitegroup.go.)
+// cancelled: see internal/db/sqlitegroup.go.) The table has no
+// AUTOINCREMENT there (internal/db/eventids.go), so the statement numbers
+// the row itself: see nextIDSQLite.
 func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, error) {
 	d := c.Dialect()
 	r.insertOnce.Do(func() {
@@ -185,6 +188,10 @@ func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, 
 		vals := make([]any, len(cols))
 		for i := range vals {
 			vals[i] = ""
+		}
+		if d != dialect.Postgres {
+			cols = append([]string{event.FieldID}, cols...)
+			vals = append([]any{sql.Raw(nextIDSQLite)}, vals...)
 		}
 		ins := sql.Dialect(d).Insert(event.Table).Columns(cols...).Values(vals...)
 		if d == dialect.Postgres {
@@ -264,8 +271,35 @@ func (r *Recorder) PruneBatch(ctx context.Context, client *ent.Client, before ti
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
+	if client.Dialect() != dialect.Postgres {
+		// Should these be the newest events, the next id must still
+		// come after them: raise the floor first.
+		last := ids[len(ids)-1]
+		for _, q := range []string{raiseFloorSQLite, addFloorSQLite} {
+			if _, err := client.ExecRaw(ctx, q, []any{last}); err != nil {
+				return 0, fmt.Errorf("keep the event ids' floor: %w", err)
+			}
+		}
+	}
 	return client.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
 }
+
+// The next event id on SQLite: one past the newest id, the floor kept in
+// sqlite_sequence (which SQLite no longer updates for a table without
+// AUTOINCREMENT, and which the pruning raises before deleting) and the
+// start of the events' id range (ent's node ids tell an object's type by
+// its range). Reading the newest id is a seek to the table's last page,
+// which the insert writes anyway; sqlite_sequence is one page, only read.
+var nextIDSQLite = fmt.Sprintf("max(coalesce((SELECT max(`id`) FROM `%[1]s`), 0), "+
+	"coalesce((SELECT max(`seq`) FROM sqlite_sequence WHERE `name` = '%[1]s'), 0), %[2]d) + 1",
+	event.Table, *migrate.EventsTable.Annotation.IncrementStart)
+
+// The floor's upkeep: raised to a pruned id, or added should it be missing.
+var (
+	raiseFloorSQLite = "UPDATE sqlite_sequence SET `seq` = ?1 WHERE `name` = '" + event.Table + "' AND `seq` < ?1"
+	addFloorSQLite   = "INSERT INTO sqlite_sequence (`name`, `seq`) SELECT '" + event.Table + "', ?1 " +
+		"WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE `name` = '" + event.Table + "')"
+)
 
 // Diff collects the fields that changed.
 type Diff change.Set

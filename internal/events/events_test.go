@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/event"
+	"gatehouse/ent/migrate"
 	"gatehouse/ent/pkg"
 	"gatehouse/ent/user"
 	"gatehouse/ent/userpackage"
@@ -331,5 +332,42 @@ func TestOnlyTheEventLogWritesEvents(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Event ids only grow: the first is in the events' id range (node ids
+// tell an object's type by its range), and once every event is pruned,
+// the newest too, the next event still comes after them all.
+func TestEventIDsOnlyGrow(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "root", user.RoleADMIN)
+	f.user(t, "alice", user.RoleUSER)
+	ids, err := f.db.Ent.Event.Query().Order(event.ByID()).IDs(f.sys)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("events: %v, %v", ids, err)
+	}
+	start := *migrate.EventsTable.Annotation.IncrementStart
+	if ids[0] < start || ids[0] >= start+1<<32 || ids[1] <= ids[0] {
+		t.Fatalf("event ids %v, want growing ids in the range from %d", ids, start)
+	}
+	for {
+		n, err := f.svc.Events().PruneBatch(context.Background(), f.db.Ent, time.Now().Add(time.Hour), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if n := f.count(t); n != 0 {
+		t.Fatalf("%d events left after pruning them all", n)
+	}
+	f.user(t, "bob", user.RoleUSER)
+	next, err := f.db.Ent.Event.Query().OnlyID(f.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next <= ids[1] {
+		t.Fatalf("after pruning every event, the next has id %d, not after the pruned %v", next, ids)
 	}
 }

@@ -1,0 +1,142 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+)
+
+// The event log's ids on SQLite. ent declares every SQLite table's id
+// AUTOINCREMENT, which makes each insert read and rewrite the table's row
+// in sqlite_sequence: one more page for every change's COMMIT, since every
+// change writes an event. So Migrate rebuilds the events table without
+// it, once, and the event log numbers its rows itself, one past the
+// greatest of the newest id, the table's row in sqlite_sequence (which
+// SQLite keeps but no longer updates, and which the rebuild and the
+// pruning of the newest events raise) and the start of the events' id
+// range. An id is therefore never handed out twice, even once every event
+// has been pruned, and ids stay in the range ent's node ids expect.
+
+// EventsTable is the event log's table.
+const EventsTable = "events"
+
+var (
+	autoincrement = regexp.MustCompile(`(?i)\s+AUTOINCREMENT\b`)
+	createEvents  = regexp.MustCompile("^(?i:CREATE\\s+TABLE)\\s+(`events`|\"events\"|events)\\s*\\(")
+)
+
+// rebuildEventsWithoutAutoincrement rebuilds the SQLite events table
+// without AUTOINCREMENT (keeping its rows, indexes and id floor), unless
+// it has none already. It follows SQLite's procedure for table changes
+// ALTER TABLE cannot make: foreign keys off, a new table filled from the
+// old, the old dropped, the new renamed, indexes made again, one
+// transaction.
+func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) {
+	if d.Driver == Postgres {
+		return nil
+	}
+	conn, err := d.SQL.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ddl, err := tableDDL(ctx, conn, EventsTable)
+	if err != nil || !autoincrement.MatchString(ddl) {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	// Read again in the transaction: another process may have rebuilt it.
+	if ddl, err = tableDDL(ctx, tx, EventsTable); err != nil || !autoincrement.MatchString(ddl) {
+		return err
+	}
+	if !createEvents.MatchString(ddl) {
+		return fmt.Errorf("unexpected definition of the events table: %q", ddl)
+	}
+	const rebuilt = "events_rebuilt"
+	newDDL := createEvents.ReplaceAllString(autoincrement.ReplaceAllString(ddl, ""), "CREATE TABLE "+rebuilt+" (")
+	var seq sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM sqlite_sequence WHERE name = ?`, EventsTable).Scan(&seq); err != nil {
+		return err
+	}
+	indexes, err := tableIndexes(ctx, tx, EventsTable)
+	if err != nil {
+		return err
+	}
+	stmts := []string{
+		newDDL,
+		`INSERT INTO ` + rebuilt + ` SELECT * FROM ` + EventsTable,
+		`DROP TABLE ` + EventsTable,
+		`ALTER TABLE ` + rebuilt + ` RENAME TO ` + EventsTable,
+	}
+	stmts = append(stmts, indexes...)
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	if seq.Valid {
+		// Dropping the table dropped its row: keep the floor.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, EventsTable, seq.Int64); err != nil {
+			return err
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	broken := rows.Next()
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if broken {
+		return fmt.Errorf("rebuilding %s broke a foreign key", EventsTable)
+	}
+	return tx.Commit()
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// tableDDL is the CREATE TABLE statement of a SQLite table ("" if none).
+func tableDDL(ctx context.Context, q queryRower, table string) (string, error) {
+	var ddl string
+	err := q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return ddl, err
+}
+
+// tableIndexes are the CREATE INDEX statements of a SQLite table's
+// indexes (not those its constraints make).
+func tableIndexes(ctx context.Context, q queryRower, table string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
