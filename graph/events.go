@@ -10,6 +10,7 @@ import (
 	"gatehouse/ent/event"
 	"gatehouse/graph/model"
 	"gatehouse/internal/apperr"
+	"gatehouse/internal/events"
 )
 
 // MaxEventTypes is the most types one events(where: {typeIn}) may name.
@@ -40,7 +41,7 @@ func eventsQuery(c *ent.Client, w *model.EventWhereInput) (*ent.EventQuery, erro
 		q.Where(event.SubjectType(*w.SubjectType))
 	}
 	if w.SubjectID != nil {
-		q.Where(event.SubjectID(*w.SubjectID))
+		q.Where(events.OfSubject(*w.SubjectID))
 	}
 	if w.Since != nil {
 		q.Where(event.AtGTE(*w.Since))

@@ -28,13 +28,6 @@ var (
 		Name:       "events",
 		Columns:    EventsColumns,
 		PrimaryKey: []*schema.Column{EventsColumns[0]},
-		Indexes: []*schema.Index{
-			{
-				Name:    "event_subject_type_subject_id",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[6], EventsColumns[7]},
-			},
-		},
 	}
 	// FeaturesColumns holds the columns for the "features" table.
 	FeaturesColumns = []*schema.Column{

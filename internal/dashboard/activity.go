@@ -157,7 +157,7 @@ func (d *Dashboard) parseActivity(ctx context.Context, r *http.Request) (activit
 			errs.Add("subjectID", "choose the kind of object too")
 		default:
 			id, _ := strconv.Atoi(sid)
-			f.preds = append(f.preds, event.SubjectID(id))
+			f.preds = append(f.preds, events.OfSubject(id))
 		}
 		keep("subjectID", sid)
 	}

@@ -38,7 +38,7 @@ func (d *Dashboard) withHistory(subjectType string, next http.HandlerFunc) http.
 // history is the newest events about one object.
 func (d *Dashboard) history(ctx context.Context, subjectType string, id int) (components.HistoryData, error) {
 	evs, err := d.client.Event.Query().
-		Where(event.SubjectType(subjectType), event.SubjectID(id)).
+		Where(event.SubjectType(subjectType), events.OfSubject(id)).
 		Order(event.ByID(sql.OrderDesc())).
 		Limit(historyShown + 1).
 		All(ctx)

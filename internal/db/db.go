@@ -63,7 +63,8 @@ type DB struct {
 	writes writeCheck
 	queue  *writeQueue // SQLite only
 	drv    dialect.Driver
-	ckpt   *checkpointer // a SQLite file only
+	ckpt   *checkpointer   // a SQLite file only
+	subj   *subjectIndexer // SQLite only
 }
 
 // EntDriver is the driver under Ent: on SQLite the one that queues writes
@@ -95,6 +96,9 @@ func (d *DB) SQLiteCommits() (writes, commits int64, ok bool) {
 
 // Close closes the client and its pools.
 func (d *DB) Close() error {
+	if d.subj != nil {
+		d.subj.Close()
+	}
 	if d.ckpt != nil {
 		_ = d.ckpt.Close()
 	}
@@ -188,10 +192,12 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		rd = entsql.OpenDB("sqlite3", r)
 	}
 	q := queueWrites(wd, rd, o.BusyTimeout)
-	return &DB{
+	d := &DB{
 		Driver: SQLite, SQL: w, Read: r, Ent: ent.NewClient(ent.Driver(q)), queue: q, drv: q, ckpt: ckpt,
 		Warnings: sqliteModeWarnings(SQLiteFile(o.DSN)),
-	}, nil
+	}
+	d.subj = startSubjectIndexer(d, eventSubjectsEvery)
+	return d, nil
 }
 
 var memoryDBs atomic.Int64

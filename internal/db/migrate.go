@@ -42,8 +42,18 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: drop the retired index %s: %w", name, err)
 		}
 	}
+	for _, stmt := range eventSubjectsDDL(d.Driver) {
+		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate the events' index by subject: %w", err)
+		}
+	}
 	if err := d.rebuildEventsWithoutAutoincrement(ctx); err != nil {
 		return fmt.Errorf("migrate: rebuild the event log's table: %w", err)
+	}
+	// Index the events so far now, not in the background's first
+	// seconds (a release before this index has a log to index).
+	if _, err := d.IndexEventSubjects(ctx); err != nil {
+		return fmt.Errorf("migrate: index the events by subject: %w", err)
 	}
 	for _, stmt := range dataMigrations {
 		if _, err := d.SQL.ExecContext(ctx, stmt); err != nil {
@@ -152,7 +162,11 @@ func (d *DB) CheckSchema(ctx context.Context) error {
 	}
 	// The dashboard's session table and the write probe are not ent's:
 	// check they exist too.
-	for _, table := range []string{"sessions", writeProbeTable, TimedEventKeysTable} {
+	tables := []string{"sessions", writeProbeTable, TimedEventKeysTable}
+	if d.Driver != Postgres {
+		tables = append(tables, EventSubjectsTable, EventSubjectsStateTable)
+	}
+	for _, table := range tables {
 		if _, err := d.SQL.ExecContext(ctx, "SELECT 1 FROM "+table+" WHERE 1 = 0"); err != nil {
 			return errors.New("the database schema is not current: run `gatehouse migrate` first")
 		}

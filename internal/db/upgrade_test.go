@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gatehouse/ent"
+	"gatehouse/ent/event"
 	"gatehouse/ent/feature"
 	"gatehouse/ent/joblease"
 	"gatehouse/ent/migrate"
@@ -203,10 +204,15 @@ func checkUpgrade(t *testing.T, d *db.DB, before tables, old map[int]oldContent,
 	if slices.Contains(idx, "user_role") {
 		t.Errorf("the upgrade kept the replaced index user_role: %q", idx)
 	}
-	// The event log's table is there with the one index the schema names
-	// (release 2's index by actor is gone).
+	// The event log's table is there with its one index, by subject, on
+	// PostgreSQL, and none on SQLite, which indexes it by subject in a
+	// table of its own (release 2's index by actor is gone).
 	evIdx := slices.DeleteFunc(indexNames(t, d, "events"), func(n string) bool { return n == "events_pkey" })
-	if want := []string{"event_subject_type_subject_id"}; !slices.Equal(evIdx, want) {
+	want := []string{db.EventSubjectIndex}
+	if d.Driver == db.SQLite {
+		want = nil
+	}
+	if !slices.Equal(evIdx, want) {
 		t.Errorf("after the upgrade events has the indexes %q, want %q", evIdx, want)
 	}
 	if !before.has("events", "id") {
@@ -278,7 +284,11 @@ func checkUpgrade(t *testing.T, d *db.DB, before tables, old map[int]oldContent,
 	checkJobLeases(t, d, before)
 	checkTimedEventKeys(t, d, before)
 
-	// Migrating again changes nothing.
+	// Migrating again changes nothing (once the events written since are
+	// indexed by subject, as a migration does first).
+	if _, err := d.IndexEventSubjects(ctx); err != nil {
+		t.Fatal(err)
+	}
 	once := snapshot(t, d.SQL, d.Driver, nil)
 	if err := d.Migrate(ctx); err != nil {
 		t.Fatalf("migrate again: %v", err)
@@ -717,6 +727,33 @@ func checkEventIDs(t *testing.T, d *db.DB) {
 		}
 		if last.Valid && floor < last.Int64 {
 			t.Errorf("after the upgrade the events' id floor is %d, below the newest id %d", floor, last.Int64)
+		}
+		// The migration indexed every event by subject.
+		var through, indexed, about int64
+		if err := d.SQL.QueryRowContext(ctx, `SELECT (SELECT through FROM event_subjects_state), (SELECT count(*) FROM event_subjects), `+
+			`(SELECT count(*) FROM events WHERE subject_id IS NOT NULL)`).Scan(&through, &indexed, &about); err != nil {
+			t.Fatal(err)
+		}
+		if through != last.Int64 || indexed != about {
+			t.Errorf("after the upgrade the index by subject holds %d entries through event %d; the log has %d events about an object, the newest %d",
+				indexed, through, about, last.Int64)
+		}
+	}
+	// Each object's events, as its history finds them, are all the log
+	// holds about it: the upgrade indexed the release's events.
+	sys := viewer.System(ctx)
+	var subjects []int
+	if err := d.Ent.Event.Query().Where(event.SubjectIDNotNil()).Unique(true).Select(event.FieldSubjectID).Scan(sys, &subjects); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range subjects {
+		want := testdb.Strings(t, d.SQL, `SELECT id FROM events WHERE subject_id = $1 ORDER BY id`, id)
+		got, err := d.Ent.Event.Query().Where(events.OfSubject(id)).Order(event.ByID()).IDs(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "["+strings.Join(want, " ")+"]" {
+			t.Errorf("after the upgrade the events of object %d are %v, want %v", id, got, want)
 		}
 	}
 	start := int64(*migrate.EventsTable.Annotation.IncrementStart)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -19,8 +20,10 @@ import (
 	"gatehouse/ent"
 	"gatehouse/ent/event"
 	"gatehouse/ent/migrate"
+	"gatehouse/ent/predicate"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
+	"gatehouse/internal/db"
 	"gatehouse/internal/events/change"
 	"gatehouse/internal/events/mark"
 	"gatehouse/internal/logging"
@@ -267,21 +270,60 @@ func (r *Recorder) actor(ctx context.Context, tx *ent.Tx, given *Actor) (Actor, 
 // writer long.
 func (r *Recorder) PruneBatch(ctx context.Context, client *ent.Client, before time.Time, limit int) (int, error) {
 	ctx = mark.Prune(viewer.System(ctx))
-	ids, err := client.Event.Query().Where(event.AtLT(before)).Order(event.ByID()).Limit(limit).IDs(ctx)
-	if err != nil || len(ids) == 0 {
+	old, err := client.Event.Query().Where(event.AtLT(before)).Order(event.ByID()).Limit(limit).
+		Select(event.FieldID, event.FieldSubjectID).All(ctx)
+	if err != nil || len(old) == 0 {
 		return 0, err
 	}
-	if client.Dialect() != dialect.Postgres {
-		// Should these be the newest events, the next id must still
-		// come after them: raise the floor first.
-		last := ids[len(ids)-1]
-		for _, q := range []string{raiseFloorSQLite, addFloorSQLite} {
-			if _, err := client.ExecRaw(ctx, q, []any{last}); err != nil {
-				return 0, fmt.Errorf("keep the event ids' floor: %w", err)
-			}
+	ids := make([]int, len(old))
+	for i, e := range old {
+		ids[i] = e.ID
+	}
+	if client.Dialect() == dialect.Postgres {
+		return client.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
+	}
+	// On SQLite, in one transaction: should these be the newest events,
+	// the next id must still come after them, so the floor goes up; and
+	// their entries in the index by subject go with them.
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := pruneSQLite(ctx, tx, old, ids)
+	if err != nil {
+		_ = tx.Rollback()
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+func pruneSQLite(ctx context.Context, tx *ent.Tx, old []*ent.Event, ids []int) (int, error) {
+	c := tx.Client()
+	last := ids[len(ids)-1]
+	for _, q := range []string{raiseFloorSQLite, addFloorSQLite} {
+		if _, err := c.ExecRaw(ctx, q, []any{last}); err != nil {
+			return 0, fmt.Errorf("keep the event ids' floor: %w", err)
 		}
 	}
-	return client.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
+	var keys strings.Builder
+	var args []any
+	for _, e := range old {
+		if e.SubjectID == nil {
+			continue
+		}
+		if len(args) > 0 {
+			keys.WriteString(", ")
+		}
+		keys.WriteString("(?, ?)")
+		args = append(args, *e.SubjectID, e.ID)
+	}
+	if len(args) > 0 {
+		q := "DELETE FROM " + db.EventSubjectsTable + " WHERE (subject_id, event_id) IN (VALUES " + keys.String() + ")"
+		if _, err := c.ExecRaw(ctx, q, args); err != nil {
+			return 0, fmt.Errorf("unindex the pruned events: %w", err)
+		}
+	}
+	return tx.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
 }
 
 // The next event id on SQLite: one past the newest id, the floor kept in
@@ -377,4 +419,17 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// OfSubject keeps the events about the object id (ids are unique across
+// types). Use it, not event.SubjectID, to find an object's events: on
+// SQLite it reads the index by subject kept in the background
+// (internal/db/eventsubjects.go) and the few events after it.
+func OfSubject(id int) predicate.Event {
+	return func(s *sql.Selector) {
+		s.Where(sql.EQ(s.C(event.FieldSubjectID), id))
+		if s.Dialect() != dialect.Postgres {
+			s.Where(sql.ExprP(db.EventsOfSubjectSQLite(s.C(event.FieldID)), id, id))
+		}
+	}
 }
