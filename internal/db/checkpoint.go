@@ -26,9 +26,7 @@ const writerAutoCheckpoint = 10_000
 // checkpointer checkpoints a SQLite file in the background.
 type checkpointer struct {
 	conn *sql.DB
-	stop chan struct{}
-	done sync.WaitGroup
-	once sync.Once
+	bg   *every
 }
 
 // startCheckpointer opens a connection on dsn (the writer's) and
@@ -52,36 +50,62 @@ func startCheckpointer(ctx context.Context, dsn string, interval time.Duration) 
 		c.Close()
 		return nil, err
 	}
-	cp := &checkpointer{conn: c, stop: make(chan struct{})}
-	cp.done.Add(1)
-	go cp.run(interval)
+	cp := &checkpointer{conn: c}
+	cp.bg = runEvery(interval, func(ctx context.Context) {
+		// PASSIVE copies what no reader still needs and waits for
+		// nobody; the writer goes on appending meanwhile. Its errors
+		// (a busy database) only mean "later".
+		_, _ = cp.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	})
 	return cp, nil
-}
-
-func (cp *checkpointer) run(interval time.Duration) {
-	defer cp.done.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-cp.stop:
-			return
-		case <-t.C:
-			// PASSIVE copies what no reader still needs and waits for
-			// nobody; the writer goes on appending meanwhile. Its errors
-			// (a busy database) only mean "later".
-			_, _ = cp.conn.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-		}
-	}
 }
 
 // Close stops the checkpoints and closes their connection.
 func (cp *checkpointer) Close() error {
-	var err error
-	cp.once.Do(func() {
-		close(cp.stop)
-		cp.done.Wait()
-		err = cp.conn.Close()
+	if cp.bg.Close() {
+		return cp.conn.Close()
+	}
+	return nil
+}
+
+// every runs a function at an interval in the background until closed.
+type every struct {
+	stop   chan struct{}
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	once   sync.Once
+}
+
+// runEvery calls fn every interval, with a context that ends on Close.
+func runEvery(interval time.Duration, fn func(context.Context)) *every {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &every{stop: make(chan struct{}), cancel: cancel}
+	e.done.Add(1)
+	go func() {
+		defer e.done.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}()
+	return e
+}
+
+// Close stops the calls, ending one under way and waiting for it; it
+// reports whether this call closed e (false when it was closed already).
+func (e *every) Close() bool {
+	closed := false
+	e.once.Do(func() {
+		close(e.stop)
+		e.cancel()
+		e.done.Wait()
+		closed = true
 	})
-	return err
+	return closed
 }

@@ -63,8 +63,8 @@ type DB struct {
 	writes writeCheck
 	queue  *writeQueue // SQLite only
 	drv    dialect.Driver
-	ckpt   *checkpointer   // a SQLite file only
-	subj   *subjectIndexer // SQLite only
+	ckpt   *checkpointer // a SQLite file only
+	subj   *every        // SQLite only: the index of events by subject
 }
 
 // EntDriver is the driver under Ent: on SQLite the one that queues writes

@@ -107,13 +107,8 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 	return tx.Commit()
 }
 
-type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // tableDDL is the CREATE TABLE statement of a SQLite table ("" if none).
-func tableDDL(ctx context.Context, q queryRower, table string) (string, error) {
+func tableDDL(ctx context.Context, q queryer, table string) (string, error) {
 	var ddl string
 	err := q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl)
 	if err == sql.ErrNoRows {
@@ -124,8 +119,18 @@ func tableDDL(ctx context.Context, q queryRower, table string) (string, error) {
 
 // tableIndexes are the CREATE INDEX statements of a SQLite table's
 // indexes (not those its constraints make).
-func tableIndexes(ctx context.Context, q queryRower, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name`, table)
+func tableIndexes(ctx context.Context, q rowsQueryer, table string) ([]string, error) {
+	return queryStrings(ctx, q, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name`, table)
+}
+
+// rowsQueryer is a database or a transaction, for queries of many rows.
+type rowsQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryStrings is the one text column of a query's rows.
+func queryStrings(ctx context.Context, q rowsQueryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

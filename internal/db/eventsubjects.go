@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"sync"
 	"time"
 )
 
@@ -118,42 +117,9 @@ func (d *DB) indexEventSubjectsBatch(ctx context.Context) (int, error) {
 	return n, tx.Commit()
 }
 
-// subjectIndexer indexes events by subject in the background.
-type subjectIndexer struct {
-	stop   chan struct{}
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-	once   sync.Once
-}
-
 // startSubjectIndexer runs d.IndexEventSubjects every interval until
-// stopped. Its errors (no such table before the migration, a busy
+// closed. Its errors (no such table before the migration, a busy
 // database) only mean "later": what it has not indexed is found anyway.
-func startSubjectIndexer(d *DB, interval time.Duration) *subjectIndexer {
-	ctx, cancel := context.WithCancel(context.Background())
-	si := &subjectIndexer{stop: make(chan struct{}), cancel: cancel}
-	si.done.Add(1)
-	go func() {
-		defer si.done.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-si.stop:
-				return
-			case <-t.C:
-				_, _ = d.IndexEventSubjects(ctx)
-			}
-		}
-	}()
-	return si
-}
-
-// Close stops the indexing, ending a batch under way.
-func (si *subjectIndexer) Close() {
-	si.once.Do(func() {
-		close(si.stop)
-		si.cancel()
-		si.done.Wait()
-	})
+func startSubjectIndexer(d *DB, interval time.Duration) *every {
+	return runEvery(interval, func(ctx context.Context) { _, _ = d.IndexEventSubjects(ctx) })
 }

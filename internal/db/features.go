@@ -117,20 +117,7 @@ VALUES (?, ?, ?, ?, '', 'SWITCH') ON CONFLICT (` + d.quote("key") + `) DO NOTHIN
 }
 
 func distinctValues(ctx context.Context, tx *sql.Tx) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT value FROM package_contents ORDER BY value`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryStrings(ctx, tx, `SELECT DISTINCT value FROM package_contents ORDER BY value`)
 }
 
 // queryer is a database or a transaction.
