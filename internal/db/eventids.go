@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+
+	"gatehouse/ent/event"
+	"gatehouse/ent/migrate"
 )
 
 // The event log's ids on SQLite. ent declares every SQLite table's id
@@ -18,8 +21,24 @@ import (
 // range. An id is therefore never handed out twice, even once every event
 // has been pruned, and ids stay in the range ent's node ids expect.
 
-// EventsTable is the event log's table.
-const EventsTable = "events"
+// eventsTable is the event log's table.
+const eventsTable = event.Table
+
+// NextEventIDSQLite is the SQL expression of the next event id on SQLite,
+// as above. Reading the newest id is a seek to the table's last page,
+// which the insert writes anyway; sqlite_sequence is one page, only read.
+var NextEventIDSQLite = fmt.Sprintf("max(coalesce((SELECT max(`id`) FROM `%[1]s`), 0), "+
+	"coalesce((SELECT max(`seq`) FROM sqlite_sequence WHERE `name` = '%[1]s'), 0), %[2]d) + 1",
+	eventsTable, *migrate.EventsTable.Annotation.IncrementStart)
+
+// RaiseEventIDFloorSQLite are the statements that raise the floor of
+// event ids on SQLite to their one argument, the greatest id about to be
+// deleted (adding the floor should it be missing).
+var RaiseEventIDFloorSQLite = []string{
+	"UPDATE sqlite_sequence SET `seq` = ?1 WHERE `name` = '" + eventsTable + "' AND `seq` < ?1",
+	"INSERT INTO sqlite_sequence (`name`, `seq`) SELECT '" + eventsTable + "', ?1 " +
+		"WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE `name` = '" + eventsTable + "')",
+}
 
 var (
 	autoincrement = regexp.MustCompile(`(?i)\s+AUTOINCREMENT\b`)
@@ -41,7 +60,7 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 		return err
 	}
 	defer conn.Close()
-	ddl, err := tableDDL(ctx, conn, EventsTable)
+	ddl, err := tableDDL(ctx, conn, eventsTable)
 	if err != nil || !autoincrement.MatchString(ddl) {
 		return err
 	}
@@ -59,7 +78,7 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 	}
 	defer tx.Rollback() //nolint:errcheck
 	// Read again in the transaction: another process may have rebuilt it.
-	if ddl, err = tableDDL(ctx, tx, EventsTable); err != nil || !autoincrement.MatchString(ddl) {
+	if ddl, err = tableDDL(ctx, tx, eventsTable); err != nil || !autoincrement.MatchString(ddl) {
 		return err
 	}
 	if !createEvents.MatchString(ddl) {
@@ -68,18 +87,18 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 	const rebuilt = "events_rebuilt"
 	newDDL := createEvents.ReplaceAllString(autoincrement.ReplaceAllString(ddl, ""), "CREATE TABLE "+rebuilt+" (")
 	var seq sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM sqlite_sequence WHERE name = ?`, EventsTable).Scan(&seq); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM sqlite_sequence WHERE name = ?`, eventsTable).Scan(&seq); err != nil {
 		return err
 	}
-	indexes, err := tableIndexes(ctx, tx, EventsTable)
+	indexes, err := tableIndexes(ctx, tx, eventsTable)
 	if err != nil {
 		return err
 	}
 	stmts := []string{
 		newDDL,
-		`INSERT INTO ` + rebuilt + ` SELECT * FROM ` + EventsTable,
-		`DROP TABLE ` + EventsTable,
-		`ALTER TABLE ` + rebuilt + ` RENAME TO ` + EventsTable,
+		`INSERT INTO ` + rebuilt + ` SELECT * FROM ` + eventsTable,
+		`DROP TABLE ` + eventsTable,
+		`ALTER TABLE ` + rebuilt + ` RENAME TO ` + eventsTable,
 	}
 	stmts = append(stmts, indexes...)
 	for _, s := range stmts {
@@ -89,7 +108,7 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 	}
 	if seq.Valid {
 		// Dropping the table dropped its row: keep the floor.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, EventsTable, seq.Int64); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, eventsTable, seq.Int64); err != nil {
 			return err
 		}
 	}
@@ -102,7 +121,7 @@ func (d *DB) rebuildEventsWithoutAutoincrement(ctx context.Context) (err error) 
 		return err
 	}
 	if broken {
-		return fmt.Errorf("rebuilding %s broke a foreign key", EventsTable)
+		return fmt.Errorf("rebuilding %s broke a foreign key", eventsTable)
 	}
 	return tx.Commit()
 }

@@ -40,7 +40,7 @@ const eventSubjectsBatch = 5000
 // database's dialect.
 func eventSubjectsDDL(driver string) []string {
 	if driver == Postgres {
-		return []string{`CREATE INDEX IF NOT EXISTS ` + EventSubjectIndex + ` ON ` + EventsTable + ` (subject_type, subject_id)`}
+		return []string{`CREATE INDEX IF NOT EXISTS ` + EventSubjectIndex + ` ON ` + eventsTable + ` (subject_type, subject_id)`}
 	}
 	return []string{
 		`DROP INDEX IF EXISTS ` + EventSubjectIndex,
@@ -58,7 +58,7 @@ func eventSubjectsDDL(driver string) []string {
 // column.
 func EventsOfSubjectSQLite(idColumn string) string {
 	return idColumn + ` IN (SELECT event_id FROM ` + EventSubjectsTable + ` WHERE subject_id = ? ` +
-		`UNION ALL SELECT id FROM ` + EventsTable + ` WHERE id > (SELECT through FROM ` + EventSubjectsStateTable + `) AND subject_id = ?)`
+		`UNION ALL SELECT id FROM ` + eventsTable + ` WHERE id > (SELECT through FROM ` + EventSubjectsStateTable + `) AND subject_id = ?)`
 }
 
 // IndexEventSubjects indexes by subject the events recorded since the
@@ -95,7 +95,7 @@ func (d *DB) indexEventSubjectsBatch(ctx context.Context) (int, error) {
 	}
 	var upTo sql.NullInt64
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT max(id), count(*) FROM (SELECT id FROM `+EventsTable+` WHERE id > ? ORDER BY id LIMIT ?)`,
+	if err := tx.QueryRowContext(ctx, `SELECT max(id), count(*) FROM (SELECT id FROM `+eventsTable+` WHERE id > ? ORDER BY id LIMIT ?)`,
 		through, eventSubjectsBatch).Scan(&upTo, &n); err != nil {
 		return 0, err
 	}
@@ -106,7 +106,7 @@ func (d *DB) indexEventSubjectsBatch(ctx context.Context) (int, error) {
 		q    string
 		args []any
 	}{
-		{`INSERT INTO ` + EventSubjectsTable + ` (subject_id, event_id) SELECT subject_id, id FROM ` + EventsTable +
+		{`INSERT INTO ` + EventSubjectsTable + ` (subject_id, event_id) SELECT subject_id, id FROM ` + eventsTable +
 			` WHERE id > ? AND id <= ? AND subject_id IS NOT NULL ORDER BY subject_id, id ON CONFLICT DO NOTHING`, []any{through, upTo.Int64}},
 		{`UPDATE ` + EventSubjectsStateTable + ` SET through = ? WHERE id = 1`, []any{upTo.Int64}},
 	} {

@@ -19,7 +19,6 @@ import (
 
 	"gatehouse/ent"
 	"gatehouse/ent/event"
-	"gatehouse/ent/migrate"
 	"gatehouse/ent/predicate"
 	"gatehouse/ent/schema"
 	"gatehouse/ent/user"
@@ -180,7 +179,7 @@ func (r *Recorder) Record(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event,
 // write transaction on SQLite, it runs under a context that cannot be
 // cancelled: see internal/db/sqlitegroup.go.) The table has no
 // AUTOINCREMENT there (internal/db/eventids.go), so the statement numbers
-// the row itself: see nextIDSQLite.
+// the row itself: see db.NextEventIDSQLite.
 func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, error) {
 	d := c.Dialect()
 	r.insertOnce.Do(func() {
@@ -194,7 +193,7 @@ func (r *Recorder) insert(ctx context.Context, c *ent.Client, args []any) (int, 
 		}
 		if d != dialect.Postgres {
 			cols = append([]string{event.FieldID}, cols...)
-			vals = append([]any{sql.Raw(nextIDSQLite)}, vals...)
+			vals = append([]any{sql.Raw(db.NextEventIDSQLite)}, vals...)
 		}
 		ins := sql.Dialect(d).Insert(event.Table).Columns(cols...).Values(vals...)
 		if d == dialect.Postgres {
@@ -300,7 +299,7 @@ func (r *Recorder) PruneBatch(ctx context.Context, client *ent.Client, before ti
 func pruneSQLite(ctx context.Context, tx *ent.Tx, old []*ent.Event, ids []int) (int, error) {
 	c := tx.Client()
 	last := ids[len(ids)-1]
-	for _, q := range []string{raiseFloorSQLite, addFloorSQLite} {
+	for _, q := range db.RaiseEventIDFloorSQLite {
 		if _, err := c.ExecRaw(ctx, q, []any{last}); err != nil {
 			return 0, fmt.Errorf("keep the event ids' floor: %w", err)
 		}
@@ -325,23 +324,6 @@ func pruneSQLite(ctx context.Context, tx *ent.Tx, old []*ent.Event, ids []int) (
 	}
 	return tx.Event.Delete().Where(event.IDIn(ids...)).Exec(ctx)
 }
-
-// The next event id on SQLite: one past the newest id, the floor kept in
-// sqlite_sequence (which SQLite no longer updates for a table without
-// AUTOINCREMENT, and which the pruning raises before deleting) and the
-// start of the events' id range (ent's node ids tell an object's type by
-// its range). Reading the newest id is a seek to the table's last page,
-// which the insert writes anyway; sqlite_sequence is one page, only read.
-var nextIDSQLite = fmt.Sprintf("max(coalesce((SELECT max(`id`) FROM `%[1]s`), 0), "+
-	"coalesce((SELECT max(`seq`) FROM sqlite_sequence WHERE `name` = '%[1]s'), 0), %[2]d) + 1",
-	event.Table, *migrate.EventsTable.Annotation.IncrementStart)
-
-// The floor's upkeep: raised to a pruned id, or added should it be missing.
-var (
-	raiseFloorSQLite = "UPDATE sqlite_sequence SET `seq` = ?1 WHERE `name` = '" + event.Table + "' AND `seq` < ?1"
-	addFloorSQLite   = "INSERT INTO sqlite_sequence (`name`, `seq`) SELECT '" + event.Table + "', ?1 " +
-		"WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE `name` = '" + event.Table + "')"
-)
 
 // Diff collects the fields that changed.
 type Diff change.Set
